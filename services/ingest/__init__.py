@@ -1,0 +1,1 @@
+"""The ingest service: the SCADA gateways' durable, exactly-once write path."""

@@ -1,0 +1,25 @@
+"""Ingest settings, from `BASELOAD_INGEST_*` environment variables (database: `BASELOAD_DATABASE_URL`)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import BaseServiceSettings
+
+
+class Settings(BaseServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="BASELOAD_INGEST_", extra="ignore", populate_by_name=True)
+
+    host: str = "127.0.0.1"
+    port: int = 8001
+    max_readings_per_request: int = Field(default=50_000, ge=1)
+    max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="Also caps gzip-decoded size.")
+    max_future_skew_s: float = Field(default=120.0, ge=0, description="Readings further ahead are rejected.")
+    retention_days: int = Field(default=3650, ge=1, description="Readings older than this are rejected.")
+    max_concurrent_writes: int = Field(default=4, ge=1, description="Write transactions in flight at once.")
+    max_queued_writes: int = Field(default=16, ge=0, description="Requests that may wait for a write slot.")
+    queue_timeout_s: float = Field(default=5.0, gt=0, description="Longest wait for a write slot before 503.")
+    partitions_ahead_days: int = Field(default=7, ge=1)
+    idempotency_ttl_h: int = Field(default=24, ge=1)
+    notify_channel: str = "baseload_readings"

@@ -1,0 +1,1 @@
+"""What the Baseload services truly share: settings, database access, schema, auth and the error envelope."""

@@ -1,0 +1,59 @@
+"""Connecting to PostgreSQL: resolve the URL (external or embedded) and build asyncpg pools."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+
+from shared.embedded import start_embedded
+from shared.settings import BaseServiceSettings
+
+# Errors that mean "the database is not reachable right now", as opposed to a bug in a query.
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.ConnectionFailureError,
+)
+
+
+def resolve_database_url(settings: BaseServiceSettings) -> str:
+    """The configured URL, or the embedded server's (started on demand)."""
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    return start_embedded(settings.data_dir)
+
+
+def asyncpg_dsn(url: str) -> str:
+    """asyncpg wants a plain postgresql:// URL; accept SQLAlchemy-style driver suffixes too."""
+    for prefix in ("postgresql+asyncpg://", "postgres+asyncpg://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql://" + url[len(prefix):]
+    return url
+
+
+async def create_pool(
+    url: str,
+    *,
+    max_size: int = 4,
+    min_size: int = 0,
+    timeout: float = 5.0,
+    init: Callable[[asyncpg.Connection], Awaitable[Any]] | None = None,
+) -> asyncpg.Pool:
+    """A lazily connecting pool (min_size 0), so a service starts and recovers while the database is down."""
+    return await asyncpg.create_pool(
+        asyncpg_dsn(url),
+        min_size=min_size,
+        max_size=max_size,
+        timeout=timeout,
+        command_timeout=60,
+        init=init,
+        server_settings={"timezone": "UTC", "application_name": "baseload"},
+    )

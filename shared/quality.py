@@ -1,0 +1,33 @@
+"""OPC UA StatusCode handling: stored as int4 (the uint32 bit pattern), severity from the top two bits."""
+
+from __future__ import annotations
+
+GOOD = 0x00000000
+UNCERTAIN = 0x40000000
+BAD = 0x80000000
+UINT32_MAX = 0xFFFFFFFF
+
+# Good readings have top bits 00, i.e. a non-negative int4 below 0x40000000 once reinterpreted.
+GOOD_SQL_PREDICATE = "quality BETWEEN 0 AND 1073741823"
+
+NAMED = {"good": GOOD, "uncertain": UNCERTAIN, "bad": BAD}
+
+
+def to_db(status_code: int) -> int:
+    """uint32 StatusCode to the int4 with the same bits."""
+    return status_code - 0x100000000 if status_code >= 0x80000000 else status_code
+
+
+def from_db(stored: int) -> int:
+    """int4 from the database back to the uint32 StatusCode."""
+    return stored + 0x100000000 if stored < 0 else stored
+
+
+def severity(status_code: int) -> str:
+    """'good', 'uncertain' or 'bad' (11 counts as bad, per OPC UA Part 4)."""
+    top = (status_code >> 30) & 0b11
+    return {0: "good", 1: "uncertain"}.get(top, "bad")
+
+
+def is_good(status_code: int) -> bool:
+    return (status_code >> 30) & 0b11 == 0

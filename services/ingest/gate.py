@@ -1,0 +1,51 @@
+"""Backpressure: a bounded number of requests in the building and of write transactions in flight."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from shared.errors import ApiError
+
+RETRY_AFTER_S = 1
+
+
+def overloaded(reason: str) -> ApiError:
+    return ApiError(503, "overloaded", f"Ingest is at capacity ({reason}); nothing was stored. Retry later.",
+                    headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
+class WriteGate:
+    """Admits at most `slots + queue` requests (bounding buffered bodies) and runs `slots` writes at once."""
+
+    def __init__(self, slots: int, queue: int, queue_timeout_s: float) -> None:
+        self.slots = slots
+        self.capacity = slots + queue
+        self.queue_timeout_s = queue_timeout_s
+        self.admitted = 0
+        self.writing = 0
+        self._semaphore = asyncio.Semaphore(slots)
+
+    @asynccontextmanager
+    async def admit(self) -> AsyncIterator[None]:
+        if self.admitted >= self.capacity:
+            raise overloaded(f"{self.admitted} requests in progress")
+        self.admitted += 1
+        try:
+            yield
+        finally:
+            self.admitted -= 1
+
+    @asynccontextmanager
+    async def write_slot(self) -> AsyncIterator[None]:
+        try:
+            await asyncio.wait_for(self._semaphore.acquire(), self.queue_timeout_s)
+        except TimeoutError:
+            raise overloaded(f"no write slot within {self.queue_timeout_s:g} s") from None
+        self.writing += 1
+        try:
+            yield
+        finally:
+            self.writing -= 1
+            self._semaphore.release()

@@ -1,0 +1,206 @@
+"""InfluxDB line protocol: `measurement[,tag=v...] field=v[,field=v...] [timestamp]`, the full syntax.
+
+Each field becomes a reading of signal `<measurement>.<field>`. An integer field named `quality` is the
+OPC UA StatusCode of the line's other fields. Tags are accepted and ignored (a signal key names the series).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Nanoseconds per unit, for the `precision` query parameter of /write (v1) and /api/v2/write.
+PRECISION_NS = {
+    "ns": 1, "n": 1, "us": 1_000, "u": 1_000, "µ": 1_000, "ms": 1_000_000,
+    "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000,
+}
+_TRUE = frozenset(("t", "T", "true", "True", "TRUE"))
+_FALSE = frozenset(("f", "F", "false", "False", "FALSE"))
+QUALITY_FIELD = "quality"
+
+
+class LineError(ValueError):
+    """A line that does not parse; the message says where."""
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One parsed line: its fields as (signal key, value), the line's quality (if given) and time (ns)."""
+
+    line: int
+    fields: tuple[tuple[str, float], ...]
+    quality: int | None
+    timestamp_ns: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ParseResult:
+    points: list[Point]
+    errors: list[tuple[int, str]]  # (line number, message)
+
+
+def parse(text: str, precision: str = "ns") -> ParseResult:
+    """Parse a whole body; bad lines are reported, good ones kept (partial writes)."""
+    scale = PRECISION_NS.get(precision)
+    if scale is None:
+        raise LineError(f"unknown precision {precision!r}; use one of ns, us, ms, s, m, h")
+    points: list[Point] = []
+    errors: list[tuple[int, str]] = []
+    for number, raw in enumerate(text.split("\n"), start=1):
+        line = raw.strip(" \t\r")
+        if not line or line.startswith("#"):
+            continue
+        try:
+            points.append(parse_line(line, number, scale))
+        except LineError as exc:
+            errors.append((number, str(exc)))
+    return ParseResult(points, errors)
+
+
+def parse_line(line: str, number: int = 1, scale: int = 1) -> Point:
+    if "\\" in line or '"' in line:
+        measurement, fields_text, ts_text = _split_escaped(line)
+    else:
+        measurement, fields_text, ts_text = _split_plain(line)
+    fields, quality = _fields(measurement, fields_text)
+    return Point(number, fields, quality, _timestamp(ts_text, scale))
+
+
+def _split_plain(line: str) -> tuple[str, list[tuple[str, str]], str | None]:
+    parts = line.split(" ")
+    parts = [p for p in parts if p]
+    if len(parts) not in (2, 3):
+        raise LineError("expected 'measurement[,tags] fields [timestamp]'")
+    series, fields_text = parts[0], parts[1]
+    measurement = series.split(",", 1)[0]
+    _check_tags(series)
+    pairs = []
+    for item in fields_text.split(","):
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise LineError(f"field {item!r} is not key=value")
+        pairs.append((key, value))
+    return measurement, pairs, parts[2] if len(parts) == 3 else None
+
+
+def _check_tags(series: str) -> None:
+    for tag in series.split(",")[1:]:
+        key, sep, value = tag.partition("=")
+        if not sep or not key or not value:
+            raise LineError(f"tag {tag!r} is not key=value")
+
+
+def _split_escaped(line: str) -> tuple[str, list[tuple[str, str]], str | None]:
+    """Character scanner for lines with escapes or quoted strings."""
+    i, n = 0, len(line)
+    measurement, i = _read_until(line, i, (",", " "))
+    while i < n and line[i] == ",":  # tags
+        key, i = _read_until(line, i + 1, ("=",))
+        if i >= n:
+            raise LineError(f"tag {key!r} has no value")
+        value, i = _read_until(line, i + 1, (",", " "))
+        if not key or not value:
+            raise LineError("empty tag key or value")
+    if i >= n or line[i] != " ":
+        raise LineError("missing fields")
+    while i < n and line[i] == " ":
+        i += 1
+    pairs: list[tuple[str, str]] = []
+    while True:
+        key, i = _read_until(line, i, ("=",))
+        if i >= n or not key:
+            raise LineError(f"field {key!r} is not key=value")
+        i += 1
+        if i < n and line[i] == '"':
+            value, i = _read_quoted(line, i)
+        else:
+            value, i = _read_until(line, i, (",", " "))
+        if not value:
+            raise LineError(f"field {key!r} has no value")
+        pairs.append((key, value))
+        if i < n and line[i] == ",":
+            i += 1
+            continue
+        break
+    rest = line[i:].strip(" ")
+    return measurement, pairs, rest or None
+
+
+def _read_until(line: str, i: int, stops: tuple[str, ...]) -> tuple[str, int]:
+    out: list[str] = []
+    n = len(line)
+    while i < n:
+        ch = line[i]
+        if ch == "\\" and i + 1 < n:
+            out.append(line[i + 1])
+            i += 2
+            continue
+        if ch in stops:
+            break
+        out.append(ch)
+        i += 1
+    return "".join(out), i
+
+
+def _read_quoted(line: str, i: int) -> tuple[str, int]:
+    out = ['"']
+    i += 1
+    n = len(line)
+    while i < n:
+        ch = line[i]
+        if ch == "\\" and i + 1 < n and line[i + 1] in ('"', "\\"):
+            out.append(line[i + 1])
+            i += 2
+            continue
+        if ch == '"':
+            out.append('"')
+            return "".join(out), i + 1
+        out.append(ch)
+        i += 1
+    raise LineError("unterminated string field value")
+
+
+def _fields(measurement: str, pairs: list[tuple[str, str]]) -> tuple[tuple[tuple[str, float], ...], int | None]:
+    if not measurement:
+        raise LineError("empty measurement")
+    fields: list[tuple[str, float]] = []
+    quality: int | None = None
+    for key, text in pairs:
+        value = _field_value(key, text)
+        if key == QUALITY_FIELD and isinstance(value, int):
+            quality = value
+        else:
+            fields.append((f"{measurement}.{key}", float(value)))
+    if not fields:
+        raise LineError("no value fields (only 'quality')")
+    return tuple(fields), quality
+
+
+def _field_value(key: str, text: str) -> float | int:
+    last = text[-1]
+    if last in "iu" and len(text) > 1 and text[0] != '"':
+        try:
+            number = int(text[:-1])
+        except ValueError:
+            raise LineError(f"field {key!r}: invalid integer {text!r}") from None
+        if last == "u" and number < 0:
+            raise LineError(f"field {key!r}: unsigned integer {text!r} is negative")
+        return number
+    if text[0] == '"':
+        raise LineError(f"field {key!r}: string values are not supported; signals are numeric")
+    if text in _TRUE:
+        return 1.0
+    if text in _FALSE:
+        return 0.0
+    try:
+        return float(text)
+    except ValueError:
+        raise LineError(f"field {key!r}: invalid number {text!r}") from None
+
+
+def _timestamp(text: str | None, scale: int) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(text) * scale
+    except ValueError:
+        raise LineError(f"invalid timestamp {text!r}") from None

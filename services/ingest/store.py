@@ -1,0 +1,225 @@
+"""All of ingest's SQL: the signal catalog, partitions, the one-transaction write path and idempotency."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from services.ingest.validation import SignalInfo
+
+STAGING_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS ingest_staging (
+    idx int4 NOT NULL, signal_id int4 NOT NULL, ts timestamptz NOT NULL, value float8 NOT NULL, quality int4 NOT NULL
+) ON COMMIT DELETE ROWS
+"""
+STAGING_COLUMNS = ("idx", "signal_id", "ts", "value", "quality")
+
+# One statement: dedup within the batch (first occurrence wins), insert what is new, and fold exactly the
+# inserted rows into the 1-minute rollups. Readings are immutable, so folding is a pure merge and stays
+# exact under late, out-of-order and duplicate data.
+WRITE_SQL = """
+WITH staged AS (
+    SELECT DISTINCT ON (signal_id, ts) signal_id, ts, value, quality
+    FROM ingest_staging ORDER BY signal_id, ts, idx
+), inserted AS (
+    INSERT INTO readings (signal_id, ts, value, quality)
+    SELECT signal_id, ts, value, quality FROM staged
+    ON CONFLICT (signal_id, ts) DO NOTHING
+    RETURNING signal_id, ts, value, quality
+), minutes AS (
+    SELECT signal_id, date_bin('1 minute', ts, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
+        count(*)::int4 AS count, sum(value) AS sum, min(value) AS min, max(value) AS max,
+        min(ts) AS first_ts, (array_agg(value ORDER BY ts))[1] AS first_value,
+        max(ts) AS last_ts, (array_agg(value ORDER BY ts DESC))[1] AS last_value,
+        (count(*) FILTER (WHERE good))::int4 AS good_count,
+        coalesce(sum(value) FILTER (WHERE good), 0) AS good_sum,
+        min(value) FILTER (WHERE good) AS good_min, max(value) FILTER (WHERE good) AS good_max,
+        min(ts) FILTER (WHERE good) AS good_first_ts,
+        (array_agg(value ORDER BY ts) FILTER (WHERE good))[1] AS good_first_value,
+        max(ts) FILTER (WHERE good) AS good_last_ts,
+        (array_agg(value ORDER BY ts DESC) FILTER (WHERE good))[1] AS good_last_value
+    FROM (SELECT signal_id, ts, value, quality BETWEEN 0 AND 1073741823 AS good FROM inserted) AS i
+    GROUP BY 1, 2
+), merged AS (
+    INSERT INTO rollups_1m AS r (signal_id, bucket, count, sum, min, max, first_ts, first_value, last_ts,
+        last_value, good_count, good_sum, good_min, good_max, good_first_ts, good_first_value, good_last_ts,
+        good_last_value)
+    SELECT * FROM minutes
+    ON CONFLICT (signal_id, bucket) DO UPDATE SET
+        count = r.count + excluded.count,
+        sum = r.sum + excluded.sum,
+        min = least(r.min, excluded.min),
+        max = greatest(r.max, excluded.max),
+        first_value = CASE WHEN excluded.first_ts < r.first_ts THEN excluded.first_value ELSE r.first_value END,
+        first_ts = least(r.first_ts, excluded.first_ts),
+        last_value = CASE WHEN excluded.last_ts > r.last_ts THEN excluded.last_value ELSE r.last_value END,
+        last_ts = greatest(r.last_ts, excluded.last_ts),
+        good_count = r.good_count + excluded.good_count,
+        good_sum = r.good_sum + excluded.good_sum,
+        good_min = least(r.good_min, excluded.good_min),
+        good_max = greatest(r.good_max, excluded.good_max),
+        good_first_value = CASE WHEN r.good_first_ts IS NULL OR excluded.good_first_ts < r.good_first_ts
+            THEN excluded.good_first_value ELSE r.good_first_value END,
+        good_first_ts = least(r.good_first_ts, excluded.good_first_ts),
+        good_last_value = CASE WHEN r.good_last_ts IS NULL OR excluded.good_last_ts > r.good_last_ts
+            THEN excluded.good_last_value ELSE r.good_last_value END,
+        good_last_ts = greatest(r.good_last_ts, excluded.good_last_ts)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM inserted)::int4 AS inserted,
+       (SELECT min(ts) FROM inserted) AS start_ts,
+       (SELECT max(ts) FROM inserted) AS end_ts,
+       (SELECT array_agg(DISTINCT signal_id) FROM inserted) AS signal_ids,
+       (SELECT count(*) FROM merged)::int4 AS buckets
+"""
+
+# Staged readings whose stored twin differs (a different value or quality at the same signal and time).
+CONFLICTS_SQL = """
+SELECT s.idx FROM ingest_staging AS s
+JOIN readings AS r ON r.signal_id = s.signal_id AND r.ts = s.ts
+WHERE r.value <> s.value OR r.quality <> s.quality
+ORDER BY s.idx
+"""
+
+NOTIFY_PAYLOAD_LIMIT = 7900  # PostgreSQL's NOTIFY payload limit is 8000 bytes
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOutcome:
+    """What one write did: how many rows were new, which staged indices conflict, what it touched."""
+
+    inserted: int
+    conflicts: list[int]
+    signal_ids: list[int]
+    start: datetime | None
+    end: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    request_hash: bytes
+    status_code: int
+    content_type: str
+    body: bytes
+
+
+async def prepare_connection(conn: asyncpg.Connection) -> None:
+    """Pool `init`: the per-connection staging table."""
+    await conn.execute(STAGING_DDL)
+
+
+async def load_catalog(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, SignalInfo]:
+    rows = await conn.fetch("SELECT id, key, min_value, max_value FROM signals")
+    return {r["key"]: SignalInfo(r["id"], r["key"], r["min_value"], r["max_value"]) for r in rows}
+
+
+async def existing_partition_days(conn: asyncpg.Connection | asyncpg.Pool) -> set[datetime]:
+    rows = await conn.fetch(
+        """SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+           WHERE i.inhparent = 'readings'::regclass"""
+    )
+    days = set()
+    for row in rows:
+        suffix = row["relname"].removeprefix("readings_")
+        if suffix.isdigit() and len(suffix) == 8:
+            days.add(datetime.strptime(suffix, "%Y%m%d").replace(tzinfo=UTC))
+    return days
+
+
+async def ensure_partitions(conn: asyncpg.Connection | asyncpg.Pool, days: Sequence[datetime]) -> int:
+    """Create the daily partitions of `days` that are missing (each day on its own: backfills are sparse)."""
+    created = 0
+    for day in sorted(days):
+        created += await conn.fetchval("SELECT ensure_readings_partitions($1, $1)", day)
+    return created
+
+
+async def ensure_partitions_ahead(conn: asyncpg.Connection | asyncpg.Pool, now: datetime, days_ahead: int) -> int:
+    return await conn.fetchval(
+        "SELECT ensure_readings_partitions($1, $2)", now - timedelta(days=1), now + timedelta(days=days_ahead)
+    )
+
+
+async def write_rows(conn: asyncpg.Connection, rows: Sequence[tuple[int, int, datetime, float, int]],
+                     *, notify_channel: str | None = None) -> WriteOutcome:
+    """Store (idx, signal_id, ts, value, quality) rows exactly once and fold them into the rollups.
+
+    Runs inside the caller's transaction (the edge commits); the NOTIFY is delivered on commit only.
+    """
+    await conn.copy_records_to_table("ingest_staging", records=rows, columns=STAGING_COLUMNS)
+    result = await conn.fetchrow(WRITE_SQL)
+    inserted = result["inserted"]
+    conflicts: list[int] = []
+    if inserted < len(rows):
+        conflicts = [r["idx"] for r in await conn.fetch(CONFLICTS_SQL)]
+    outcome = WriteOutcome(inserted, conflicts, list(result["signal_ids"] or ()), result["start_ts"],
+                           result["end_ts"])
+    if notify_channel and inserted:
+        for payload in notification_payloads(outcome):
+            await conn.execute("SELECT pg_notify($1, $2)", notify_channel, payload)
+    return outcome
+
+
+async def write_readings(conn: asyncpg.Connection, rows: Sequence[tuple[int, datetime, float, int]],
+                         *, notify_channel: str | None = "baseload_readings") -> WriteOutcome:
+    """Bulk write (signal_id, ts, value, quality int4) rows in one transaction, creating partitions as needed.
+
+    For tools, benchmarks and tests; the HTTP path does the same through `write_rows`.
+    """
+    days = {ts.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0) for _, ts, _, _ in rows}
+    await prepare_connection(conn)
+    await ensure_partitions(conn, sorted(days))
+    async with conn.transaction():
+        return await write_rows(conn, [(i, *row) for i, row in enumerate(rows)], notify_channel=notify_channel)
+
+
+def notification_payloads(outcome: WriteOutcome) -> list[str]:
+    """Compact JSON payloads naming the touched signals and time range, split to fit NOTIFY's limit."""
+    assert outcome.start is not None and outcome.end is not None
+    start, end = outcome.start.isoformat(), outcome.end.isoformat()
+    ids = sorted(outcome.signal_ids)
+    payloads: list[str] = []
+    chunk = max(1, len(ids))
+    while ids:
+        payload = json.dumps({"signal_ids": ids[:chunk], "start": start, "end": end}, separators=(",", ":"))
+        if len(payload) > NOTIFY_PAYLOAD_LIMIT and chunk > 1:
+            chunk //= 2
+            continue
+        payloads.append(payload)
+        ids = ids[chunk:]
+    return payloads
+
+
+async def find_response(conn: asyncpg.Connection | asyncpg.Pool, api_key_id: int, key: str) -> StoredResponse | None:
+    row = await conn.fetchrow(
+        "SELECT request_hash, status_code, content_type, body FROM idempotency_keys WHERE api_key_id = $1 AND key = $2",
+        api_key_id, key,
+    )
+    return StoredResponse(row["request_hash"], row["status_code"], row["content_type"], row["body"]) if row else None
+
+
+async def lock_idempotency_key(conn: asyncpg.Connection, api_key_id: int, key: str) -> None:
+    """Serialise concurrent requests with the same key until the first one commits."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", api_key_id, key)
+
+
+async def save_response(conn: asyncpg.Connection, api_key_id: int, key: str, response: StoredResponse) -> None:
+    await conn.execute(
+        """INSERT INTO idempotency_keys (api_key_id, key, request_hash, status_code, content_type, body)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""",
+        api_key_id, key, response.request_hash, response.status_code, response.content_type, response.body,
+    )
+
+
+async def forget_old_responses(conn: asyncpg.Connection | asyncpg.Pool, older_than: datetime) -> int:
+    result = await conn.execute("DELETE FROM idempotency_keys WHERE created_at < $1", older_than)
+    return int(result.split()[-1])
+
+
+async def touch_key(conn: asyncpg.Connection | asyncpg.Pool, api_key_id: int) -> None:
+    """Mark a gateway as heard from (the alerts service's deadman rules read it)."""
+    await conn.execute("UPDATE api_keys SET last_seen_at = now() WHERE id = $1", api_key_id)

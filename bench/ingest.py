@@ -1,0 +1,184 @@
+"""Ingest benchmark: readings/s and batch latency through HTTP (JSON and line protocol), server RSS, and the raw
+limit of the same database for the same rows. Prints figures; asserts nothing. Bounded in time and count.
+
+    make bench            # or: .venv/bin/python bench/ingest.py [--batches 120] [--clients 1,2,4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import RssSampler, bench_database, now, percentile, service_process
+from services.ingest import store
+from shared import auth
+from tests.support import free_port
+
+SIGNALS = 200
+BATCH = 5000  # 200 signals at 1 Hz: 25 seconds of plant data per batch
+
+
+async def make_plant(url: str) -> tuple[str, list[int]]:
+    conn = await asyncpg.connect(url)
+    try:
+        plant = await conn.fetchval("INSERT INTO plants (key, name, capacity_mw) VALUES ('bench', 'Bench', 500) "
+                                    "RETURNING id")
+        await conn.executemany(
+            "INSERT INTO signals (key, plant_id, kind, unit, min_value, max_value)"
+            " VALUES ($1, $2, 'x', 'MW', -1e9, 1e9)",
+            [(f"u{i:03d}.p", plant) for i in range(SIGNALS)])
+        ids = [r["id"] for r in await conn.fetch("SELECT id FROM signals WHERE plant_id = $1 ORDER BY key", plant)]
+        _, token = await auth.create_key(conn, role="gateway", name="bench")
+        return token, ids
+    finally:
+        await conn.close()
+
+
+def json_batches(start: datetime, count: int) -> list[bytes]:
+    out = []
+    for b in range(count):
+        t0 = start + timedelta(seconds=b * (BATCH // SIGNALS))
+        readings = [{"signal": f"u{s:03d}.p", "ts": (t0 + timedelta(seconds=k)).isoformat(), "value": 100 + s + k / 7}
+                    for k in range(BATCH // SIGNALS) for s in range(SIGNALS)]
+        out.append(json.dumps({"readings": readings}).encode())
+    return out
+
+
+def line_batches(start: datetime, count: int) -> list[bytes]:
+    out = []
+    for b in range(count):
+        t0 = int((start + timedelta(seconds=b * (BATCH // SIGNALS))).timestamp())
+        lines = [f"u{s:03d} p={100 + s + k / 7} {t0 + k}" for k in range(BATCH // SIGNALS) for s in range(SIGNALS)]
+        out.append("\n".join(lines).encode())
+    return out
+
+
+async def blast(url: str, path: str, headers: dict[str, str], bodies: list[bytes], clients: int
+                ) -> tuple[float, list[float]]:
+    """Post every body once with `clients` concurrent clients; returns (seconds, per-batch latencies)."""
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    latencies: list[float] = []
+
+    async def client() -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=60, headers=headers) as http:
+            while not queue.empty():
+                body = queue.get_nowait()
+                t = now()
+                response = await http.post(path, content=body)
+                if response.status_code not in (200, 204):
+                    raise RuntimeError(f"{response.status_code}: {response.text[:300]}")
+                latencies.append(now() - t)
+
+    started = now()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return now() - started, latencies
+
+
+async def paced(url: str, headers: dict[str, str], bodies: list[bytes], per_second: float) -> list[float]:
+    """Offer batches at a fixed rate (open loop) and collect latencies."""
+    latencies: list[float] = []
+    async with httpx.AsyncClient(base_url=url, timeout=60, headers=headers) as http:
+        async def one(body: bytes) -> None:
+            t = now()
+            response = await http.post("/v1/readings", content=body)
+            response.raise_for_status()
+            latencies.append(now() - t)
+
+        tasks = []
+        start = now()
+        for i, body in enumerate(bodies):
+            await asyncio.sleep(max(0.0, start + i / per_second - now()))
+            tasks.append(asyncio.create_task(one(body)))
+        await asyncio.gather(*tasks)
+    return latencies
+
+
+async def raw_limit(url: str, ids: list[int], start: datetime, batches: int, connections: int = 2) -> float:
+    """The database alone: COPY into staging + the same dedup/rollup statement, `connections` in parallel."""
+    rows_per_batch = [
+        [(i, ids[s], start + timedelta(seconds=b * 25 + k), 100.0 + s + k / 7, 0)
+         for i, (k, s) in enumerate((k, s) for k in range(BATCH // SIGNALS) for s in range(SIGNALS))]
+        for b in range(batches)
+    ]
+    pool = await asyncpg.create_pool(url, min_size=connections, max_size=connections, init=store.prepare_connection)
+    await pool.execute("SELECT ensure_readings_partitions($1, $2)", start, start + timedelta(days=2))
+    queue: asyncio.Queue[list] = asyncio.Queue()
+    for rows in rows_per_batch:
+        queue.put_nowait(rows)
+
+    async def worker() -> None:
+        async with pool.acquire() as conn:
+            while not queue.empty():
+                rows = queue.get_nowait()
+                async with conn.transaction():
+                    await store.write_rows(conn, rows)
+
+    t = now()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    elapsed = now() - t
+    await pool.close()
+    return batches * BATCH / elapsed
+
+
+def report(name: str, readings: int, seconds: float, latencies: list[float]) -> None:
+    print(f"  {name:<34} {readings / seconds:>10,.0f} readings/s   p50 {percentile(latencies, 50) * 1000:6.1f} ms"
+          f"   p99 {percentile(latencies, 99) * 1000:6.1f} ms   ({readings:,} readings in {seconds:.1f} s)")
+
+
+async def main(args: argparse.Namespace) -> None:
+    async with bench_database() as url:
+        token, ids = await make_plant(url)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        # Start a day back, well inside retention; each phase writes its own time range (no accidental duplicates).
+        start = datetime.now(UTC).replace(microsecond=0, second=0) - timedelta(days=1)
+        print(f"Ingest benchmark: batches of {BATCH} readings ({SIGNALS} signals at 1 Hz), "
+              f"{args.batches} batches per run")
+        async with service_process("ingest", url, port) as proc:
+            with RssSampler(proc) as rss:
+                headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+                offset = 0
+                for clients in args.clients:
+                    bodies = json_batches(start + timedelta(seconds=offset), args.batches)
+                    offset += args.batches * 25
+                    seconds, lat = await blast(base, "/v1/readings", headers, bodies, clients)
+                    report(f"HTTP JSON, {clients} client(s)", len(bodies) * BATCH, seconds, lat)
+                bodies = json_batches(start + timedelta(seconds=offset), args.batches)
+                offset += args.batches * 25
+                seconds, lat = await blast(base, "/v1/readings", headers, bodies, max(args.clients))
+                report("HTTP JSON retry (all duplicates)", len(bodies) * BATCH, *await blast(
+                    base, "/v1/readings", headers, bodies, max(args.clients)))
+                lines = line_batches(start + timedelta(seconds=offset), args.batches)
+                offset += args.batches * 25
+                seconds, lat = await blast(base, "/api/v2/write?precision=s", {"Authorization": f"Token {token}"},
+                                           lines, max(args.clients))
+                report(f"line protocol, {max(args.clients)} client(s)", len(lines) * BATCH, seconds, lat)
+                paced_bodies = json_batches(start + timedelta(seconds=offset), args.paced_seconds * 10)
+                offset += len(paced_bodies) * 25
+                lat = await paced(base, headers, paced_bodies, per_second=10)
+                print(f"  {'offered 50,000 readings/s':<34} {'':>10}               p50 "
+                      f"{percentile(lat, 50) * 1000:6.1f} ms   p99 {percentile(lat, 99) * 1000:6.1f} ms"
+                      f"   ({len(lat)} batches over {args.paced_seconds} s)")
+            print(f"  ingest server peak RSS: {rss.peak_mb:.0f} MB")
+        limit = await raw_limit(url, ids, start + timedelta(seconds=offset + 100), args.batches)
+        print(f"  {'raw database limit (2 connections)':<34} {limit:>10,.0f} readings/s   "
+              "(COPY into staging + dedup insert + rollup upsert, no HTTP)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--batches", type=int, default=120)
+    parser.add_argument("--clients", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2, 4])
+    parser.add_argument("--paced-seconds", type=int, default=10)
+    asyncio.run(main(parser.parse_args()))

@@ -155,6 +155,8 @@ async def write_rows(conn: asyncpg.Connection, rows: Sequence[tuple[int, int, da
     inserted = result["inserted"]
     conflicts: list[int] = []
     if inserted < len(rows):
+        # The staging side is small and unanalysed; without this the planner hashes every stored reading.
+        await conn.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
         conflicts = [r["idx"] for r in await conn.fetch(CONFLICTS_SQL)]
     outcome = WriteOutcome(inserted, conflicts, list(result["signal_ids"] or ()), result["start_ts"],
                            result["end_ts"])

@@ -14,6 +14,7 @@ class IngestMetrics:
     batch_seconds: Histogram
     in_flight: Gauge
     requests: Counter
+    write_paths: Counter
 
     @classmethod
     def create(cls) -> IngestMetrics:
@@ -30,6 +31,8 @@ class IngestMetrics:
             in_flight=Gauge("baseload_ingest_writes_in_flight", "Write transactions in flight", registry=registry),
             requests=Counter("baseload_ingest_requests", "Write requests by format and status",
                              ["format", "status"], registry=registry),
+            write_paths=Counter("baseload_ingest_write_path", "Batches by write path (append: plain insert of "
+                                "live data; dedup: ON CONFLICT)", ["path"], registry=registry),
         )
 
     def count(self, gateway: str, accepted: int, duplicates: int, rejected: int) -> None:

@@ -69,11 +69,14 @@ class Ingestor:
         self._catalog_loaded_at = float("-inf")
         self._partition_days: set[datetime] = set()
         self._last_seen: dict[int, float] = {}
+        # Newest stored ts per signal as far as this process knows: only a hint for the append path.
+        self._newest: dict[int, datetime | None] = {}
 
     async def refresh(self) -> None:
         """Reload the signal catalog and the known partitions."""
         self.catalog = await store.load_catalog(self.pool)
         self._partition_days = await store.existing_partition_days(self.pool)
+        self._newest = await store.newest_per_signal(self.pool)
         self._catalog_loaded_at = time.monotonic()
 
     async def maintain(self, now: datetime) -> None:
@@ -126,6 +129,7 @@ class Ingestor:
                 result, response = await self._write_once(principal, checked, idem, render)
             finally:
                 self.metrics.in_flight.dec()
+        self._remember_newest(checked)
         self.metrics.batch_seconds.labels(fmt).observe(time.perf_counter() - started)
         self.metrics.count(principal.name, result.accepted, result.duplicates, len(result.rejected))
         await self._touch(principal)
@@ -159,13 +163,37 @@ class Ingestor:
                     return BatchResult(0, 0, []), earlier
             outcome = None
             if checked.rows:
-                outcome = await store.write_rows(conn, checked.rows, notify_channel=self.settings.notify_channel)
+                outcome = await store.write_rows(conn, checked.rows, notify_channel=self.settings.notify_channel,
+                                                 try_append=self._looks_like_append(checked))
+                self.metrics.write_paths.labels(outcome.path).inc()
             result = _result(checked, outcome)
             response = render(result) if render is not None else None
             if idem is not None and response is not None:
                 response = replace(response, request_hash=idem.request_hash)
                 await store.save_response(conn, principal.key_id, idem.key, response)
             return result, response
+
+    def _looks_like_append(self, checked: Checked) -> bool:
+        """True when every row is newer than what this process last saw stored for its signal."""
+        rows = checked.rows
+        oldest = min(row[2] for row in rows)
+        newest = self._newest
+        for signal_id in {row[1] for row in rows}:
+            if signal_id not in newest:
+                return False
+            seen = newest[signal_id]
+            if seen is not None and seen >= oldest:
+                return False
+        return True
+
+    def _remember_newest(self, checked: Checked) -> None:
+        if not checked.rows:
+            return
+        latest = max(row[2] for row in checked.rows)
+        for signal_id in {row[1] for row in checked.rows}:
+            seen = self._newest.get(signal_id)
+            if signal_id in self._newest and (seen is None or seen < latest):
+                self._newest[signal_id] = latest
 
     async def _ensure_partitions(self, checked: Checked) -> None:
         missing = utc_days(checked.rows) - self._partition_days

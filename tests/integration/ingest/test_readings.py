@@ -84,6 +84,24 @@ async def test_retried_batch_stores_nothing_twice(ingest: Ingest, db: asyncpg.Po
     assert second.json() == {"accepted": 0, "duplicates": 100, "rejected": []}
     assert await db.fetchval("SELECT count(*) FROM readings") == 100
     assert await db.fetchval("SELECT sum(count) FROM rollups_1m") == 100
+    # The first batch was live data (append path); the retry looked older than what is stored (dedup path).
+    metrics = (await ingest.client.get("/metrics")).text
+    assert 'baseload_ingest_write_path_total{path="append"} 1.0' in metrics
+    assert 'baseload_ingest_write_path_total{path="dedup"} 1.0' in metrics
+
+
+async def test_live_batch_colliding_with_a_write_unseen_by_this_process_falls_back(ingest: Ingest,
+                                                                                   db: asyncpg.Pool) -> None:
+    from services.ingest.store import write_readings
+
+    sig = await db.fetchval("SELECT id FROM signals WHERE key = 'gt1.active_power'")
+    async with db.acquire() as conn:  # another writer (a second replica, say) stored a reading at NOW
+        await write_readings(conn, [(sig, NOW, 140.0, 0)])
+    response = await ingest.post([reading(at=NOW, value=140.0), reading(at=NOW + timedelta(seconds=1), value=141.0)])
+    assert response.json() == {"accepted": 1, "duplicates": 1, "rejected": []}
+    assert await db.fetchval("SELECT sum(count) FROM rollups_1m") == 2
+    metrics = (await ingest.client.get("/metrics")).text
+    assert 'baseload_ingest_write_path_total{path="dedup"} 1.0' in metrics
 
 
 async def test_duplicates_within_a_batch_keep_the_first_and_flag_changed_values(ingest: Ingest,

@@ -244,12 +244,14 @@ def _decode_lines(body: bytes, precision: str, now: datetime, max_readings: int
         raise ApiError(400, "invalid_precision", str(exc)) from None
     items: list[Item] = []
     line_of: list[int] = []
-    for point in parsed.points:
-        ts = now if point.timestamp_ns is None else EPOCH + timedelta(microseconds=point.timestamp_ns // 1000)
-        quality: object = 0 if point.quality is None else point.quality
-        for key, value in point.fields:
-            items.append((len(items), key, ts, value, quality))
-            line_of.append(point.line)
+    times: dict[int | None, datetime] = {None: now}  # lines of one scan share their timestamp
+    for line, fields, quality, timestamp_ns in parsed.points:
+        ts = times.get(timestamp_ns)
+        if ts is None:
+            ts = times[timestamp_ns] = EPOCH + timedelta(microseconds=timestamp_ns // 1000)
+        for key, value in fields:
+            items.append((len(items), key, ts, value, 0 if quality is None else quality))
+            line_of.append(line)
     _check_count(len(items), max_readings)
     return items, line_of, parsed.errors
 

@@ -7,6 +7,7 @@ OPC UA StatusCode of the line's other fields. Tags are accepted and ignored (a s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 # Nanoseconds per unit, for the `precision` query parameter of /write (v1) and /api/v2/write.
 PRECISION_NS = {
@@ -22,8 +23,7 @@ class LineError(ValueError):
     """A line that does not parse; the message says where."""
 
 
-@dataclass(frozen=True, slots=True)
-class Point:
+class Point(NamedTuple):
     """One parsed line: its fields as (signal key, value), the line's quality (if given) and time (ns)."""
 
     line: int
@@ -67,12 +67,15 @@ def parse_line(line: str, number: int = 1, scale: int = 1) -> Point:
 
 def _split_plain(line: str) -> tuple[str, list[tuple[str, str]], str | None]:
     parts = line.split(" ")
-    parts = [p for p in parts if p]
+    if "" in parts:  # runs of spaces between the sections
+        parts = [p for p in parts if p]
     if len(parts) not in (2, 3):
         raise LineError("expected 'measurement[,tags] fields [timestamp]'")
     series, fields_text = parts[0], parts[1]
-    measurement = series.split(",", 1)[0]
-    _check_tags(series)
+    measurement = series
+    if "," in series:
+        measurement = series.split(",", 1)[0]
+        _check_tags(series)
     pairs = []
     for item in fields_text.split(","):
         key, sep, value = item.partition("=")

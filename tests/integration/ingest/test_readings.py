@@ -229,3 +229,33 @@ async def test_metrics_count_readings_by_gateway(ingest: Ingest) -> None:
     assert 'baseload_ingest_readings_total{gateway="gw-test",outcome="rejected"} 1.0' in text
     assert "baseload_ingest_batch_seconds_bucket" in text
     assert (await ingest.client.get("/readyz")).status_code == 200
+
+
+async def test_partitions_ahead_are_created_at_start_up(database_url: str, db: asyncpg.Pool) -> None:
+    from services.ingest.app import create_app
+    from services.ingest.settings import Settings
+    from tests.support import serving
+
+    ahead = f"readings_{(datetime.now(UTC) + timedelta(days=9)).strftime('%Y%m%d')}"
+    assert not await db.fetchval("SELECT to_regclass($1) IS NOT NULL", ahead)
+    async with serving(create_app(Settings(database_url=database_url, partitions_ahead_days=10))):
+        for _ in range(100):
+            if await db.fetchval("SELECT to_regclass($1) IS NOT NULL", ahead):
+                break
+            await asyncio.sleep(0.05)
+    assert await db.fetchval("SELECT to_regclass($1) IS NOT NULL", ahead)
+
+
+async def test_a_gzip_bomb_is_refused_without_decoding_it_all(database_url: str, db: asyncpg.Pool) -> None:
+    from services.ingest.app import create_app
+    from services.ingest.settings import Settings
+    from tests.support import serving
+
+    token = await make_key(db)
+    bomb = gzip.compress(b"[" + b" " * 5_000_000 + b"]")  # 5 MB of spaces in ~5 kB
+    async with serving(create_app(Settings(database_url=database_url, max_body_bytes=1_000_000))) as url, \
+            httpx.AsyncClient(base_url=url) as client:
+        response = await client.post("/v1/readings", content=bomb, headers={
+            "Authorization": f"Bearer {token}", "Content-Encoding": "gzip"})
+    assert len(bomb) < 10_000
+    assert response.status_code == 413 and response.json()["error"]["code"] == "payload_too_large"

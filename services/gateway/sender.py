@@ -1,0 +1,125 @@
+"""Moves batches from the disk buffer to ingest: batches by size and age, retries with backoff, honours Retry-After."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from services.gateway.buffer import DiskBuffer, Queued
+from services.gateway.config import GatewayConfig
+from services.gateway.delivery import Outcome, Verdict, batch_due, classify, retry_delay_s
+from services.gateway.metrics import GatewayMetrics
+from services.gateway.readings import to_json
+
+log = logging.getLogger("baseload.gateway.sender")
+logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per POST drowns the log
+
+
+class Sender:
+    def __init__(self, config: GatewayConfig, buffer: DiskBuffer, metrics: GatewayMetrics, client: httpx.AsyncClient,
+                 *, clock: Callable[[], float] = time.time, rng: random.Random | None = None) -> None:
+        self.config = config
+        self.buffer = buffer
+        self.metrics = metrics
+        self.client = client
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.wakeup = asyncio.Event()
+        self.last_success: float | None = None
+        self.last_error: str | None = None
+        self._attempt = 0
+
+    def notify(self) -> None:
+        """New readings are in the buffer."""
+        self.wakeup.set()
+
+    async def run(self) -> None:
+        while True:
+            await self._wait_until_due()
+            batch = self.buffer.peek(self.config.batch.max_size)
+            if batch:
+                delay = await self.deliver(batch)
+                if delay:
+                    await asyncio.sleep(delay)
+
+    async def _wait_until_due(self) -> None:
+        cfg = self.config.batch
+        while True:
+            self.wakeup.clear()  # before looking, so a notify that lands meanwhile is not lost
+            stats = self.buffer.stats()
+            age = None if stats.oldest_enqueued_at is None else self.clock() - stats.oldest_enqueued_at
+            self.update_gauges()
+            if batch_due(stats.depth, age, cfg.max_size, cfg.max_age_s):
+                return
+            timeout = cfg.max_age_s if age is None else max(cfg.max_age_s - age, 0.01)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wakeup.wait(), timeout)
+
+    async def deliver(self, batch: list[Queued]) -> float:
+        """Post one batch and act on the answer; returns how long to wait before the next attempt (0: go on)."""
+        outcome = await self._post(batch)
+        ids = [q.id for q in batch]
+        if outcome.verdict is Verdict.DELIVERED:
+            self.buffer.ack(ids)
+            self._record_delivery(batch, outcome)
+            return 0.0
+        if outcome.verdict is Verdict.DEAD:
+            log.error("ingest refused a batch of %d readings for good (%s); moved to dead letters",
+                      len(batch), outcome.reason)
+            self.buffer.dead_letter(ids, outcome.reason, self.clock())
+            self._attempt = 0
+            return 0.0
+        self.metrics.post_failures.labels(reason=outcome.reason.split(":")[0]).inc()
+        self.last_error = outcome.reason
+        r = self.config.retry
+        delay = retry_delay_s(self._attempt, outcome.retry_after_s, r.base_s, r.max_s, r.max_retry_after_s, self.rng)
+        self._attempt += 1
+        log.warning("ingest not reachable or busy (%s); %d readings buffered, retrying in %.1fs",
+                    outcome.reason, self.buffer.depth(), delay)
+        return delay
+
+    async def _post(self, batch: list[Queued]) -> Outcome:
+        body = {"readings": [to_json(q.reading) for q in batch]}
+        try:
+            response = await self.client.post("/v1/readings", json=body)
+        except httpx.HTTPError as exc:
+            return Outcome(Verdict.RETRY, f"{type(exc).__name__}")
+        return classify(response.status_code, _json_or_none(response), response.headers.get("retry-after"),
+                        datetime.now(UTC))
+
+    def _record_delivery(self, batch: list[Queued], outcome: Outcome) -> None:
+        self._attempt = 0
+        self.last_success = self.clock()
+        self.last_error = None
+        m = self.metrics
+        m.last_success.set(self.last_success)
+        m.readings_sent.labels(result="accepted").inc(outcome.accepted)
+        m.readings_sent.labels(result="duplicate").inc(outcome.duplicates)
+        m.readings_sent.labels(result="rejected").inc(len(outcome.rejected))
+        for item in outcome.rejected[:20]:
+            index = item.get("index")
+            reading = batch[index].reading if isinstance(index, int) and 0 <= index < len(batch) else None
+            log.warning("ingest rejected %s: %s %s", reading, item.get("code"), item.get("message"))
+        self.update_gauges()
+
+    def update_gauges(self) -> None:
+        stats = self.buffer.stats()
+        self.metrics.buffer_depth.set(stats.depth)
+        age = 0.0 if stats.oldest_enqueued_at is None else max(0.0, self.clock() - stats.oldest_enqueued_at)
+        self.metrics.buffer_oldest_age.set(age)
+        self.metrics.dead_letters.set(stats.dead_letters)
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None

@@ -31,7 +31,7 @@ from tests.support import free_port
 
 EXCURSIONS = 40
 RULES, SIGNALS = 1000, 200
-DELIVERIES = 2000
+DELIVERIES, ALERTS = 2000, 100  # deliveries are ordered per alert, so they spread over many alerts
 
 
 class Receiver:
@@ -120,7 +120,8 @@ async def throughput(url: str, receiver: Receiver, hook: str) -> float:
                                        " RETURNING id", hook, "whsec_" + "QUJD" * 8)
         rule = await pool.fetchval("INSERT INTO alert_rules (name, kind, severity) VALUES ('tp', 'threshold',"
                                    " 'info') RETURNING id")
-        alert = await pool.fetchval("INSERT INTO alerts (rule_id, fingerprint) VALUES ($1, 'tp') RETURNING id", rule)
+        alerts = [await pool.fetchval("INSERT INTO alerts (rule_id, fingerprint) VALUES ($1, $2) RETURNING id", rule,
+                                      f"tp{n}") for n in range(ALERTS)]
         await pool.execute("UPDATE webhook_endpoints SET enabled = false WHERE id <> $1", endpoint)
         port = free_port()
         async with service_process("alerts", url, port, BASELOAD_ALERTS_EVALUATOR_ENABLED="false"):
@@ -129,7 +130,7 @@ async def throughput(url: str, receiver: Receiver, hook: str) -> float:
             await pool.executemany(
                 "INSERT INTO webhook_outbox (endpoint_id, alert_id, event_type, webhook_id, body)"
                 " VALUES ($1, $2, 'alert.firing', $3, '{\"type\":\"alert.firing\"}')",
-                [(endpoint, alert, f"msg_tp{i}") for i in range(DELIVERIES)])
+                [(endpoint, alerts[i % ALERTS], f"msg_tp{i}") for i in range(DELIVERIES)])
             await pool.execute("SELECT pg_notify('baseload_alerts_outbox', '')")
             while await pool.fetchval("SELECT count(*) FROM webhook_outbox WHERE status = 'pending'"):  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
@@ -154,8 +155,8 @@ async def main() -> None:
         print(f"reading → webhook through ingest ({EXCURSIONS} excursions): p50 {percentile(latencies, 50) * 1000:.0f}"
               f" ms, p95 {percentile(latencies, 95) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms")
         print(f"alerts process peak RSS during the latency run: {rss_mb:.0f} MB")
-        print(f"delivery throughput (outbox → local receiver, 4 workers): {await throughput(url, receiver, hook):.0f}"
-              " webhooks/s")
+        rate = await throughput(url, receiver, hook)
+        print(f"delivery throughput (outbox → local receiver, 4 workers, {ALERTS} alerts): {rate:.0f} webhooks/s")
     server.should_exit = True
     await task
 

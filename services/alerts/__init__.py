@@ -1,0 +1,1 @@
+"""The alerts service: commitments, rule evaluation, alert lifecycle and signed webhook delivery."""

@@ -1,0 +1,56 @@
+"""The alerts HTTP app (127.0.0.1:8003) and, in its lifespan, the evaluator and the webhook dispatcher."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from services.alerts import routes_alerts, routes_config, store
+from services.alerts.dispatch import Dispatcher
+from services.alerts.evaluator import Evaluator
+from services.alerts.settings import Settings
+from shared.db import create_pool, resolve_database_url
+from shared.errors import install_error_handlers
+from shared.http import add_operational_routes
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = resolve_database_url(settings)
+        pool = await create_pool(url, max_size=settings.db_pool_size, timeout=settings.db_connect_timeout_s,
+                                 init=store.init_connection)
+        client = httpx.AsyncClient(timeout=settings.delivery_timeout_s, follow_redirects=False)
+        app.state.pool, app.state.settings = pool, settings
+        app.state.evaluator = Evaluator(pool, settings, url)
+        app.state.dispatcher = Dispatcher(pool, settings, url, client)
+        tasks = []
+        if settings.evaluator_enabled:
+            tasks.append(asyncio.create_task(app.state.evaluator.run(), name="alerts-evaluator"))
+        if settings.dispatcher_enabled:
+            tasks.append(asyncio.create_task(app.state.dispatcher.run(), name="alerts-dispatcher"))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await client.aclose()
+            await pool.close()
+
+    app = FastAPI(title="Baseload alerts", version="0.1.0", lifespan=lifespan)
+    install_error_handlers(app)
+    add_operational_routes(app, CollectorRegistry())
+    app.include_router(routes_config.router)
+    app.include_router(routes_alerts.router)
+    return app

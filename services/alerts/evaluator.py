@@ -1,0 +1,227 @@
+"""Prompt rule evaluation: on ingest's post-commit NOTIFY (only the rules of the touched signals), on a timer tick
+(deadman, period ends, pending and firing alerts), and in a periodic full sweep.
+
+Each cycle is one transaction: lock the rules (SKIP LOCKED: another replica evaluating them wins; they are
+retried next cycle), read inputs, step every alert's lifecycle, write state, transitions and outbox rows, commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from services.alerts import store
+from services.alerts.formats import Notification, render
+from services.alerts.lifecycle import FIRING, INACTIVE, PENDING, RESOLVED_EVENT, AlertState, step
+from services.alerts.matchers import Matcher, all_match
+from services.alerts.rules import BASELOAD_KINDS, TIMER_KINDS, Needs, Rule, Verdict, evaluate, fingerprint, needs
+from services.alerts.settings import Settings
+from services.alerts.signing import new_message_id
+from shared.db import UNAVAILABLE_ERRORS, asyncpg_dsn
+
+log = logging.getLogger("baseload.alerts.evaluator")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class CycleResult:
+    evaluated: int = 0
+    deferred: set[int] = field(default_factory=set)
+    hot: set[int] = field(default_factory=set)  # rules with a pending or firing alert
+    notifications: int = 0
+
+
+@dataclass
+class CycleContext:
+    now: datetime
+    silences: list[tuple[Matcher, ...]]
+    endpoints: list[store.Endpoint] | None = None
+    outbox: list[tuple[int, int, str, str, str]] = field(default_factory=list)
+
+
+class Evaluator:
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, database_url: str, *,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.pool, self.settings, self.database_url, self.clock = pool, settings, database_url, clock
+        self.rules: dict[int, Rule] = {}
+        self.by_signal: dict[int, set[int]] = {}
+        self.hot: set[int] = set()
+        self.deferred: set[int] = set()
+        self._touched: set[int] = set()
+        self._rules_dirty = True
+        self._wake = asyncio.Event()
+
+    # --- the loop -----------------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Listen and evaluate until cancelled; reconnects while the database is away."""
+        while True:
+            try:
+                await self._listen_and_loop()
+            except asyncio.CancelledError:
+                raise
+            except (*UNAVAILABLE_ERRORS, asyncpg.PostgresError) as exc:
+                log.warning("evaluator: database unavailable (%r); retrying", exc)
+                await asyncio.sleep(1.0)
+            except Exception:
+                # A bug in one cycle must not stop alerting for good: log it loudly and start over.
+                log.exception("evaluator: unexpected error; restarting the loop")
+                await asyncio.sleep(1.0)
+
+    async def _listen_and_loop(self) -> None:
+        conn = await asyncpg.connect(asyncpg_dsn(self.database_url))
+        try:
+            await conn.add_listener(self.settings.readings_channel, self._on_readings)
+            await conn.add_listener(self.settings.rules_channel, self._on_rules)
+            self._rules_dirty = True
+            last_sweep = last_tick = last_refresh = 0.0
+            while True:
+                timeout = max(0.0, last_tick + self.settings.tick_s - time.monotonic())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+                self._wake.clear()
+                if conn.is_closed():
+                    raise asyncpg.ConnectionDoesNotExistError("the LISTEN connection was lost")
+                mono = time.monotonic()
+                if self._rules_dirty or mono - last_refresh >= self.settings.rules_refresh_s:
+                    await self.refresh_rules()
+                    last_refresh = mono
+                full = mono - last_sweep >= self.settings.full_sweep_s
+                timer = mono - last_tick >= self.settings.tick_s
+                touched, self._touched = self._touched, set()
+                await self.cycle(touched, timer=timer, full=full)
+                last_sweep = mono if full else last_sweep
+                last_tick = mono if timer else last_tick
+        finally:
+            await conn.close()
+
+    def _on_readings(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        try:
+            self._touched.update(int(i) for i in json.loads(payload).get("signal_ids", ()))
+        except (ValueError, TypeError, AttributeError):
+            log.warning("ignoring a malformed readings notification: %.200s", payload)
+            return
+        self._wake.set()
+
+    def _on_rules(self, *_: Any) -> None:
+        self._rules_dirty = True
+        self._wake.set()
+
+    async def refresh_rules(self) -> None:
+        self._rules_dirty = False
+        self.rules = await store.load_rules(self.pool)
+        index: dict[int, set[int]] = {}
+        for rule in self.rules.values():
+            for signal_id in rule.signal_ids:
+                index.setdefault(signal_id, set()).add(rule.id)
+        self.by_signal = index
+
+    # --- one cycle ----------------------------------------------------------------------------------------------
+
+    def candidates(self, touched: set[int], *, timer: bool, full: bool) -> set[int]:
+        """Rules to evaluate now: those reading touched signals, plus the clock-driven ones on a tick."""
+        if full:
+            return set(self.rules)
+        ids = {rid for sid in touched for rid in self.by_signal.get(sid, ())} | self.deferred
+        if timer:
+            ids |= {r.id for r in self.rules.values() if r.kind in TIMER_KINDS} | self.hot
+        return {i for i in ids if i in self.rules}
+
+    async def cycle(self, touched: set[int], *, timer: bool = True, full: bool = False) -> CycleResult:
+        ids = self.candidates(touched, timer=timer, full=full)
+        result = CycleResult()
+        if ids:
+            async with self.pool.acquire() as conn, conn.transaction():
+                result = await self.evaluate_rules(conn, ids)
+        self.deferred = result.deferred
+        self.hot = (self.hot - (ids - result.deferred)) | result.hot
+        return result
+
+    async def evaluate_rules(self, conn: asyncpg.Connection, ids: set[int]) -> CycleResult:
+        now = self.clock()
+        locked = await store.lock_rules(conn, ids)
+        result = CycleResult(deferred=ids - locked)
+        rules = [self.rules[i] for i in sorted(locked)]
+        if not rules:
+            return result
+        plants = {r.plant_id for r in rules if r.kind in BASELOAD_KINDS and r.plant_id is not None}
+        books = await store.load_books(conn, plants, now)
+        want = Needs()
+        for rule in rules:
+            merge_needs(want, needs(rule, books, now))
+        inputs = await store.load_inputs(conn, want, books, now)
+        existing = await store.lock_alerts(conn, [r.id for r in rules])
+        ctx = CycleContext(now, await store.active_silences(conn, now))
+        for rule in rules:
+            for verdict in evaluate(rule, inputs, now):
+                state = await self.apply(conn, rule, verdict, existing, ctx)
+                if state.state in (PENDING, FIRING):
+                    result.hot.add(rule.id)
+            result.evaluated += 1
+        if ctx.outbox:
+            await store.enqueue(conn, ctx.outbox)
+            await store.notify(conn, self.settings.outbox_channel)
+        result.notifications = len(ctx.outbox)
+        return result
+
+    async def apply(self, conn: asyncpg.Connection, rule: Rule, verdict: Verdict, existing: dict[str, store.AlertRow],
+                    ctx: CycleContext) -> AlertState:
+        """Step one alert; write it (only if it is not quiet), its transition and its notifications."""
+        labels = dict(verdict.labels)
+        fp = fingerprint(rule.id, labels)
+        row = existing.get(fp)
+        current = row.state if row else AlertState()
+        silenced = any(all_match(matchers, labels) for matchers in ctx.silences)
+        outcome = step(current, verdict.active, rule.timing, silenced=silenced, now=ctx.now)
+        if row is None and outcome.state.state == INACTIVE:
+            return outcome.state  # never active: no alert row yet
+        evidence = {**verdict.evidence, "summary": verdict.summary, "active": verdict.active}
+        alert_id = await store.save_alert(conn, rule_id=rule.id, fingerprint=fp, labels=labels, value=verdict.value,
+                                          evidence=evidence, now=ctx.now, state=outcome.state)
+        if outcome.transition:
+            await store.record_transition(conn, alert_id, ctx.now, *outcome.transition,
+                                          {**evidence, "value": verdict.value})
+        if outcome.notify:
+            await self.queue_notifications(conn, rule, verdict, alert_id, fp, outcome.state, outcome.notify,
+                                           row.acked_by if row else None, ctx)
+        return outcome.state
+
+    async def queue_notifications(self, conn: asyncpg.Connection, rule: Rule, verdict: Verdict, alert_id: int,
+                                  fp: str, state: AlertState, event: str, acked_by: str | None,
+                                  ctx: CycleContext) -> None:
+        if ctx.endpoints is None:
+            ctx.endpoints = await store.enabled_endpoints(conn)
+        for endpoint in ctx.endpoints:
+            if not endpoint.wants(rule.severity, verdict.labels):
+                continue
+            note = Notification(
+                event_type=event, at=ctx.now, alert_id=alert_id, fingerprint=fp, incident=state.incident,
+                rule_id=rule.id, rule_name=rule.name, rule_kind=rule.kind, severity=rule.severity,
+                status="resolved" if event == RESOLVED_EVENT else "firing", labels=verdict.labels,
+                summary=verdict.summary, value=verdict.value, evidence=verdict.evidence,
+                starts_at=state.firing_since, ends_at=state.resolved_at if event == RESOLVED_EVENT else None,
+                acked_by=acked_by if state.acked_at else None, acked_at=state.acked_at,
+                receiver=endpoint.name, external_url=self.settings.external_url,
+            )
+            body = render(endpoint.format, note, endpoint.options).decode()
+            ctx.outbox.append((endpoint.id, alert_id, event, new_message_id(), body))
+
+
+def merge_needs(into: Needs, more: Needs) -> None:
+    into.latest |= more.latest
+    into.last_seen |= more.last_seen
+    into.gateways |= more.gateways
+    for signal_id, since in more.minutes.items():
+        into.want_minutes(signal_id, since)

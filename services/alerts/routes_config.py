@@ -1,0 +1,240 @@
+"""Configuration endpoints: rules, commitments (schedule, exclusions), webhook endpoints and silences."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from services.alerts import config_store as cs
+from services.alerts import schemas, store
+from services.alerts.signing import new_secret
+from shared.auth import Principal, require_roles
+from shared.errors import ApiError, error_responses
+
+MANAGE = Depends(require_roles("operator", "admin"))
+Manager = Annotated[Principal, MANAGE]
+router = APIRouter(prefix="/v1", responses=error_responses(401, 403))
+
+
+def rows(records: list[Any]) -> list[dict[str, Any]]:
+    return [dict(r) for r in records]
+
+
+def not_found(what: str, ident: object) -> ApiError:
+    return ApiError(404, f"unknown_{what}", f"No {what} {ident}.", {"id": ident})
+
+
+def problem(exc: cs.Problem) -> ApiError:
+    return ApiError(400, exc.code, exc.message, {"field": exc.field})
+
+
+async def _checked(request: Request, rule: schemas.RuleCommon) -> None:
+    try:
+        await cs.check_rule_refs(request.app.state.pool, rule)
+    except cs.Problem as exc:
+        raise problem(exc) from exc
+
+
+# --- rules --------------------------------------------------------------------------------------------------------
+
+@router.post("/rules", status_code=201, tags=["rules"], responses=error_responses(400, 409, 422))
+async def create_rule(rule: schemas.RuleIn, request: Request, _: Manager) -> dict[str, Any]:
+    """Create an alert rule; unknown plants, signals or gateways are rejected naming the field."""
+    await _checked(request, rule)
+    async with request.app.state.pool.acquire() as conn, conn.transaction():
+        row = await cs.create_rule(conn, rule)
+        if row is None:
+            raise ApiError(409, "rule_exists", f"A rule named {rule.name!r} exists.", {"field": "name"})
+        await store.notify(conn, request.app.state.settings.rules_channel)
+    return dict(row)
+
+
+@router.get("/rules", tags=["rules"])
+async def list_rules(request: Request, _: Manager) -> list[dict[str, Any]]:
+    """Every rule."""
+    return rows(await cs.list_rules(request.app.state.pool))
+
+
+@router.get("/rules/{rule_id}", tags=["rules"], responses=error_responses(404))
+async def get_rule(rule_id: int, request: Request, _: Manager) -> dict[str, Any]:
+    """One rule."""
+    row = await cs.get_rule(request.app.state.pool, rule_id)
+    if row is None:
+        raise not_found("rule", rule_id)
+    return dict(row)
+
+
+@router.put("/rules/{rule_id}", tags=["rules"], responses=error_responses(400, 404, 422))
+async def replace_rule(rule_id: int, rule: schemas.RuleIn, request: Request, _: Manager) -> dict[str, Any]:
+    """Replace a rule's definition (its alerts keep their history)."""
+    await _checked(request, rule)
+    async with request.app.state.pool.acquire() as conn, conn.transaction():
+        row = await cs.update_rule(conn, rule_id, rule)
+        if row is None:
+            raise not_found("rule", rule_id)
+        await store.notify(conn, request.app.state.settings.rules_channel)
+    return dict(row)
+
+
+@router.delete("/rules/{rule_id}", status_code=204, tags=["rules"], responses=error_responses(404))
+async def delete_rule(rule_id: int, request: Request, _: Manager) -> Response:
+    """Delete a rule with its alerts and their history."""
+    async with request.app.state.pool.acquire() as conn, conn.transaction():
+        if not await cs.delete_rule(conn, rule_id):
+            raise not_found("rule", rule_id)
+        await store.notify(conn, request.app.state.settings.rules_channel)
+    return Response(status_code=204)
+
+
+# --- commitments --------------------------------------------------------------------------------------------------
+
+async def _plant(request: Request, key: str, field: str = "plant") -> int:
+    pid = await cs.plant_id(request.app.state.pool, key)
+    if pid is None:
+        raise ApiError(404 if field == "path" else 400, "unknown_plant", f"No plant {key!r}.", {"field": field})
+    return pid
+
+
+@router.post("/commitments", status_code=201, tags=["commitments"], responses=error_responses(400, 422))
+async def put_commitment(c: schemas.CommitmentIn, request: Request, _: Manager) -> dict[str, Any]:
+    """Create (or replace, by plant and valid_from) a flat baseload commitment."""
+    pid = await _plant(request, c.plant)
+    return dict(await cs.upsert_commitment(request.app.state.pool, pid, c))
+
+
+@router.get("/commitments", tags=["commitments"])
+async def list_commitments(request: Request, _: Manager, plant: str | None = None) -> list[dict[str, Any]]:
+    """Commitments, optionally of one plant."""
+    return rows(await cs.list_commitments(request.app.state.pool, plant))
+
+
+@router.delete("/commitments/{commitment_id}", status_code=204, tags=["commitments"], responses=error_responses(404))
+async def delete_commitment(commitment_id: int, request: Request, _: Manager) -> Response:
+    """Delete a commitment."""
+    if not await cs.delete_commitment(request.app.state.pool, commitment_id):
+        raise not_found("commitment", commitment_id)
+    return Response(status_code=204)
+
+
+@router.put("/plants/{plant}/schedule", tags=["commitments"], responses=error_responses(400, 404, 422))
+async def put_schedule(plant: str, body: schemas.ScheduleIn, request: Request, _: Manager) -> dict[str, int]:
+    """Per-period overrides of the flat commitment; each period_start must start a settlement period."""
+    pid = await _plant(request, plant, "path")
+    pool = request.app.state.pool
+    for i, entry in enumerate(body.entries):
+        period_s = await cs.period_at(pool, pid, entry.period_start)
+        field = f"entries[{i}].period_start"
+        if period_s is None:
+            raise ApiError(400, "no_commitment", "No commitment is in force at this period.", {"field": field})
+        if entry.period_start.timestamp() % period_s:
+            raise ApiError(400, "unaligned_period", f"Not the start of a {period_s} s settlement period (UTC).",
+                           {"field": field})
+    async with pool.acquire() as conn, conn.transaction():
+        return {"stored": await cs.put_schedule(conn, pid, body.entries)}
+
+
+@router.get("/plants/{plant}/schedule", tags=["commitments"], responses=error_responses(404))
+async def get_schedule(plant: str, request: Request, _: Manager, start: datetime | None = None,
+                       end: datetime | None = None) -> list[dict[str, Any]]:
+    """Schedule overrides in [start, end) (default: today and tomorrow, UTC)."""
+    pid = await _plant(request, plant, "path")
+    start = start or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return rows(await cs.get_schedule(request.app.state.pool, pid, start, end or start + timedelta(days=2)))
+
+
+@router.post("/plants/{plant}/exclusions", status_code=201, tags=["commitments"],
+             responses=error_responses(404, 422))
+async def add_exclusion(plant: str, body: schemas.ExclusionIn, request: Request, _: Manager) -> dict[str, Any]:
+    """A window (planned outage, grid-operator instruction) in which the commitment does not apply."""
+    pid = await _plant(request, plant, "path")
+    return dict(await cs.add_exclusion(request.app.state.pool, pid, body))
+
+
+@router.get("/plants/{plant}/exclusions", tags=["commitments"], responses=error_responses(404))
+async def list_exclusions(plant: str, request: Request, _: Manager) -> list[dict[str, Any]]:
+    """Exclusion windows of a plant."""
+    return rows(await cs.list_exclusions(request.app.state.pool, await _plant(request, plant, "path")))
+
+
+@router.delete("/plants/{plant}/exclusions/{exclusion_id}", status_code=204, tags=["commitments"],
+               responses=error_responses(404))
+async def delete_exclusion(plant: str, exclusion_id: int, request: Request, _: Manager) -> Response:
+    """Remove an exclusion window."""
+    if not await cs.delete_exclusion(request.app.state.pool, await _plant(request, plant, "path"), exclusion_id):
+        raise not_found("exclusion", exclusion_id)
+    return Response(status_code=204)
+
+
+# --- webhook endpoints --------------------------------------------------------------------------------------------
+
+@router.post("/webhook-endpoints", status_code=201, tags=["webhooks"], responses=error_responses(409, 422))
+async def create_endpoint(body: schemas.EndpointIn, request: Request, _: Manager) -> dict[str, Any]:
+    """Register a receiver. The signing secret (whsec_…) is in this response only."""
+    secret = new_secret()
+    row = await cs.create_endpoint(request.app.state.pool, body, secret)
+    if row is None:
+        raise ApiError(409, "endpoint_exists", f"An endpoint named {body.name!r} exists.", {"field": "name"})
+    return {**dict(row), "secret": secret}
+
+
+@router.get("/webhook-endpoints", tags=["webhooks"])
+async def list_endpoints(request: Request, _: Manager) -> list[dict[str, Any]]:
+    """Endpoints (never their secrets)."""
+    return rows(await cs.list_endpoints(request.app.state.pool))
+
+
+@router.get("/webhook-endpoints/{endpoint_id}", tags=["webhooks"], responses=error_responses(404))
+async def get_endpoint(endpoint_id: int, request: Request, _: Manager) -> dict[str, Any]:
+    """One endpoint (without its secret)."""
+    row = await cs.get_endpoint(request.app.state.pool, endpoint_id)
+    if row is None:
+        raise not_found("endpoint", endpoint_id)
+    return dict(row)
+
+
+@router.put("/webhook-endpoints/{endpoint_id}", tags=["webhooks"], responses=error_responses(404, 422))
+async def replace_endpoint(endpoint_id: int, body: schemas.EndpointIn, request: Request,
+                           _: Manager) -> dict[str, Any]:
+    """Change an endpoint's URL, format or filters; its secret stays."""
+    row = await cs.update_endpoint(request.app.state.pool, endpoint_id, body)
+    if row is None:
+        raise not_found("endpoint", endpoint_id)
+    return dict(row)
+
+
+@router.delete("/webhook-endpoints/{endpoint_id}", status_code=204, tags=["webhooks"],
+               responses=error_responses(404))
+async def delete_endpoint(endpoint_id: int, request: Request, _: Manager) -> Response:
+    """Delete an endpoint and its delivery log."""
+    if not await cs.delete_endpoint(request.app.state.pool, endpoint_id):
+        raise not_found("endpoint", endpoint_id)
+    return Response(status_code=204)
+
+
+# --- silences -----------------------------------------------------------------------------------------------------
+
+@router.post("/silences", status_code=201, tags=["silences"], responses=error_responses(422))
+async def create_silence(body: schemas.SilenceIn, request: Request, who: Manager) -> dict[str, Any]:
+    """Mute notifications of alerts whose labels match every matcher, from starts_at (default now) to ends_at."""
+    starts_at = body.starts_at or datetime.now(UTC)
+    if body.ends_at <= starts_at:
+        raise ApiError(422, "invalid_request", "ends_at must be after starts_at.", {"field": "ends_at"})
+    return dict(await cs.create_silence(request.app.state.pool, body, starts_at, body.created_by or who.name))
+
+
+@router.get("/silences", tags=["silences"])
+async def list_silences(request: Request, _: Manager,
+                        include_expired: Annotated[bool, Query()] = False) -> list[dict[str, Any]]:
+    """Active and future silences (and expired ones on request)."""
+    return rows(await cs.list_silences(request.app.state.pool, include_expired))
+
+
+@router.delete("/silences/{silence_id}", tags=["silences"], responses=error_responses(404))
+async def expire_silence(silence_id: int, request: Request, _: Manager) -> dict[str, Any]:
+    """Expire a silence now (it stays listed as expired)."""
+    row = await cs.expire_silence(request.app.state.pool, silence_id)
+    if row is None:
+        raise not_found("silence", silence_id)
+    return dict(row)

@@ -1,0 +1,269 @@
+"""SQL of the hot paths: rules and their inputs, alert rows, transitions, the outbox and the delivery log.
+
+Configuration CRUD (rules, commitments, endpoints, silences) lives in `config_store.py`. Functions take a
+connection inside the caller's transaction and never commit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from services.alerts.deviation import Commitment, CommitmentBook, Minute
+from services.alerts.lifecycle import AlertState, Timing
+from services.alerts.matchers import Matcher, from_dicts
+from services.alerts.rules import Inputs, Needs, Rule, Sample
+
+LATEST_LOOKBACK = timedelta(days=1)
+BOOK_BEHIND, BOOK_AHEAD = timedelta(days=2), timedelta(days=1)
+SIGNAL_ROLES = ("signal", "frequency_signal")
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """Pool `init`: JSON columns as Python values."""
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+# --- rules --------------------------------------------------------------------------------------------------------
+
+async def load_rules(conn: asyncpg.Connection | asyncpg.Pool) -> dict[int, Rule]:
+    """Every enabled rule as a domain `Rule`, with signal keys resolved to ids."""
+    signals = {r["key"]: (r["id"], r["plant_id"]) for r in await conn.fetch("SELECT id, key, plant_id FROM signals")}
+    plants = {r["id"]: r for r in await conn.fetch("SELECT id, key, capacity_mw FROM plants")}
+    plant_ids = {r["key"]: r["id"] for r in plants.values()}
+    rules = {}
+    for row in await conn.fetch("SELECT * FROM alert_rules WHERE enabled ORDER BY id"):
+        rule = rule_from_row(row, signals, plants, plant_ids)
+        if rule is not None:
+            rules[rule.id] = rule
+    return rules
+
+
+def rule_from_row(row: Mapping[str, Any], signals: Mapping[str, tuple[int, int]], plants: Mapping[int, Any],
+                  plant_ids: Mapping[str, int]) -> Rule | None:
+    params = row["params"]
+    resolved = {role: signals[params[role]] for role in SIGNAL_ROLES if params.get(role) and params[role] in signals}
+    if any(params.get(role) and role not in resolved for role in SIGNAL_ROLES):
+        return None  # a signal was deleted since the rule was checked; nothing to evaluate
+    plant_id = plant_ids.get(params["plant"]) if params.get("plant") else None
+    if plant_id is None and "signal" in resolved:
+        plant_id = resolved["signal"][1]
+    plant = plants.get(plant_id) if plant_id is not None else None
+    return Rule(
+        id=row["id"], name=row["name"], kind=row["kind"], severity=row["severity"], labels=row["labels"],
+        params=params,
+        timing=Timing(timedelta(seconds=row["for_s"]), timedelta(seconds=row["keep_firing_for_s"]),
+                      timedelta(seconds=row["repeat_interval_s"])),
+        signals={role: ids[0] for role, ids in resolved.items()}, plant_id=plant_id,
+        plant_key=plant["key"] if plant else None, p_nominal_mw=plant["capacity_mw"] if plant else None,
+    )
+
+
+async def lock_rules(conn: asyncpg.Connection, rule_ids: Iterable[int]) -> set[int]:
+    """Lock the rules this replica evaluates now; rules another replica holds are skipped (and retried later)."""
+    rows = await conn.fetch("SELECT id FROM alert_rules WHERE id = ANY($1::int[]) FOR UPDATE SKIP LOCKED",
+                            list(rule_ids))
+    return {r["id"] for r in rows}
+
+
+async def notify(conn: asyncpg.Connection, channel: str, payload: str = "") -> None:
+    await conn.execute("SELECT pg_notify($1, $2)", channel, payload)
+
+
+# --- inputs -------------------------------------------------------------------------------------------------------
+
+async def load_books(conn: asyncpg.Connection, plant_ids: Iterable[int], now: datetime) -> dict[int, CommitmentBook]:
+    ids = sorted(set(plant_ids))
+    if not ids:
+        return {}
+    lo, hi = now - BOOK_BEHIND, now + BOOK_AHEAD
+    commitments = await conn.fetch("SELECT * FROM commitments WHERE plant_id = ANY($1::int[])", ids)
+    schedule = await conn.fetch(
+        "SELECT plant_id, period_start, committed_mw FROM commitment_schedule"
+        " WHERE plant_id = ANY($1::int[]) AND period_start >= $2 AND period_start < $3", ids, lo, hi)
+    exclusions = await conn.fetch(
+        "SELECT plant_id, starts_at, ends_at FROM commitment_exclusions"
+        " WHERE plant_id = ANY($1::int[]) AND ends_at > $2 AND starts_at < $3", ids, lo, hi)
+    return {
+        pid: CommitmentBook(
+            commitments=[Commitment(c["valid_from"], c["valid_to"], c["committed_mw"], c["tolerance_mw"],
+                                    c["tolerance_pct"], c["settlement_period_s"])
+                         for c in commitments if c["plant_id"] == pid],
+            schedule={s["period_start"]: s["committed_mw"] for s in schedule if s["plant_id"] == pid},
+            exclusions=[(e["starts_at"], e["ends_at"]) for e in exclusions if e["plant_id"] == pid],
+        )
+        for pid in ids
+    }
+
+
+LATEST_SQL = """
+SELECT s.id, r.good_last_ts AS ts, r.good_last_value AS value FROM unnest($1::int[]) AS s(id)
+CROSS JOIN LATERAL (
+    SELECT good_last_ts, good_last_value FROM rollups_1m
+    WHERE signal_id = s.id AND good_count > 0 AND bucket >= $2 ORDER BY bucket DESC LIMIT 1
+) AS r
+"""
+
+LAST_SEEN_SQL = """
+SELECT s.id, r.last_ts FROM unnest($1::int[]) AS s(id)
+CROSS JOIN LATERAL (
+    SELECT last_ts FROM rollups_1m WHERE signal_id = s.id ORDER BY bucket DESC LIMIT 1
+) AS r
+"""
+
+MINUTES_SQL = """
+SELECT r.signal_id, r.bucket, r.good_count, r.good_sum
+FROM unnest($1::int[], $2::timestamptz[]) AS n(id, since)
+JOIN rollups_1m AS r ON r.signal_id = n.id AND r.bucket >= n.since AND r.good_count > 0
+ORDER BY r.signal_id, r.bucket
+"""
+
+
+async def load_inputs(conn: asyncpg.Connection, needs: Needs, books: dict[int, CommitmentBook],
+                      now: datetime) -> Inputs:
+    """Everything a cycle's rules read, in at most four queries (rollups_1m is kept in step by ingest)."""
+    inputs = Inputs(books=books)
+    if needs.latest:
+        for r in await conn.fetch(LATEST_SQL, sorted(needs.latest), now - LATEST_LOOKBACK):
+            inputs.latest[r["id"]] = Sample(r["ts"], r["value"])
+    if needs.last_seen:
+        inputs.last_seen = {r["id"]: r["last_ts"] for r in await conn.fetch(LAST_SEEN_SQL, sorted(needs.last_seen))}
+    if needs.gateways:
+        rows = await conn.fetch(
+            "SELECT name, max(last_seen_at) AS seen FROM api_keys WHERE role = 'gateway' AND revoked_at IS NULL"
+            " AND name = ANY($1::text[]) GROUP BY name", sorted(needs.gateways))
+        inputs.gateway_seen = {r["name"]: r["seen"] for r in rows}
+    if needs.minutes:
+        ids = list(needs.minutes)
+        for r in await conn.fetch(MINUTES_SQL, ids, [needs.minutes[i] for i in ids]):
+            inputs.minutes.setdefault(r["signal_id"], []).append(Minute(r["bucket"], r["good_count"], r["good_sum"]))
+    return inputs
+
+
+async def active_silences(conn: asyncpg.Connection, now: datetime) -> list[tuple[Matcher, ...]]:
+    rows = await conn.fetch("SELECT matchers FROM alert_silences WHERE starts_at <= $1 AND ends_at > $1", now)
+    return [from_dicts(r["matchers"]) for r in rows]
+
+
+# --- alerts -------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    id: int
+    rule_id: int
+    fingerprint: str
+    state: AlertState
+    acked_by: str | None
+
+
+STATE_COLUMNS = ("state", "pending_since", "firing_since", "last_active_at", "resolved_at", "last_notified_at",
+                 "notified_firing", "incident", "acked_at")
+
+
+async def lock_alerts(conn: asyncpg.Connection, rule_ids: Sequence[int]) -> dict[str, AlertRow]:
+    rows = await conn.fetch(
+        f"SELECT id, rule_id, fingerprint, acked_by, {', '.join(STATE_COLUMNS)} FROM alerts"
+        " WHERE rule_id = ANY($1::int[]) FOR UPDATE", list(rule_ids))
+    return {
+        r["fingerprint"]: AlertRow(r["id"], r["rule_id"], r["fingerprint"],
+                                   AlertState(**{c: r[c] for c in STATE_COLUMNS}), r["acked_by"])
+        for r in rows
+    }
+
+
+UPSERT_ALERT_SQL = f"""
+INSERT INTO alerts (rule_id, fingerprint, labels, value, evidence, evaluated_at, {", ".join(STATE_COLUMNS)})
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+ON CONFLICT (fingerprint) DO UPDATE SET
+    labels = excluded.labels, value = excluded.value, evidence = excluded.evidence,
+    evaluated_at = excluded.evaluated_at,
+    {", ".join(f"{c} = excluded.{c}" for c in STATE_COLUMNS)},
+    acked_by = CASE WHEN excluded.acked_at IS NULL THEN NULL ELSE alerts.acked_by END,
+    ack_comment = CASE WHEN excluded.acked_at IS NULL THEN NULL ELSE alerts.ack_comment END
+RETURNING id
+"""
+
+
+async def save_alert(conn: asyncpg.Connection, *, rule_id: int, fingerprint: str, labels: Mapping[str, str],
+                     value: float | None, evidence: Mapping[str, Any], now: datetime, state: AlertState) -> int:
+    return await conn.fetchval(UPSERT_ALERT_SQL, rule_id, fingerprint, dict(labels), value, dict(evidence), now,
+                               *(getattr(state, c) for c in STATE_COLUMNS))
+
+
+async def record_transition(conn: asyncpg.Connection, alert_id: int, at: datetime, from_state: str, to_state: str,
+                            evidence: Mapping[str, Any]) -> None:
+    await conn.execute(
+        "INSERT INTO alert_transitions (alert_id, at, from_state, to_state, evidence) VALUES ($1, $2, $3, $4, $5)",
+        alert_id, at, from_state, to_state, dict(evidence))
+
+
+# --- outbox and delivery ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    id: int
+    name: str
+    url: str
+    format: str
+    severities: tuple[str, ...]
+    label_filters: Mapping[str, str]
+    options: Mapping[str, Any]
+
+    def wants(self, severity: str, labels: Mapping[str, str]) -> bool:
+        if self.severities and severity not in self.severities:
+            return False
+        return all(labels.get(k) == v for k, v in self.label_filters.items())
+
+
+async def enabled_endpoints(conn: asyncpg.Connection) -> list[Endpoint]:
+    rows = await conn.fetch("SELECT id, name, url, format, severities, label_filters, options"
+                            " FROM webhook_endpoints WHERE enabled ORDER BY id")
+    return [Endpoint(r["id"], r["name"], r["url"], r["format"], tuple(r["severities"]), r["label_filters"],
+                     r["options"]) for r in rows]
+
+
+async def enqueue(conn: asyncpg.Connection, rows: Sequence[tuple[int, int, str, str, str]]) -> None:
+    """Outbox rows (endpoint_id, alert_id, event_type, webhook_id, body), in the state change's transaction."""
+    await conn.executemany(
+        "INSERT INTO webhook_outbox (endpoint_id, alert_id, event_type, webhook_id, body)"
+        " VALUES ($1, $2, $3, $4, $5)", rows)
+
+
+# The oldest due delivery whose predecessors for the same alert and endpoint are done (per-alert order).
+# A predecessor in flight is still 'pending' and row-locked, so its successors wait.
+CLAIM_SQL = """
+SELECT o.id, o.webhook_id, o.body, o.attempts, o.alert_id, o.event_type, e.id AS endpoint_id, e.url, e.secret
+FROM webhook_outbox AS o JOIN webhook_endpoints AS e ON e.id = o.endpoint_id
+WHERE o.status = 'pending' AND o.next_attempt_at <= now() AND e.enabled
+  AND NOT EXISTS (
+      SELECT 1 FROM webhook_outbox AS p
+      WHERE p.endpoint_id = o.endpoint_id AND p.alert_id = o.alert_id AND p.status = 'pending' AND p.id < o.id)
+ORDER BY o.next_attempt_at, o.id
+LIMIT 1
+FOR UPDATE OF o SKIP LOCKED
+"""
+
+
+async def claim_delivery(conn: asyncpg.Connection) -> asyncpg.Record | None:
+    return await conn.fetchrow(CLAIM_SQL)
+
+
+async def record_attempt(conn: asyncpg.Connection, outbox_id: int, attempt: int, *, at: datetime,
+                         status_code: int | None, latency_ms: float, error: str | None,
+                         next_attempt_at: datetime | None, delivered: bool) -> None:
+    """Log one attempt and move the delivery on: delivered, retry at `next_attempt_at`, or dead (None)."""
+    await conn.execute(
+        "INSERT INTO webhook_attempts (outbox_id, attempt, at, status_code, latency_ms, error)"
+        " VALUES ($1, $2, $3, $4, $5, $6)", outbox_id, attempt, at, status_code, latency_ms, error)
+    status = "delivered" if delivered else ("pending" if next_attempt_at is not None else "dead")
+    await conn.execute(
+        "UPDATE webhook_outbox SET status = $2, attempts = $3, next_attempt_at = coalesce($4, next_attempt_at),"
+        " delivered_at = CASE WHEN $2 = 'delivered' THEN $5::timestamptz END, last_error = $6"
+        " WHERE id = $1",
+        outbox_id, status, attempt, next_attempt_at, at, error)

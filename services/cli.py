@@ -20,7 +20,12 @@ from shared.settings import BaseServiceSettings
 
 SERVICES = ("ingest", "api", "alerts")
 # Commands whose arguments belong to their own module: `baseload <name> ...` → services.<module>.cli.main(argv).
-DELEGATED = {"simulate": "services.simulator.cli", "gateway": "services.gateway.cli", "alerts": "services.alerts.cli"}
+DELEGATED = {
+    "simulate": "services.simulator.cli",
+    "gateway": "services.gateway.cli",
+    "alerts": "services.alerts.cli",
+    "sink": "services.sink.cli",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -44,6 +44,7 @@ from shared.plants import apply_plant, parse_plant  # noqa: E402
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 OMEGA = 2 * math.pi / 600  # a 10-minute swing, identical in SQL and Python for integer seconds
+PORT = 18002
 LONG_SIGNALS = 10
 WIDE_SIGNALS = 200
 
@@ -115,8 +116,9 @@ async def check_rollups_match_ingest(conn: asyncpg.Connection, ids: dict[str, in
     print("  rollups of generated data equal those written through services.ingest.store.write_readings")
 
 
-def start_api(url: str, port: int) -> subprocess.Popen:
-    env = {**os.environ, "BASELOAD_DATABASE_URL": url, "BASELOAD_API_LATE_DATA_WINDOW_S": "0"}
+def start_api(url: str, port: int, *, cache: bool = True) -> subprocess.Popen:
+    env = {**os.environ, "BASELOAD_DATABASE_URL": url, "BASELOAD_API_LATE_DATA_WINDOW_S": "0",
+           "BASELOAD_API_CACHE_MAX_ENTRIES": "100000" if cache else "0"}
     return subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "api", "--port", str(port)], cwd=ROOT,
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
@@ -162,7 +164,7 @@ async def sustained(call: Callable[[], Awaitable[httpx.Response]], clients: int,
     return done / (time.perf_counter() - t)
 
 
-async def measure(base: str, token: str, days: int, n: int) -> None:
+async def measure(base: str, token: str, days: int, n: int, *, full: bool = True) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     month = {"start": (END - timedelta(days=days)).isoformat(), "end": END.isoformat()}
     day = {"start": (END - timedelta(days=1)).isoformat(), "end": END.isoformat()}
@@ -191,14 +193,44 @@ async def measure(base: str, token: str, days: int, n: int) -> None:
             responses = await asyncio.gather(*(one(i) for i in range(1, WIDE_SIGNALS)), one(1))
             return next((r for r in responses if r.status_code != 200), responses[0])
 
-        figures["1-min avg, 200 signals, 1 day (200 requests, 8 at a time)"] = await latencies(two_hundred, 5)
+        if full:
+            figures["1-min avg, 200 signals, 1 day (200 requests, 8 at a time)"] = await latencies(two_hundred, 5)
         for name, (p50, p99) in figures.items():
             print(f"  {name:<70} p50 {p50:8.1f} ms   p99 {p99:8.1f} ms")
+        if not full:
+            return
         rps = await sustained(hourly, 8, 10.0)
         print(f"  sustained, 8 concurrent clients, hourly 30-day aggregates: {rps:,.0f} requests/s")
 
 
+async def measure_api(url: str, token: str, args: argparse.Namespace) -> None:
+    """Both api configurations: with the closed-bucket cache (the default), then without it (every request cold)."""
+    for cache in (True, False):
+        proc = start_api(url, PORT, cache=cache)
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{PORT}") as probe:
+                await wait_ready(probe, proc)
+            label = "with the closed-bucket cache (default)" if cache else "without the cache (cold PostgreSQL reads)"
+            print(f"latency over HTTP on 127.0.0.1, {label}; client, api and PostgreSQL share this machine:")
+            await measure(f"http://127.0.0.1:{PORT}", token, args.days, args.requests, full=cache)
+            print(f"  api RSS after the run: {psutil.Process(proc.pid).memory_info().rss / 2**20:.0f} MB")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+async def measure_only(url: str, args: argparse.Namespace) -> None:
+    """Measure against a database an earlier `--keep` run loaded."""
+    conn = await asyncpg.connect(url)
+    _, token = await auth.create_key(conn, role="partner", name="bench", partner="socar")
+    await conn.close()
+    await measure_api(url, token, args)
+
+
 async def run(args: argparse.Namespace) -> None:
+    if args.reuse:
+        await measure_only(args.reuse, args)
+        return
     external = os.environ.get("BASELOAD_DATABASE_URL") or os.environ.get("DATABASE_URL")
     data_dir = None if external else Path(tempfile.mkdtemp(prefix="baseload-bench-"))
     server = asyncpg_dsn(external) if external else start_embedded(data_dir)  # type: ignore[arg-type]
@@ -206,7 +238,6 @@ async def run(args: argparse.Namespace) -> None:
     admin = await asyncpg.connect(with_database(server, "postgres"))
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = with_database(server, name)
-    proc = None
     try:
         await upgrade_async(url)
         conn = await asyncpg.connect(url, server_settings={"timezone": "UTC"})
@@ -219,18 +250,8 @@ async def run(args: argparse.Namespace) -> None:
         await check_rollups_match_ingest(conn, ids)
         _, token = await auth.create_key(conn, role="partner", name="bench", partner="socar")
         await conn.close()
-        port = 18002
-        proc = start_api(url, port)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as probe:
-            await wait_ready(probe, proc)
-        print("latency over HTTP on 127.0.0.1 (client, api and PostgreSQL share this machine):")
-        await measure(f"http://127.0.0.1:{port}", token, args.days, args.requests)
-        rss = psutil.Process(proc.pid).memory_info().rss / 2**20
-        print(f"  api RSS after the run: {rss:.0f} MB")
+        await measure_api(url, token, args)
     finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(timeout=10)
         if args.keep:
             print(f"kept: {url} (embedded data dir: {data_dir})")
         else:
@@ -246,6 +267,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--requests", type=int, default=50, help="timed requests per scenario")
     parser.add_argument("--keep", action="store_true", help="keep the database (and embedded server) afterwards")
+    parser.add_argument("--reuse", metavar="URL", help="measure only, on a database a --keep run left")
     asyncio.run(run(parser.parse_args()))
 
 

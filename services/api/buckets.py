@@ -1,0 +1,165 @@
+"""Query parameters and time buckets: parsing, alignment (UTC or plant-local days) and fill modes. No I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# Fixed-width buckets are aligned with date_bin to this origin: a UTC midnight that is a Monday, so weeks
+# start on Mondays and every width that divides a day starts at midnight.
+ORIGIN = datetime(2000, 1, 3, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
+DAY = timedelta(days=1)
+
+EVERY = {
+    text: timedelta(minutes=m)
+    for text, m in (
+        ("1m", 1), ("2m", 2), ("5m", 5), ("10m", 10), ("15m", 15), ("30m", 30), ("1h", 60), ("2h", 120),
+        ("3h", 180), ("4h", 240), ("6h", 360), ("8h", 480), ("12h", 720), ("1d", 1440), ("1w", 10080),
+    )
+}
+FUNCTIONS = ("avg", "min", "max", "count", "first", "last", "twa")
+FILLS = ("none", "null", "previous", "linear")
+QUALITIES = ("good", "all")
+
+
+class QueryError(ValueError):
+    """A request parameter is invalid; rendered as 400 with `code`."""
+
+    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details or {}
+
+
+@dataclass(frozen=True, slots=True)
+class Bucketing:
+    """Buckets covering [start, end): fixed width from `ORIGIN`/`origin`, or explicit `edges` (local days)."""
+
+    every: timedelta
+    start: datetime
+    end: datetime
+    origin: datetime = ORIGIN
+    edges: tuple[datetime, ...] | None = None
+    tz: str = "UTC"
+
+    @property
+    def count(self) -> int:
+        if self.edges is not None:
+            return len(self.edges) - 1
+        return int((self.end - self.start) / self.every)
+
+    def starts(self) -> list[datetime]:
+        if self.edges is not None:
+            return list(self.edges[:-1])
+        return [self.start + i * self.every for i in range(self.count)]
+
+    def end_of(self, bucket_start: datetime) -> datetime:
+        if self.edges is None:
+            return bucket_start + self.every
+        return self.edges[self.edges.index(bucket_start) + 1]
+
+    def describe(self) -> str:
+        if self.edges is not None:
+            return f"calendar {self.every.days}-day buckets from local midnight in {self.tz} (DST days are 23 or 25 h)"
+        return (f"fixed {int(self.every.total_seconds())} s buckets aligned to {self.origin.isoformat()}; "
+                "the range is widened to whole buckets")
+
+
+def parse_time(text: str | None, name: str) -> datetime:
+    """An RFC 3339 timestamp with an offset (or Z) → aware UTC datetime."""
+    if not text:
+        raise QueryError("missing_parameter", f"`{name}` is required (RFC 3339, e.g. 2026-11-25T00:00:00Z).",
+                         {"parameter": name})
+    try:
+        parsed = datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None or "T" not in text.upper():
+        raise QueryError("invalid_time", f"`{name}` is not an RFC 3339 timestamp with an offset: {text!r}.",
+                         {"parameter": name, "value": text})
+    return parsed.astimezone(UTC)
+
+
+def parse_range(start: str | None, end: str | None) -> tuple[datetime, datetime]:
+    lo, hi = parse_time(start, "start"), parse_time(end, "end")
+    if lo >= hi:
+        raise QueryError("invalid_range", "`start` must be before `end`.", {"start": start, "end": end})
+    return lo, hi
+
+
+def parse_every(text: str | None, default: str | None = None) -> timedelta:
+    value = text or default
+    if value not in EVERY:
+        raise QueryError("unknown_every", f"Unknown `every` {value!r}.", {"allowed": list(EVERY)})
+    return EVERY[value]
+
+
+def parse_choice(text: str | None, allowed: Sequence[str], name: str) -> str:
+    value = text or allowed[0]
+    if value not in allowed:
+        raise QueryError(f"unknown_{name}", f"Unknown `{name}` {value!r}.", {"allowed": list(allowed)})
+    return value
+
+
+def parse_functions(text: str | None) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(n.strip() for n in (text or "avg").split(",") if n.strip()))
+    unknown = [n for n in names if n not in FUNCTIONS]
+    if unknown or not names:
+        raise QueryError("unknown_fn", f"Unknown `fn` {', '.join(unknown) or '(empty)'}.", {"allowed": list(FUNCTIONS)})
+    return names
+
+
+def parse_tz(text: str | None) -> str:
+    if not text or text.upper() == "UTC":
+        return "UTC"
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise QueryError("unknown_tz", f"Unknown time zone {text!r}.", {"example": "Europe/Belgrade"}) from exc
+    return text
+
+
+def _floor(ts: datetime, every: timedelta, origin: datetime) -> datetime:
+    return origin + ((ts - origin) // every) * every
+
+
+def _ceil(ts: datetime, every: timedelta, origin: datetime) -> datetime:
+    floored = _floor(ts, every, origin)
+    return floored if floored == ts else floored + every
+
+
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def _local_day_edges(start: datetime, end: datetime, days: int, tz: ZoneInfo, max_buckets: int) -> list[datetime]:
+    first = start.astimezone(tz).date()
+    if days == 7:
+        first -= timedelta(days=first.weekday())
+    edges = [local_midnight(first, tz)]
+    while edges[-1] < end:
+        if len(edges) > max_buckets + 1:
+            break
+        first += timedelta(days=days)
+        edges.append(local_midnight(first, tz))
+    return edges
+
+
+def make_bucketing(start: datetime, end: datetime, every: timedelta, *, tz: str = "UTC",
+                   max_buckets: int = 100_000) -> Bucketing:
+    """Align [start, end) to whole buckets; local-day buckets when `tz` is set and `every` is a day or a week."""
+    if tz != "UTC" and every >= DAY:
+        edges = _local_day_edges(start, end, every.days, ZoneInfo(tz), max_buckets)
+        bucketing = Bucketing(every, edges[0], edges[-1], edges=tuple(edges), tz=tz)
+    else:
+        origin = ORIGIN if tz == "UTC" else local_midnight(start.astimezone(ZoneInfo(tz)).date(), ZoneInfo(tz))
+        bucketing = Bucketing(every, _floor(start, every, origin), _ceil(end, every, origin), origin=origin, tz=tz)
+    if bucketing.count > max_buckets:
+        raise QueryError("too_many_buckets", f"The request spans {bucketing.count} buckets; at most {max_buckets}.",
+                         {"buckets": bucketing.count, "max_buckets": max_buckets})
+    return bucketing

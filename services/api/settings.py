@@ -1,0 +1,51 @@
+"""Api settings, from `BASELOAD_API_*` environment variables (database: `BASELOAD_DATABASE_URL`).
+
+Domain defaults come from the team's DOMAIN.md (Continental Europe 50 Hz bands, 15-minute settlement).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import BaseServiceSettings
+
+
+class Settings(BaseServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="BASELOAD_API_", extra="ignore", populate_by_name=True)
+
+    host: str = "127.0.0.1"
+    port: int = 8002
+    max_buckets: int = Field(default=100_000, ge=1, description="Larger requests are refused with 400.")
+    max_points: int = Field(default=1_000_000, ge=1, description="Buckets × signals of a plant aggregates request.")
+    max_readings_page: int = Field(default=10_000, ge=1, description="Largest `limit` of a raw readings page.")
+    max_gap_s: float = Field(
+        default=60.0, gt=0, le=60.0,
+        description="A good sample holds its value until the next one, at most this long; longer gaps are not bridged.",
+    )
+    integration: str = Field(default="step", pattern="^(step|trapezoid)$", description="Energy and twa method.")
+    settlement_period_s: int = Field(default=900, gt=0, description="Used when no commitment names its period.")
+    compliance_min_coverage: float = Field(
+        default=0.5, ge=0, le=1, description="Periods with less good net-output coverage are not assessed."
+    )
+    late_data_window_s: int = Field(
+        default=3600, ge=0, description="Ranges ending earlier than now minus this get an ETag and are cacheable."
+    )
+    cache_max_age_s: int = Field(default=300, ge=0)
+    nominal_frequency_hz: float = 50.0
+    frequency_bands_hz: tuple[float, ...] = Field(
+        default=(0.05, 0.2), description="Time is reported inside each ±band and beyond the widest."
+    )
+    excursion_band_hz: float = Field(default=0.2, gt=0, description="Excursions are runs beyond ±this band.")
+    excursion_min_s: float = Field(default=0.0, ge=0, description="Shorter excursions are not listed.")
+    max_excursions: int = Field(default=1000, ge=1)
+    gas_lhv_mj_per_nm3: float | None = Field(
+        default=None, gt=0, description="Fuel-gas lower heating value; enables heat rate and efficiency (≈ 35.8)."
+    )
+    max_raw_span_days: int = Field(default=31, ge=1, description="Longest range of reports that read raw readings.")
+    cache_max_entries: int = Field(
+        default=100_000, ge=0, description="Closed buckets kept in memory (0: no cache); invalidated by NOTIFY."
+    )
+    notify_channel: str = Field(default="baseload_readings", description="Where ingest announces new readings.")
+    stream_interval_s: float = Field(default=1.0, gt=0)
+    catalog_ttl_s: float = Field(default=5.0, ge=0, description="How long plant and signal metadata is cached.")

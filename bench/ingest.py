@@ -104,8 +104,9 @@ async def paced(url: str, headers: dict[str, str], bodies: list[bytes], per_seco
     return latencies
 
 
-async def raw_limit(url: str, ids: list[int], start: datetime, batches: int, connections: int = 2) -> float:
-    """The database alone: COPY into staging + the same dedup/rollup statement, `connections` in parallel."""
+async def raw_limit(url: str, ids: list[int], start: datetime, batches: int, connections: int = 2,
+                    append: bool = False) -> float:
+    """The database alone: COPY into staging + the same statement as ingest (dedup or append path)."""
     rows_per_batch = [
         [(i, ids[s], start + timedelta(seconds=b * 25 + k), 100.0 + s + k / 7, 0)
          for i, (k, s) in enumerate((k, s) for k in range(BATCH // SIGNALS) for s in range(SIGNALS))]
@@ -122,7 +123,7 @@ async def raw_limit(url: str, ids: list[int], start: datetime, batches: int, con
             while not queue.empty():
                 rows = queue.get_nowait()
                 async with conn.transaction():
-                    await store.write_rows(conn, rows)
+                    await store.write_rows(conn, rows, try_append=append)
 
     t = now()
     await asyncio.gather(*(worker() for _ in range(connections)))
@@ -169,9 +170,13 @@ async def main(args: argparse.Namespace) -> None:
                       f"{percentile(lat, 50) * 1000:6.1f} ms   p99 {percentile(lat, 99) * 1000:6.1f} ms"
                       f"   ({len(lat)} batches over {args.paced_seconds} s)")
             print(f"  ingest server peak RSS: {rss.peak_mb:.0f} MB")
-        limit = await raw_limit(url, ids, start + timedelta(seconds=offset + 100), args.batches)
-        print(f"  {'raw database limit (2 connections)':<34} {limit:>10,.0f} readings/s   "
-              "(COPY into staging + dedup insert + rollup upsert, no HTTP)")
+        offset += 100
+        for append in (False, True):
+            limit = await raw_limit(url, ids, start + timedelta(seconds=offset), args.batches, append=append)
+            offset += args.batches * 25
+            path = "append" if append else "dedup"
+            print(f"  {f'raw database limit, {path} path':<34} {limit:>10,.0f} readings/s   "
+                  "(2 connections: COPY into staging + insert + rollup upsert, no HTTP)")
 
 
 if __name__ == "__main__":

@@ -110,5 +110,22 @@ class RssSampler:
         return self.peak / 2**20
 
 
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU used so far by every PostgreSQL server process on this machine (the bench's server among them)."""
+    total = 0.0
+    for proc in psutil.process_iter(["name"]):
+        if proc.info["name"] == "postgres":
+            try:
+                total += cpu_seconds(proc)
+            except psutil.Error:
+                continue
+    return total
+
+
 def now() -> float:
     return time.perf_counter()

@@ -15,10 +15,19 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import RssSampler, bench_database, now, percentile, service_process
+from bench.common import (
+    RssSampler,
+    bench_database,
+    cpu_seconds,
+    now,
+    percentile,
+    postgres_cpu_seconds,
+    service_process,
+)
 from services.ingest import store
 from shared import auth
 from tests.support import free_port
@@ -132,9 +141,25 @@ async def raw_limit(url: str, ids: list[int], start: datetime, batches: int, con
     return batches * BATCH / elapsed
 
 
-def report(name: str, readings: int, seconds: float, latencies: list[float]) -> None:
+class CpuMeter:
+    """CPU seconds spent by the ingest process and by PostgreSQL between two readings."""
+
+    def __init__(self, ingest: psutil.Process) -> None:
+        self.ingest = ingest
+        self.mark()
+
+    def mark(self) -> None:
+        self._ingest0, self._pg0 = cpu_seconds(self.ingest), postgres_cpu_seconds()
+
+    def split(self) -> str:
+        ingest, pg = cpu_seconds(self.ingest) - self._ingest0, postgres_cpu_seconds() - self._pg0
+        self.mark()
+        return f"CPU: ingest {ingest:.1f} s, postgres {pg:.1f} s"
+
+
+def report(name: str, readings: int, seconds: float, latencies: list[float], cpu: str = "") -> None:
     print(f"  {name:<34} {readings / seconds:>10,.0f} readings/s   p50 {percentile(latencies, 50) * 1000:6.1f} ms"
-          f"   p99 {percentile(latencies, 99) * 1000:6.1f} ms   ({readings:,} readings in {seconds:.1f} s)")
+          f"   p99 {percentile(latencies, 99) * 1000:6.1f} ms   ({readings:,} in {seconds:.1f} s; {cpu})")
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -148,21 +173,26 @@ async def main(args: argparse.Namespace) -> None:
               f"{args.batches} batches per run")
         async with service_process("ingest", url, port) as proc:
             with RssSampler(proc) as rss:
+                meter = CpuMeter(proc)
                 headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
                 offset = 0
                 for clients in args.clients:
                     bodies = json_batches(start + timedelta(seconds=offset), args.batches)
                     offset += args.batches * 25
+                    meter.mark()
                     seconds, lat = await blast(base, "/v1/readings", headers, bodies, clients)
-                    report(f"HTTP JSON, {clients} client(s)", len(bodies) * BATCH, seconds, lat)
+                    report(f"HTTP JSON, {clients} client(s)", len(bodies) * BATCH, seconds, lat, meter.split())
                 # A replay of everything just sent (a gateway retrying after an outage): all duplicates.
+                meter.mark()
                 seconds, lat = await blast(base, "/v1/readings", headers, bodies, max(args.clients))
-                report("HTTP JSON replay (all duplicates)", len(bodies) * BATCH, seconds, lat)
+                report("HTTP JSON replay (all duplicates)", len(bodies) * BATCH, seconds, lat, meter.split())
                 lines = line_batches(start + timedelta(seconds=offset), args.batches)
                 offset += args.batches * 25
+                meter.mark()
                 seconds, lat = await blast(base, "/api/v2/write?precision=s", {"Authorization": f"Token {token}"},
                                            lines, max(args.clients))
-                report(f"line protocol, {max(args.clients)} client(s)", len(lines) * BATCH, seconds, lat)
+                report(f"line protocol, {max(args.clients)} client(s)", len(lines) * BATCH, seconds, lat,
+                       meter.split())
                 paced_bodies = json_batches(start + timedelta(seconds=offset), args.paced_seconds * 10)
                 offset += len(paced_bodies) * 25
                 lat = await paced(base, headers, paced_bodies, per_second=10)

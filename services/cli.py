@@ -25,6 +25,7 @@ DELEGATED = {
     "gateway": "services.gateway.cli",
     "alerts": "services.alerts.cli",
     "sink": "services.sink.cli",
+    "demo": "services.demo",
 }
 
 
@@ -57,7 +58,6 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
 
-    sub.add_parser("demo", help="start the whole system with the demo plant (what `make run` does)")
     for name in DELEGATED:
         sub.add_parser(name, help=f"see `baseload {name} --help`", add_help=False)
     return parser
@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = BaseServiceSettings()
     handler = {
-        "db": _db, "migrate": _migrate, "plant": _plant, "keys": _keys, "serve": _serve, "demo": _demo,
+        "db": _db, "migrate": _migrate, "plant": _plant, "keys": _keys, "serve": _serve,
     }[args.command]
     return handler(args, settings)
 
@@ -163,12 +163,6 @@ def _serve(args: argparse.Namespace, _: BaseServiceSettings) -> int:
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level,
                 loop="uvloop", http="httptools", access_log=False)
     return 0
-
-
-def _demo(_: argparse.Namespace, settings: BaseServiceSettings) -> int:
-    from services.demo import run_demo
-
-    return run_demo(settings)
 
 
 if __name__ == "__main__":

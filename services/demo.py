@@ -1,17 +1,31 @@
-"""`baseload demo` (what `make run` does): prepare the database and the demo plant, then run the services."""
+"""`baseload demo` (what `make run` does): the whole system on embedded defaults, in one terminal.
+
+It prepares the database (migrations, the demo plant, fresh demo keys), starts ingest, api and alerts, loads the
+alert rules of the demo plant, registers a local webhook sink with the alerts service, and runs the plant simulator
+and the SCADA gateway bridge between them. Ctrl-C stops every process.
+
+Time: the alerts service judges settlement periods by the wall clock, and ingest refuses readings from the future.
+So with `--time-scale` above 1 the simulator replays the recent past at that speed until it meets the wall clock
+(the scenario's event, e.g. the GT trip, `--trip-after` wall seconds in, when the previous settlement period
+began), then a second simulator run continues live (time scale 1) from the same plant state.
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
+import httpx
 
 from shared import auth
 from shared.db import asyncpg_dsn, resolve_database_url
@@ -21,21 +35,113 @@ from shared.settings import BaseServiceSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_PLANT = REPO_ROOT / "deploy" / "plants" / "nish.yaml"
+DEMO_GATEWAY = REPO_ROOT / "deploy" / "gateway.yaml"
 DEMO_KEYS = (("gateway", "demo-gateway", None), ("operator", "demo-operator", None),
              ("partner", "demo-eps", "eps"), ("partner", "demo-socar", "socar"), ("admin", "demo-admin", None))
+SCENARIOS = ("gt_trip", "steady", "ramp", "sensor_bad", "frozen")
+SINK_ENDPOINT = "demo-sink"
+STALE_RULE = "net-output-stale"
+START_TIMEOUT_S = 60.0
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-@dataclass(frozen=True)
-class Process:
-    name: str
-    argv: list[str]
-    url: str
+@dataclass(frozen=True, slots=True)
+class Ports:
+    ingest: int = 8001
+    api: int = 8002
+    alerts: int = 8003
+    sink: int = 9000
+    gateway: int = 8010
+    opcua: int = 4840
+    modbus: int = 5020
 
 
-def demo_processes() -> list[Process]:
-    """What the demo runs, each as `baseload ...` in its own process."""
-    me = [sys.executable, "-m", "services.cli"]
-    return [Process("ingest", [*me, "serve", "ingest"], "http://127.0.0.1:8001")]
+def parse_ports(text: str, base: Ports = Ports()) -> Ports:
+    """`api=18002,sink=19000` → the default ports with those replaced."""
+    names = {f.name for f in fields(Ports)}
+    changes = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, value = item.partition("=")
+        if name not in names or not value.isdigit() or not 0 < int(value) < 65536:
+            raise ValueError(f"--ports: {item!r} is not one of {', '.join(sorted(names))} = a port number")
+        changes[name] = int(value)
+    return replace(base, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class SimPlan:
+    """How the simulator runs: from `start` at `time_scale` for `catch_up_s` wall seconds, then live."""
+
+    start: datetime         # simulated time at t = 0
+    time_scale: float
+    event_at_s: float       # simulated seconds after `start`
+    catch_up_s: float       # 0: live from the start
+
+    @property
+    def event_ts(self) -> datetime:
+        return self.start + timedelta(seconds=self.event_at_s)
+
+    def live_event_at_s(self, live_start: datetime) -> float:
+        """The event's offset for a live run starting at `live_start` (negative once it has happened)."""
+        return (self.event_ts - live_start).total_seconds()
+
+
+def quarter_hour(ts: datetime, period_s: int = 900) -> datetime:
+    """The start of the UTC-aligned settlement period containing `ts`."""
+    return EPOCH + timedelta(seconds=(ts - EPOCH).total_seconds() // period_s * period_s)
+
+
+def plan_simulation(now: datetime, *, time_scale: float, trip_after_s: float, period_s: int = 900,
+                    start_up_s: float = 2.0) -> SimPlan:
+    """Live at time scale 1. Faster, a replay whose event starts the previous settlement period, `trip_after_s`
+    wall seconds in, and that ends just behind the clock even if the simulator takes `start_up_s` to start
+    (its `--duration` counts from then, while simulated time runs from its first moment)."""
+    if time_scale < 1:
+        raise ValueError("the time scale must be at least 1: readings may not come from the future")
+    if time_scale == 1:
+        return SimPlan(now, 1.0, trip_after_s, 0.0)
+    event_ts = quarter_hour(now, period_s) - timedelta(seconds=period_s)
+    start = event_ts - timedelta(seconds=time_scale * trip_after_s)
+    catch_up_s = (now - start).total_seconds() / (time_scale - 1) - start_up_s
+    if catch_up_s <= 0:
+        raise ValueError("the time scale is too high for the replay to start before it meets the clock")
+    return SimPlan(start, time_scale, time_scale * trip_after_s, catch_up_s)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="baseload demo", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--scenario", choices=SCENARIOS, default="gt_trip", help="the simulator's scenario")
+    p.add_argument("--time-scale", type=float, default=20.0,
+                   help="replay speed until the simulation meets the wall clock (1: live from the start)")
+    p.add_argument("--trip-after", type=float, default=60.0, metavar="SECONDS",
+                   help="wall seconds until the scenario's event (the GT trip)")
+    p.add_argument("--ports", type=parse_ports, default=Ports(),
+                   help="override ports, e.g. ingest=18001,api=18002,alerts=18003,sink=19000,gateway=18010,"
+                        "opcua=14840,modbus=15020")
+    return p
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    scenario: str = "gt_trip"
+    time_scale: float = 20.0
+    trip_after_s: float = 60.0
+    ports: Ports = Ports()
+
+    def plan(self, now: datetime) -> SimPlan:
+        return plan_simulation(now, time_scale=self.time_scale, trip_after_s=self.trip_after_s)
+
+
+def main(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(list(argv))
+    options = DemoOptions(args.scenario, args.time_scale, args.trip_after, args.ports)
+    try:
+        options.plan(datetime.now(UTC))
+    except ValueError as exc:
+        print(f"baseload demo: {exc}", file=sys.stderr)
+        return 2
+    return run_demo(BaseServiceSettings(), options)
 
 
 async def prepare(url: str) -> dict[str, str]:
@@ -52,40 +158,199 @@ async def prepare(url: str) -> dict[str, str]:
         await conn.close()
 
 
-def run_demo(settings: BaseServiceSettings) -> int:
+class DemoError(RuntimeError):
+    """The demo cannot go on; the message says why."""
+
+
+class Supervisor:
+    """The demo's child processes by name; stopping them all on the way out."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
+        self.children[name] = subprocess.Popen([sys.executable, "-m", "services.cli", *args],
+                                               env={**self.env, **(env or {})}, cwd=REPO_ROOT)
+
+    def exited(self) -> tuple[str, int] | None:
+        for name, child in self.children.items():
+            if (code := child.poll()) is not None:
+                return name, code
+        return None
+
+    def stop_all(self) -> None:
+        for child in self.children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        for child in self.children.values():
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+
+def child_env(settings: BaseServiceSettings, url: str, ports: Ports, gateway_key: str) -> dict[str, str]:
+    env = {**os.environ, "BASELOAD_DATABASE_URL": url, "BASELOAD_GATEWAY_KEY": gateway_key,
+           "BASELOAD_GATEWAY_BUFFER_PATH": str(settings.data_dir / "gateway-buffer.sqlite3"),
+           "BASELOAD_GATEWAY_INGEST_URL": f"http://127.0.0.1:{ports.ingest}",
+           "BASELOAD_GATEWAY_HTTP_PORT": str(ports.gateway),
+           "BASELOAD_GATEWAY_OPCUA_ENDPOINT": f"opc.tcp://127.0.0.1:{ports.opcua}/baseload/",
+           "BASELOAD_GATEWAY_MODBUS_PORT": str(ports.modbus)}
+    for service in ("INGEST", "API", "ALERTS"):  # quieter services, so the sink's lines stand out
+        env.setdefault(f"BASELOAD_{service}_LOG_LEVEL", "warning")
+    return env
+
+
+def simulator_args(ports: Ports, scenario: str, start: datetime, time_scale: float, event_at_s: float,
+                   duration_s: float | None = None) -> list[str]:
+    args = ["simulate", "--opcua-port", str(ports.opcua), "--modbus-port", str(ports.modbus),
+            "--scenario", scenario, f"--event-at={event_at_s:.3f}", "--time-scale", f"{time_scale:g}",
+            "--start", start.isoformat()]
+    return [*args, "--duration", f"{duration_s:.3f}"] if duration_s is not None else args
+
+
+def run_demo(settings: BaseServiceSettings, options: DemoOptions) -> int:
+    """Run the demo until Ctrl-C (0) or until a process fails (1)."""
+    ports, scenario = options.ports, options.scenario
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = resolve_database_url(settings)
     upgrade(url)
     tokens = asyncio.run(prepare(url))
-    env = {**os.environ, "BASELOAD_DATABASE_URL": url}
-    children = [subprocess.Popen(p.argv, env=env, cwd=REPO_ROOT) for p in demo_processes()]
-    print("\nBaseload demo is running. Press Ctrl-C to stop.\n")
-    for p in demo_processes():
-        print(f"  {p.name:<10} {p.url}")
-    print()
-    for name, token in tokens.items():
-        print(f"  {name:<15} {token}")
-    print(f"\n  export GATEWAY_KEY={tokens['demo-gateway']}\n", flush=True)
-    return _supervise(children)
+    sup = Supervisor(child_env(settings, url, ports, tokens["demo-gateway"]))
+    stopping = _on_stop_signals()
+    try:
+        for service in ("ingest", "api", "alerts"):
+            sup.start(service, "serve", service, "--port", str(getattr(ports, service)))
+        _wait_healthy(sup, ports)
+        secret = _configure_alerts(sup, ports, tokens["demo-admin"], options.plan(datetime.now(UTC)))
+        sup.start("sink", "sink", "--port", str(ports.sink), env={"BASELOAD_SINK_SECRET": secret})
+        plan = options.plan(datetime.now(UTC))  # planned again: the replay must meet the clock from now
+        catching_up = plan.catch_up_s > 0
+        sup.start("simulator", *simulator_args(ports, scenario, plan.start, plan.time_scale, plan.event_at_s,
+                                               plan.catch_up_s if catching_up else None))
+        sup.start("gateway", "gateway", "--config", str(DEMO_GATEWAY))
+        print_banner(ports, tokens, plan, scenario)
+        return _supervise(sup, stopping, ports, plan, scenario, catching_up)
+    except DemoError as exc:
+        print(f"baseload demo: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        sup.stop_all()
+        print("Baseload demo stopped.", flush=True)
 
 
-def _supervise(children: list[subprocess.Popen[bytes]]) -> int:
-    stop = False
+def _on_stop_signals() -> list[bool]:
+    stopping = [False]
 
     def on_signal(*_: object) -> None:
-        nonlocal stop
-        stop = True
+        stopping[0] = True
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    while not stop and all(c.poll() is None for c in children):
+    return stopping
+
+
+def _supervise(sup: Supervisor, stopping: list[bool], ports: Ports, plan: SimPlan, scenario: str,
+               catching_up: bool) -> int:
+    while not stopping[0]:
         time.sleep(0.2)
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGINT)
-    for child in children:
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-    print("Baseload demo stopped.")
+        done = sup.exited()
+        if done is None:
+            continue
+        name, code = done
+        if name == "simulator" and catching_up and code == 0:
+            # The replay met the wall clock: continue live, from the same point of the scenario.
+            live_start = datetime.now(UTC)
+            sup.start("simulator", *simulator_args(ports, scenario, live_start, 1.0,
+                                                   plan.live_event_at_s(live_start)))
+            catching_up = False
+            print(f"\n  [demo] the simulation has caught up with the clock; running live from "
+                  f"{live_start:%H:%M:%S} UTC\n", flush=True)
+            continue
+        print(f"baseload demo: {name} exited with code {code}; stopping", file=sys.stderr)
+        return 1
     return 0
+
+
+def _wait_healthy(sup: Supervisor, ports: Ports) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    pending = {name: f"http://127.0.0.1:{getattr(ports, name)}/readyz" for name in ("ingest", "api", "alerts")}
+    with httpx.Client(timeout=2.0) as http:
+        while pending:
+            if (done := sup.exited()) is not None:
+                raise DemoError(f"{done[0]} exited during start-up (code {done[1]}); is its port taken?")
+            if time.monotonic() > deadline:
+                raise DemoError(f"{', '.join(pending)} did not become ready in {START_TIMEOUT_S:g} s")
+            for name, url in list(pending.items()):
+                try:
+                    if http.get(url).status_code == 200:
+                        del pending[name]
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.2)
+
+
+def _configure_alerts(sup: Supervisor, ports: Ports, admin_token: str, plan: SimPlan) -> str:
+    """Load the plant's alert rules, (re)register the sink as a webhook endpoint, and mute the stale-data rule
+    while the replay runs behind the clock. Returns the endpoint's signing secret."""
+    load = subprocess.run([sys.executable, "-m", "services.cli", "alerts", "load", str(DEMO_PLANT)],
+                          env=sup.env, cwd=REPO_ROOT, timeout=START_TIMEOUT_S, check=False)
+    if load.returncode != 0:
+        raise DemoError("loading the alert rules failed")
+    base = f"http://127.0.0.1:{ports.alerts}/v1"
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {admin_token}"}, timeout=10.0) as http:
+        for endpoint in _checked(http.get("/webhook-endpoints")):
+            if endpoint["name"] == SINK_ENDPOINT:  # its secret was shown once, in an earlier run: start afresh
+                _checked(http.delete(f"/webhook-endpoints/{endpoint['id']}"))
+        created = _checked(http.post("/webhook-endpoints", json={
+            "name": SINK_ENDPOINT, "url": f"http://127.0.0.1:{ports.sink}/webhooks/demo", "format": "standard"}))
+        if plan.catch_up_s > 0:
+            until = datetime.now(UTC) + timedelta(seconds=plan.catch_up_s + 60)
+            _checked(http.post("/silences", json={
+                "matchers": [{"name": "alertname", "value": STALE_RULE}], "ends_at": until.isoformat(),
+                "comment": "demo replay: its readings are older than the rule's 30 s", "created_by": "baseload demo"}))
+    return str(created["secret"])
+
+
+def _checked(response: httpx.Response) -> dict | list:  # type: ignore[type-arg]
+    if response.status_code >= 300:
+        raise DemoError(f"{response.request.method} {response.request.url} → {response.status_code} {response.text}")
+    return response.json() if response.content else {}
+
+
+def print_banner(ports: Ports, tokens: dict[str, str], plan: SimPlan, scenario: str) -> None:
+    api, alerts = f"http://127.0.0.1:{ports.api}", f"http://127.0.0.1:{ports.alerts}"
+    print(f"""
+Baseload demo is running. Press Ctrl-C to stop.
+
+  ingest     http://127.0.0.1:{ports.ingest}   (POST /v1/readings, docs at /docs)
+  api        {api}   (docs at /docs)
+  alerts     {alerts}   (docs at /docs)
+  sink       http://127.0.0.1:{ports.sink}   (prints each verified alert; GET /v1/events)
+  gateway    http://127.0.0.1:{ports.gateway}/healthz
+  simulator  opc.tcp://127.0.0.1:{ports.opcua}/baseload/  +  modbus 127.0.0.1:{ports.modbus}
+""")
+    for name, token in tokens.items():
+        print(f"  {name:<15} {token}")
+    print(f"\n  {_timeline(plan, scenario)}\n")
+    since = quarter_hour(plan.start).strftime("%Y-%m-%dT%H:%M:%SZ")
+    print(f"""  Try (the operator key reads everything; partner keys read their plants):
+    export KEY={tokens['demo-operator']}
+    curl -s -H "Authorization: Bearer $KEY" \\
+      "{api}/v1/plants/nish/compliance?start={since}&end=$(date -u +%FT%TZ)" | python3 -m json.tool
+    curl -s -H "Authorization: Bearer $KEY" "{alerts}/v1/alerts" | python3 -m json.tool
+    curl -s -H "Authorization: Bearer $KEY" \\
+      "{api}/v1/signals/plant.net_output/aggregates?start={since}&end=$(date -u +%FT%TZ)&every=5m&fn=avg,min,max"
+    curl -s "http://127.0.0.1:{ports.sink}/v1/events" | python3 -m json.tool
+""", flush=True)
+
+
+def _timeline(plan: SimPlan, scenario: str) -> str:
+    event = "GT1 trips" if scenario == "gt_trip" else f"the {scenario} event starts"
+    if plan.catch_up_s <= 0:
+        return f"Live simulation: {event} at {plan.event_ts:%H:%M:%S} UTC."
+    return (f"Replaying from {plan.start:%H:%M:%S} UTC at {plan.time_scale:g}x: {event} at {plan.event_ts:%H:%M:%S} "
+            f"UTC, about {plan.event_at_s / plan.time_scale:.0f} s from now.\n  The replay meets the clock in "
+            f"{plan.catch_up_s:.0f} s, then runs live; the stale-data rule is silenced until then.")

@@ -3,15 +3,41 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import uvicorn
 
 from shared import auth
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def cli_process(*args: str, env: dict[str, str], log: Path, stop_timeout: float = 10
+                ) -> Iterator[subprocess.Popen[bytes]]:
+    """`baseload <args>` as a user would run it, in its own session; Ctrl-C on exit, then SIGKILL to the session."""
+    with open(log, "wb") as out:  # a file, not a pipe: a chatty child can never block on a full pipe
+        proc = subprocess.Popen([sys.executable, "-m", "services.cli", *args], cwd=REPO_ROOT,
+                                env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=stop_timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # its session: the process and every child it started
+            proc.wait()
 
 
 def free_port() -> int:

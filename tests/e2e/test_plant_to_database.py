@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -16,25 +11,9 @@ import httpx
 import yaml
 
 from services.simulator.model import SIGNALS
-from tests.support import free_port, make_key
+from tests.support import cli_process, free_port, make_key
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@contextmanager
-def process(*args: str, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with open(log, "wb") as sink:  # a file, not a pipe: a chatty child can never block on a full pipe
-        proc = subprocess.Popen([sys.executable, "-m", "services.cli", *args], cwd=REPO, env={**os.environ, **env},
-                                stdout=sink, stderr=subprocess.STDOUT)
-    try:
-        yield proc
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 async def test_simulated_plant_reaches_the_database_through_gateway_and_ingest(
@@ -53,10 +32,10 @@ async def test_simulated_plant_reaches_the_database_through_gateway_and_ingest(
            "BASELOAD_GATEWAY_BUFFER_PATH": str(tmp_path / "buffer.sqlite3"),
            "BASELOAD_GATEWAY_HTTP_PORT": str(health_port)}
     with (
-        process("serve", "ingest", env=env, log=tmp_path / "ingest.log"),
-        process("simulate", "--opcua-port", str(opcua_port), "--modbus-port", str(modbus_port), "--tick", "0.5",
+        cli_process("serve", "ingest", env=env, log=tmp_path / "ingest.log"),
+        cli_process("simulate", "--opcua-port", str(opcua_port), "--modbus-port", str(modbus_port), "--tick", "0.5",
                 env=env, log=tmp_path / "simulator.log"),
-        process("gateway", "--config", str(config_file), env=env, log=tmp_path / "gateway.log") as gateway,
+        cli_process("gateway", "--config", str(config_file), env=env, log=tmp_path / "gateway.log") as gateway,
     ):
         signals = await _wait_for_all_signals(db, gateway, tmp_path / "gateway.log")
         async with httpx.AsyncClient() as http:

@@ -6,18 +6,13 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import os
-import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-from tests.support import free_port
+from tests.support import cli_process, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = b"sink-e2e-key-32-bytes-long......"
@@ -33,27 +28,10 @@ def signed(msg_id: str, ts: int, body: bytes = BODY, key: bytes = KEY) -> dict[s
             "webhook-signature": "v1," + base64.b64encode(mac).decode(), "content-type": "application/json"}
 
 
-@contextmanager
-def sink_process(port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "services.cli", "sink", "--port", str(port)], cwd=REPO,
-                                env={**os.environ, "BASELOAD_SINK_SECRET": SECRET}, stdout=out,
-                                stderr=subprocess.STDOUT)
-    try:
-        yield proc
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 async def test_the_sink_shows_each_genuine_delivery_once_and_refuses_forged_or_stale_ones(tmp_path: Path) -> None:
     port = free_port()
     log = tmp_path / "sink.log"
-    with sink_process(port, log) as proc:
+    with cli_process("sink", "--port", str(port), env={"BASELOAD_SINK_SECRET": SECRET}, log=log) as proc:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5.0) as http:
             await _wait_up(http, proc)
             now = int(time.time())

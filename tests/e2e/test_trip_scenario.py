@@ -9,13 +9,8 @@ import base64
 import hashlib
 import hmac
 import json
-import os
-import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +21,7 @@ import httpx
 import pytest
 
 from services.demo import Ports
-from tests.support import free_port, make_key
+from tests.support import cli_process, free_port, make_key
 
 REPO = Path(__file__).resolve().parents[2]
 BUDGET_S = 90.0
@@ -34,23 +29,6 @@ BUDGET_S = 90.0
 # exhaust, settling at half its ~167 MW (time constant ~2 min), less ~2.5 % auxiliary load.
 SETTLED_NET_MW = (163.0 + 167.0 / 2) * (1 - 0.025)
 COMMITTED_MW, TOLERANCE_MW = 480.0, 10.0  # deploy/plants/nish.yaml
-
-
-@contextmanager
-def demo(*args: str, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with open(log, "wb") as out:  # a file, not a pipe: a chatty child can never block on a full pipe
-        proc = subprocess.Popen([sys.executable, "-m", "services.cli", "demo", *args], cwd=REPO,
-                                env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    try:
-        yield proc
-    finally:
-        proc.send_signal(signal.SIGINT)  # the demo stops its children itself
-        try:
-            proc.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # its session: the demo and every child it started
-            proc.wait()
 
 
 async def test_a_gt_trip_arrives_signed_at_the_sink_and_shows_as_a_non_compliant_period(
@@ -62,7 +40,8 @@ async def test_a_gt_trip_arrives_signed_at_the_sink_and_shows_as_a_non_compliant
     key = await make_key(db, role="partner", partner="eps")
     deadline = time.monotonic() + BUDGET_S
     port_args = ",".join(f"{name}={port}" for name, port in asdict(ports).items())
-    with demo("--time-scale", "30", "--trip-after", "5", "--ports", port_args, env=env, log=log) as proc:
+    with cli_process("demo", "--time-scale", "30", "--trip-after", "5", "--ports", port_args, env=env, log=log,
+                     stop_timeout=40) as proc:  # the demo stops its children itself
         async with httpx.AsyncClient(timeout=5.0) as http:
             event = await _wait_for_deviation_alert(http, f"http://127.0.0.1:{ports.sink}", proc, deadline, log)
             period = await _wait_for_a_complete_period(http, f"http://127.0.0.1:{ports.api}", key, proc,

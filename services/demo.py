@@ -29,6 +29,7 @@ import httpx
 
 from shared import auth
 from shared.db import asyncpg_dsn, resolve_database_url
+from shared.embedded import embedded_status, stop_embedded
 from shared.migrate import upgrade
 from shared.plants import apply_plant, load_plant_file
 from shared.settings import BaseServiceSettings
@@ -213,9 +214,20 @@ def simulator_args(ports: Ports, scenario: str, start: datetime, time_scale: flo
 
 def run_demo(settings: BaseServiceSettings, options: DemoOptions) -> int:
     """Run the demo until Ctrl-C (0) or until a process fails (1)."""
-    ports, scenario = options.ports, options.scenario
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # The demo stops the embedded PostgreSQL on exit only if it started it (`baseload db start` keeps it up).
+    started_database = settings.database_url is None and embedded_status(settings.data_dir) is None
     url = resolve_database_url(settings)
+    try:
+        return _run(settings, options, url)
+    finally:
+        if started_database:
+            stop_embedded(settings.data_dir)
+            print("Embedded PostgreSQL stopped.", flush=True)
+
+
+def _run(settings: BaseServiceSettings, options: DemoOptions, url: str) -> int:
+    ports, scenario = options.ports, options.scenario
     upgrade(url)
     tokens = asyncio.run(prepare(url))
     sup = Supervisor(child_env(settings, url, ports, tokens["demo-gateway"]))

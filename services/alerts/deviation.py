@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from shared.commitments import Commitment
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -24,24 +26,6 @@ class Minute:
     @property
     def mean(self) -> float:
         return self.sum / self.count
-
-
-@dataclass(frozen=True, slots=True)
-class Commitment:
-    valid_from: datetime
-    valid_to: datetime | None
-    committed_mw: float
-    tolerance_mw: float | None = None
-    tolerance_pct: float | None = None
-    settlement_period_s: int = 900
-
-    def covers(self, ts: datetime) -> bool:
-        return self.valid_from <= ts and (self.valid_to is None or ts < self.valid_to)
-
-    def tolerance_for(self, committed_mw: float) -> float:
-        if self.tolerance_mw is not None:
-            return self.tolerance_mw
-        return abs(committed_mw) * (self.tolerance_pct or 0.0) / 100.0
 
 
 @dataclass(frozen=True, slots=True)

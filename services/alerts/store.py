@@ -14,10 +14,11 @@ from typing import Any
 
 import asyncpg
 
-from services.alerts.deviation import Commitment, CommitmentBook, Minute
+from services.alerts.deviation import CommitmentBook, Minute
 from services.alerts.lifecycle import AlertState, Timing
 from services.alerts.matchers import Matcher, from_dicts
 from services.alerts.rules import Inputs, Needs, Rule, Sample
+from shared.commitments import Commitment
 
 LATEST_LOOKBACK = timedelta(days=1)
 BOOK_BEHIND, BOOK_AHEAD = timedelta(days=2), timedelta(days=1)

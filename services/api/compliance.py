@@ -9,24 +9,7 @@ from typing import Any
 
 from services.api.buckets import ORIGIN
 from services.api.energy import SECONDS_PER_HOUR, Integral
-
-
-@dataclass(frozen=True, slots=True)
-class Commitment:
-    valid_from: datetime
-    valid_to: datetime | None
-    committed_mw: float
-    tolerance_mw: float | None
-    tolerance_pct: float | None
-    settlement_period_s: int
-
-    def covers(self, ts: datetime) -> bool:
-        return self.valid_from <= ts and (self.valid_to is None or ts < self.valid_to)
-
-    def tolerance(self, committed_mw: float) -> float:
-        if self.tolerance_mw is not None:
-            return self.tolerance_mw
-        return abs(committed_mw) * (self.tolerance_pct or 0.0) / 100.0
+from shared.commitments import Commitment
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +76,7 @@ def assess_period(start: datetime, period: timedelta, commitment: tuple[float, C
         return PeriodResult(start, end, "no_commitment", None, None, delivered, None, None, delivered_mwh, None,
                             coverage)
     committed, flat = commitment
-    tolerance = flat.tolerance(committed)
+    tolerance = flat.tolerance_for(committed)
     if exclusion is not None:
         return PeriodResult(start, end, "excluded", committed, tolerance, delivered, None, None, delivered_mwh, None,
                             coverage, exclusion.reason)

@@ -21,13 +21,14 @@ from services.api.buckets import (
     parse_tz,
 )
 from services.api.catalog import POWER_KINDS
-from services.api.compliance import Commitment, Exclusion, as_dict, assess, period_length, period_starts, totals
+from services.api.compliance import Exclusion, as_dict, assess, period_length, period_starts, totals
 from services.api.energy import energy_series, fuel_periods, per_hour_factor, volume_per_period
 from services.api.frequency import band_times, excursion, frequency_method
 from services.api.responses import Table, encode, render
 from services.api.schemas import documented
 from services.api.settings import Settings
 from shared.auth import Principal
+from shared.commitments import Commitment
 from shared.quality import from_db
 
 router = APIRouter(prefix="/v1")

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.api.compliance import Commitment, Exclusion, assess, assess_period, period_starts, totals
+from services.api.compliance import Exclusion, assess, assess_period, period_starts, totals
 from services.api.energy import Integral
+from shared.commitments import Commitment
 
 T0 = datetime(2026, 6, 1, 10, tzinfo=UTC)
 Q = timedelta(minutes=15)

@@ -6,14 +6,15 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry
 
 from services.alerts import routes_alerts, routes_config, store
 from services.alerts.dispatch import Dispatcher
 from services.alerts.evaluator import Evaluator
+from services.alerts.metrics import AlertsMetrics, run_upkeep
 from services.alerts.settings import Settings
 from shared.db import create_pool, resolve_database_url
 from shared.errors import install_error_handlers
@@ -22,6 +23,7 @@ from shared.http import add_operational_routes
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    metrics = AlertsMetrics.create()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -32,7 +34,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pool, app.state.settings = pool, settings
         app.state.evaluator = Evaluator(pool, settings, url)
         app.state.dispatcher = Dispatcher(pool, settings, url, client)
-        tasks = []
+        tasks = [asyncio.create_task(run_upkeep(pool, metrics, every_s=settings.metrics_refresh_s,
+                                                retention=timedelta(days=settings.delivery_log_retention_days)),
+                                     name="alerts-upkeep")]
         if settings.evaluator_enabled:
             tasks.append(asyncio.create_task(app.state.evaluator.run(), name="alerts-evaluator"))
         if settings.dispatcher_enabled:
@@ -50,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Baseload alerts", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
-    add_operational_routes(app, CollectorRegistry())
+    add_operational_routes(app, metrics.registry)
     app.include_router(routes_config.router)
     app.include_router(routes_alerts.router)
     return app

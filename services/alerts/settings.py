@@ -34,3 +34,6 @@ class Settings(BaseServiceSettings):
         description="Delay before each attempt; its length is the attempt limit, then the delivery is dead-lettered.",
     )
     retry_jitter: float = Field(default=0.1, ge=0, le=1, description="± fraction of each delay, random.")
+    metrics_refresh_s: float = Field(default=5.0, gt=0, description="How often the /metrics gauges are re-read.")
+    delivery_log_retention_days: float = Field(default=30.0, gt=0,
+                                               description="Delivered notifications (and attempts) kept this long.")

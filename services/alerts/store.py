@@ -268,3 +268,21 @@ async def record_attempt(conn: asyncpg.Connection, outbox_id: int, attempt: int,
         " delivered_at = CASE WHEN $2 = 'delivered' THEN $5::timestamptz END, last_error = $6"
         " WHERE id = $1",
         outbox_id, status, attempt, next_attempt_at, at, error)
+
+
+async def status_counts(conn: asyncpg.Connection | asyncpg.Pool) -> tuple[dict[str, int], dict[str, int]]:
+    """Alerts by state and outbox notifications by status."""
+    alerts = await conn.fetch("SELECT state, count(*) AS n FROM alerts GROUP BY state")
+    outbox = await conn.fetch("SELECT status, count(*) AS n FROM webhook_outbox GROUP BY status")
+    return {r["state"]: r["n"] for r in alerts}, {r["status"]: r["n"] for r in outbox}
+
+
+async def forget_delivered(conn: asyncpg.Connection | asyncpg.Pool, older_than: datetime) -> int:
+    """Delete delivered notifications (and, by cascade, their attempts) delivered before `older_than`.
+
+    Dead-lettered ones stay until redelivered or handled: they are the ones somebody must still look at.
+    """
+    result = await conn.execute(
+        "DELETE FROM webhook_outbox WHERE status = 'delivered' AND delivered_at < $1", older_than
+    )
+    return int(result.split()[-1])

@@ -1,0 +1,62 @@
+"""Alerts' Prometheus metrics: what is firing and what waits in the outbox, read from the database so that every
+replica reports the same, plus the upkeep that keeps the delivery log bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from services.alerts import store
+from shared.db import UNAVAILABLE_ERRORS
+
+log = logging.getLogger("baseload.alerts.metrics")
+
+ALERT_STATES = ("inactive", "pending", "firing", "resolved")
+OUTBOX_STATUSES = ("pending", "delivered", "dead")
+
+
+@dataclass(frozen=True)
+class AlertsMetrics:
+    registry: CollectorRegistry
+    alerts: Gauge
+    outbox: Gauge
+    forgotten: Counter
+
+    @classmethod
+    def create(cls) -> AlertsMetrics:
+        registry = CollectorRegistry()
+        return cls(
+            registry=registry,
+            alerts=Gauge("baseload_alerts", "Alerts by state", ["state"], registry=registry),
+            outbox=Gauge("baseload_alerts_notifications", "Webhook notifications in the outbox by status",
+                         ["status"], registry=registry),
+            forgotten=Counter("baseload_alerts_delivery_log_pruned", "Delivered notifications removed after the "
+                              "retention period", registry=registry),
+        )
+
+    def show(self, alert_states: dict[str, int], outbox_statuses: dict[str, int]) -> None:
+        for state in ALERT_STATES:
+            self.alerts.labels(state).set(alert_states.get(state, 0))
+        for status in OUTBOX_STATUSES:
+            self.outbox.labels(status).set(outbox_statuses.get(status, 0))
+
+
+async def run_upkeep(pool: asyncpg.Pool, metrics: AlertsMetrics, *, every_s: float, retention: timedelta,
+                     prune_every_s: float = 3600.0) -> None:
+    """Refresh the gauges every `every_s`; prune delivered notifications older than `retention` hourly."""
+    pruned_at = float("-inf")
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            metrics.show(*await store.status_counts(pool))
+            if loop.time() - pruned_at >= prune_every_s:
+                metrics.forgotten.inc(await store.forget_delivered(pool, datetime.now(UTC) - retention))
+                pruned_at = loop.time()
+        except (*UNAVAILABLE_ERRORS, asyncpg.PostgresError) as exc:
+            log.warning("alerts upkeep failed, will retry: %r", exc)
+        await asyncio.sleep(every_s)

@@ -87,14 +87,14 @@ def _add_json_route(app: FastAPI, settings: Settings) -> None:
             body = await _read_body(request, settings)
             idem = Idempotency.of(request.headers.get("idempotency-key"), request.url.path, body)
             if (stored := await ingestor.replay(principal, idem)) is not None:
-                return _replayed(stored)
+                return _respond(stored)
             items, decode_rejections = _decode_json(body, settings.max_readings_per_request)
             _, response = await ingestor.write(principal, items, datetime.now(UTC), fmt="json", idem=idem,
                                                render=lambda r: _json_reply(r, decode_rejections))
         ingestor.metrics.count(principal.name, 0, 0, len(decode_rejections))
         ingestor.metrics.requests.labels("json", "200").inc()
         assert response is not None
-        return Response(response.body, status_code=response.status_code, media_type=response.content_type)
+        return _respond(response)
 
 
 def _add_line_protocol_routes(app: FastAPI, settings: Settings) -> None:
@@ -105,7 +105,7 @@ def _add_line_protocol_routes(app: FastAPI, settings: Settings) -> None:
             body = await _read_body(request, settings)
             idem = Idempotency.of(request.headers.get("idempotency-key"), request.url.path, body)
             if (stored := await ingestor.replay(principal, idem)) is not None:
-                return _replayed(stored)
+                return _respond(stored)
             now = datetime.now(UTC)
             items, line_of, parse_errors = _decode_lines(body, precision, now, settings.max_readings_per_request)
             _, response = await ingestor.write(principal, items, now, fmt="line", idem=idem,
@@ -113,7 +113,7 @@ def _add_line_protocol_routes(app: FastAPI, settings: Settings) -> None:
         assert response is not None
         ingestor.metrics.count(principal.name, 0, 0, len(parse_errors))
         ingestor.metrics.requests.labels("line", str(response.status_code)).inc()
-        return Response(response.body or None, status_code=response.status_code, media_type=response.content_type)
+        return _respond(response)
 
     @app.post("/write", tags=["influxdb"], status_code=204, summary="InfluxDB v1 write (line protocol)",
               responses=error_responses(400, 401, 403, 413, 503))
@@ -271,7 +271,8 @@ def _line_reply(result: BatchResult, line_of: list[int], parse_errors: list[tupl
     return store.StoredResponse(b"", 400, "application/json", _json_encoder.encode(body))
 
 
-def _replayed(stored: store.StoredResponse) -> Response:
+def _respond(stored: store.StoredResponse) -> Response:
+    headers = {"Idempotent-Replayed": "true"} if stored.replayed else None
     return Response(stored.body or None, status_code=stored.status_code, media_type=stored.content_type,
-                    headers={"Idempotent-Replayed": "true"})
+                    headers=headers)
 

@@ -116,6 +116,7 @@ class StoredResponse:
     status_code: int
     content_type: str
     body: bytes
+    replayed: bool = False  # read back for a retry with the same Idempotency-Key
 
 
 async def prepare_connection(conn: asyncpg.Connection) -> None:
@@ -231,7 +232,9 @@ async def find_response(conn: asyncpg.Connection | asyncpg.Pool, api_key_id: int
         "SELECT request_hash, status_code, content_type, body FROM idempotency_keys WHERE api_key_id = $1 AND key = $2",
         api_key_id, key,
     )
-    return StoredResponse(row["request_hash"], row["status_code"], row["content_type"], row["body"]) if row else None
+    if row is None:
+        return None
+    return StoredResponse(row["request_hash"], row["status_code"], row["content_type"], row["body"], replayed=True)
 
 
 async def lock_idempotency_key(conn: asyncpg.Connection, api_key_id: int, key: str) -> None:

@@ -132,6 +132,7 @@ async def test_concurrent_retries_with_one_idempotency_key_write_once(ingest: In
     replies = await asyncio.gather(*(ingest.post(batch, **{"Idempotency-Key": "k"}) for _ in range(4)))
     assert {json.dumps(r.json(), sort_keys=True) for r in replies} == {
         json.dumps({"accepted": 500, "duplicates": 0, "rejected": []}, sort_keys=True)}
+    assert sorted(r.headers.get("Idempotent-Replayed", "") for r in replies) == ["", "true", "true", "true"]
     assert await db.fetchval("SELECT count(*) FROM readings") == 500
 
 

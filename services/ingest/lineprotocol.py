@@ -45,15 +45,64 @@ def parse(text: str, precision: str = "ns") -> ParseResult:
         raise LineError(f"unknown precision {precision!r}; use one of ns, us, ms, s, m, h")
     points: list[Point] = []
     errors: list[tuple[int, str]] = []
+    keys: dict[tuple[str, str], str] = {}
     for number, raw in enumerate(text.split("\n"), start=1):
         line = raw.strip(" \t\r")
-        if not line or line.startswith("#"):
+        if not line or line[0] == "#":
+            continue
+        point = _parse_common(line, number, scale, keys)
+        if point is not None:
+            points.append(point)
             continue
         try:
             points.append(parse_line(line, number, scale))
         except LineError as exc:
             errors.append((number, str(exc)))
     return ParseResult(points, errors)
+
+
+def _parse_common(line: str, number: int, scale: int, keys: dict[tuple[str, str], str]) -> Point | None:
+    """The common shape, `m[,tags] f=1.5[,g=2] 1700000000`, in one pass; None sends the line to `parse_line`.
+
+    Only float fields and a timestamp, no escapes, quotes or quality: whatever this accepts, `parse_line` would
+    parse to the same point (a test holds the two to that), about twice as fast.
+    """
+    if "\\" in line or '"' in line:
+        return None
+    parts = line.split(" ")
+    if len(parts) != 3:
+        return None
+    series, fields_text, ts_text = parts
+    measurement = series
+    if "," in series:
+        measurement = series.partition(",")[0]
+        try:
+            _check_tags(series)
+        except LineError:
+            return None
+    if not measurement:
+        return None
+    fields = []
+    for item in fields_text.split(","):
+        field, _, text = item.partition("=")
+        if not field or not text or field == QUALITY_FIELD or not (text[-1].isdigit() or text[-1] == ".") \
+                or "_" in text:
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            return None
+        key = keys.get((measurement, field))
+        if key is None:
+            key = keys[(measurement, field)] = f"{measurement}.{field}"
+        fields.append((key, value))
+    if "_" in ts_text:
+        return None
+    try:
+        timestamp = int(ts_text) * scale
+    except ValueError:
+        return None
+    return Point(number, tuple(fields), None, timestamp)
 
 
 def parse_line(line: str, number: int = 1, scale: int = 1) -> Point:
@@ -179,6 +228,8 @@ def _fields(measurement: str, pairs: list[tuple[str, str]]) -> tuple[tuple[tuple
 
 
 def _field_value(key: str, text: str) -> float | int:
+    if "_" in text:  # Python's int() and float() accept digit separators; the protocol does not
+        raise LineError(f"field {key!r}: invalid number {text!r}")
     last = text[-1]
     if last in "iu" and len(text) > 1 and text[0] != '"':
         try:
@@ -203,6 +254,8 @@ def _field_value(key: str, text: str) -> float | int:
 def _timestamp(text: str | None, scale: int) -> int | None:
     if text is None:
         return None
+    if "_" in text:
+        raise LineError(f"invalid timestamp {text!r}")
     try:
         return int(text) * scale
     except ValueError:

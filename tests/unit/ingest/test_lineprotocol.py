@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.ingest import lineprotocol as lp
 
@@ -70,7 +72,7 @@ def test_comments_and_blank_lines_are_skipped_and_line_numbers_kept() -> None:
 
 @pytest.mark.parametrize("line", [
     "m", "m v", "m v= 1", "m =1", "m v=1 notatime", "m v=12x", "m v=-3u", "m,t v=1", 'm v="unterminated',
-    "m v=1 1 extra", ",t=1 v=1",
+    "m v=1 1 extra", ",t=1 v=1", "m v=1_000 1", "m v=1 1_000",
 ])
 def test_malformed_lines_are_errors(line: str) -> None:
     result = lp.parse(line)
@@ -80,3 +82,36 @@ def test_malformed_lines_are_errors(line: str) -> None:
 def test_unknown_precision_is_refused() -> None:
     with pytest.raises(lp.LineError):
         lp.parse("m v=1", "fortnights")
+
+
+COMMON_LINES = [
+    "gt1 active_power=161.5 1732528800", "gt1,unit=GT1,site=nish active_power=1.,reactive=-2e3 17",
+    "grid frequency=.5 0", "m v=1 -5", "m v=1_0 1", "m v=nan 1", "m v=inf 1", "m v=1e999 1", "m v=12i 1",
+    "m v=t 1", "m quality=0i,v=1 1", ",t=1 v=1 1", "m,t v=1 1", "m v=1 1.5", "m v=1", "m  v=1 1",
+]
+word = st.text(alphabet="abcxyz_,=.-0123456789ieE", min_size=0, max_size=8)
+
+
+@pytest.mark.parametrize("line", COMMON_LINES)
+def test_the_fast_path_agrees_with_the_general_parser(line: str) -> None:
+    assert_same_as_general(line)
+
+
+@settings(max_examples=300)
+@given(measurement=word, tags=word, fields=word, timestamp=word)
+def test_the_fast_path_agrees_with_the_general_parser_on_generated_lines(measurement: str, tags: str, fields: str,
+                                                                         timestamp: str) -> None:
+    assert_same_as_general(f"{measurement}{',' if tags else ''}{tags} {fields} {timestamp}")
+
+
+def assert_same_as_general(line: str) -> None:
+    fast = lp._parse_common(line, 1, 1000, {})
+    if fast is None:
+        return  # the general parser decides
+    assert fast == lp.parse_line(line, 1, 1000)
+
+
+def test_the_fast_path_takes_the_common_shape_and_leaves_the_rest() -> None:
+    taken = [line for line in COMMON_LINES if lp._parse_common(line, 1, 1, {}) is not None]
+    assert taken == ["gt1 active_power=161.5 1732528800", "gt1,unit=GT1,site=nish active_power=1.,reactive=-2e3 17",
+                     "grid frequency=.5 0", "m v=1 -5", "m v=1e999 1"]

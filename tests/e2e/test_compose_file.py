@@ -89,3 +89,14 @@ def test_the_dockerfile_copies_what_exists_and_runs_the_cli() -> None:
             assert (REPO / source).exists(), source
     assert 'ENTRYPOINT ["python", "-m", "services.cli"]' in text
     assert re.search(r"^USER (?!root)", text, re.M)
+
+
+def test_the_migrate_step_runs_real_commands_on_real_files(compose: dict[str, Any]) -> None:
+    from services.alerts.cli import main as alerts_main
+
+    (script,) = compose["services"]["migrate"]["command"]
+    steps = [step.strip().removeprefix("python -m services.cli ").split() for step in script.split("&&")]
+    assert [s[:2] for s in steps] == [["migrate"], ["plant", "load"], ["alerts", "load"]]
+    assert build_parser().parse_args(steps[1]).file.exists()
+    # `alerts check` validates the same file the way `alerts load` reads it, without a database.
+    assert alerts_main(["check", *steps[2][2:]]) == 0

@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        url = resolve_database_url(settings)
+        url = await asyncio.to_thread(resolve_database_url, settings)  # may start the embedded server
         pool = await create_pool(url, max_size=settings.db_pool_size, timeout=settings.db_connect_timeout_s,
                                  init=store.init_connection)
         client = httpx.AsyncClient(timeout=settings.delivery_timeout_s, follow_redirects=False)

@@ -51,6 +51,9 @@ class Window:
         return cls(now - timedelta(days=retention_days), now + timedelta(seconds=max_future_skew_s))
 
 
+NEVER_AFTER = datetime.max.replace(tzinfo=UTC)
+NEVER_BEFORE = datetime.min.replace(tzinfo=UTC)
+
 # (index in the request, signal id, ts, value, quality as stored int4)
 Row = tuple[int, int, datetime, float, int]
 
@@ -59,6 +62,8 @@ Row = tuple[int, int, datetime, float, int]
 class Checked:
     rows: list[Row] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+    oldest: datetime = NEVER_AFTER  # the rows' time span (an empty one when there are no rows)
+    newest: datetime = NEVER_BEFORE
 
 
 def parse_quality(raw: object) -> int | None:
@@ -117,14 +122,27 @@ def check_readings(
                                                       f"{not_before.isoformat()}"))
             continue
         rows.append((index, signal.id, ts, value, quality))
+    if rows:
+        out.oldest = min(row[2] for row in rows)
+        out.newest = max(row[2] for row in rows)
     return out
 
 
-def utc_days(rows: list[Row]) -> set[datetime]:
-    """The UTC midnights of the days the rows fall on (for partition management)."""
-    days: set[datetime] = set()
-    for row in rows:
-        ts = row[2]
-        utc = ts if ts.tzinfo is UTC else ts.astimezone(UTC)
-        days.add(utc.replace(hour=0, minute=0, second=0, microsecond=0))
-    return days
+SPAN_COUNTED_BY_DAY = timedelta(days=7)
+
+
+def utc_day(ts: datetime) -> datetime:
+    utc = ts if ts.tzinfo is UTC else ts.astimezone(UTC)
+    return utc.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def utc_days(rows: list[Row], oldest: datetime, newest: datetime) -> set[datetime]:
+    """The UTC midnights of the days the rows fall on (for partition management).
+
+    Live batches span seconds, so the days are taken from the time span alone; only a batch spanning more than
+    a week (a sparse backfill) is looked at row by row, so that no partition is made for the days in between.
+    """
+    first, last = utc_day(oldest), utc_day(newest)
+    if last - first <= SPAN_COUNTED_BY_DAY:
+        return {first + timedelta(days=d) for d in range((last - first).days + 1)}
+    return {utc_day(row[2]) for row in rows}

@@ -175,8 +175,7 @@ class Ingestor:
 
     def _looks_like_append(self, checked: Checked) -> bool:
         """True when every row is newer than what this process last saw stored for its signal."""
-        rows = checked.rows
-        oldest = min(row[2] for row in rows)
+        rows, oldest = checked.rows, checked.oldest
         newest = self._newest
         for signal_id in {row[1] for row in rows}:
             if signal_id not in newest:
@@ -189,14 +188,16 @@ class Ingestor:
     def _remember_newest(self, checked: Checked) -> None:
         if not checked.rows:
             return
-        latest = max(row[2] for row in checked.rows)
+        latest = checked.newest
         for signal_id in {row[1] for row in checked.rows}:
             seen = self._newest.get(signal_id)
             if signal_id in self._newest and (seen is None or seen < latest):
                 self._newest[signal_id] = latest
 
     async def _ensure_partitions(self, checked: Checked) -> None:
-        missing = utc_days(checked.rows) - self._partition_days
+        if not checked.rows:
+            return
+        missing = utc_days(checked.rows, checked.oldest, checked.newest) - self._partition_days
         if missing:
             await store.ensure_partitions(self.pool, sorted(missing))
             self._partition_days |= missing

@@ -54,4 +54,18 @@ def test_quality_is_stored_as_the_int4_with_the_same_bits() -> None:
 def test_days_are_utc_days() -> None:
     belgrade_midnight = datetime(2026, 11, 25, 0, 30, tzinfo=timezone(timedelta(hours=1)))
     rows = [(0, 7, belgrade_midnight, 50.0, 0), (1, 7, NOW, 50.0, 0)]
-    assert utc_days(rows) == {datetime(2026, 11, 24, tzinfo=UTC), datetime(2026, 11, 25, tzinfo=UTC)}
+    assert utc_days(rows, belgrade_midnight, NOW) == {datetime(2026, 11, 24, tzinfo=UTC),
+                                                      datetime(2026, 11, 25, tzinfo=UTC)}
+
+
+def test_a_sparse_backfill_names_only_its_own_days() -> None:
+    old, new = datetime(2021, 3, 14, 1, tzinfo=UTC), datetime(2022, 4, 18, 2, tzinfo=UTC)
+    assert utc_days([(0, 7, old, 1.0, 0), (1, 7, new, 1.0, 0)], old, new) == {
+        datetime(2021, 3, 14, tzinfo=UTC), datetime(2022, 4, 18, tzinfo=UTC)}
+
+
+def test_checked_rows_carry_their_time_span() -> None:
+    readings = [(0, "grid.frequency", NOW, 50.0, 0), (1, "grid.frequency", NOW - timedelta(seconds=5), 50.0, 0),
+                (2, "gt9.power", NOW + timedelta(seconds=9), 1.0, 0)]
+    checked = check_readings(readings, CATALOG, WINDOW)
+    assert (checked.oldest, checked.newest) == (NOW - timedelta(seconds=5), NOW)

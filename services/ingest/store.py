@@ -42,14 +42,14 @@ _FOLD_INTO_ROLLUPS = """, minutes AS (
     SELECT signal_id, date_bin('1 minute', ts, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
         count(*)::int4 AS count, sum(value) AS sum, min(value) AS min, max(value) AS max,
         min(ts) AS first_ts, (array_agg(value ORDER BY ts))[1] AS first_value,
-        max(ts) AS last_ts, (array_agg(value ORDER BY ts DESC))[1] AS last_value,
+        max(ts) AS last_ts, (array_agg(value ORDER BY ts))[count(*)] AS last_value,
         (count(*) FILTER (WHERE good))::int4 AS good_count,
         coalesce(sum(value) FILTER (WHERE good), 0) AS good_sum,
         min(value) FILTER (WHERE good) AS good_min, max(value) FILTER (WHERE good) AS good_max,
         min(ts) FILTER (WHERE good) AS good_first_ts,
         (array_agg(value ORDER BY ts) FILTER (WHERE good))[1] AS good_first_value,
         max(ts) FILTER (WHERE good) AS good_last_ts,
-        (array_agg(value ORDER BY ts DESC) FILTER (WHERE good))[1] AS good_last_value
+        (array_agg(value ORDER BY ts) FILTER (WHERE good))[count(*) FILTER (WHERE good)] AS good_last_value
     FROM (SELECT signal_id, ts, value, quality BETWEEN 0 AND 1073741823 AS good FROM inserted) AS i
     GROUP BY 1, 2
 ), merged AS (
@@ -78,11 +78,9 @@ _FOLD_INTO_ROLLUPS = """, minutes AS (
         good_last_ts = greatest(r.good_last_ts, excluded.good_last_ts)
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM inserted)::int4 AS inserted,
-       (SELECT min(ts) FROM inserted) AS start_ts,
-       (SELECT max(ts) FROM inserted) AS end_ts,
-       (SELECT array_agg(DISTINCT signal_id) FROM inserted) AS signal_ids,
-       (SELECT count(*) FROM merged)::int4 AS buckets
+SELECT coalesce(sum(count), 0)::int4 AS inserted, min(first_ts) AS start_ts, max(last_ts) AS end_ts,
+       array_agg(DISTINCT signal_id) AS signal_ids, (SELECT count(*) FROM merged)::int4 AS buckets
+FROM minutes
 """
 WRITE_SQL = _DEDUP_INSERT + _FOLD_INTO_ROLLUPS
 APPEND_SQL = _APPEND_INSERT + _FOLD_INTO_ROLLUPS

@@ -80,17 +80,16 @@ class Ingestor:
         self._catalog_loaded_at = time.monotonic()
 
     async def maintain(self, now: datetime) -> None:
-        """Periodic upkeep: partitions ahead of time, expired idempotency records, a fresh catalog."""
+        """Hourly upkeep: partitions ahead of time, expired idempotency records."""
         await store.ensure_partitions_ahead(self.pool, now, self.settings.partitions_ahead_days)
         await store.forget_old_responses(self.pool, now - timedelta(hours=self.settings.idempotency_ttl_h))
-        await self.refresh()
 
     def window(self, now: datetime) -> Window:
         return Window.around(now, retention_days=self.settings.retention_days,
                              max_future_skew_s=self.settings.max_future_skew_s)
 
     async def check(self, items: Sequence[Item], now: datetime) -> Checked:
-        if not self.catalog or time.monotonic() - self._catalog_loaded_at > 60:
+        if not self.catalog:  # before the background refresh has succeeded once
             await self.refresh()
         checked = check_readings(items, self.catalog, self.window(now))
         stale = time.monotonic() - self._catalog_loaded_at > CATALOG_REFRESH_S
@@ -222,13 +221,19 @@ def _result(checked: Checked, outcome: store.WriteOutcome | None) -> BatchResult
     return BatchResult(inserted, duplicates, rejected)
 
 
-async def run_maintenance(ingestor: Ingestor, every_s: float = 3600.0) -> None:
-    """Background task: upkeep at start-up and then every `every_s`; survives database outages."""
+async def run_maintenance(ingestor: Ingestor, *, refresh_every_s: float = 30.0, upkeep_every_s: float = 3600.0
+                          ) -> None:
+    """Background task, off the request path: the catalog every `refresh_every_s`, upkeep at start-up and every
+    `upkeep_every_s`; survives database outages."""
+    upkept_at = float("-inf")
     while True:
         try:
-            await ingestor.maintain(datetime.now(UTC))
+            if time.monotonic() - upkept_at >= upkeep_every_s:
+                await ingestor.maintain(datetime.now(UTC))
+                upkept_at = time.monotonic()
+            await ingestor.refresh()
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("maintenance failed, will retry: %r", exc)
             await asyncio.sleep(5)
             continue
-        await asyncio.sleep(every_s)
+        await asyncio.sleep(refresh_every_s)

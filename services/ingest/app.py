@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import gc
 import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -46,6 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.gc_gen0_threshold:
+            _, gen1, gen2 = gc.get_threshold()
+            gc.set_threshold(settings.gc_gen0_threshold, gen1, gen2)
         url = await asyncio.to_thread(resolve_database_url, settings)
         pool = await create_pool(url, max_size=settings.max_concurrent_writes + 1,
                                  timeout=settings.db_connect_timeout_s, init=store.prepare_connection)

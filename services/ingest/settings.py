@@ -23,3 +23,8 @@ class Settings(BaseServiceSettings):
     partitions_ahead_days: int = Field(default=7, ge=1)
     idempotency_ttl_h: int = Field(default=24, ge=1)
     notify_channel: str = "baseload_readings"
+    gc_gen0_threshold: int = Field(
+        default=50_000, ge=0,
+        description="Allocations between young-generation GC passes; a batch allocates ~10^4 objects, so Python's "
+                    "700 runs the collector dozens of times per request (0 keeps Python's default).",
+    )

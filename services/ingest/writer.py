@@ -73,7 +73,7 @@ class Ingestor:
         self._newest: dict[int, datetime | None] = {}
 
     async def refresh(self) -> None:
-        """Reload the signal catalog and the known partitions."""
+        """Reload the signal catalog, the known partitions and the newest-reading hints of the append path."""
         self.catalog = await store.load_catalog(self.pool)
         self._partition_days = await store.existing_partition_days(self.pool)
         self._newest = await store.newest_per_signal(self.pool)

@@ -10,6 +10,12 @@ from typing import Any
 from services.api.buckets import Bucketing
 
 VALUE_FUNCTIONS = ("avg", "min", "max", "first", "last", "twa")
+FILL_METHODS = {"none": "empty buckets omitted", "null": "empty buckets with null values",
+                "previous": "empty buckets carry the previous bucket's values",
+                "linear": "empty buckets interpolated in time between the neighbouring non-empty buckets"}
+HOLD_RULE = ("sample-and-hold: a reading holds its value until the next reading if that comes within {g:g} s, "
+             "otherwise (a gap, or no later reading) as long as the step before it, at most {g:g} s; "
+             "holds crossing a bucket edge are split, a reading before the bucket can hold into it")
 
 
 def bucket_ends(b: Bucketing) -> dict[datetime, datetime]:
@@ -55,7 +61,7 @@ def shape_grid(grid: Mapping[str, list[Any]], b: Bucketing, fns: Sequence[str],
         out["twa"] = [(a / c if c > 0 and n else None) for (a, c), n in
                       zip((got.get(s, (0.0, 0.0)) for s in b.starts()), grid["count"], strict=True)]
     out["count"] = grid["count"]
-    out["coverage"] = coverage(grid["minutes"], b)
+    out["coverage"] = grid["coverage"] if "coverage" in grid else coverage(grid["minutes"], b)
     if fill_mode in ("previous", "linear"):
         values = [f for f in fns if f in VALUE_FUNCTIONS]
         filler = _carry if fill_mode == "previous" else _interpolate
@@ -84,6 +90,16 @@ def _interpolate(values: list[Any], counts: Sequence[int], starts: Sequence[date
     return result
 
 
+def raw_grid(raw: Mapping[str, list[Any]], b: Bucketing
+             ) -> tuple[dict[str, list[Any]], dict[datetime, tuple[float, float]]]:
+    """Sub-minute arrays from `store.raw_buckets` → (grid with held coverage, twa areas) for `shape_grid`."""
+    width = b.every.total_seconds()
+    grid = {k: raw[k] for k in ("count", "avg", "min", "max", "first", "last")}
+    grid["coverage"] = [min(1.0, c / width) for c in raw["covered"]]
+    twa = {s: (a, c) for s, a, c in zip(b.starts(), raw["area"], raw["covered"], strict=True) if c > 0}
+    return grid, twa
+
+
 def bucket_rows(values: Mapping[str, list[Any]], b: Bucketing, fns: Sequence[str], fill_mode: str
                 ) -> list[dict[str, Any]]:
     """Row form for one signal; empty buckets are dropped when fill is none."""
@@ -96,6 +112,8 @@ def bucket_rows(values: Mapping[str, list[Any]], b: Bucketing, fns: Sequence[str
 def aggregate_method(b: Bucketing, fns: Sequence[str], quality: str, fill_mode: str, unit: str,
                      integration: str, max_gap_s: float) -> dict[str, Any]:
     """How every number of an aggregates response was computed."""
+    if b.fine:
+        return _raw_method(b, fns, quality, fill_mode, unit, max_gap_s)
     method: dict[str, Any] = {
         "source": "rollups_1m (per signal and UTC minute)",
         "alignment": b.describe(),
@@ -105,12 +123,33 @@ def aggregate_method(b: Bucketing, fns: Sequence[str], quality: str, fill_mode: 
         "unit": unit,
         "avg": "sum of values / number of readings (each reading weighs the same)",
         "coverage": "minutes of the bucket with at least one counted reading / minutes in the bucket",
-        "fill": {"none": "empty buckets omitted", "null": "empty buckets with null values",
-                 "previous": "empty buckets carry the previous bucket's values",
-                 "linear": "empty buckets interpolated in time between the neighbouring non-empty buckets"}[fill_mode],
+        "fill": FILL_METHODS[fill_mode],
     }
     if "twa" in fns:
         method["twa"] = integral_method(integration, max_gap_s) + " twa = integral / covered time."
+    return method
+
+
+def _raw_method(b: Bucketing, fns: Sequence[str], quality: str, fill_mode: str, unit: str, max_gap_s: float
+                ) -> dict[str, Any]:
+    """The method block of sub-minute buckets, computed from raw readings."""
+    method: dict[str, Any] = {
+        "source": "readings (raw, one query; sub-minute buckets are not served from the 1-minute rollups)",
+        "alignment": b.describe(),
+        "timezone": "UTC",
+        "range": {"start": b.start, "end": b.end},
+        "quality_filter": "Good readings only (OPC UA severity 00)" if quality == "good" else "all readings",
+        "unit": unit,
+        "avg": "sum of values / number of readings in the bucket (each reading weighs the same)",
+        "first_last": "values of the earliest and the latest reading in the bucket",
+        "coverage": "seconds of the bucket covered by held readings / bucket seconds "
+                    f"({HOLD_RULE.format(g=max_gap_s)})",
+        "fill": FILL_METHODS[fill_mode],
+    }
+    if "twa" in fns:
+        method["twa"] = (f"Time integral of the held readings within the bucket / covered seconds; "
+                         f"{HOLD_RULE.format(g=max_gap_s)}. Always sample-and-hold, exact from raw readings; "
+                         "null when the bucket has no reading of its own.")
     return method
 
 

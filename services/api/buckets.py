@@ -21,6 +21,8 @@ EVERY = {
         ("3h", 180), ("4h", 240), ("6h", 360), ("8h", 480), ("12h", 720), ("1d", 1440), ("1w", 10080),
     )
 }
+# Sub-minute buckets (aggregates only) are computed from raw readings, UTC-aligned to `ORIGIN`.
+FINE_EVERY = {f"{n}s": timedelta(seconds=n) for n in (1, 2, 5, 10, 15, 20, 30)}
 FUNCTIONS = ("avg", "min", "max", "count", "first", "last", "twa")
 FILLS = ("none", "null", "previous", "linear")
 QUALITIES = ("good", "all")
@@ -46,6 +48,11 @@ class Bucketing:
     origin: datetime = ORIGIN
     edges: tuple[datetime, ...] | None = None
     tz: str = "UTC"
+
+    @property
+    def fine(self) -> bool:
+        """Sub-minute buckets: served from raw readings, not the 1-minute rollups."""
+        return self.every < MINUTE
 
     @property
     def count(self) -> int:
@@ -92,11 +99,13 @@ def parse_range(start: str | None, end: str | None) -> tuple[datetime, datetime]
     return lo, hi
 
 
-def parse_every(text: str | None, default: str | None = None) -> timedelta:
+def parse_every(text: str | None, default: str | None = None, *, fine: bool = False) -> timedelta:
+    """A bucket width by name; the sub-minute ones (1s … 30s) only where `fine` (aggregates)."""
     value = text or default
-    if value not in EVERY:
-        raise QueryError("unknown_every", f"Unknown `every` {value!r}.", {"allowed": list(EVERY)})
-    return EVERY[value]
+    allowed = {**FINE_EVERY, **EVERY} if fine else EVERY
+    if value not in allowed:
+        raise QueryError("unknown_every", f"Unknown `every` {value!r}.", {"allowed": list(allowed)})
+    return allowed[value]
 
 
 def parse_choice(text: str | None, allowed: Sequence[str], name: str) -> str:
@@ -152,7 +161,11 @@ def _local_day_edges(start: datetime, end: datetime, days: int, tz: ZoneInfo, ma
 
 def make_bucketing(start: datetime, end: datetime, every: timedelta, *, tz: str = "UTC",
                    max_buckets: int = 100_000) -> Bucketing:
-    """Align [start, end) to whole buckets; local-day buckets when `tz` is set and `every` is a day or a week."""
+    """Align [start, end) to whole buckets; local-day buckets when `tz` is set and `every` is a day or a week.
+    Sub-minute buckets are UTC-aligned only: another `tz` with them is refused."""
+    if tz != "UTC" and every < MINUTE:
+        raise QueryError("unsupported_tz", f"`tz` {tz!r} applies to buckets of 1m and more; sub-minute buckets are "
+                         "aligned to UTC: omit `tz` or pass UTC.", {"tz": tz, "every_s": every.total_seconds()})
     if tz != "UTC" and every >= DAY:
         edges = _local_day_edges(start, end, every.days, ZoneInfo(tz), max_buckets)
         bucketing = Bucketing(every, edges[0], edges[-1], edges=tuple(edges), tz=tz)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request, Response
 
 from services.api import deps, queries, store
-from services.api.aggregates import aggregate_method, bucket_rows, output_names, shape_grid
+from services.api.aggregates import aggregate_method, bucket_rows, output_names, raw_grid, shape_grid
 from services.api.buckets import (
     FILLS,
     QUALITIES,
@@ -65,7 +65,7 @@ def _aggregate_params(settings: Settings, start: str | None, end: str | None, ev
                       fill: str | None, quality: str | None, tz: str | None
                       ) -> tuple[Bucketing, tuple[str, ...], str, str]:
     lo, hi = parse_range(start, end)
-    every_td = parse_every(every, "1h")
+    every_td = parse_every(every, "1h", fine=True)
     fns = parse_functions(fn)
     fill_mode = parse_choice(fill, FILLS, "fill")
     quality_mode = parse_choice(quality, QUALITIES, "quality")
@@ -77,6 +77,10 @@ async def _columns_by_signal(request: Request, signals: list[Signal], b: Bucketi
                              fill_mode: str, quality: str) -> dict[int, dict[str, list]]:
     settings, pool = deps.get_settings(request), request.app.state.pool
     ids = [s.id for s in signals]
+    if b.fine:
+        raw = await store.raw_buckets(pool, ids, b, good=quality == "good", max_gap_s=settings.max_gap_s)
+        shaped = {i: raw_grid(raw[i], b) for i in ids}
+        return {i: shape_grid(grid, b, fns, twa, fill_mode) for i, (grid, twa) in shaped.items()}
     cache, horizon = request.app.state.cache, deps.cache_horizon(settings)
     grid = await queries.aggregate_grid(pool, cache, ids, b, fns, good=quality == "good", closed_before=horizon)
     twa: dict[int, dict[datetime, tuple[float, float]]] = {i: {} for i in ids}
@@ -94,8 +98,9 @@ async def signal_aggregates(request: Request, signal: str, start: str | None = N
                             every: str | None = None, fn: str | None = None, fill: str | None = None,
                             quality: str | None = None, tz: str | None = None, principal: Principal = deps.READ
                             ) -> Response:
-    """Buckets of `every` (1m … 1w) from the 1-minute rollups; fn = avg,min,max,count,first,last,twa;
-    fill = none|null|previous|linear; quality = good (default) | all; tz aligns day/week buckets to local days.
+    """Buckets of `every` (1m … 1w) from the 1-minute rollups, or of 1s … 30s from raw readings (UTC-aligned);
+    fn = avg,min,max,count,first,last,twa; fill = none|null|previous|linear; quality = good (default) | all;
+    tz aligns day/week buckets to local days.
 
     Example: `/v1/signals/plant.net_output/aggregates?start=2026-11-25T00:00:00Z&end=2026-11-26T00:00:00Z
     &every=15m&fn=avg,twa`

@@ -9,6 +9,7 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.db import UNAVAILABLE_ERRORS
@@ -110,10 +111,6 @@ def install_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(exc_type, on_unavailable)
     app.add_exception_handler(asyncpg.exceptions.PostgresConnectionError, on_unavailable)
     app.add_exception_handler(Exception, on_unexpected)
-
-
-# Imported late to keep the pydantic model next to the OpenAPI helper that uses it.
-from pydantic import BaseModel  # noqa: E402
 
 
 class ErrorDetail(BaseModel):

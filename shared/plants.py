@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,6 @@ class PlantConfig:
     partners: tuple[str, ...]
     signals: tuple[SignalConfig, ...]
     commitments: tuple[CommitmentConfig, ...] = ()
-    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def load_plant_file(path: Path | str) -> PlantConfig:
@@ -73,7 +72,6 @@ def parse_plant(doc: dict[str, Any]) -> PlantConfig:
         partners=tuple(str(p) for p in plant.get("partners") or ()),
         signals=signals,
         commitments=tuple(_commitment(i, c) for i, c in enumerate(doc.get("commitments") or [])),
-        raw=doc,
     )
 
 

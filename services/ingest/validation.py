@@ -64,6 +64,7 @@ class Checked:
     rejected: list[Rejection] = field(default_factory=list)
     oldest: datetime = NEVER_AFTER  # the rows' time span (an empty one when there are no rows)
     newest: datetime = NEVER_BEFORE
+    signal_ids: frozenset[int] = frozenset()
 
 
 def parse_quality(raw: object) -> int | None:
@@ -125,6 +126,7 @@ def check_readings(
     if rows:
         out.oldest = min(row[2] for row in rows)
         out.newest = max(row[2] for row in rows)
+        out.signal_ids = frozenset(row[1] for row in rows)
     return out
 
 

@@ -174,9 +174,8 @@ class Ingestor:
 
     def _looks_like_append(self, checked: Checked) -> bool:
         """True when every row is newer than what this process last saw stored for its signal."""
-        rows, oldest = checked.rows, checked.oldest
-        newest = self._newest
-        for signal_id in {row[1] for row in rows}:
+        oldest, newest = checked.oldest, self._newest
+        for signal_id in checked.signal_ids:
             if signal_id not in newest:
                 return False
             seen = newest[signal_id]
@@ -185,10 +184,8 @@ class Ingestor:
         return True
 
     def _remember_newest(self, checked: Checked) -> None:
-        if not checked.rows:
-            return
         latest = checked.newest
-        for signal_id in {row[1] for row in checked.rows}:
+        for signal_id in checked.signal_ids:
             seen = self._newest.get(signal_id)
             if signal_id in self._newest and (seen is None or seen < latest):
                 self._newest[signal_id] = latest

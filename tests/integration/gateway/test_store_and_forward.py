@@ -6,6 +6,7 @@ import asyncio
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -43,6 +44,13 @@ async def stored(db: asyncpg.Pool) -> list[tuple[str, datetime, float, int]]:
     return [(r["key"], r["ts"].astimezone(UTC), r["value"], r["quality"]) for r in rows]
 
 
+def plant_bridge_config(tmp_path: Path, sim: Any, options: Any, *, port: int, token: str) -> Any:
+    """The bridge reading the simulator over OPC UA and Modbus, posting to ingest on `port`."""
+    return gateway_config(tmp_path, ingest_url=f"http://127.0.0.1:{port}", key=token,
+                          opcua=opcua_section(sim.opcua.endpoint, OPCUA_SIGNALS),
+                          modbus=modbus_section(options.modbus_port))
+
+
 async def test_every_reading_arrives_exactly_once_across_an_ingest_outage(
     tmp_path: Path, database_url: str, db: asyncpg.Pool
 ) -> None:
@@ -51,9 +59,7 @@ async def test_every_reading_arrives_exactly_once_across_an_ingest_outage(
     observed: list[Reading] = []
     options = simulator_options(tick_s=0.2)
     async with running_simulator(options) as sim:
-        config = gateway_config(tmp_path, ingest_url=f"http://127.0.0.1:{port}", key=token,
-                                opcua=opcua_section(sim.opcua.endpoint, OPCUA_SIGNALS),
-                                modbus=modbus_section(options.modbus_port))
+        config = plant_bridge_config(tmp_path, sim, options, port=port, token=token)
         health_url = f"http://{config.http.host}:{config.http.port}/healthz"
         async with running_bridge(config, observers=[observed.append]) as bridge, httpx.AsyncClient() as http:
             async with serving(create_app(Settings(database_url=database_url)), port=port):
@@ -85,9 +91,7 @@ async def test_a_restarted_bridge_replays_its_buffer(tmp_path: Path, database_ur
     observed: list[Reading] = []
     options = simulator_options(tick_s=0.2)
     async with running_simulator(options) as sim:
-        config = gateway_config(tmp_path, ingest_url=f"http://127.0.0.1:{port}", key=token,
-                                opcua=opcua_section(sim.opcua.endpoint, OPCUA_SIGNALS),
-                                modbus=modbus_section(options.modbus_port))
+        config = plant_bridge_config(tmp_path, sim, options, port=port, token=token)
         # Ingest is not there at all: everything stays on disk when the bridge stops.
         async with running_bridge(config, serve_http=False, observers=[observed.append]) as bridge:
             await wait_for(lambda: bridge.buffer.depth() >= 40, 20, "a backlog")

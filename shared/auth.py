@@ -10,10 +10,11 @@ from dataclasses import dataclass
 import asyncpg
 from fastapi import Request
 
+from shared.contracts import Role
 from shared.errors import ApiError
 
 TOKEN_PREFIX = "bl_"
-ROLES = ("gateway", "partner", "operator", "admin")
+ROLES: tuple[str, ...] = tuple(Role)  # the contract is shared.contracts.Role
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from shared.contracts import QualityClass
+
 GOOD = 0x00000000
 UNCERTAIN = 0x40000000
 BAD = 0x80000000
 UINT32_MAX = 0xFFFFFFFF
 
-# Good readings have top bits 00, i.e. a non-negative int4 below 0x40000000 once reinterpreted.
-GOOD_SQL_PREDICATE = "quality BETWEEN 0 AND 1073741823"
+# Good readings have top bits 00, i.e. a non-negative int4 below 0x40000000 once reinterpreted. A literal range
+# (not a function call) so the planner can use it against indexes and partial aggregates.
+GOOD_SQL_PREDICATE = f"quality BETWEEN 0 AND {UNCERTAIN - 1}"
 
-NAMED = {"good": GOOD, "uncertain": UNCERTAIN, "bad": BAD}
+NAMED: dict[str, int] = {QualityClass.GOOD: GOOD, QualityClass.UNCERTAIN: UNCERTAIN, QualityClass.BAD: BAD}
 
 
 def to_db(status_code: int) -> int:
@@ -23,10 +26,10 @@ def from_db(stored: int) -> int:
     return stored + 0x100000000 if stored < 0 else stored
 
 
-def severity(status_code: int) -> str:
-    """'good', 'uncertain' or 'bad' (11 counts as bad, per OPC UA Part 4)."""
+def severity(status_code: int) -> QualityClass:
+    """The quality class of a StatusCode (top bits 11 count as bad, per OPC UA Part 4)."""
     top = (status_code >> 30) & 0b11
-    return {0: "good", 1: "uncertain"}.get(top, "bad")
+    return {0: QualityClass.GOOD, 1: QualityClass.UNCERTAIN}.get(top, QualityClass.BAD)
 
 
 def is_good(status_code: int) -> bool:

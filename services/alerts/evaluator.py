@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from services.alerts.matchers import Matcher, all_match
 from services.alerts.rules import BASELOAD_KINDS, TIMER_KINDS, Needs, Rule, Verdict, evaluate, fingerprint, needs
 from services.alerts.settings import Settings
 from services.alerts.signing import new_message_id
+from shared.contracts import ContractError, decode_readings_changed
 from shared.db import UNAVAILABLE_ERRORS, asyncpg_dsn
 
 log = logging.getLogger("baseload.alerts.evaluator")
@@ -109,8 +109,8 @@ class Evaluator:
 
     def _on_readings(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         try:
-            self._touched.update(int(i) for i in json.loads(payload).get("signal_ids", ()))
-        except (ValueError, TypeError, AttributeError):
+            self._touched.update(decode_readings_changed(payload).signal_ids)
+        except ContractError:
             log.warning("ignoring a malformed readings notification: %.200s", payload)
             return
         self._wake.set()

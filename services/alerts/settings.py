@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from shared.contracts import READINGS_CHANNEL
 from shared.settings import BaseServiceSettings
 
 # The Standard Webhooks retry schedule: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
@@ -20,7 +21,7 @@ class Settings(BaseServiceSettings):
     external_url: str = Field(default="http://127.0.0.1:8003", description="Base of links in notifications.")
     evaluator_enabled: bool = True
     dispatcher_enabled: bool = True
-    readings_channel: str = "baseload_readings"
+    readings_channel: str = READINGS_CHANNEL
     outbox_channel: str = "baseload_alerts_outbox"
     rules_channel: str = "baseload_alerts_rules"
     tick_s: float = Field(default=1.0, gt=0, description="Timer evaluation (deadman, period ends, pending, repeats).")

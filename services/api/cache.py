@@ -7,11 +7,12 @@ invalidation from storing what it read before the change.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
+
+from shared.contracts import ContractError, decode_readings_changed
 
 # A change can alter the buckets around it: holds reach up to max_gap_s (≤ 60 s) and minutes are whole.
 INVALIDATION_MARGIN = timedelta(minutes=3)
@@ -73,15 +74,13 @@ class BucketCache:
         self.entries = 0
 
     def on_notification(self, payload: str) -> None:
-        """A `baseload_readings` payload: {"signal_ids": [...], "start": RFC 3339, "end": RFC 3339}."""
+        """A `READINGS_CHANNEL` payload (shared.contracts.ReadingsChanged)."""
         try:
-            doc = json.loads(payload)
-            ids = [int(i) for i in doc["signal_ids"]]
-            start, end = datetime.fromisoformat(doc["start"]), datetime.fromisoformat(doc["end"])
-        except (ValueError, KeyError, TypeError):
+            changed = decode_readings_changed(payload)
+        except ContractError:
             self.clear()  # an unreadable change could touch anything
             return
-        self.invalidate(ids, start, end)
+        self.invalidate(changed.signal_ids, changed.start, changed.end)
 
 
 def variant_width(variant: Hashable) -> timedelta:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from shared.contracts import READINGS_CHANNEL
 from shared.settings import BaseServiceSettings
 
 
@@ -46,6 +47,6 @@ class Settings(BaseServiceSettings):
     cache_max_entries: int = Field(
         default=100_000, ge=0, description="Closed buckets kept in memory (0: no cache); invalidated by NOTIFY."
     )
-    notify_channel: str = Field(default="baseload_readings", description="Where ingest announces new readings.")
+    notify_channel: str = Field(default=READINGS_CHANNEL, description="Where ingest announces new readings.")
     stream_interval_s: float = Field(default=1.0, gt=0)
     catalog_ttl_s: float = Field(default=5.0, ge=0, description="How long plant and signal metadata is cached.")

@@ -14,10 +14,11 @@ from services.api.buckets import MINUTE, Bucketing
 from services.api.catalog import Catalog, Plant, Signal
 from services.api.energy import Integral
 from shared.db import UNAVAILABLE_ERRORS, asyncpg_dsn
+from shared.quality import GOOD_SQL_PREDICATE
 
 Conn = asyncpg.Connection | asyncpg.Pool
 
-GOOD = "quality BETWEEN 0 AND 1073741823"  # = shared.quality.GOOD_SQL_PREDICATE, inlined for the planner
+GOOD = GOOD_SQL_PREDICATE  # a literal range in the SQL text, so the planner sees it
 
 
 def _columns(good: bool) -> dict[str, str]:

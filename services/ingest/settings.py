@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from shared.contracts import READINGS_CHANNEL
 from shared.settings import BaseServiceSettings
 
 
@@ -22,7 +23,7 @@ class Settings(BaseServiceSettings):
     queue_timeout_s: float = Field(default=5.0, gt=0, description="Longest wait for a write slot before 503.")
     partitions_ahead_days: int = Field(default=7, ge=1)
     idempotency_ttl_h: int = Field(default=24, ge=1)
-    notify_channel: str = "baseload_readings"
+    notify_channel: str = READINGS_CHANNEL
     gc_gen0_threshold: int = Field(
         default=50_000, ge=0,
         description="Allocations between young-generation GC passes; a batch allocates ~10^4 objects, so Python's "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -10,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from services.ingest.validation import SignalInfo
+from shared.contracts import READINGS_CHANNEL, encode_readings_changed
 
 STAGING_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS ingest_staging (
@@ -92,9 +92,6 @@ JOIN readings AS r ON r.signal_id = s.signal_id AND r.ts = s.ts
 WHERE r.value <> s.value OR r.quality <> s.quality
 ORDER BY s.idx
 """
-
-NOTIFY_PAYLOAD_LIMIT = 7900  # PostgreSQL's NOTIFY payload limit is 8000 bytes
-
 
 @dataclass(frozen=True, slots=True)
 class WriteOutcome:
@@ -196,7 +193,7 @@ async def write_rows(conn: asyncpg.Connection, rows: Sequence[tuple[int, int, da
 
 
 async def write_readings(conn: asyncpg.Connection, rows: Sequence[tuple[int, datetime, float, int]],
-                         *, notify_channel: str | None = "baseload_readings") -> WriteOutcome:
+                         *, notify_channel: str | None = READINGS_CHANNEL) -> WriteOutcome:
     """Bulk write (signal_id, ts, value, quality int4) rows in one transaction, creating partitions as needed.
 
     For tools, benchmarks and tests; the HTTP path does the same through `write_rows`.
@@ -209,20 +206,9 @@ async def write_readings(conn: asyncpg.Connection, rows: Sequence[tuple[int, dat
 
 
 def notification_payloads(outcome: WriteOutcome) -> list[str]:
-    """Compact JSON payloads naming the touched signals and time range, split to fit NOTIFY's limit."""
+    """The `READINGS_CHANNEL` payloads for a write (the contract lives in shared/contracts.py)."""
     assert outcome.start is not None and outcome.end is not None
-    start, end = outcome.start.isoformat(), outcome.end.isoformat()
-    ids = sorted(outcome.signal_ids)
-    payloads: list[str] = []
-    chunk = max(1, len(ids))
-    while ids:
-        payload = json.dumps({"signal_ids": ids[:chunk], "start": start, "end": end}, separators=(",", ":"))
-        if len(payload) > NOTIFY_PAYLOAD_LIMIT and chunk > 1:
-            chunk //= 2
-            continue
-        payloads.append(payload)
-        ids = ids[chunk:]
-    return payloads
+    return encode_readings_changed(outcome.signal_ids, outcome.start, outcome.end)
 
 
 async def find_response(conn: asyncpg.Connection | asyncpg.Pool, api_key_id: int, key: str) -> StoredResponse | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import time
@@ -28,6 +27,7 @@ from services.ingest.validation import (
 )
 from shared.auth import Principal
 from shared.errors import ApiError
+from shared.worker import Backoff, Worker, worker_metrics
 
 log = logging.getLogger("baseload.ingest")
 
@@ -221,16 +221,15 @@ def _result(checked: Checked, outcome: store.WriteOutcome | None) -> BatchResult
 async def run_maintenance(ingestor: Ingestor, *, refresh_every_s: float = 30.0, upkeep_every_s: float = 3600.0
                           ) -> None:
     """Background task, off the request path: the catalog every `refresh_every_s`, upkeep at start-up and every
-    `upkeep_every_s`; survives database outages."""
+    `upkeep_every_s`; survives database outages (shared.worker: logged, counted, retried with backoff)."""
     upkept_at = float("-inf")
-    while True:
-        try:
-            if time.monotonic() - upkept_at >= upkeep_every_s:
-                await ingestor.maintain(datetime.now(UTC))
-                upkept_at = time.monotonic()
-            await ingestor.refresh()
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning("maintenance failed, will retry: %r", exc)
-            await asyncio.sleep(5)
-            continue
-        await asyncio.sleep(refresh_every_s)
+
+    async def step() -> None:
+        nonlocal upkept_at
+        if time.monotonic() - upkept_at >= upkeep_every_s:
+            await ingestor.maintain(datetime.now(UTC))
+            upkept_at = time.monotonic()
+        await ingestor.refresh()
+
+    await Worker("ingest.maintenance", step, every_s=refresh_every_s, backoff=Backoff(base_s=5.0, max_s=60.0),
+                 metrics=worker_metrics(ingestor.metrics.registry), logger=log).run()

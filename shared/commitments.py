@@ -15,6 +15,7 @@ class Commitment:
     tolerance_mw: float | None = None
     tolerance_pct: float | None = None
     settlement_period_s: int = 900
+    id: int | None = None
 
     def covers(self, ts: datetime) -> bool:
         return self.valid_from <= ts and (self.valid_to is None or ts < self.valid_to)

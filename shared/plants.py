@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +13,7 @@ import asyncpg
 import yaml
 
 from shared.durations import parse_duration
+from shared.signalmap import SignalMap, TemplateError, parse_signal_map
 
 
 class PlantConfigError(ValueError):
@@ -47,6 +49,8 @@ class PlantConfig:
     partners: tuple[str, ...]
     signals: tuple[SignalConfig, ...]
     commitments: tuple[CommitmentConfig, ...] = ()
+    # Line-protocol signal maps by scope: "plant:<key>" (requests naming the plant as db/bucket), "key:<gateway key>".
+    signal_maps: tuple[tuple[str, SignalMap], ...] = ()
 
 
 def load_plant_file(path: Path | str) -> PlantConfig:
@@ -64,15 +68,38 @@ def parse_plant(doc: dict[str, Any]) -> PlantConfig:
     keys = [s.key for s in signals]
     if len(set(keys)) != len(keys):
         raise PlantConfigError("signals: keys must be unique")
+    key = _required(plant, "key", "plant", str)
     return PlantConfig(
-        key=_required(plant, "key", "plant", str),
+        key=key,
         name=_required(plant, "name", "plant", str),
         capacity_mw=float(_required(plant, "capacity_mw", "plant", (int, float))),
         timezone=str(plant.get("timezone", "Europe/Belgrade")),
         partners=tuple(str(p) for p in plant.get("partners") or ()),
         signals=signals,
         commitments=tuple(_commitment(i, c) for i, c in enumerate(doc.get("commitments") or [])),
+        signal_maps=_signal_maps(key, doc.get("line_protocol")),
     )
+
+
+def _signal_maps(plant_key: str, raw: Any) -> tuple[tuple[str, SignalMap], ...]:
+    """`line_protocol: {templates, map, gateways: {<key name>: {templates, map}}}` → maps by scope."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise PlantConfigError("line_protocol: a mapping with templates, map and/or gateways is expected")
+    gateways = raw.get("gateways") or {}
+    if not isinstance(gateways, dict):
+        raise PlantConfigError("line_protocol.gateways: a mapping of gateway key name → {templates, map}")
+    try:
+        maps = []
+        own = {k: v for k, v in raw.items() if k != "gateways"}
+        if own:
+            maps.append((f"plant:{plant_key}", parse_signal_map(own, "line_protocol")))
+        for name, spec in gateways.items():
+            maps.append((f"key:{name}", parse_signal_map(spec, f"line_protocol.gateways.{name}")))
+    except TemplateError as exc:
+        raise PlantConfigError(str(exc)) from None
+    return tuple(maps)
 
 
 def _required(obj: dict[str, Any], name: str, where: str, kind: type | tuple[type, ...]) -> Any:
@@ -161,4 +188,19 @@ async def apply_plant(conn: asyncpg.Connection, config: PlantConfig) -> int:
                 for c in config.commitments
             ],
         )
+        await _apply_signal_maps(conn, plant_id, config.signal_maps)
     return plant_id
+
+
+async def _apply_signal_maps(conn: asyncpg.Connection, plant_id: int, maps: tuple[tuple[str, SignalMap], ...]
+                             ) -> None:
+    """The plant's line-protocol maps become exactly those of its file (a scope moves if another plant had it)."""
+    scopes = [scope for scope, _ in maps]
+    await conn.execute("DELETE FROM line_protocol_maps WHERE plant_id = $1 AND scope <> ALL($2::text[])",
+                       plant_id, scopes)
+    await conn.executemany(
+        """INSERT INTO line_protocol_maps (scope, plant_id, templates, aliases) VALUES ($1, $2, $3, $4::jsonb)
+           ON CONFLICT (scope) DO UPDATE SET plant_id = excluded.plant_id, templates = excluded.templates,
+               aliases = excluded.aliases""",
+        [(scope, plant_id, list(m.templates), json.dumps(dict(m.aliases))) for scope, m in maps],
+    )

@@ -284,6 +284,18 @@ webhook_attempts = sa.Table(
     sa.Index("webhook_attempts_outbox_id", "outbox_id", "id"),
 )
 
+# Line-protocol signal maps (shared/signalmap.py), from plant files: scope "plant:<plant key>" (chosen by the
+# request's db/bucket) or "key:<gateway key name>".
+line_protocol_maps = sa.Table(
+    "line_protocol_maps",
+    metadata,
+    sa.Column("scope", sa.Text, primary_key=True),
+    sa.Column("plant_id", sa.Integer, sa.ForeignKey("plants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("templates", postgresql.ARRAY(sa.Text), nullable=False),
+    sa.Column("aliases", JSONB, nullable=False, server_default=EMPTY_JSON),
+    sa.CheckConstraint("scope LIKE 'plant:%' OR scope LIKE 'key:%'", name="line_protocol_maps_scope_known"),
+)
+
 __all__ = [
     "ROLES",
     "alert_rules",
@@ -295,6 +307,7 @@ __all__ = [
     "commitment_schedule",
     "commitments",
     "idempotency_keys",
+    "line_protocol_maps",
     "metadata",
     "plant_partners",
     "plants",

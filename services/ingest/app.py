@@ -9,16 +9,18 @@ import gc
 import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 from fastapi import FastAPI, Request, Response
 
-from services.ingest import lineprotocol, store
+from services.ingest import store
+from services.ingest.lines import IGNORED_STRINGS_HEADER, decode_lines
 from services.ingest.metrics import IngestMetrics
 from services.ingest.schemas import BatchDoc, BatchIn, LooseBatchIn, ReadingIn, RejectionOut, WriteReply, WriteReplyDoc
 from services.ingest.settings import Settings
+from services.ingest.signalmaps import SignalMaps
 from services.ingest.validation import (
     INVALID_QUALITY,
     INVALID_READING,
@@ -30,7 +32,7 @@ from services.ingest.validation import (
 from services.ingest.writer import BatchResult, Idempotency, Ingestor, Item, run_maintenance
 from shared.auth import Principal, authenticate, token_from_headers
 from shared.db import create_pool, resolve_database_url
-from shared.errors import ApiError, error_body, error_responses, install_error_handlers
+from shared.errors import ApiError, error_responses, install_error_handlers
 from shared.http import add_operational_routes
 
 WRITE_ROLES = ("gateway", "admin")
@@ -102,7 +104,9 @@ def _add_json_route(app: FastAPI, settings: Settings) -> None:
 
 
 def _add_line_protocol_routes(app: FastAPI, settings: Settings) -> None:
-    async def write_lines(request: Request, token: str | None, precision: str) -> Response:
+    signal_maps = SignalMaps()
+
+    async def write_lines(request: Request, token: str | None, precision: str, database: str | None) -> Response:
         ingestor: Ingestor = request.app.state.ingestor
         principal = await _principal(request, token)
         async with ingestor.gate.admit():
@@ -110,28 +114,32 @@ def _add_line_protocol_routes(app: FastAPI, settings: Settings) -> None:
             idem = Idempotency.of(request.headers.get("idempotency-key"), request.url.path, body)
             if (stored := await ingestor.replay(principal, idem)) is not None:
                 return _respond(stored)
+            signal_map = await signal_maps.for_request(request.app.state.pool, principal.name, database)
             now = datetime.now(UTC)
-            items, line_of, parse_errors = _decode_lines(body, precision, now, settings.max_readings_per_request)
-            _, response = await ingestor.write(principal, items, now, fmt="line", idem=idem,
-                                               render=lambda r: _line_reply(r, line_of, parse_errors))
+            lines = decode_lines(body, precision, now, settings.max_readings_per_request, signal_map)
+            _, response = await ingestor.write(principal, lines.items, now, fmt="line", idem=idem,
+                                               render=lines.reply)
         assert response is not None
-        ingestor.metrics.count(principal.name, 0, 0, len(parse_errors))
+        ingestor.metrics.count(principal.name, 0, 0, len(lines.errors))
         ingestor.metrics.requests.labels("line", str(response.status_code)).inc()
-        return _respond(response)
+        headers = {IGNORED_STRINGS_HEADER: str(lines.strings)} if lines.strings else None
+        return _respond(response, headers)
 
     @app.post("/write", tags=["influxdb"], status_code=204, summary="InfluxDB v1 write (line protocol)",
               responses=error_responses(400, 401, 403, 413, 503))
     async def write_v1(request: Request, db: str | None = None, precision: str = "ns", u: str | None = None,
                        p: str | None = None) -> Response:
-        """Token as `p`, as `Authorization: Token`, or as the password of Basic auth; `db` is accepted and ignored."""
-        return await write_lines(request, p or _influx_token(request), precision)
+        """Token as `p`, as `Authorization: Token [user:]token`, or as the password of Basic auth; `db` naming a
+        plant selects that plant's signal map (line_protocol in its plant file)."""
+        return await write_lines(request, p or _influx_token(request), precision, db)
 
     @app.post("/api/v2/write", tags=["influxdb"], status_code=204, summary="InfluxDB v2 write (line protocol)",
               responses=error_responses(400, 401, 403, 413, 503))
     async def write_v2(request: Request, org: str | None = None, bucket: str | None = None,
                        precision: str = "ns") -> Response:
-        """`Authorization: Token <token>`; `org` and `bucket` are accepted and ignored (signals are global)."""
-        return await write_lines(request, _influx_token(request), precision)
+        """`Authorization: Token <token>`; `bucket` naming a plant selects that plant's signal map; `org` is
+        ignored."""
+        return await write_lines(request, _influx_token(request), precision, bucket)
 
     @app.api_route("/ping", methods=["GET", "HEAD"], tags=["influxdb"], status_code=204,
                    summary="InfluxDB client liveness probe")
@@ -144,12 +152,17 @@ async def _principal(request: Request, token: str | None) -> Principal:
 
 
 def _influx_token(request: Request) -> str | None:
+    """Basic auth's password, or `Token <t>`; `Token user:password` (InfluxDB 1.8's compatibility form) → the
+    password part, as Telegraf's influxdb_v2 output sends it with `token = "user:password"`."""
     header = request.headers.get("authorization", "")
     if header.lower().startswith("basic "):
         with contextlib.suppress(ValueError):
             return base64.b64decode(header[6:]).decode().partition(":")[2] or None
         return None
-    return token_from_headers(header)
+    token = token_from_headers(header)
+    if token is not None and header.lstrip().lower().startswith("token ") and ":" in token:
+        return token.partition(":")[2] or None
+    return token
 
 
 async def _read_body(request: Request, settings: Settings) -> bytes:
@@ -237,46 +250,8 @@ def _json_reply(result: BatchResult, decode_rejections: list[Rejection]) -> stor
     return store.StoredResponse(b"", 200, "application/json", _json_encoder.encode(reply))
 
 
-def _decode_lines(body: bytes, precision: str, now: datetime, max_readings: int
-                  ) -> tuple[list[Item], list[int], list[tuple[int, str]]]:
-    try:
-        text = body.decode("utf-8")
-        parsed = lineprotocol.parse(text, precision)
-    except UnicodeDecodeError:
-        raise ApiError(400, "invalid_encoding", "Line protocol must be UTF-8.") from None
-    except lineprotocol.LineError as exc:
-        raise ApiError(400, "invalid_precision", str(exc)) from None
-    items: list[Item] = []
-    line_of: list[int] = []
-    times: dict[int | None, datetime] = {None: now}  # lines of one scan share their timestamp
-    for line, fields, quality, timestamp_ns in parsed.points:
-        ts = times.get(timestamp_ns)
-        if ts is None:
-            ts = times[timestamp_ns] = EPOCH + timedelta(microseconds=timestamp_ns // 1000)
-        for key, value in fields:
-            items.append((len(items), key, ts, value, 0 if quality is None else quality))
-            line_of.append(line)
-    _check_count(len(items), max_readings)
-    return items, line_of, parsed.errors
-
-
-def _line_reply(result: BatchResult, line_of: list[int], parse_errors: list[tuple[int, str]]
-                ) -> store.StoredResponse:
-    problems = sorted([*parse_errors, *((line_of[r.index], f"{r.code}: {r.message}") for r in result.rejected)])
-    if not problems:
-        return store.StoredResponse(b"", 204, "text/plain", b"")
-    bad_lines = sorted({line for line, _ in problems})
-    summary = "; ".join(f"line {line}: {msg}" for line, msg in problems[:20])
-    message = f"partial write: {len(bad_lines)} line(s) rejected, the others stored: {summary}"
-    details = {"lines": [{"line": line, "message": msg} for line, msg in problems],
-               "accepted": result.accepted, "duplicates": result.duplicates}
-    body = {"code": "invalid", "message": message, "line": bad_lines[0],
-            **error_body("partial_write", message, details)}
-    return store.StoredResponse(b"", 400, "application/json", _json_encoder.encode(body))
-
-
-def _respond(stored: store.StoredResponse) -> Response:
-    headers = {"Idempotent-Replayed": "true"} if stored.replayed else None
+def _respond(stored: store.StoredResponse, headers: dict[str, str] | None = None) -> Response:
+    headers = {**(headers or {}), "Idempotent-Replayed": "true"} if stored.replayed else headers
     return Response(stored.body or None, status_code=stored.status_code, media_type=stored.content_type,
                     headers=headers)
 

@@ -1,13 +1,20 @@
 """InfluxDB line protocol: `measurement[,tag=v...] field=v[,field=v...] [timestamp]`, the full syntax.
 
-Each field becomes a reading of signal `<measurement>.<field>`. An integer field named `quality` is the
-OPC UA StatusCode of the line's other fields. Tags are accepted and ignored (a signal key names the series).
+Numeric, integer (`i`), unsigned (`u`) and boolean fields each become a reading; string fields are skipped and
+counted (Telegraf's OPC UA input sends `Quality="OK (0x0)"` next to the value). The signal a field is stored under
+comes from a `SignalMap` (shared/signalmap.py): `<measurement>.<field>` unless the plant file configures templates
+such as `{tag:id}`. An integer field named `quality` is the OPC UA StatusCode of the line's other fields.
+
+Timestamps are integers at the request's precision, scaled to nanoseconds here; a line whose time falls outside
+0001-01-01..9999-12-31 is an error of its own (the request's other lines are kept).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import NamedTuple
+
+from shared.signalmap import DEFAULT_MAP, SignalMap
 
 # Nanoseconds per unit, for the `precision` query parameter of /write (v1) and /api/v2/write.
 PRECISION_NS = {
@@ -17,6 +24,13 @@ PRECISION_NS = {
 _TRUE = frozenset(("t", "T", "true", "True", "TRUE"))
 _FALSE = frozenset(("f", "F", "false", "False", "FALSE"))
 QUALITY_FIELD = "quality"
+# The timestamps a reading can carry (Python's datetime range, 0001-01-01 .. 9999-12-31T23:59:59.999999), in ns.
+MIN_TIMESTAMP_NS = -62_135_596_800 * 10**9
+MAX_TIMESTAMP_NS = 253_402_300_800 * 10**9 - 1
+MAX_TIMESTAMP_DIGITS = 24  # beyond any in-range value at any precision; refuses 10^5-digit numbers before int()
+INT64_MIN, INT64_MAX, UINT64_MAX = -(2**63), 2**63 - 1, 2**64 - 1
+# A gateway line is well under a kilobyte; a longer one is refused before it is scanned character by character.
+MAX_LINE_CHARS = 64 * 1024
 
 
 class LineError(ValueError):
@@ -30,6 +44,7 @@ class Point(NamedTuple):
     fields: tuple[tuple[str, float], ...]
     quality: int | None
     timestamp_ns: int | None
+    strings: int = 0  # string fields skipped
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,16 +52,57 @@ class ParseResult:
     points: list[Point]
     errors: list[tuple[int, str]]  # (line number, message)
 
+    @property
+    def ignored_strings(self) -> int:
+        """String fields skipped in the whole body (signals are numeric)."""
+        return sum(p.strings for p in self.points)
 
-def parse(text: str, precision: str = "ns") -> ParseResult:
+
+class Keys:
+    """Signal keys by (series text, field), cached per request: the mapping runs once per series and field."""
+
+    __slots__ = ("cache", "map", "plain")
+
+    def __init__(self, signal_map: SignalMap = DEFAULT_MAP) -> None:
+        self.map = signal_map
+        self.plain = signal_map.is_default
+        self.cache: dict[tuple[str, str], str] = {}
+
+    def of(self, series: str, measurement: str, field: str, tags: dict[str, str] | None = None) -> str:
+        cached = self.cache.get((series, field))
+        if cached is not None:
+            return cached
+        if self.plain:
+            key = f"{measurement}.{field}"
+        else:
+            key = self.map.signal_key(measurement, _plain_tags(series) if tags is None else tags, field)
+        self.cache[(series, field)] = key
+        return key
+
+
+def _plain_tags(series: str) -> dict[str, str]:
+    """Tags of a series without escapes (the fast path's lines)."""
+    return dict(tag.partition("=")[::2] for tag in series.split(",")[1:])
+
+
+def count_lines(body: bytes) -> int:
+    """An upper bound of the lines in a body, in one pass of C (memchr): the limit is checked before parsing."""
+    return body.count(b"\n") + 1
+
+
+def parse(text: str, precision: str = "ns", signal_map: SignalMap = DEFAULT_MAP,
+          max_line_chars: int = MAX_LINE_CHARS) -> ParseResult:
     """Parse a whole body; bad lines are reported, good ones kept (partial writes)."""
     scale = PRECISION_NS.get(precision)
     if scale is None:
         raise LineError(f"unknown precision {precision!r}; use one of ns, us, ms, s, m, h")
     points: list[Point] = []
     errors: list[tuple[int, str]] = []
-    keys: dict[tuple[str, str], str] = {}
+    keys = Keys(signal_map)
     for number, raw in enumerate(text.split("\n"), start=1):
+        if len(raw) > max_line_chars:
+            errors.append((number, f"line of {len(raw)} characters; at most {max_line_chars} are accepted"))
+            continue
         line = raw.strip(" \t\r")
         if not line or line[0] == "#":
             continue
@@ -55,17 +111,18 @@ def parse(text: str, precision: str = "ns") -> ParseResult:
             points.append(point)
             continue
         try:
-            points.append(parse_line(line, number, scale))
+            points.append(parse_line(line, number, scale, keys))
         except LineError as exc:
             errors.append((number, str(exc)))
     return ParseResult(points, errors)
 
 
-def _parse_common(line: str, number: int, scale: int, keys: dict[tuple[str, str], str]) -> Point | None:
-    """The common shape, `m[,tags] f=1.5[,g=2] 1700000000`, in one pass; None sends the line to `parse_line`.
+def _parse_common(line: str, number: int, scale: int, keys: Keys) -> Point | None:
+    """The common shape, `m[,tags] f=1.5[,g=2i,quality=0i] 1700000000`, in one pass; None sends the line to
+    `parse_line`.
 
-    Only float fields and a timestamp, no escapes, quotes or quality: whatever this accepts, `parse_line` would
-    parse to the same point (a test holds the two to that), about twice as fast.
+    Float, integer and unsigned fields, tags and a timestamp, no escapes or quotes: whatever this accepts,
+    `parse_line` would parse to the same point (a test holds the two to that), about twice as fast.
     """
     if "\\" in line or '"' in line:
         return None
@@ -76,82 +133,98 @@ def _parse_common(line: str, number: int, scale: int, keys: dict[tuple[str, str]
     measurement = series
     if "," in series:
         measurement = series.partition(",")[0]
-        try:
-            _check_tags(series)
-        except LineError:
-            return None
+        for tag in series.split(",")[1:]:
+            key, sep, value = tag.partition("=")
+            if not sep or not key or not value:
+                return None
     if not measurement:
         return None
     fields = []
+    quality = None
     for item in fields_text.split(","):
         field, _, text = item.partition("=")
-        if not field or not text or field == QUALITY_FIELD or not (text[-1].isdigit() or text[-1] == ".") \
-                or "_" in text:
+        if not field or not text or "_" in text:
             return None
-        try:
-            value = float(text)
-        except ValueError:
+        last = text[-1]
+        if last.isdigit() or last == ".":
+            try:
+                value = float(text)
+            except ValueError:
+                return None
+        elif (last == "i" or last == "u") and len(text) > 1:
+            try:
+                integer = int(text[:-1])
+            except ValueError:
+                return None
+            if not (INT64_MIN <= integer <= INT64_MAX if last == "i" else 0 <= integer <= UINT64_MAX):
+                return None
+            if field == QUALITY_FIELD:
+                quality = integer
+                continue
+            value = float(integer)
+        else:
             return None
-        key = keys.get((measurement, field))
-        if key is None:
-            key = keys[(measurement, field)] = f"{measurement}.{field}"
-        fields.append((key, value))
-    if "_" in ts_text:
+        fields.append((keys.of(series, measurement, field), value))
+    if not fields or "_" in ts_text or len(ts_text) > MAX_TIMESTAMP_DIGITS:
         return None
     try:
         timestamp = int(ts_text) * scale
     except ValueError:
         return None
-    return Point(number, tuple(fields), None, timestamp)
+    if not MIN_TIMESTAMP_NS <= timestamp <= MAX_TIMESTAMP_NS:
+        return None
+    return Point(number, tuple(fields), quality, timestamp)
 
 
-def parse_line(line: str, number: int = 1, scale: int = 1) -> Point:
+def parse_line(line: str, number: int = 1, scale: int = 1, keys: Keys | None = None) -> Point:
+    """One line (not the fast path): escapes, quoted strings, booleans, any spacing."""
     if "\\" in line or '"' in line:
-        measurement, fields_text, ts_text = _split_escaped(line)
+        measurement, tags, fields_text, ts_text = _split_escaped(line)
     else:
-        measurement, fields_text, ts_text = _split_plain(line)
-    fields, quality = _fields(measurement, fields_text)
-    return Point(number, fields, quality, _timestamp(ts_text, scale))
+        measurement, tags, fields_text, ts_text = _split_plain(line)
+    if not measurement:
+        raise LineError("empty measurement")
+    series = "\0" + ",".join((measurement, *(f"{k}={v}" for k, v in tags)))  # apart from raw series texts
+    fields, quality, strings = _fields(measurement, dict(tags), series, fields_text, keys or Keys())
+    return Point(number, fields, quality, _timestamp(ts_text, scale), strings)
 
 
-def _split_plain(line: str) -> tuple[str, list[tuple[str, str]], str | None]:
+def _split_plain(line: str) -> tuple[str, list[tuple[str, str]], list[tuple[str, str]], str | None]:
     parts = line.split(" ")
     if "" in parts:  # runs of spaces between the sections
         parts = [p for p in parts if p]
     if len(parts) not in (2, 3):
         raise LineError("expected 'measurement[,tags] fields [timestamp]'")
     series, fields_text = parts[0], parts[1]
-    measurement = series
-    if "," in series:
-        measurement = series.split(",", 1)[0]
-        _check_tags(series)
+    measurement, *tag_texts = series.split(",")
+    tags = []
+    for tag in tag_texts:
+        key, sep, value = tag.partition("=")
+        if not sep or not key or not value:
+            raise LineError(f"tag {tag!r} is not key=value")
+        tags.append((key, value))
     pairs = []
     for item in fields_text.split(","):
         key, sep, value = item.partition("=")
         if not sep or not key or not value:
             raise LineError(f"field {item!r} is not key=value")
         pairs.append((key, value))
-    return measurement, pairs, parts[2] if len(parts) == 3 else None
+    return measurement, tags, pairs, parts[2] if len(parts) == 3 else None
 
 
-def _check_tags(series: str) -> None:
-    for tag in series.split(",")[1:]:
-        key, sep, value = tag.partition("=")
-        if not sep or not key or not value:
-            raise LineError(f"tag {tag!r} is not key=value")
-
-
-def _split_escaped(line: str) -> tuple[str, list[tuple[str, str]], str | None]:
+def _split_escaped(line: str) -> tuple[str, list[tuple[str, str]], list[tuple[str, str]], str | None]:
     """Character scanner for lines with escapes or quoted strings."""
     i, n = 0, len(line)
     measurement, i = _read_until(line, i, (",", " "))
-    while i < n and line[i] == ",":  # tags
+    tags = []
+    while i < n and line[i] == ",":
         key, i = _read_until(line, i + 1, ("=",))
         if i >= n:
             raise LineError(f"tag {key!r} has no value")
         value, i = _read_until(line, i + 1, (",", " "))
         if not key or not value:
             raise LineError("empty tag key or value")
+        tags.append((key, value))
     if i >= n or line[i] != " ":
         raise LineError("missing fields")
     while i < n and line[i] == " ":
@@ -174,7 +247,7 @@ def _split_escaped(line: str) -> tuple[str, list[tuple[str, str]], str | None]:
             continue
         break
     rest = line[i:].strip(" ")
-    return measurement, pairs, rest or None
+    return measurement, tags, pairs, rest or None
 
 
 def _read_until(line: str, i: int, stops: tuple[str, ...]) -> tuple[str, int]:
@@ -211,36 +284,39 @@ def _read_quoted(line: str, i: int) -> tuple[str, int]:
     raise LineError("unterminated string field value")
 
 
-def _fields(measurement: str, pairs: list[tuple[str, str]]) -> tuple[tuple[tuple[str, float], ...], int | None]:
-    if not measurement:
-        raise LineError("empty measurement")
+def _fields(measurement: str, tags: dict[str, str], series: str, pairs: list[tuple[str, str]], keys: Keys
+            ) -> tuple[tuple[tuple[str, float], ...], int | None, int]:
     fields: list[tuple[str, float]] = []
     quality: int | None = None
+    strings = 0
     for key, text in pairs:
+        if text[0] == '"':  # only `_read_quoted` yields a leading quote
+            strings += 1
+            continue
         value = _field_value(key, text)
         if key == QUALITY_FIELD and isinstance(value, int):
             quality = value
         else:
-            fields.append((f"{measurement}.{key}", float(value)))
-    if not fields:
+            fields.append((keys.of(series, measurement, key, tags), float(value)))
+    if not fields and not strings:
         raise LineError("no value fields (only 'quality')")
-    return tuple(fields), quality
+    return tuple(fields), quality, strings
 
 
 def _field_value(key: str, text: str) -> float | int:
     if "_" in text:  # Python's int() and float() accept digit separators; the protocol does not
         raise LineError(f"field {key!r}: invalid number {text!r}")
     last = text[-1]
-    if last in "iu" and len(text) > 1 and text[0] != '"':
+    if last in "iu" and len(text) > 1:
         try:
             number = int(text[:-1])
         except ValueError:
             raise LineError(f"field {key!r}: invalid integer {text!r}") from None
-        if last == "u" and number < 0:
-            raise LineError(f"field {key!r}: unsigned integer {text!r} is negative")
+        if last == "u" and not 0 <= number <= UINT64_MAX:
+            raise LineError(f"field {key!r}: {text[:40]!r} is not an unsigned 64-bit integer")
+        if last == "i" and not INT64_MIN <= number <= INT64_MAX:
+            raise LineError(f"field {key!r}: {text[:40]!r} is not a signed 64-bit integer")
         return number
-    if text[0] == '"':
-        raise LineError(f"field {key!r}: string values are not supported; signals are numeric")
     if text in _TRUE:
         return 1.0
     if text in _FALSE:
@@ -248,15 +324,18 @@ def _field_value(key: str, text: str) -> float | int:
     try:
         return float(text)
     except ValueError:
-        raise LineError(f"field {key!r}: invalid number {text!r}") from None
+        raise LineError(f"field {key!r}: invalid number {text[:40]!r}") from None
 
 
 def _timestamp(text: str | None, scale: int) -> int | None:
     if text is None:
         return None
-    if "_" in text:
-        raise LineError(f"invalid timestamp {text!r}")
+    if "_" in text or len(text) > MAX_TIMESTAMP_DIGITS:
+        raise LineError(f"invalid timestamp {text[:40]!r}")
     try:
-        return int(text) * scale
+        timestamp = int(text) * scale
     except ValueError:
         raise LineError(f"invalid timestamp {text!r}") from None
+    if not MIN_TIMESTAMP_NS <= timestamp <= MAX_TIMESTAMP_NS:
+        raise LineError(f"timestamp {text} is outside 0001-01-01..9999-12-31 at this precision")
+    return timestamp

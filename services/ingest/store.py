@@ -242,3 +242,9 @@ async def forget_old_responses(conn: asyncpg.Connection | asyncpg.Pool, older_th
 async def touch_key(conn: asyncpg.Connection | asyncpg.Pool, api_key_id: int) -> None:
     """Mark a gateway as heard from (the alerts service's deadman rules read it)."""
     await conn.execute("UPDATE api_keys SET last_seen_at = now() WHERE id = $1", api_key_id)
+
+
+async def load_signal_maps(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """Line-protocol signal maps by scope: (templates, key-mapping table), as the plant files gave them."""
+    rows = await conn.fetch("SELECT scope, templates, aliases::text AS aliases FROM line_protocol_maps")
+    return {row["scope"]: (list(row["templates"]), json.loads(row["aliases"])) for row in rows}

@@ -33,12 +33,8 @@ async def bench_database() -> AsyncIterator[str]:
         server = external
     else:
         data_dir = Path(tempfile.mkdtemp(prefix="baseload-bench-"))
+        # The embedded server's own settings (shared.embedded.SERVER_SETTINGS): what `baseload db start` runs.
         server = await asyncio.to_thread(start_embedded, data_dir)
-        admin = await asyncpg.connect(with_database(server, "postgres"))
-        # Bulk loads: fewer checkpoints. Durability settings stay at their defaults (fsync, synchronous_commit).
-        await admin.execute("ALTER SYSTEM SET max_wal_size = '4GB'")
-        await admin.execute("SELECT pg_reload_conf()")
-        await admin.close()
     name = f"baseload_bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(with_database(server, "postgres"))
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -129,3 +125,43 @@ def postgres_cpu_seconds() -> float:
 
 def now() -> float:
     return time.perf_counter()
+
+
+class StorageMeter:
+    """Write-ahead log and disk bytes per stored reading since `start` (the whole server's WAL: use a bench server)."""
+
+    def __init__(self, url: str, wal_start: str) -> None:
+        self.url, self.wal_start = url, wal_start
+
+    @classmethod
+    async def start(cls, url: str) -> StorageMeter:
+        conn = await asyncpg.connect(url)
+        try:
+            return cls(url, await conn.fetchval("SELECT pg_current_wal_lsn()::text"))
+        finally:
+            await conn.close()
+
+    async def report(self) -> str:
+        conn = await asyncpg.connect(self.url)
+        try:
+            await conn.execute("CHECKPOINT")  # the full-page images that follow a checkpoint count too
+            wal = await conn.fetchval("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::text::pg_lsn)", self.wal_start)
+            readings = await conn.fetchval("SELECT count(*) FROM readings")
+            sizes = await conn.fetch(
+                """SELECT 'readings' AS kind, sum(pg_table_size(t.relid)) AS heap,
+                          sum(pg_indexes_size(t.relid)) AS indexes
+                   FROM pg_partition_tree('readings') AS t WHERE t.isleaf
+                   UNION ALL
+                   SELECT 'rollups', sum(pg_table_size(c.oid)), sum(pg_indexes_size(c.oid))
+                   FROM pg_class AS c WHERE c.relkind = 'r' AND c.relname LIKE 'rollups%'"""
+            )
+        finally:
+            await conn.close()
+        per = max(readings, 1)
+        parts = ", ".join(
+            f"{r['kind']} {(r['heap'] + r['indexes']) / per:.0f} B (indexes {r['indexes'] / per:.0f} B)"
+            for r in sizes
+        )
+        total = sum(r["heap"] + r["indexes"] for r in sizes) / per
+        return (f"  storage per reading ({readings:,} stored): WAL {float(wal) / per:.0f} B; disk {total:.0f} B = "
+                f"{parts}")

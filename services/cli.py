@@ -1,90 +1,182 @@
-"""The `baseload` command line: database, migrations, plants, keys, services and the demo."""
+"""The `baseload` command line: database, migrations, plants, keys, services, the demo, import and export.
+
+Every error is one line on stderr and a non-zero exit; `baseload --debug ...` (or BASELOAD_DEBUG=1) shows the
+traceback. Each command imports only what it needs, so `baseload --help` starts fast.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
+from shared.contracts import Role
 
-from shared import auth
-from shared.db import asyncpg_dsn, resolve_database_url
-from shared.embedded import embedded_status, start_embedded, stop_embedded
-from shared.migrate import upgrade
-from shared.plants import PlantConfigError, apply_plant, load_plant_file
-from shared.settings import BaseServiceSettings
+if TYPE_CHECKING:
+    from shared.settings import BaseServiceSettings
 
 SERVICES = ("ingest", "api", "alerts")
-# Commands whose arguments belong to their own module: `baseload <name> ...` → services.<module>.cli.main(argv).
+# Commands whose arguments belong to their own module: `baseload <name> ...` → <module>.main(argv).
 DELEGATED = {
-    "simulate": "services.simulator.cli",
-    "gateway": "services.gateway.cli",
-    "alerts": "services.alerts.cli",
-    "sink": "services.sink.cli",
-    "demo": "services.demo",
+    "simulate": ("services.simulator.cli", "run the plant simulator (OPC UA + Modbus servers)"),
+    "gateway": ("services.gateway.cli", "run the SCADA gateway bridge (OPC UA / Modbus → ingest)"),
+    "alerts": ("services.alerts.cli", "alert rules from a plant file (`alerts load FILE`)"),
+    "sink": ("services.sink.cli", "run the local webhook sink that verifies and prints alerts"),
+    "demo": ("services.demo", "the whole system in one terminal (what `make run` does)"),
+    "import": ("services.tools.importer", "import a historian CSV export through ingest (resumable)"),
+    "export": ("services.tools.exporter", "export readings to CSV or Parquet"),
 }
+EXIT_INTERRUPTED = 130
+
+
+class CliError(Exception):
+    """A failure the user can act on; its message is the one line printed."""
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("baseload")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="baseload", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="baseload", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"baseload {version()}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    db = sub.add_parser("db", help="the embedded PostgreSQL (used when no DATABASE_URL is set)")
-    db.add_argument("action", choices=("start", "stop", "status", "url"))
+    db = sub.add_parser("db", help="the embedded PostgreSQL (used when BASELOAD_DATABASE_URL is not set)")
+    db.add_argument("action", choices=("start", "stop", "status", "url"),
+                    help="start it (it keeps running), stop it, say whether it runs, or print its URL")
 
     sub.add_parser("migrate", help="apply database migrations")
 
     plant = sub.add_parser("plant", help="plant configuration as code")
-    plant_sub = plant.add_subparsers(dest="plant_command", required=True)
+    plant_sub = plant.add_subparsers(dest="plant_command", required=True, metavar="ACTION")
     plant_load = plant_sub.add_parser("load", help="create or update a plant from a YAML file (idempotent)")
-    plant_load.add_argument("file", type=Path)
+    plant_load.add_argument("file", type=Path, help="the plant file, e.g. deploy/plants/nish.yaml")
 
     keys = sub.add_parser("keys", help="API keys")
-    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     create = keys_sub.add_parser("create", help="create a key; the token is printed once")
-    create.add_argument("--role", required=True, choices=auth.ROLES)
-    create.add_argument("--name", required=True)
-    create.add_argument("--partner")
+    create.add_argument("--role", required=True, choices=[str(r) for r in Role], help="what the key may do")
+    create.add_argument("--name", required=True, help="a name to recognise the key by (in lists and logs)")
+    create.add_argument("--partner", help="for --role partner: the partner whose plants the key may read")
     revoke = keys_sub.add_parser("revoke", help="revoke a key by id, name or token prefix")
-    revoke.add_argument("key")
+    revoke.add_argument("key", help="the key's id, name or token prefix (as `baseload keys list` shows)")
     keys_sub.add_parser("list", help="list keys (never their tokens)")
 
     serve = sub.add_parser("serve", help="run one service")
-    serve.add_argument("service", choices=SERVICES)
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
+    serve.add_argument("service", choices=SERVICES, help="which service")
+    serve.add_argument("--host", help="address to listen on (default from BASELOAD_<SERVICE>_HOST, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default from BASELOAD_<SERVICE>_PORT)")
 
-    for name in DELEGATED:
-        sub.add_parser(name, help=f"see `baseload {name} --help`", add_help=False)
+    for name, (_, summary) in DELEGATED.items():
+        sub.add_parser(name, help=f"{summary}; see `baseload {name} --help`", add_help=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in DELEGATED:
-        return _delegate(argv[0], argv[1:])
-    args = build_parser().parse_args(argv)
-    settings = BaseServiceSettings()
-    handler = {
-        "db": _db, "migrate": _migrate, "plant": _plant, "keys": _keys, "serve": _serve,
-    }[args.command]
-    return handler(args, settings)
-
-
-def _delegate(name: str, argv: list[str]) -> int:
+    debug = "--debug" in argv[:1] or os.environ.get("BASELOAD_DEBUG", "") not in ("", "0")
+    if argv[:1] == ["--debug"]:
+        argv = argv[1:]
+    command = argv[0] if argv else "baseload"
     try:
-        module = importlib.import_module(DELEGATED[name])
-    except ModuleNotFoundError:
-        print(f"baseload {name}: not available in this build", file=sys.stderr)
-        return 2
-    return int(module.main(argv) or 0)
+        return _dispatch(argv)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)  # end the ^C line; no traceback for a user's stop
+        return EXIT_INTERRUPTED
+    except SystemExit:
+        raise
+    except Exception as exc:  # the last line of defence: one line, the traceback only on request
+        if debug:
+            raise
+        print(f"baseload {command}: {describe_error(exc)} (run with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+def _dispatch(argv: list[str]) -> int:
+    if argv and argv[0] in DELEGATED:
+        module = importlib.import_module(DELEGATED[argv[0]][0])
+        return int(module.main(argv[1:]) or 0)
+    args = build_parser().parse_args(argv)
+    from shared.settings import BaseServiceSettings
+
+    handlers: dict[str, Callable[[argparse.Namespace, BaseServiceSettings], int]] = {
+        "db": _db, "migrate": _migrate, "plant": _plant, "keys": _keys, "serve": _serve,
+    }
+    return handlers[args.command](args, BaseServiceSettings())
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for a user: what failed, in their terms (no Python reprs)."""
+    exc = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
+    if exc.__cause__ is not None and type(exc).__module__.startswith("sqlalchemy"):
+        exc = exc.__cause__
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    module = type(exc).__module__
+    if isinstance(exc, CliError | ValueError | FileNotFoundError):
+        return text
+    if isinstance(exc, ConnectionRefusedError) or "Connect call failed" in text:
+        return ("cannot reach the database (connection refused); is it running? Set BASELOAD_DATABASE_URL or run "
+                "`baseload db start`")
+    if "does not exist" in text and "relation" in text:
+        return f"database error: {text}; run `baseload migrate` first"
+    if module.startswith(("asyncpg", "sqlalchemy")):
+        return f"database error: {text.removeprefix('(sqlalchemy.dialects.postgresql.asyncpg.Error) ')}"
+    if isinstance(exc, OSError):
+        return text
+    return f"{type(exc).__name__}: {text}"
+
+
+@contextmanager
+def database_url(settings: BaseServiceSettings) -> Iterator[str]:
+    """The configured database, or the embedded one; an embedded server started only for this command is stopped
+    again afterwards (a one-off command never leaves a PostgreSQL running behind the user's back)."""
+    from shared.db import resolve_database_url
+    from shared.embedded import embedded_status, stop_embedded
+
+    started_here = settings.database_url is None and embedded_status(settings.data_dir) is None
+    try:
+        yield resolve_database_url(settings)
+    finally:
+        if started_here:
+            stop_embedded(settings.data_dir)
+
+
+def run_on_connection(settings: BaseServiceSettings, work: Callable[[Any], Any]) -> Any:
+    """`await work(conn)` on one connection to the database (see `database_url`)."""
+    import asyncio
+
+    import asyncpg
+
+    from shared.db import asyncpg_dsn
+
+    async def run(url: str) -> Any:
+        conn = await asyncpg.connect(asyncpg_dsn(url), timeout=10)
+        try:
+            return await work(conn)
+        finally:
+            await conn.close()
+
+    with database_url(settings) as url:
+        return asyncio.run(run(url))
 
 
 def _db(args: argparse.Namespace, settings: BaseServiceSettings) -> int:
+    from shared.embedded import embedded_status, start_embedded, stop_embedded
+
     if args.action == "start":
         print(start_embedded(settings.data_dir))
     elif args.action == "stop":
@@ -97,56 +189,50 @@ def _db(args: argparse.Namespace, settings: BaseServiceSettings) -> int:
 
 
 def _migrate(_: argparse.Namespace, settings: BaseServiceSettings) -> int:
-    upgrade(resolve_database_url(settings))
+    from shared.migrate import upgrade
+
+    with database_url(settings) as url:
+        upgrade(url)
     print("database is at the latest migration")
     return 0
 
 
 def _plant(args: argparse.Namespace, settings: BaseServiceSettings) -> int:
+    from shared.plants import PlantConfigError, apply_plant, load_plant_file
+
     try:
         config = load_plant_file(args.file)
     except (OSError, PlantConfigError, ValueError) as exc:
-        print(f"baseload plant load: {exc}", file=sys.stderr)
-        return 2
-
-    async def run() -> int:
-        conn = await asyncpg.connect(asyncpg_dsn(resolve_database_url(settings)))
-        try:
-            return await apply_plant(conn, config)
-        finally:
-            await conn.close()
-
-    asyncio.run(run())
+        raise CliError(f"{args.file}: {exc}") from exc
+    run_on_connection(settings, lambda conn: apply_plant(conn, config))
     print(f"plant {config.key}: {len(config.signals)} signals, {len(config.commitments)} commitments")
     return 0
 
 
 def _keys(args: argparse.Namespace, settings: BaseServiceSettings) -> int:
-    async def run() -> int:
-        conn = await asyncpg.connect(asyncpg_dsn(resolve_database_url(settings)))
-        try:
-            if args.keys_command == "create":
-                principal, token = await auth.create_key(conn, role=args.role, name=args.name, partner=args.partner)
-                print(token)
-                print(f"key {principal.key_id} ({principal.role}) created; the token above is shown only once",
-                      file=sys.stderr)
-            elif args.keys_command == "revoke":
-                revoked = await auth.revoke_key(conn, args.key)
-                print(f"revoked {revoked} key(s)")
-                return 0 if revoked else 1
-            else:
-                for row in await conn.fetch(
-                    "SELECT id, name, role, partner, token_prefix, created_at, revoked_at FROM api_keys ORDER BY id"
-                ):
-                    state = "revoked" if row["revoked_at"] else "active"
-                    print(f"{row['id']:>4}  {row['role']:<8} {row['name']:<24} {row['partner'] or '-':<10} "
-                          f"{row['token_prefix']}…  {state}")
-            return 0
-        finally:
-            await conn.close()
+    async def run(conn: Any) -> int:
+        if args.keys_command in ("create", "revoke"):
+            from shared import auth  # imports the web stack: not for `keys list`
+        if args.keys_command == "create":
+            principal, token = await auth.create_key(conn, role=args.role, name=args.name, partner=args.partner)
+            print(token)
+            print(f"key {principal.key_id} ({principal.role}) created; the token above is shown only once",
+                  file=sys.stderr)
+        elif args.keys_command == "revoke":
+            revoked = await auth.revoke_key(conn, args.key)
+            print(f"revoked {revoked} key(s)")
+            return 0 if revoked else 1
+        else:
+            for row in await conn.fetch(
+                "SELECT id, name, role, partner, token_prefix, created_at, revoked_at FROM api_keys ORDER BY id"
+            ):
+                state = "revoked" if row["revoked_at"] else "active"
+                print(f"{row['id']:>4}  {row['role']:<8} {row['name']:<24} {row['partner'] or '-':<10} "
+                      f"{row['token_prefix']}…  {state}")
+        return 0
 
     try:
-        return asyncio.run(run())
+        return int(run_on_connection(settings, run))
     except ValueError as exc:
         print(f"baseload keys: {exc}", file=sys.stderr)
         return 2

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -23,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import IO
 
 import asyncpg
 import httpx
@@ -55,6 +58,14 @@ class Ports:
     gateway: int = 8010
     opcua: int = 4840
     modbus: int = 5020
+
+
+def ports_argument(text: str) -> Ports:
+    """argparse type for --ports: its error is the message alone (not the function's name)."""
+    try:
+        return parse_ports(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--ports: ")) from None
 
 
 def parse_ports(text: str, base: Ports = Ports()) -> Ports:
@@ -117,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replay speed until the simulation meets the wall clock (1: live from the start)")
     p.add_argument("--trip-after", type=float, default=60.0, metavar="SECONDS",
                    help="wall seconds until the scenario's event (the GT trip)")
-    p.add_argument("--ports", type=parse_ports, default=Ports(),
+    p.add_argument("--ports", type=ports_argument, default=Ports(),
                    help="override ports, e.g. ingest=18001,api=18002,alerts=18003,sink=19000,gateway=18010,"
                         "opcua=14840,modbus=15020")
     return p
@@ -163,6 +174,57 @@ class DemoError(RuntimeError):
     """The demo cannot go on; the message says why."""
 
 
+LOCK_FILE = "demo.lock"
+
+
+class DemoLock:
+    """An exclusive lock on `<data dir>/demo.lock` (released by the OS if the demo dies), holding its pid and ports
+    so that a second demo can say which one runs."""
+
+    def __init__(self, handle: IO[str]) -> None:
+        self.handle = handle
+
+    @classmethod
+    def acquire(cls, path: Path, ports: Ports) -> DemoLock:
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the demo's lifetime
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise DemoError(f"another Baseload demo is running ({holder}); stop it with Ctrl-C in its terminal "
+                            f"(or `kill -INT <pid>`), or give this one its own BASELOAD_DATA_DIR and --ports") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}, {describe_ports(ports)}")
+        handle.flush()
+        return cls(handle)
+
+    def __enter__(self) -> DemoLock:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.handle.close()
+
+
+def describe_ports(ports: Ports) -> str:
+    return ", ".join(f"{f.name} {getattr(ports, f.name)}" for f in fields(Ports))
+
+
+def check_ports_free(ports: Ports, host: str = "127.0.0.1") -> None:
+    """DemoError naming the first port something else listens on."""
+    for f in fields(Ports):
+        port = getattr(ports, f.name)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError:
+                raise DemoError(f"port {port} ({f.name}) on {host} is in use by another program; free it or move "
+                                f"the demo, e.g. --ports {f.name}={port + 10000}") from None
+
+
 class Supervisor:
     """The demo's child processes by name; stopping them all on the way out."""
 
@@ -171,8 +233,10 @@ class Supervisor:
         self.children: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
+        # A session of its own: a Ctrl-C in the terminal reaches only the demo, which stops each child once.
         self.children[name] = subprocess.Popen([sys.executable, "-m", "services.cli", *args],
-                                               env={**self.env, **(env or {})}, cwd=REPO_ROOT)
+                                               env={**self.env, **(env or {})}, cwd=REPO_ROOT,
+                                               start_new_session=True)
 
     def exited(self) -> tuple[str, int] | None:
         for name, child in self.children.items():
@@ -215,6 +279,21 @@ def simulator_args(ports: Ports, scenario: str, start: datetime, time_scale: flo
 def run_demo(settings: BaseServiceSettings, options: DemoOptions) -> int:
     """Run the demo until Ctrl-C (0) or until a process fails (1)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:  # before anything changes: a second demo, or a port taken, is refused here
+        lock = DemoLock.acquire(settings.data_dir / LOCK_FILE, options.ports)
+    except DemoError as exc:
+        print(f"baseload demo: {exc}", file=sys.stderr)
+        return 1
+    with lock:
+        try:
+            check_ports_free(options.ports)
+        except DemoError as exc:
+            print(f"baseload demo: {exc}", file=sys.stderr)
+            return 1
+        return _run_with_database(settings, options)
+
+
+def _run_with_database(settings: BaseServiceSettings, options: DemoOptions) -> int:
     # The demo stops the embedded PostgreSQL on exit only if it started it (`baseload db start` keeps it up).
     started_database = settings.database_url is None and embedded_status(settings.data_dir) is None
     url = resolve_database_url(settings)

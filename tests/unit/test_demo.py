@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
+import os
+import socket
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from services.demo import Ports, parse_ports, plan_simulation
+from services.demo import DemoError, DemoLock, Ports, check_ports_free, parse_ports, plan_simulation, ports_argument
 
 NOW = datetime(2026, 11, 25, 10, 7, 30, tzinfo=UTC)
 
@@ -53,3 +57,26 @@ def test_ports_can_be_overridden_by_name() -> None:
 def test_unknown_names_and_bad_ports_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="--ports"):
         parse_ports(text)
+
+
+def test_a_bad_ports_option_is_one_clear_message_without_internal_names() -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="'api=abc' is not one of") as caught:
+        ports_argument("api=abc")
+    assert "parse_ports" not in str(caught.value)
+
+
+def test_a_second_demo_lock_is_refused_naming_the_running_demo(tmp_path: Path) -> None:
+    running = f"another Baseload demo is running \\(pid {os.getpid()}, ingest 8001"
+    with DemoLock.acquire(tmp_path / "demo.lock", Ports()), pytest.raises(DemoError, match=running):
+        DemoLock.acquire(tmp_path / "demo.lock", Ports(api=18002))
+    with DemoLock.acquire(tmp_path / "demo.lock", Ports()):  # released on exit
+        pass
+
+
+def test_a_port_in_use_is_named_before_anything_starts() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(DemoError, match=f"port {port} \\(sink\\) on 127.0.0.1 is in use"):
+            check_ports_free(Ports(ingest=0, api=0, alerts=0, sink=port, gateway=0, opcua=0, modbus=0))

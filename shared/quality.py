@@ -34,3 +34,8 @@ def severity(status_code: int) -> QualityClass:
 
 def is_good(status_code: int) -> bool:
     return (status_code >> 30) & 0b11 == 0
+
+
+# Opc.Ua.StatusCodes UncertainSubstituteValue ("an operational value that was manually overwritten"; checked
+# against asyncua's ua.StatusCodes): the quality of a substitute reading agreed by both partners in a correction.
+UNCERTAIN_SUBSTITUTE_VALUE = 0x40910000

@@ -247,7 +247,12 @@ webhook_endpoints = sa.Table(
     sa.Column("options", JSONB, nullable=False, server_default=EMPTY_JSON),
     sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("created_at", TSTZ, nullable=False, server_default=NOW),
+    # Partner-owned endpoints (migration 0004): one plant and one partner; NULL for operator endpoints.
+    sa.Column("partner", sa.Text, nullable=True),
+    sa.Column("plant_id", sa.Integer, sa.ForeignKey("plants.id", ondelete="CASCADE"), nullable=True),
+    sa.Column("event_types", postgresql.ARRAY(sa.Text), nullable=False, server_default=sa.text("'{}'::text[]")),
     sa.CheckConstraint("format IN ('standard', 'alertmanager', 'pagerduty', 'slack')", name="webhook_endpoints_format"),
+    sa.CheckConstraint("(partner IS NULL) = (plant_id IS NULL)", name="webhook_endpoints_partner_scoped"),
 )
 
 # Notifications written in the transaction of the state change; the dispatcher sends them after commit.
@@ -256,7 +261,8 @@ webhook_outbox = sa.Table(
     metadata,
     sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
     sa.Column("endpoint_id", sa.Integer, sa.ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("alert_id", sa.Integer, sa.ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    # NULL for settlement events (statement.restated, dispute.*), which are not about an alert.
+    sa.Column("alert_id", sa.Integer, sa.ForeignKey("alerts.id", ondelete="CASCADE"), nullable=True),
     sa.Column("event_type", sa.Text, nullable=False),
     sa.Column("webhook_id", sa.Text, nullable=False, unique=True),
     sa.Column("body", sa.Text, nullable=False),
@@ -296,6 +302,90 @@ line_protocol_maps = sa.Table(
     sa.CheckConstraint("scope LIKE 'plant:%' OR scope LIKE 'key:%'", name="line_protocol_maps_scope_known"),
 )
 
+# ---------------------------------------------------------------------------------------------------------------------
+# disputes (services/api/disputes; migration 0004_disputes): disputes on a settlement period, every step taken on
+# them, two-party corrections with their approvals, and the reading-substitution overlay (originals stay untouched).
+# ---------------------------------------------------------------------------------------------------------------------
+disputes = sa.Table(
+    "disputes",
+    metadata,
+    sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("plant_id", sa.Integer, sa.ForeignKey("plants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("period_start", TSTZ, nullable=False),
+    sa.Column("period_end", TSTZ, nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default="open"),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("evidence", sa.Text, nullable=False, server_default=""),
+    sa.Column("attachment_digest", sa.Text, nullable=True),
+    sa.Column("opened_by", sa.Text, nullable=False),
+    sa.Column("opened_by_partner", sa.Text, nullable=False),
+    sa.Column("opened_by_key_id", sa.Integer, sa.ForeignKey("api_keys.id"), nullable=False),
+    sa.Column("created_at", TSTZ, nullable=False, server_default=NOW),
+    sa.CheckConstraint("period_end > period_start", name="disputes_period_ordered"),
+    sa.CheckConstraint("status IN ('open', 'corrected')", name="disputes_status_known"),
+    sa.Index("disputes_plant_period", "plant_id", "period_start"),
+)
+
+dispute_events = sa.Table(
+    "dispute_events",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("dispute_id", sa.Integer, sa.ForeignKey("disputes.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("at", TSTZ, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("actor_role", sa.Text, nullable=False),
+    sa.Column("actor_partner", sa.Text, nullable=True),
+    sa.Column("actor_key_id", sa.Integer, sa.ForeignKey("api_keys.id"), nullable=False),
+    sa.Column("correction_id", sa.Integer, nullable=True),
+    sa.Column("detail", JSONB, nullable=False, server_default=EMPTY_JSON),
+    sa.Index("dispute_events_dispute_id", "dispute_id", "id"),
+)
+
+corrections = sa.Table(
+    "corrections",
+    metadata,
+    sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("dispute_id", sa.Integer, sa.ForeignKey("disputes.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("plant_id", sa.Integer, sa.ForeignKey("plants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("signal_id", sa.Integer, sa.ForeignKey("signals.id", ondelete="CASCADE"), nullable=True),
+    sa.Column("starts_at", TSTZ, nullable=False),
+    sa.Column("ends_at", TSTZ, nullable=False),
+    sa.Column("energy_mwh", sa.Float, nullable=True),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("status", sa.Text, nullable=False, server_default="pending"),
+    sa.Column("proposed_by", sa.Text, nullable=False),
+    sa.Column("proposed_by_partner", sa.Text, nullable=False),
+    sa.Column("proposed_at", TSTZ, nullable=False),
+    sa.Column("decided_at", TSTZ, nullable=True),
+    sa.CheckConstraint("ends_at > starts_at", name="corrections_interval_ordered"),
+    sa.CheckConstraint("kind IN ('readings', 'energy')", name="corrections_kind_known"),
+    sa.CheckConstraint("status IN ('pending', 'applied', 'rejected')", name="corrections_status_known"),
+    sa.CheckConstraint("(kind = 'energy') = (energy_mwh IS NOT NULL)", name="corrections_energy_value"),
+    sa.CheckConstraint("(kind = 'readings') = (signal_id IS NOT NULL)", name="corrections_readings_signal"),
+    sa.Index("corrections_plant_interval", "plant_id", "starts_at"),
+)
+
+correction_approvals = sa.Table(
+    "correction_approvals",
+    metadata,
+    sa.Column("correction_id", sa.Integer, sa.ForeignKey("corrections.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("partner", sa.Text, primary_key=True),
+    sa.Column("approved_by", sa.Text, nullable=False),
+    sa.Column("key_id", sa.Integer, sa.ForeignKey("api_keys.id"), nullable=False),
+    sa.Column("at", TSTZ, nullable=False),
+)
+
+reading_substitutions = sa.Table(
+    "reading_substitutions",
+    metadata,
+    sa.Column("correction_id", sa.Integer, sa.ForeignKey("corrections.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("ts", TSTZ, primary_key=True),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("quality", sa.Integer, nullable=False),
+)
+
 __all__ = [
     "ROLES",
     "alert_rules",
@@ -306,11 +396,16 @@ __all__ = [
     "commitment_exclusions",
     "commitment_schedule",
     "commitments",
+    "correction_approvals",
+    "corrections",
+    "dispute_events",
+    "disputes",
     "idempotency_keys",
     "line_protocol_maps",
     "metadata",
     "plant_partners",
     "plants",
+    "reading_substitutions",
     "readings",
     "rollups_1m",
     "signals",

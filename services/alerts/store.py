@@ -223,8 +223,9 @@ class Endpoint:
 
 
 async def enabled_endpoints(conn: asyncpg.Connection) -> list[Endpoint]:
+    # Partner endpoints (partner IS NOT NULL) receive only their plant's settlement events, never alerts.
     rows = await conn.fetch("SELECT id, name, url, format, severities, label_filters, options"
-                            " FROM webhook_endpoints WHERE enabled ORDER BY id")
+                            " FROM webhook_endpoints WHERE enabled AND partner IS NULL ORDER BY id")
     return [Endpoint(r["id"], r["name"], r["url"], r["format"], tuple(r["severities"]), r["label_filters"],
                      r["options"]) for r in rows]
 

@@ -18,6 +18,7 @@ from services.api import reports, routes, store
 from services.api.buckets import QueryError
 from services.api.cache import BucketCache
 from services.api.catalog import Catalog
+from services.api.disputes import routes as disputes
 from services.api.settings import Settings
 from shared.db import create_pool, resolve_database_url
 from shared.errors import error_response, install_error_handlers
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_operational_routes(app, registry)
     app.include_router(routes.router)
     app.include_router(reports.router)
+    disputes.install(app)
     app.add_exception_handler(QueryError, _bad_query)
     app.add_middleware(MetricsMiddleware, metrics=Metrics(registry))
     return app

@@ -49,4 +49,7 @@ class Settings(BaseServiceSettings):
     )
     notify_channel: str = Field(default=READINGS_CHANNEL, description="Where ingest announces new readings.")
     stream_interval_s: float = Field(default=1.0, gt=0)
+    dispute_max_substitutes: int = Field(
+        default=10_000, ge=1, description="Most substitute readings in one proposed correction."
+    )
     catalog_ttl_s: float = Field(default=5.0, ge=0, description="How long plant and signal metadata is cached.")

@@ -262,7 +262,8 @@ def child_env(settings: BaseServiceSettings, url: str, ports: Ports, gateway_key
            "BASELOAD_GATEWAY_INGEST_URL": f"http://127.0.0.1:{ports.ingest}",
            "BASELOAD_GATEWAY_HTTP_PORT": str(ports.gateway),
            "BASELOAD_GATEWAY_OPCUA_ENDPOINT": f"opc.tcp://127.0.0.1:{ports.opcua}/baseload/",
-           "BASELOAD_GATEWAY_MODBUS_PORT": str(ports.modbus)}
+           "BASELOAD_GATEWAY_MODBUS_PORT": str(ports.modbus),
+           "BASELOAD_ALERTS_WEBHOOK_ALLOW_CIDRS": "127.0.0.1/32"}  # the demo's webhook sink runs on this host
     for service in ("INGEST", "API", "ALERTS"):  # quieter services, so the sink's lines stand out
         env.setdefault(f"BASELOAD_{service}_LOG_LEVEL", "warning")
     return env

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from services.alerts import routes_alerts, routes_config, store
 from services.alerts.dispatch import Dispatcher
+from services.alerts.egress import EgressPolicy, Resolver, system_resolver
 from services.alerts.evaluator import Evaluator
 from services.alerts.metrics import AlertsMetrics, run_upkeep
 from services.alerts.settings import Settings
@@ -21,7 +22,8 @@ from shared.errors import install_error_handlers
 from shared.http import add_operational_routes
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, resolver: Resolver = system_resolver) -> FastAPI:
+    """The app; `resolver` is the DNS seam of the webhook egress policy (registration and every send)."""
     settings = settings or Settings()
     metrics = AlertsMetrics.create()
 
@@ -30,10 +32,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         url = await asyncio.to_thread(resolve_database_url, settings)  # may start the embedded server
         pool = await create_pool(url, max_size=settings.db_pool_size, timeout=settings.db_connect_timeout_s,
                                  init=store.init_connection)
-        client = httpx.AsyncClient(timeout=settings.delivery_timeout_s, follow_redirects=False)
+        # No proxies from the environment: the egress policy checks the address the POST really connects to.
+        client = httpx.AsyncClient(timeout=settings.delivery_timeout_s, follow_redirects=False, trust_env=False)
         app.state.pool, app.state.settings = pool, settings
-        app.state.evaluator = Evaluator(pool, settings, url)
-        app.state.dispatcher = Dispatcher(pool, settings, url, client)
+        app.state.egress, app.state.resolver = EgressPolicy(settings.webhook_allow_cidrs), resolver
+        app.state.evaluator = Evaluator(pool, settings, url, metrics=metrics)
+        app.state.dispatcher = Dispatcher(pool, settings, url, client, resolver=resolver)
         tasks = [asyncio.create_task(run_upkeep(pool, metrics, every_s=settings.metrics_refresh_s,
                                                 retention=timedelta(days=settings.delivery_log_retention_days)),
                                      name="alerts-upkeep")]

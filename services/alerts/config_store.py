@@ -53,7 +53,7 @@ async def upsert_rule(conn: Conn, rule: schemas.RuleCommon) -> asyncpg.Record:
            ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, severity = excluded.severity,
                labels = excluded.labels, params = excluded.params, for_s = excluded.for_s,
                keep_firing_for_s = excluded.keep_firing_for_s, repeat_interval_s = excluded.repeat_interval_s,
-               enabled = excluded.enabled, updated_at = now()
+               enabled = excluded.enabled, updated_at = now(), last_error = NULL, last_error_at = NULL
            RETURNING *""", *_rule_values(rule))
 
 
@@ -68,7 +68,8 @@ async def create_rule(conn: Conn, rule: schemas.RuleCommon) -> asyncpg.Record | 
 async def update_rule(conn: Conn, rule_id: int, rule: schemas.RuleCommon) -> asyncpg.Record | None:
     return await conn.fetchrow(
         """UPDATE alert_rules SET name = $2, kind = $3, severity = $4, labels = $5, params = $6, for_s = $7,
-               keep_firing_for_s = $8, repeat_interval_s = $9, enabled = $10, updated_at = now()
+               keep_firing_for_s = $8, repeat_interval_s = $9, enabled = $10, updated_at = now(),
+               last_error = NULL, last_error_at = NULL
            WHERE id = $1 RETURNING *""", rule_id, *_rule_values(rule))
 
 

@@ -1,9 +1,12 @@
 """Webhook delivery from the outbox: signed POSTs after commit, retries on the Standard Webhooks schedule with
 jitter, dead-letter after the last attempt.
 
-Each worker claims one due row (FOR UPDATE SKIP LOCKED), sends it while holding the row lock, then logs the attempt
-and commits. If the process dies mid-delivery the transaction aborts, the row is still pending, and the next
-dispatcher (another replica, or this one after restart) resends it with the same `webhook-id`.
+Each worker leases one due row (FOR UPDATE SKIP LOCKED, `leased_until` + a token) and commits; it then sends the POST
+holding no database connection (a slow receiver cannot starve the pool), and records the outcome in a new
+transaction, only if it still holds the lease. If the process dies mid-delivery the row is still pending; once the
+lease expires the next dispatcher (another replica, or this one after restart) resends it with the same
+`webhook-id`. Every target address goes through the egress policy at send time, and the POST connects to the
+address that was checked. Receivers' reply bodies are never stored: only the status code and a reason of ours.
 """
 
 from __future__ import annotations
@@ -12,16 +15,17 @@ import asyncio
 import contextlib
 import logging
 import random
+import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import asyncpg
 import httpx
 
 from services.alerts import store
+from services.alerts.egress import EgressPolicy, EgressRefused, Resolver, system_resolver, target_of
 from services.alerts.settings import Settings
 from services.alerts.signing import signed_headers
 from shared.db import UNAVAILABLE_ERRORS, asyncpg_dsn
@@ -53,23 +57,50 @@ class SendResult:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-async def send(client: httpx.AsyncClient, url: str, secret: str, webhook_id: str, body: bytes) -> SendResult:
-    """One signed POST; transport errors become a result, never an exception."""
-    headers = {**signed_headers(secret, webhook_id, int(time.time()), body),
-               "content-type": "application/json", "user-agent": USER_AGENT}
+def _reason(exc: httpx.HTTPError) -> str:
+    """A short reason of ours for a transport failure (never the receiver's or the OS's text)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(exc, httpx.ConnectError):
+        return "connection failed"
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.LocalProtocolError):
+        return "HTTP protocol error"
+    return "transport error"
+
+
+async def send(client: httpx.AsyncClient, url: str, secret: str, webhook_id: str, body: bytes, *,
+               policy: EgressPolicy, resolver: Resolver, timeout_s: float) -> SendResult:
+    """One signed POST to the address the policy checked; failures become a result, never an exception."""
     started = time.perf_counter()
+    host, port = target_of(url)
     try:
-        response = await client.post(url, content=body, headers=headers)
+        async with asyncio.timeout(timeout_s):
+            address = await policy.resolve(host, port, resolver)
+            target = httpx.URL(url).copy_with(host=address)
+            headers = {**signed_headers(secret, webhook_id, int(time.time()), body),
+                       "content-type": "application/json", "user-agent": USER_AGENT,
+                       "host": httpx.URL(url).netloc.decode("ascii")}
+            extensions = {"sni_hostname": host} if target.scheme == "https" else {}
+            response = await client.post(target, content=body, headers=headers, extensions=extensions)
+    except EgressRefused as exc:
+        return SendResult(None, _ms(started), f"refused by the egress policy: {exc}"[:300])
+    except TimeoutError:
+        return SendResult(None, _ms(started), "timeout")
     except httpx.HTTPError as exc:
-        return SendResult(None, (time.perf_counter() - started) * 1000, f"{type(exc).__name__}: {exc}"[:500])
-    latency = (time.perf_counter() - started) * 1000
-    error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}: {response.text[:200]}"
-    return SendResult(response.status_code, latency, error)
+        return SendResult(None, _ms(started), _reason(exc))
+    error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+    return SendResult(response.status_code, _ms(started), error)
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
 
 
 class Dispatcher:
-    def __init__(self, pool: asyncpg.Pool, settings: Settings, database_url: str, client: httpx.AsyncClient) -> None:
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, database_url: str, client: httpx.AsyncClient, *,
+                 resolver: Resolver = system_resolver) -> None:
         self.pool, self.settings, self.database_url, self.client = pool, settings, database_url, client
+        self.policy, self.resolver = EgressPolicy(settings.webhook_allow_cidrs), resolver
         self._wake = asyncio.Event()
         self.sent = 0
 
@@ -113,24 +144,31 @@ class Dispatcher:
             self._wake.clear()
 
     async def deliver_one(self) -> bool:
-        """Send the next due delivery, if any; True when one was attempted."""
+        """Lease the next due delivery, send it with no connection held, record the outcome; True if one was tried."""
         async with self.pool.acquire() as conn, conn.transaction():
-            row = await store.claim_delivery(conn)
-            if row is None:
-                return False
-            result = await send(self.client, row["url"], row["secret"], row["webhook_id"], row["body"].encode())
-            await self._record(conn, row, result)
-        if result.delivered:
+            claim = await store.claim_delivery(conn, lease_s=self.settings.delivery_lease_s,
+                                               token=secrets.token_hex(16))
+        if claim is None:
+            return False
+        result = await send(self.client, claim.url, claim.secret, claim.webhook_id, claim.body.encode(),
+                            policy=self.policy, resolver=self.resolver, timeout_s=self.settings.delivery_timeout_s)
+        async with self.pool.acquire() as conn, conn.transaction():
+            recorded = await self._record(conn, claim, result)
+        if result.delivered and recorded:
             self.sent += 1
         return True
 
-    async def _record(self, conn: asyncpg.Connection, row: Any, result: SendResult) -> None:
+    async def _record(self, conn: asyncpg.Connection, claim: store.Claim, result: SendResult) -> bool:
         now = datetime.now(UTC)
-        attempt = row["attempts"] + 1
+        attempt = claim.attempts + 1
         retry = None if result.delivered else next_attempt_at(
             attempt, now, self.settings.retry_schedule_s, jitter=self.settings.retry_jitter)
         if not result.delivered:
-            log.info("delivery %s attempt %d failed: %s", row["webhook_id"], attempt, result.error)
-        await store.record_attempt(conn, row["id"], attempt, at=now, status_code=result.status_code,
-                                   latency_ms=result.latency_ms, error=result.error, next_attempt_at=retry,
-                                   delivered=result.delivered)
+            log.info("delivery %s attempt %d failed: %s", claim.webhook_id, attempt, result.error)
+        recorded = await store.record_attempt(conn, claim, at=now, status_code=result.status_code,
+                                              latency_ms=result.latency_ms, error=result.error,
+                                              next_attempt_at=retry, delivered=result.delivered)
+        if not recorded:
+            log.warning("delivery %s: the lease expired during the attempt; another worker owns it now",
+                        claim.webhook_id)
+        return recorded

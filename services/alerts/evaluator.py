@@ -3,6 +3,10 @@
 
 Each cycle is one transaction: lock the rules (SKIP LOCKED: another replica evaluating them wins; they are
 retried next cycle), read inputs, step every alert's lifecycle, write state, transitions and outbox rows, commit.
+
+One rule never stops the others: a rule that cannot be loaded, or whose evaluation raises, is logged, counted in
+/metrics, marked on its row (`last_error`, shown by GET /v1/rules) and skipped; each rule's writes sit in their own
+savepoint, so a failing rule leaves nothing half-written while every other rule is evaluated and notified.
 """
 
 from __future__ import annotations
@@ -22,7 +26,18 @@ from services.alerts import store
 from services.alerts.formats import Notification, render
 from services.alerts.lifecycle import FIRING, INACTIVE, PENDING, RESOLVED_EVENT, AlertState, step
 from services.alerts.matchers import Matcher, all_match
-from services.alerts.rules import BASELOAD_KINDS, TIMER_KINDS, Needs, Rule, Verdict, evaluate, fingerprint, needs
+from services.alerts.metrics import AlertsMetrics
+from services.alerts.rules import (
+    BASELOAD_KINDS,
+    TIMER_KINDS,
+    Inputs,
+    Needs,
+    Rule,
+    Verdict,
+    evaluate,
+    fingerprint,
+    needs,
+)
 from services.alerts.settings import Settings
 from services.alerts.signing import new_message_id
 from shared.contracts import ContractError, decode_readings_changed
@@ -41,6 +56,7 @@ class CycleResult:
     deferred: set[int] = field(default_factory=set)
     hot: set[int] = field(default_factory=set)  # rules with a pending or firing alert
     notifications: int = 0
+    failed: dict[int, str] = field(default_factory=dict)  # rule id → error
 
 
 @dataclass
@@ -53,9 +69,12 @@ class CycleContext:
 
 class Evaluator:
     def __init__(self, pool: asyncpg.Pool, settings: Settings, database_url: str, *,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, metrics: AlertsMetrics | None = None) -> None:
         self.pool, self.settings, self.database_url, self.clock = pool, settings, database_url, clock
+        self.metrics = metrics
         self.rules: dict[int, Rule] = {}
+        self.marked: set[int] = set()  # rules whose row carries an error (cleared after a clean evaluation)
+        self._errors: dict[int, str] = {}
         self.by_signal: dict[int, set[int]] = {}
         self.hot: set[int] = set()
         self.deferred: set[int] = set()
@@ -121,7 +140,12 @@ class Evaluator:
 
     async def refresh_rules(self) -> None:
         self._rules_dirty = False
-        self.rules = await store.load_rules(self.pool)
+        async with self.pool.acquire() as conn, conn.transaction():
+            loaded = await store.load_rules(conn)
+            if loaded.failed:
+                await store.mark_rule_errors(conn, loaded.failed, self.clock())
+        self._failed("load", loaded.failed)
+        self.rules, self.marked = loaded.rules, loaded.marked | set(loaded.failed)
         index: dict[int, set[int]] = {}
         for rule in self.rules.values():
             for signal_id in rule.signal_ids:
@@ -159,22 +183,59 @@ class Evaluator:
         plants = {r.plant_id for r in rules if r.kind in BASELOAD_KINDS and r.plant_id is not None}
         books = await store.load_books(conn, plants, now)
         want = Needs()
-        for rule in rules:
-            merge_needs(want, needs(rule, books, now))
+        for rule in list(rules):
+            try:
+                merge_needs(want, needs(rule, books, now))
+            except Exception as exc:  # one rule's defect: reported and skipped below
+                result.failed[rule.id] = store.describe(exc)
+                rules.remove(rule)
         inputs = await store.load_inputs(conn, want, books, now)
         existing = await store.lock_alerts(conn, [r.id for r in rules])
         ctx = CycleContext(now, await store.active_silences(conn, now))
         for rule in rules:
-            for verdict in evaluate(rule, inputs, now):
-                state = await self.apply(conn, rule, verdict, existing, ctx)
-                if state.state in (PENDING, FIRING):
-                    result.hot.add(rule.id)
-            result.evaluated += 1
+            await self._evaluate_one(conn, rule, inputs, existing, ctx, result)
+        if result.failed:
+            await store.mark_rule_errors(conn, result.failed, now)
+        recovered = (self.marked & {r.id for r in rules}) - set(result.failed)
+        if recovered:
+            await store.clear_rule_errors(conn, recovered)
+        self.marked = (self.marked - recovered) | set(result.failed)
+        for rule_id in recovered:
+            self._errors.pop(rule_id, None)
+        self._failed("evaluate", result.failed)
         if ctx.outbox:
             await store.enqueue(conn, ctx.outbox)
             await store.notify(conn, self.settings.outbox_channel)
         result.notifications = len(ctx.outbox)
         return result
+
+    async def _evaluate_one(self, conn: asyncpg.Connection, rule: Rule, inputs: Inputs,
+                            existing: dict[str, store.AlertRow], ctx: CycleContext, result: CycleResult) -> None:
+        """Evaluate one rule and write its alerts in a savepoint; on any error, undo them and report the rule."""
+        queued = len(ctx.outbox)
+        try:
+            verdicts = evaluate(rule, inputs, ctx.now)
+            async with conn.transaction():
+                for verdict in verdicts:
+                    state = await self.apply(conn, rule, verdict, existing, ctx)
+                    if state.state in (PENDING, FIRING):
+                        result.hot.add(rule.id)
+        except (*UNAVAILABLE_ERRORS, asyncpg.InterfaceError):
+            raise  # the connection is gone: nothing else can be evaluated either
+        except Exception as exc:  # one rule's defect must not silence the others
+            del ctx.outbox[queued:]
+            result.hot.discard(rule.id)
+            result.failed[rule.id] = store.describe(exc)
+            return
+        result.evaluated += 1
+
+    def _failed(self, stage: str, failed: dict[int, str]) -> None:
+        for rule_id, error in failed.items():
+            if self._errors.get(rule_id) != error:  # log each new error once, not every tick
+                log.error("alert rule %s failed to %s and is skipped: %s", rule_id, stage, error)
+            self._errors[rule_id] = error
+            if self.metrics is not None:
+                self.metrics.rule_errors.labels(stage).inc()
 
     async def apply(self, conn: asyncpg.Connection, rule: Rule, verdict: Verdict, existing: dict[str, store.AlertRow],
                     ctx: CycleContext) -> AlertState:

@@ -26,6 +26,8 @@ class AlertsMetrics:
     alerts: Gauge
     outbox: Gauge
     forgotten: Counter
+    rule_errors: Counter
+    rules_failing: Gauge
 
     @classmethod
     def create(cls) -> AlertsMetrics:
@@ -37,9 +39,14 @@ class AlertsMetrics:
                          ["status"], registry=registry),
             forgotten=Counter("baseload_alerts_delivery_log_pruned", "Delivered notifications removed after the "
                               "retention period", registry=registry),
+            rule_errors=Counter("baseload_alerts_rule_errors", "Rules that failed to load or evaluate and were"
+                                " skipped (the other rules still ran), by stage", ["stage"], registry=registry),
+            rules_failing=Gauge("baseload_alerts_rules_failing", "Rules whose last load or evaluation failed",
+                                registry=registry),
         )
 
-    def show(self, alert_states: dict[str, int], outbox_statuses: dict[str, int]) -> None:
+    def show(self, alert_states: dict[str, int], outbox_statuses: dict[str, int], failing_rules: int = 0) -> None:
+        self.rules_failing.set(failing_rules)
         for state in ALERT_STATES:
             self.alerts.labels(state).set(alert_states.get(state, 0))
         for status in OUTBOX_STATUSES:

@@ -4,28 +4,28 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from services.alerts import config_store as cs
 from services.alerts import schemas, store
-from services.alerts.routes_config import not_found, rows
+from services.alerts.edge import COMMON_RESPONSES, BigId, Id, IdFilter, Limit, not_found, rows
 from shared.auth import Principal, require_roles
 from shared.errors import ApiError, error_responses
 
 Operator = Annotated[Principal, Depends(require_roles("operator", "admin"))]
-router = APIRouter(prefix="/v1", responses=error_responses(401, 403))
+router = APIRouter(prefix="/v1", responses=COMMON_RESPONSES)
 
 
 @router.get("/alerts", tags=["alerts"])
 async def list_alerts(request: Request, _: Operator,
                       state: Literal["inactive", "pending", "firing", "resolved"] | None = None,
-                      limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+                      limit: Limit = 100) -> list[dict[str, Any]]:
     """Alerts, newest first, optionally in one state."""
     return rows(await cs.list_alerts(request.app.state.pool, state, limit))
 
 
 @router.get("/alerts/{alert_id}", tags=["alerts"], responses=error_responses(404))
-async def get_alert(alert_id: int, request: Request, _: Operator) -> dict[str, Any]:
+async def get_alert(alert_id: Id, request: Request, _: Operator) -> dict[str, Any]:
     """One alert with every transition and its evidence."""
     pool = request.app.state.pool
     row = await cs.get_alert(pool, alert_id)
@@ -34,8 +34,8 @@ async def get_alert(alert_id: int, request: Request, _: Operator) -> dict[str, A
     return {**dict(row), "transitions": rows(await cs.transitions(pool, alert_id))}
 
 
-@router.post("/alerts/{alert_id}/ack", tags=["alerts"], responses=error_responses(404, 409, 422))
-async def ack_alert(alert_id: int, request: Request, who: Operator,
+@router.post("/alerts/{alert_id}/ack", tags=["alerts"], responses=error_responses(404, 409))
+async def ack_alert(alert_id: Id, request: Request, who: Operator,
                     body: schemas.AckIn | None = None) -> dict[str, Any]:
     """Acknowledge a firing alert: reminders stop until the incident ends."""
     body = body or schemas.AckIn()
@@ -44,7 +44,7 @@ async def ack_alert(alert_id: int, request: Request, who: Operator,
 
 
 @router.delete("/alerts/{alert_id}/ack", tags=["alerts"], responses=error_responses(404, 409))
-async def unack_alert(alert_id: int, request: Request, _: Operator) -> dict[str, Any]:
+async def unack_alert(alert_id: Id, request: Request, _: Operator) -> dict[str, Any]:
     """Withdraw an acknowledgement: reminders resume."""
     await _set_ack(request, alert_id, None, None)
     return dict(await cs.get_alert(request.app.state.pool, alert_id) or {})
@@ -59,16 +59,16 @@ async def _set_ack(request: Request, alert_id: int, who: str | None, comment: st
 
 
 @router.get("/deliveries", tags=["webhooks"])
-async def list_deliveries(request: Request, _: Operator, endpoint_id: int | None = None, alert_id: int | None = None,
+async def list_deliveries(request: Request, _: Operator, endpoint_id: IdFilter = None, alert_id: IdFilter = None,
                           status: Literal["pending", "delivered", "dead"] | None = None,
-                          limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+                          limit: Limit = 100) -> list[dict[str, Any]]:
     """The delivery log: one row per notification and endpoint, newest first."""
     return rows(await cs.list_deliveries(request.app.state.pool, endpoint_id=endpoint_id, alert_id=alert_id,
                                          status=status, limit=limit))
 
 
 @router.get("/deliveries/{delivery_id}", tags=["webhooks"], responses=error_responses(404))
-async def get_delivery(delivery_id: int, request: Request, _: Operator) -> dict[str, Any]:
+async def get_delivery(delivery_id: BigId, request: Request, _: Operator) -> dict[str, Any]:
     """One delivery with every attempt (status code, latency, error)."""
     pool = request.app.state.pool
     row = await cs.get_delivery(pool, delivery_id)
@@ -79,7 +79,7 @@ async def get_delivery(delivery_id: int, request: Request, _: Operator) -> dict[
 
 @router.post("/deliveries/{delivery_id}/redeliver", status_code=202, tags=["webhooks"],
              responses=error_responses(404))
-async def redeliver(delivery_id: int, request: Request, _: Operator) -> Response:
+async def redeliver(delivery_id: BigId, request: Request, _: Operator) -> Response:
     """Send a delivery again (same webhook-id, so receivers can dedupe)."""
     async with request.app.state.pool.acquire() as conn, conn.transaction():
         if not await cs.redeliver(conn, delivery_id):

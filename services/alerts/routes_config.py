@@ -9,41 +9,36 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from services.alerts import config_store as cs
 from services.alerts import schemas, store
+from services.alerts.edge import COMMON_RESPONSES, Id, PlantFilter, PlantPath, not_found, rows, unique_name
+from services.alerts.egress import EgressRefused, Unresolvable, target_of
 from services.alerts.signing import new_secret
 from shared.auth import Principal, require_roles
 from shared.errors import ApiError, error_responses
 
 MANAGE = Depends(require_roles("operator", "admin"))
 Manager = Annotated[Principal, MANAGE]
-router = APIRouter(prefix="/v1", responses=error_responses(401, 403))
-
-
-def rows(records: list[Any]) -> list[dict[str, Any]]:
-    return [dict(r) for r in records]
-
-
-def not_found(what: str, ident: object) -> ApiError:
-    return ApiError(404, f"unknown_{what}", f"No {what} {ident}.", {"id": ident})
+router = APIRouter(prefix="/v1", responses=COMMON_RESPONSES)
+MAX_SCHEDULE_RANGE = timedelta(days=366)
 
 
 def problem(exc: cs.Problem) -> ApiError:
     return ApiError(400, exc.code, exc.message, {"field": exc.field})
 
 
-async def _checked(request: Request, rule: schemas.RuleCommon) -> None:
+async def _checked(conn: Any, rule: schemas.RuleCommon) -> None:
     try:
-        await cs.check_rule_refs(request.app.state.pool, rule)
+        await cs.check_rule_refs(conn, rule)
     except cs.Problem as exc:
         raise problem(exc) from exc
 
 
 # --- rules --------------------------------------------------------------------------------------------------------
 
-@router.post("/rules", status_code=201, tags=["rules"], responses=error_responses(400, 409, 422))
+@router.post("/rules", status_code=201, tags=["rules"], responses=error_responses(400, 409))
 async def create_rule(rule: schemas.RuleIn, request: Request, _: Manager) -> dict[str, Any]:
     """Create an alert rule; unknown plants, signals or gateways are rejected naming the field."""
-    await _checked(request, rule)
-    async with request.app.state.pool.acquire() as conn, conn.transaction():
+    async with request.app.state.pool.acquire() as conn, unique_name("rule", rule.name), conn.transaction():
+        await _checked(conn, rule)
         row = await cs.create_rule(conn, rule)
         if row is None:
             raise ApiError(409, "rule_exists", f"A rule named {rule.name!r} exists.", {"field": "name"})
@@ -58,7 +53,7 @@ async def list_rules(request: Request, _: Manager) -> list[dict[str, Any]]:
 
 
 @router.get("/rules/{rule_id}", tags=["rules"], responses=error_responses(404))
-async def get_rule(rule_id: int, request: Request, _: Manager) -> dict[str, Any]:
+async def get_rule(rule_id: Id, request: Request, _: Manager) -> dict[str, Any]:
     """One rule."""
     row = await cs.get_rule(request.app.state.pool, rule_id)
     if row is None:
@@ -66,11 +61,11 @@ async def get_rule(rule_id: int, request: Request, _: Manager) -> dict[str, Any]
     return dict(row)
 
 
-@router.put("/rules/{rule_id}", tags=["rules"], responses=error_responses(400, 404, 422))
-async def replace_rule(rule_id: int, rule: schemas.RuleIn, request: Request, _: Manager) -> dict[str, Any]:
+@router.put("/rules/{rule_id}", tags=["rules"], responses=error_responses(400, 404, 409))
+async def replace_rule(rule_id: Id, rule: schemas.RuleIn, request: Request, _: Manager) -> dict[str, Any]:
     """Replace a rule's definition (its alerts keep their history)."""
-    await _checked(request, rule)
-    async with request.app.state.pool.acquire() as conn, conn.transaction():
+    async with request.app.state.pool.acquire() as conn, unique_name("rule", rule.name), conn.transaction():
+        await _checked(conn, rule)
         row = await cs.update_rule(conn, rule_id, rule)
         if row is None:
             raise not_found("rule", rule_id)
@@ -79,7 +74,7 @@ async def replace_rule(rule_id: int, rule: schemas.RuleIn, request: Request, _: 
 
 
 @router.delete("/rules/{rule_id}", status_code=204, tags=["rules"], responses=error_responses(404))
-async def delete_rule(rule_id: int, request: Request, _: Manager) -> Response:
+async def delete_rule(rule_id: Id, request: Request, _: Manager) -> Response:
     """Delete a rule with its alerts and their history."""
     async with request.app.state.pool.acquire() as conn, conn.transaction():
         if not await cs.delete_rule(conn, rule_id):
@@ -97,7 +92,7 @@ async def _plant(request: Request, key: str, field: str = "plant") -> int:
     return pid
 
 
-@router.post("/commitments", status_code=201, tags=["commitments"], responses=error_responses(400, 422))
+@router.post("/commitments", status_code=201, tags=["commitments"], responses=error_responses(400))
 async def put_commitment(c: schemas.CommitmentIn, request: Request, _: Manager) -> dict[str, Any]:
     """Create (or replace, by plant and valid_from) a flat baseload commitment."""
     pid = await _plant(request, c.plant)
@@ -105,62 +100,65 @@ async def put_commitment(c: schemas.CommitmentIn, request: Request, _: Manager) 
 
 
 @router.get("/commitments", tags=["commitments"])
-async def list_commitments(request: Request, _: Manager, plant: str | None = None) -> list[dict[str, Any]]:
+async def list_commitments(request: Request, _: Manager, plant: PlantFilter = None) -> list[dict[str, Any]]:
     """Commitments, optionally of one plant."""
     return rows(await cs.list_commitments(request.app.state.pool, plant))
 
 
 @router.delete("/commitments/{commitment_id}", status_code=204, tags=["commitments"], responses=error_responses(404))
-async def delete_commitment(commitment_id: int, request: Request, _: Manager) -> Response:
+async def delete_commitment(commitment_id: Id, request: Request, _: Manager) -> Response:
     """Delete a commitment."""
     if not await cs.delete_commitment(request.app.state.pool, commitment_id):
         raise not_found("commitment", commitment_id)
     return Response(status_code=204)
 
 
-@router.put("/plants/{plant}/schedule", tags=["commitments"], responses=error_responses(400, 404, 422))
-async def put_schedule(plant: str, body: schemas.ScheduleIn, request: Request, _: Manager) -> dict[str, int]:
+@router.put("/plants/{plant}/schedule", tags=["commitments"], responses=error_responses(400, 404))
+async def put_schedule(plant: PlantPath, body: schemas.ScheduleIn, request: Request, _: Manager) -> dict[str, int]:
     """Per-period overrides of the flat commitment; each period_start must start a settlement period."""
     pid = await _plant(request, plant, "path")
-    pool = request.app.state.pool
-    for i, entry in enumerate(body.entries):
-        period_s = await cs.period_at(pool, pid, entry.period_start)
-        field = f"entries[{i}].period_start"
-        if period_s is None:
-            raise ApiError(400, "no_commitment", "No commitment is in force at this period.", {"field": field})
-        if entry.period_start.timestamp() % period_s:
-            raise ApiError(400, "unaligned_period", f"Not the start of a {period_s} s settlement period (UTC).",
-                           {"field": field})
-    async with pool.acquire() as conn, conn.transaction():
+    async with request.app.state.pool.acquire() as conn, conn.transaction():
+        for i, entry in enumerate(body.entries):
+            period_s = await cs.period_at(conn, pid, entry.period_start)
+            field = f"entries[{i}].period_start"
+            if period_s is None:
+                raise ApiError(400, "no_commitment", "No commitment is in force at this period.", {"field": field})
+            if entry.period_start.timestamp() % period_s:
+                raise ApiError(400, "unaligned_period", f"Not the start of a {period_s} s settlement period (UTC).",
+                               {"field": field})
         return {"stored": await cs.put_schedule(conn, pid, body.entries)}
 
 
 @router.get("/plants/{plant}/schedule", tags=["commitments"], responses=error_responses(404))
-async def get_schedule(plant: str, request: Request, _: Manager, start: datetime | None = None,
-                       end: datetime | None = None) -> list[dict[str, Any]]:
-    """Schedule overrides in [start, end) (default: today and tomorrow, UTC)."""
-    pid = await _plant(request, plant, "path")
+async def get_schedule(plant: PlantPath, request: Request, _: Manager,
+                       start: Annotated[schemas.Timestamp | None, Query()] = None,
+                       end: Annotated[schemas.Timestamp | None, Query()] = None) -> list[dict[str, Any]]:
+    """Schedule overrides in [start, end) (default: today and tomorrow, UTC; at most 366 days)."""
     start = start or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return rows(await cs.get_schedule(request.app.state.pool, pid, start, end or start + timedelta(days=2)))
+    end = end or start + timedelta(days=2)
+    if not start < end <= start + MAX_SCHEDULE_RANGE:
+        raise ApiError(422, "invalid_range", "end must be after start, at most 366 days later.", {"field": "end"})
+    pid = await _plant(request, plant, "path")
+    return rows(await cs.get_schedule(request.app.state.pool, pid, start, end))
 
 
 @router.post("/plants/{plant}/exclusions", status_code=201, tags=["commitments"],
-             responses=error_responses(404, 422))
-async def add_exclusion(plant: str, body: schemas.ExclusionIn, request: Request, _: Manager) -> dict[str, Any]:
+             responses=error_responses(404))
+async def add_exclusion(plant: PlantPath, body: schemas.ExclusionIn, request: Request, _: Manager) -> dict[str, Any]:
     """A window (planned outage, grid-operator instruction) in which the commitment does not apply."""
     pid = await _plant(request, plant, "path")
     return dict(await cs.add_exclusion(request.app.state.pool, pid, body))
 
 
 @router.get("/plants/{plant}/exclusions", tags=["commitments"], responses=error_responses(404))
-async def list_exclusions(plant: str, request: Request, _: Manager) -> list[dict[str, Any]]:
+async def list_exclusions(plant: PlantPath, request: Request, _: Manager) -> list[dict[str, Any]]:
     """Exclusion windows of a plant."""
     return rows(await cs.list_exclusions(request.app.state.pool, await _plant(request, plant, "path")))
 
 
 @router.delete("/plants/{plant}/exclusions/{exclusion_id}", status_code=204, tags=["commitments"],
                responses=error_responses(404))
-async def delete_exclusion(plant: str, exclusion_id: int, request: Request, _: Manager) -> Response:
+async def delete_exclusion(plant: PlantPath, exclusion_id: Id, request: Request, _: Manager) -> Response:
     """Remove an exclusion window."""
     if not await cs.delete_exclusion(request.app.state.pool, await _plant(request, plant, "path"), exclusion_id):
         raise not_found("exclusion", exclusion_id)
@@ -169,11 +167,24 @@ async def delete_exclusion(plant: str, exclusion_id: int, request: Request, _: M
 
 # --- webhook endpoints --------------------------------------------------------------------------------------------
 
-@router.post("/webhook-endpoints", status_code=201, tags=["webhooks"], responses=error_responses(409, 422))
+async def _allowed_target(request: Request, url: str) -> None:
+    """The egress policy at registration (it is applied again at every send)."""
+    host, port = target_of(url)
+    try:
+        await request.app.state.egress.resolve(host, port, request.app.state.resolver)
+    except Unresolvable:
+        return  # a name that does not resolve yet is checked when a notification is sent
+    except EgressRefused as exc:
+        raise ApiError(400, "target_not_allowed", str(exc), {"field": "url"}) from exc
+
+
+@router.post("/webhook-endpoints", status_code=201, tags=["webhooks"], responses=error_responses(400, 409))
 async def create_endpoint(body: schemas.EndpointIn, request: Request, _: Manager) -> dict[str, Any]:
     """Register a receiver. The signing secret (whsec_…) is in this response only."""
+    await _allowed_target(request, body.url)
     secret = new_secret()
-    row = await cs.create_endpoint(request.app.state.pool, body, secret)
+    async with request.app.state.pool.acquire() as conn, unique_name("endpoint", body.name):
+        row = await cs.create_endpoint(conn, body, secret)
     if row is None:
         raise ApiError(409, "endpoint_exists", f"An endpoint named {body.name!r} exists.", {"field": "name"})
     return {**dict(row), "secret": secret}
@@ -186,7 +197,7 @@ async def list_endpoints(request: Request, _: Manager) -> list[dict[str, Any]]:
 
 
 @router.get("/webhook-endpoints/{endpoint_id}", tags=["webhooks"], responses=error_responses(404))
-async def get_endpoint(endpoint_id: int, request: Request, _: Manager) -> dict[str, Any]:
+async def get_endpoint(endpoint_id: Id, request: Request, _: Manager) -> dict[str, Any]:
     """One endpoint (without its secret)."""
     row = await cs.get_endpoint(request.app.state.pool, endpoint_id)
     if row is None:
@@ -194,11 +205,13 @@ async def get_endpoint(endpoint_id: int, request: Request, _: Manager) -> dict[s
     return dict(row)
 
 
-@router.put("/webhook-endpoints/{endpoint_id}", tags=["webhooks"], responses=error_responses(404, 422))
-async def replace_endpoint(endpoint_id: int, body: schemas.EndpointIn, request: Request,
+@router.put("/webhook-endpoints/{endpoint_id}", tags=["webhooks"], responses=error_responses(400, 404, 409))
+async def replace_endpoint(endpoint_id: Id, body: schemas.EndpointIn, request: Request,
                            _: Manager) -> dict[str, Any]:
     """Change an endpoint's URL, format or filters; its secret stays."""
-    row = await cs.update_endpoint(request.app.state.pool, endpoint_id, body)
+    await _allowed_target(request, body.url)
+    async with request.app.state.pool.acquire() as conn, unique_name("endpoint", body.name):
+        row = await cs.update_endpoint(conn, endpoint_id, body)
     if row is None:
         raise not_found("endpoint", endpoint_id)
     return dict(row)
@@ -206,7 +219,7 @@ async def replace_endpoint(endpoint_id: int, body: schemas.EndpointIn, request: 
 
 @router.delete("/webhook-endpoints/{endpoint_id}", status_code=204, tags=["webhooks"],
                responses=error_responses(404))
-async def delete_endpoint(endpoint_id: int, request: Request, _: Manager) -> Response:
+async def delete_endpoint(endpoint_id: Id, request: Request, _: Manager) -> Response:
     """Delete an endpoint and its delivery log."""
     if not await cs.delete_endpoint(request.app.state.pool, endpoint_id):
         raise not_found("endpoint", endpoint_id)
@@ -215,7 +228,7 @@ async def delete_endpoint(endpoint_id: int, request: Request, _: Manager) -> Res
 
 # --- silences -----------------------------------------------------------------------------------------------------
 
-@router.post("/silences", status_code=201, tags=["silences"], responses=error_responses(422))
+@router.post("/silences", status_code=201, tags=["silences"])
 async def create_silence(body: schemas.SilenceIn, request: Request, who: Manager) -> dict[str, Any]:
     """Mute notifications of alerts whose labels match every matcher, from starts_at (default now) to ends_at."""
     starts_at = body.starts_at or datetime.now(UTC)
@@ -232,7 +245,7 @@ async def list_silences(request: Request, _: Manager,
 
 
 @router.delete("/silences/{silence_id}", tags=["silences"], responses=error_responses(404))
-async def expire_silence(silence_id: int, request: Request, _: Manager) -> dict[str, Any]:
+async def expire_silence(silence_id: Id, request: Request, _: Manager) -> dict[str, Any]:
     """Expire a silence now (it stays listed as expired)."""
     row = await cs.expire_silence(request.app.state.pool, silence_id)
     if row is None:

@@ -2,47 +2,92 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
+from services.alerts.egress import check_url_shape
 from shared.durations import parse_duration
+
+# Bounds that keep every stored value inside what Python's timedelta and datetime (and PostgreSQL) can hold.
+MAX_DURATION_S = 366 * 86400.0
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def _seconds(value: Any) -> Any:
     if isinstance(value, str):
         try:
             return parse_duration(value).total_seconds()
-        except ValueError as exc:
-            raise ValueError(str(exc)) from exc
+        except (ValueError, OverflowError) as exc:  # "99999999999w" overflows timedelta
+            raise ValueError(f"invalid duration {value[:50]!r}: at most 366d, e.g. 30s, 15m, 1h") from exc
     return value
 
 
-Duration = Annotated[float, BeforeValidator(_seconds), Field(ge=0, description="Seconds, or text like 30s, 15m, 1h.")]
+def _in_range(ts: datetime) -> datetime:
+    if not EARLIEST <= ts < LATEST:
+        raise ValueError("timestamps must lie between 1970-01-01 and 2200-01-01")
+    return ts
+
+
+def _no_nul(value: Any) -> Any:
+    """PostgreSQL text cannot hold NUL: refuse it at the edge, in any string of the body (keys included)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _no_nul(key)
+            _no_nul(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _no_nul(item)
+    return value
+
+
+Duration = Annotated[float, BeforeValidator(_seconds),
+                     Field(ge=0, le=MAX_DURATION_S, description="Seconds, or text like 30s, 15m, 1h (at most 366d).")]
+Timestamp = Annotated[AwareDatetime, AfterValidator(_in_range)]
 Severity = Literal["critical", "warning", "info"]
 LabelName = Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=100)]
-Labels = dict[LabelName, Annotated[str, Field(max_length=500)]]
+Labels = Annotated[dict[LabelName, Annotated[str, Field(max_length=500)]], Field(max_length=50)]
+Key = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Text = Annotated[str, Field(max_length=2000)]
+Mw = Annotated[float, Field(ge=-1e6, le=1e6)]
 # Stored params carry durations in seconds under a `_s` name.
 DURATION_FIELDS = ("max_age", "max_silence", "window", "final_delay")
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_without_nul(cls, value: Any) -> Any:
+        return _no_nul(value)
 
 
 class ThresholdParams(Strict):
-    signal: str
+    signal: Key
     op: Literal["above", "below"]
-    value: float
+    value: Mw
     max_age: Duration = 300.0
 
 
 class FrequencyBandParams(Strict):
-    signal: str = "grid.frequency"
-    low_hz: float = 49.8
-    high_hz: float = 50.2
-    nominal_hz: float = Field(default=50.0, gt=0)
+    signal: Key = "grid.frequency"
+    low_hz: float = Field(default=49.8, ge=0, le=1000)
+    high_hz: float = Field(default=50.2, ge=0, le=1000)
+    nominal_hz: float = Field(default=50.0, gt=0, le=1000)
     max_age: Duration = 300.0
 
     @model_validator(mode="after")
@@ -53,8 +98,9 @@ class FrequencyBandParams(Strict):
 
 
 class StaleParams(Strict):
-    signal: str | None = None
-    gateway: str | None = Field(default=None, description="The name of a gateway API key.")
+    signal: Key | None = None
+    gateway: str | None = Field(default=None, min_length=1, max_length=200,
+                                description="The name of a gateway API key.")
     max_silence: Duration
 
     @model_validator(mode="after")
@@ -65,8 +111,8 @@ class StaleParams(Strict):
 
 
 class DeviationParams(Strict):
-    plant: str
-    signal: str = "plant.net_output"
+    plant: Key
+    signal: Key = "plant.net_output"
     early_warning: bool = True
     min_elapsed_fraction: float = Field(default=0.2, ge=0, le=1)
     min_coverage: float = Field(default=0.5, ge=0, le=1)
@@ -75,26 +121,26 @@ class DeviationParams(Strict):
 
 
 class CorrectedDeviationParams(DeviationParams):
-    frequency_signal: str = "grid.frequency"
+    frequency_signal: Key = "grid.frequency"
     droop: float = Field(default=0.05, gt=0, le=1)
     deadband_mhz: float = Field(default=10.0, ge=0, le=1000)
-    p_nominal_mw: float | None = Field(default=None, gt=0, description="Default: the plant's capacity.")
-    nominal_hz: float = Field(default=50.0, gt=0)
-    full_activation_mhz: float | None = Field(default=200.0, gt=0)
+    p_nominal_mw: float | None = Field(default=None, gt=0, le=1e6, description="Default: the plant's capacity.")
+    nominal_hz: float = Field(default=50.0, gt=0, le=1000)
+    full_activation_mhz: float | None = Field(default=200.0, gt=0, le=10000)
 
 
 class SustainedParams(Strict):
-    plant: str
-    signal: str = "plant.net_output"
+    plant: Key
+    signal: Key = "plant.net_output"
     window: Duration = 3600.0
-    margin_mw: float | None = Field(default=None, ge=0, description="Default: the commitment's tolerance.")
+    margin_mw: float | None = Field(default=None, ge=0, le=1e6, description="Default: the commitment's tolerance.")
     min_coverage: float = Field(default=0.5, ge=0, le=1)
     max_age: Duration = 300.0
 
     @model_validator(mode="after")
     def _window(self) -> SustainedParams:
-        if self.window < 60:
-            raise ValueError("window must be at least 1m")
+        if not 60 <= self.window <= 7 * 86400:
+            raise ValueError("window must be between 1m and 7d")
         return self
 
 
@@ -166,14 +212,14 @@ class RuleOut(BaseModel):
 
 
 class CommitmentIn(Strict):
-    plant: str
-    valid_from: AwareDatetime
-    valid_to: AwareDatetime | None = None
-    committed_mw: float = Field(ge=0)
-    tolerance_mw: float | None = Field(default=None, ge=0)
+    plant: Key
+    valid_from: Timestamp
+    valid_to: Timestamp | None = None
+    committed_mw: float = Field(ge=0, le=1e6)
+    tolerance_mw: float | None = Field(default=None, ge=0, le=1e6)
     tolerance_pct: float | None = Field(default=None, ge=0, le=100)
     settlement_period: Duration = 900.0
-    note: str = ""
+    note: Text = ""
 
     @model_validator(mode="after")
     def _consistent(self) -> CommitmentIn:
@@ -200,8 +246,8 @@ class CommitmentOut(BaseModel):
 
 
 class ScheduleEntry(Strict):
-    period_start: AwareDatetime
-    committed_mw: float = Field(ge=0)
+    period_start: Timestamp
+    committed_mw: float = Field(ge=0, le=1e6)
 
 
 class ScheduleIn(Strict):
@@ -209,9 +255,9 @@ class ScheduleIn(Strict):
 
 
 class ExclusionIn(Strict):
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
-    reason: str = ""
+    starts_at: Timestamp
+    ends_at: Timestamp
+    reason: Text = ""
 
     @model_validator(mode="after")
     def _ordered(self) -> ExclusionIn:
@@ -222,16 +268,25 @@ class ExclusionIn(Strict):
 
 class MatcherIn(Strict):
     name: LabelName
-    value: str
+    value: str = Field(max_length=500)
     op: Literal["=", "!=", "=~", "!~"] = "="
+
+    @model_validator(mode="after")
+    def _valid_regex(self) -> MatcherIn:
+        if self.op in ("=~", "!~"):
+            try:
+                re.compile(self.value)
+            except re.error as exc:
+                raise ValueError(f"value is not a valid regular expression: {exc}") from exc
+        return self
 
 
 class SilenceIn(Strict):
-    matchers: list[MatcherIn] = Field(min_length=1)
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime
-    comment: str = ""
-    created_by: str | None = None
+    matchers: list[MatcherIn] = Field(min_length=1, max_length=50)
+    starts_at: Timestamp | None = None
+    ends_at: Timestamp
+    comment: Text = ""
+    created_by: str | None = Field(default=None, max_length=200)
 
 
 class AckIn(Strict):
@@ -241,11 +296,15 @@ class AckIn(Strict):
 
 class EndpointIn(Strict):
     name: str = Field(min_length=1, max_length=200)
-    url: str = Field(pattern=r"^https?://", max_length=2000)
+    url: Annotated[str, AfterValidator(check_url_shape)] = Field(
+        pattern=r"^https?://", max_length=2000,
+        description="http(s) URL without credentials; private, loopback and link-local targets are refused unless"
+                    " an operator allows them (BASELOAD_ALERTS_WEBHOOK_ALLOW_CIDRS).")
     format: Literal["standard", "alertmanager", "pagerduty", "slack"] = "standard"
-    severities: list[Severity] = []
+    severities: list[Severity] = Field(default=[], max_length=3)
     labels: Labels = {}
-    options: dict[str, str] = {}
+    options: Annotated[dict[Annotated[str, Field(max_length=100)], Annotated[str, Field(max_length=1000)]],
+                       Field(max_length=20)] = {}
     enabled: bool = True
 
     @model_validator(mode="after")

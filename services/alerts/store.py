@@ -17,7 +17,7 @@ import asyncpg
 from services.alerts.deviation import CommitmentBook, Minute
 from services.alerts.lifecycle import AlertState, Timing
 from services.alerts.matchers import Matcher, from_dicts
-from services.alerts.rules import Inputs, Needs, Rule, Sample
+from services.alerts.rules import KINDS, Inputs, Needs, Rule, Sample
 from shared.commitments import Commitment
 
 LATEST_LOOKBACK = timedelta(days=1)
@@ -33,26 +33,65 @@ async def init_connection(conn: asyncpg.Connection) -> None:
 
 # --- rules --------------------------------------------------------------------------------------------------------
 
-async def load_rules(conn: asyncpg.Connection | asyncpg.Pool) -> dict[int, Rule]:
-    """Every enabled rule as a domain `Rule`, with signal keys resolved to ids."""
+class RuleLoadError(ValueError):
+    """A stored rule that cannot become a domain `Rule` (bad timing, a signal that no longer exists, ...)."""
+
+
+# The signal roles each kind cannot do without (stale needs a signal or a gateway).
+REQUIRED_SIGNALS = {"threshold": ("signal",), "frequency_band": ("signal",), "baseload_deviation": ("signal",),
+                    "frequency_corrected_deviation": ("signal", "frequency_signal"),
+                    "sustained_under_delivery": ("signal",)}
+
+
+@dataclass
+class LoadedRules:
+    rules: dict[int, Rule]
+    failed: dict[int, str]  # rule id → why it could not be loaded
+    marked: set[int]  # rules whose row carries an error from an earlier load or cycle
+
+
+async def load_rules(conn: asyncpg.Connection) -> LoadedRules:
+    """Every enabled rule as a domain `Rule`, with signal keys resolved to ids; rows that cannot be loaded are
+    reported in `failed`, never raised, so one broken row cannot stop the others."""
     signals = {r["key"]: (r["id"], r["plant_id"]) for r in await conn.fetch("SELECT id, key, plant_id FROM signals")}
     plants = {r["id"]: r for r in await conn.fetch("SELECT id, key, capacity_mw FROM plants")}
     plant_ids = {r["key"]: r["id"] for r in plants.values()}
-    rules = {}
+    out = LoadedRules({}, {}, set())
     for row in await conn.fetch("SELECT * FROM alert_rules WHERE enabled ORDER BY id"):
-        rule = rule_from_row(row, signals, plants, plant_ids)
-        if rule is not None:
-            rules[rule.id] = rule
-    return rules
+        if row["last_error"] is not None:
+            out.marked.add(row["id"])
+        try:
+            out.rules[row["id"]] = rule_from_row(row, signals, plants, plant_ids)
+        except Exception as exc:  # any defect of one stored row: that rule is reported and skipped
+            out.failed[row["id"]] = describe(exc)
+    return out
+
+
+def describe(exc: BaseException) -> str:
+    """A short, single-line description of why a rule failed."""
+    what = "invalid rule" if isinstance(exc, RuleLoadError) else type(exc).__name__
+    return f"{what}: {exc}".replace("\n", " ")[:300]
 
 
 def rule_from_row(row: Mapping[str, Any], signals: Mapping[str, tuple[int, int]], plants: Mapping[int, Any],
-                  plant_ids: Mapping[str, int]) -> Rule | None:
+                  plant_ids: Mapping[str, int]) -> Rule:
     params = row["params"]
-    resolved = {role: signals[params[role]] for role in SIGNAL_ROLES if params.get(role) and params[role] in signals}
-    if any(params.get(role) and role not in resolved for role in SIGNAL_ROLES):
-        return None  # a signal was deleted since the rule was checked; nothing to evaluate
+    if not isinstance(params, Mapping):
+        raise RuleLoadError("params is not an object")
+    resolved = {role: signals[params[role]] for role in SIGNAL_ROLES if params.get(role) in signals}
+    for role in SIGNAL_ROLES:
+        if params.get(role) is not None and role not in resolved:
+            raise RuleLoadError(f"params.{role}: no signal {str(params[role])[:100]!r}")
+    if row["kind"] not in KINDS:
+        raise RuleLoadError(f"unknown kind {str(row['kind'])[:50]!r}")
+    for role in REQUIRED_SIGNALS.get(row["kind"], ()):
+        if role not in resolved:
+            raise RuleLoadError(f"params.{role} is missing")
+    if row["kind"] == "stale" and "signal" not in resolved and not params.get("gateway"):
+        raise RuleLoadError("params needs a signal or a gateway")
     plant_id = plant_ids.get(params["plant"]) if params.get("plant") else None
+    if params.get("plant") and plant_id is None:
+        raise RuleLoadError(f"params.plant: no plant {str(params['plant'])[:100]!r}")
     if plant_id is None and "signal" in resolved:
         plant_id = resolved["signal"][1]
     plant = plants.get(plant_id) if plant_id is not None else None
@@ -64,6 +103,17 @@ def rule_from_row(row: Mapping[str, Any], signals: Mapping[str, tuple[int, int]]
         signals={role: ids[0] for role, ids in resolved.items()}, plant_id=plant_id,
         plant_key=plant["key"] if plant else None, p_nominal_mw=plant["capacity_mw"] if plant else None,
     )
+
+
+async def mark_rule_errors(conn: asyncpg.Connection, errors: Mapping[int, str], at: datetime) -> None:
+    """Note on each rule why it failed (shown by GET /v1/rules)."""
+    await conn.executemany("UPDATE alert_rules SET last_error = $2, last_error_at = $3 WHERE id = $1",
+                           [(rule_id, error, at) for rule_id, error in errors.items()])
+
+
+async def clear_rule_errors(conn: asyncpg.Connection, rule_ids: Iterable[int]) -> None:
+    await conn.execute("UPDATE alert_rules SET last_error = NULL WHERE id = ANY($1::int[]) AND last_error IS NOT NULL",
+                       list(rule_ids))
 
 
 async def lock_rules(conn: asyncpg.Connection, rule_ids: Iterable[int]) -> set[int]:
@@ -237,45 +287,76 @@ async def enqueue(conn: asyncpg.Connection, rows: Sequence[tuple[int, int, str, 
         " VALUES ($1, $2, $3, $4, $5)", rows)
 
 
-# The oldest due delivery whose predecessors for the same alert and endpoint are done (per-alert order).
-# A predecessor in flight is still 'pending' and row-locked, so its successors wait.
+# The oldest due delivery whose predecessors for the same alert and endpoint are done (per-alert order), and whose
+# lease (if any) has expired. A predecessor in flight is still 'pending' (and leased), so its successors wait.
 CLAIM_SQL = """
-SELECT o.id, o.webhook_id, o.body, o.attempts, o.alert_id, o.event_type, e.id AS endpoint_id, e.url, e.secret
-FROM webhook_outbox AS o JOIN webhook_endpoints AS e ON e.id = o.endpoint_id
-WHERE o.status = 'pending' AND o.next_attempt_at <= now() AND e.enabled
-  AND NOT EXISTS (
-      SELECT 1 FROM webhook_outbox AS p
-      WHERE p.endpoint_id = o.endpoint_id AND p.alert_id = o.alert_id AND p.status = 'pending' AND p.id < o.id)
-ORDER BY o.next_attempt_at, o.id
-LIMIT 1
-FOR UPDATE OF o SKIP LOCKED
+WITH due AS (
+    SELECT o.id FROM webhook_outbox AS o JOIN webhook_endpoints AS e ON e.id = o.endpoint_id
+    WHERE o.status = 'pending' AND o.next_attempt_at <= now() AND e.enabled
+      AND (o.leased_until IS NULL OR o.leased_until <= now())
+      AND NOT EXISTS (
+          SELECT 1 FROM webhook_outbox AS p
+          WHERE p.endpoint_id = o.endpoint_id AND p.alert_id IS NOT DISTINCT FROM o.alert_id
+            AND p.status = 'pending' AND p.id < o.id)
+    ORDER BY o.next_attempt_at, o.id
+    LIMIT 1
+    FOR UPDATE OF o SKIP LOCKED
+)
+UPDATE webhook_outbox AS o SET leased_until = now() + make_interval(secs => $1), lease_token = $2
+FROM due, webhook_endpoints AS e
+WHERE o.id = due.id AND e.id = o.endpoint_id
+RETURNING o.id, o.webhook_id, o.body, o.attempts, o.alert_id, o.event_type, e.id AS endpoint_id, e.url, e.secret
 """
 
 
-async def claim_delivery(conn: asyncpg.Connection) -> asyncpg.Record | None:
-    return await conn.fetchrow(CLAIM_SQL)
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A delivery leased to one worker until the lease expires; `token` proves the lease when recording."""
+
+    id: int
+    webhook_id: str
+    body: str
+    attempts: int
+    url: str
+    secret: str
+    token: str
 
 
-async def record_attempt(conn: asyncpg.Connection, outbox_id: int, attempt: int, *, at: datetime,
-                         status_code: int | None, latency_ms: float, error: str | None,
-                         next_attempt_at: datetime | None, delivered: bool) -> None:
-    """Log one attempt and move the delivery on: delivered, retry at `next_attempt_at`, or dead (None)."""
+async def claim_delivery(conn: asyncpg.Connection, *, lease_s: float, token: str) -> Claim | None:
+    """Lease the next due delivery to `token` (commit before sending: no lock is held during the POST)."""
+    row = await conn.fetchrow(CLAIM_SQL, lease_s, token)
+    if row is None:
+        return None
+    return Claim(row["id"], row["webhook_id"], row["body"], row["attempts"], row["url"], row["secret"], token)
+
+
+async def record_attempt(conn: asyncpg.Connection, claim: Claim, *, at: datetime, status_code: int | None,
+                         latency_ms: float, error: str | None, next_attempt_at: datetime | None,
+                         delivered: bool) -> bool:
+    """Log one attempt and move the delivery on (delivered, retry at `next_attempt_at`, or dead when None), if the
+    lease is still ours; False (nothing written) when it expired and another worker took the delivery."""
+    attempt = claim.attempts + 1
+    status = "delivered" if delivered else ("pending" if next_attempt_at is not None else "dead")
+    updated = await conn.fetchval(
+        "UPDATE webhook_outbox SET status = $3, attempts = $4, next_attempt_at = coalesce($5, next_attempt_at),"
+        " delivered_at = CASE WHEN $3 = 'delivered' THEN $6::timestamptz END, last_error = $7,"
+        " leased_until = NULL, lease_token = NULL"
+        " WHERE id = $1 AND lease_token = $2 RETURNING id",
+        claim.id, claim.token, status, attempt, next_attempt_at, at, error)
+    if updated is None:
+        return False
     await conn.execute(
         "INSERT INTO webhook_attempts (outbox_id, attempt, at, status_code, latency_ms, error)"
-        " VALUES ($1, $2, $3, $4, $5, $6)", outbox_id, attempt, at, status_code, latency_ms, error)
-    status = "delivered" if delivered else ("pending" if next_attempt_at is not None else "dead")
-    await conn.execute(
-        "UPDATE webhook_outbox SET status = $2, attempts = $3, next_attempt_at = coalesce($4, next_attempt_at),"
-        " delivered_at = CASE WHEN $2 = 'delivered' THEN $5::timestamptz END, last_error = $6"
-        " WHERE id = $1",
-        outbox_id, status, attempt, next_attempt_at, at, error)
+        " VALUES ($1, $2, $3, $4, $5, $6)", claim.id, attempt, at, status_code, latency_ms, error)
+    return True
 
 
-async def status_counts(conn: asyncpg.Connection | asyncpg.Pool) -> tuple[dict[str, int], dict[str, int]]:
-    """Alerts by state and outbox notifications by status."""
+async def status_counts(conn: asyncpg.Connection | asyncpg.Pool) -> tuple[dict[str, int], dict[str, int], int]:
+    """Alerts by state, outbox notifications by status, and enabled rules whose last load or evaluation failed."""
     alerts = await conn.fetch("SELECT state, count(*) AS n FROM alerts GROUP BY state")
     outbox = await conn.fetch("SELECT status, count(*) AS n FROM webhook_outbox GROUP BY status")
-    return {r["state"]: r["n"] for r in alerts}, {r["status"]: r["n"] for r in outbox}
+    failing = await conn.fetchval("SELECT count(*) FROM alert_rules WHERE enabled AND last_error IS NOT NULL")
+    return {r["state"]: r["n"] for r in alerts}, {r["status"]: r["n"] for r in outbox}, failing
 
 
 async def forget_delivered(conn: asyncpg.Connection | asyncpg.Pool, older_than: datetime) -> int:

@@ -25,7 +25,8 @@ FAST_RETRIES = (0.0, 0.3, 0.6, 1.0, 1.0, 1.0)
 
 def fast_settings(database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = dict(database_url=database_url, tick_s=0.2, full_sweep_s=2.0, dispatch_poll_s=0.2,
-                                  retry_schedule_s=FAST_RETRIES, retry_jitter=0.0, delivery_timeout_s=3.0)
+                                  retry_schedule_s=FAST_RETRIES, retry_jitter=0.0, delivery_timeout_s=3.0,
+                                  webhook_allow_cidrs="127.0.0.1/32")
     values.update(overrides)
     return Settings(**values)
 

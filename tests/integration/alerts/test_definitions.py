@@ -122,6 +122,6 @@ async def test_the_plant_file_rules_load_and_reload_idempotently(db: asyncpg.Poo
     assert await db.fetchval("SELECT count(*) FROM alert_rules") == len(rules) == 6
     async with db.acquire() as conn:
         await store.init_connection(conn)
-        loaded = await store.load_rules(conn)
+        loaded = (await store.load_rules(conn)).rules
     assert len(loaded) == 6  # every signal and plant reference resolves
     assert loaded[min(loaded)].params["signal"] == "grid.frequency"

@@ -106,7 +106,10 @@ async def test_a_kill_mid_delivery_loses_nothing_and_repeats_the_same_webhook_id
     token = await make_key(db, role="operator")
     port = free_port()
     env = {**os.environ, "BASELOAD_DATABASE_URL": database_url, "BASELOAD_ALERTS_PORT": str(port),
-           "BASELOAD_ALERTS_TICK_S": "0.2", "BASELOAD_ALERTS_DISPATCH_POLL_S": "0.2", "BASELOAD_LOG_LEVEL": "warning"}
+           "BASELOAD_ALERTS_TICK_S": "0.2", "BASELOAD_ALERTS_DISPATCH_POLL_S": "0.2", "BASELOAD_LOG_LEVEL": "warning",
+           "BASELOAD_ALERTS_WEBHOOK_ALLOW_CIDRS": "127.0.0.1/32",
+           # the lease a killed sender leaves behind expires after the timeout plus the margin
+           "BASELOAD_ALERTS_DELIVERY_TIMEOUT_S": "3", "BASELOAD_ALERTS_DELIVERY_LEASE_MARGIN_S": "1"}
     command = [sys.executable, "-m", "services.cli", "serve", "alerts"]
 
     def start() -> subprocess.Popen[bytes]:

@@ -180,7 +180,7 @@ alert_rules = sa.Table(
     sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("created_at", TSTZ, nullable=False, server_default=NOW),
     sa.Column("updated_at", TSTZ, nullable=False, server_default=NOW),
-    # The last time the rule failed to load or evaluate (0004): it is skipped, the other rules keep running.
+    # The last time the rule failed to load or evaluate (0005): it is skipped, the other rules keep running.
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Column("last_error_at", TSTZ, nullable=True),
     sa.CheckConstraint("severity IN ('critical', 'warning', 'info')", name="alert_rules_severity_known"),
@@ -275,7 +275,7 @@ webhook_outbox = sa.Table(
     sa.Column("created_at", TSTZ, nullable=False, server_default=NOW),
     sa.Column("delivered_at", TSTZ, nullable=True),
     sa.Column("last_error", sa.Text, nullable=True),
-    # A claimed delivery (0004): sent with no transaction open; resent by anyone once the lease has expired.
+    # A claimed delivery (0005): sent with no transaction open; resent by anyone once the lease has expired.
     sa.Column("leased_until", TSTZ, nullable=True),
     sa.Column("lease_token", sa.Text, nullable=True),
     sa.CheckConstraint("status IN ('pending', 'delivered', 'dead')", name="webhook_outbox_status_known"),

@@ -1,8 +1,8 @@
 """Alerts hardening: delivery leases on the outbox (the POST is sent with no transaction open) and the last
 load/evaluation error of each rule (one broken rule is marked and skipped, the others keep running).
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-27
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

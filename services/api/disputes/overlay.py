@@ -1,16 +1,22 @@
 """The correction overlay: approved substitute readings replace the originals of their interval. Pure.
 
-The originals stay in `readings`, untouched and readable; settlement of a corrected period is computed from the
-readings this module returns. Substitutes carry the OPC UA quality UncertainSubstituteValue; because both partners
-agreed them, settlement counts them as it counts Good readings (`settlement_readings`).
+The originals stay in `readings`, untouched and readable; settlement of a corrected period is computed by the shared
+engine's raw held integral over the readings this module returns. Substitutes are stored and shown with the OPC UA
+quality UncertainSubstituteValue; because both partners agreed them, settlement counts them as Good
+(`corrected_integral`). An approved energy value replaces the period's integral outright.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
+
+from shared.quality import GOOD
+from shared.settlement.integral import Integral, Reading, held_integral
+
+SECONDS_PER_HOUR = 3600.0
 
 
 class Timed(Protocol):
@@ -54,12 +60,42 @@ def apply_substitutions(readings: Sequence[R], substitutions: Sequence[Substitut
     return out
 
 
-def settlement_readings(readings: Sequence[R], substitutions: Sequence[Substitution[R]],
-                        is_good: Callable[[R], bool]) -> list[R]:
-    """The readings settlement integrates: Good originals outside substituted intervals, and every substitute."""
-    kept = [r for r in readings if is_good(r)]
-    return apply_substitutions(kept, substitutions)
+def agreed(sub: Substitution[Any]) -> Substitution[Reading]:
+    """The substitution as settlement counts it: every substitute a Good reading."""
+    return Substitution(sub.signal_id, sub.starts_at, sub.ends_at,
+                        tuple(Reading(r.ts, r.value, GOOD) for r in sub.readings))
 
 
-def touches(substitutions: Sequence[Substitution[R]], start: datetime, end: datetime) -> bool:
-    return any(s.starts_at < end and s.ends_at > start for s in substitutions)
+def period_overlay(applied: Sequence[Substitution[Any] | EnergyOverride], start: datetime, end: datetime
+                   ) -> EnergyOverride | list[Substitution[Any]] | None:
+    """What applies to [start, end), from corrections in the order they took effect: the last energy value unless a
+    readings correction took effect after it (then the substitutions after it), else every substitution."""
+    chosen: EnergyOverride | list[Substitution[Any]] | None = None
+    for item in applied:
+        if item_start(item) >= end or item_end(item) <= start:
+            continue
+        if isinstance(item, EnergyOverride):
+            chosen = item
+        elif isinstance(chosen, list):
+            chosen.append(item)
+        else:
+            chosen = [item]
+    return chosen
+
+
+def item_start(item: Substitution[Any] | EnergyOverride) -> datetime:
+    return item.period_start if isinstance(item, EnergyOverride) else item.starts_at
+
+
+def item_end(item: Substitution[Any] | EnergyOverride) -> datetime:
+    return item.period_end if isinstance(item, EnergyOverride) else item.ends_at
+
+
+def corrected_integral(readings: Sequence[Reading], overlay: EnergyOverride | Sequence[Substitution[Any]],
+                       start: datetime, end: datetime, *, max_gap_s: float) -> Integral:
+    """A corrected period's integral: the approved energy value (over the whole period), or the shared engine's raw
+    held integral of the readings (all qualities, with their context) with the agreed substitutes overlaid."""
+    if isinstance(overlay, EnergyOverride):
+        return Integral(overlay.energy_mwh * SECONDS_PER_HOUR, (end - start).total_seconds())
+    overlaid = apply_substitutions(list(readings), [agreed(s) for s in overlay])
+    return held_integral(overlaid, start, end, max_gap_s=max_gap_s)

@@ -176,21 +176,28 @@ async def original_readings(conn: asyncpg.Connection, signal_id: int, start: dat
     return [SubstituteReading(r["ts"], r["value"], from_db(r["quality"])) for r in rows]
 
 
-async def approved_overlay(conn: asyncpg.Connection | asyncpg.Pool, plant_id: int, start: datetime, end: datetime
-                           ) -> tuple[dict[int, list[Substitution[SubstituteReading]]], list[EnergyOverride]]:
-    """Applied corrections touching [start, end): substitutions per signal (in the order they took effect) and
-    substitute energy values per period."""
+async def applied_corrections(conn: asyncpg.Connection, plant_id: int, signal_id: int, start: datetime,
+                              end: datetime) -> list[Substitution[SubstituteReading] | EnergyOverride]:
+    """Applied corrections touching [start, end) in the order they took effect: substitutions of `signal_id` and
+    substitute energy values (those are of the plant's net output)."""
     rows = await conn.fetch(
         """SELECT id, kind, signal_id, starts_at, ends_at, energy_mwh FROM corrections
-           WHERE plant_id = $1 AND status = 'applied' AND starts_at < $3 AND ends_at > $2
-           ORDER BY decided_at, id""", plant_id, start, end)
+           WHERE plant_id = $1 AND status = 'applied' AND starts_at < $4 AND ends_at > $3
+             AND (kind = 'energy' OR signal_id = $2)
+           ORDER BY decided_at, id""", plant_id, signal_id, start, end)
     substitutes = await substitutes_of(conn, [r["id"] for r in rows if r["kind"] == "readings"]) if rows else {}
-    by_signal: dict[int, list[Substitution[SubstituteReading]]] = {}
-    energy: list[EnergyOverride] = []
-    for r in rows:
-        if r["kind"] == "energy":
-            energy.append(EnergyOverride(r["starts_at"], r["ends_at"], r["energy_mwh"]))
-        else:
-            by_signal.setdefault(r["signal_id"], []).append(
-                Substitution(r["signal_id"], r["starts_at"], r["ends_at"], tuple(substitutes.get(r["id"], ()))))
-    return by_signal, energy
+    return [EnergyOverride(r["starts_at"], r["ends_at"], r["energy_mwh"]) if r["kind"] == "energy" else
+            Substitution(r["signal_id"], r["starts_at"], r["ends_at"], tuple(substitutes.get(r["id"], ())))
+            for r in rows]
+
+
+async def raw_readings(conn: asyncpg.Connection, signal_id: int, start: datetime, end: datetime
+                       ) -> list[tuple[datetime, float, int]]:
+    """Every reading (all qualities) in [start, end), plus the two before and the one after: the engine's context."""
+    return [tuple(r) for r in await conn.fetch(
+        """(SELECT ts, value, quality FROM readings WHERE signal_id = $1 AND ts < $2 ORDER BY ts DESC LIMIT 2)
+           UNION ALL
+           (SELECT ts, value, quality FROM readings WHERE signal_id = $1 AND ts >= $2 AND ts < $3)
+           UNION ALL
+           (SELECT ts, value, quality FROM readings WHERE signal_id = $1 AND ts >= $3 ORDER BY ts LIMIT 1)
+           ORDER BY ts""", signal_id, start, end)]

@@ -7,11 +7,21 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from services.api.disputes.corrected import corrected_integrals
 from shared.quality import UNCERTAIN_SUBSTITUTE_VALUE
+from shared.settlement.integral import Integral
 from tests.integration.disputes.conftest import P0, P1, Disputes, iso, substitution
 
 TABLES = ("disputes", "dispute_events", "corrections", "correction_approvals", "reading_substitutions",
           "webhook_outbox")
+
+
+async def settled(db: asyncpg.Pool) -> dict[datetime, Integral]:
+    """What settlement takes for the period from approved corrections (see services/api/disputes/corrected.py)."""
+    async with db.acquire() as conn:
+        plant_id = await conn.fetchval("SELECT id FROM plants WHERE key = 'nish'")
+        signal_id = await conn.fetchval("SELECT id FROM signals WHERE key = 'plant.net_output'")
+        return await corrected_integrals(conn, plant_id, signal_id, [(P0, P1)], max_gap_s=60)
 
 
 async def counts(db: asyncpg.Pool) -> dict[str, int]:
@@ -29,6 +39,7 @@ async def test_a_correction_takes_effect_only_after_both_partners_approve(disput
     assert (first.json()["applied"], first.json()["waiting_for"]) == (False, ["socar"])
     pending = await disputes.detail(dispute_id, role="socar")
     assert pending["corrections"][0]["status"] == "pending"
+    assert await settled(api.db) == {}  # one approval: settlement still uses the originals
 
     second = await disputes.approve(dispute_id, correction_id, role="socar")
     assert second.status_code == 200, second.text
@@ -50,6 +61,8 @@ async def test_a_correction_takes_effect_only_after_both_partners_approve(disput
     assert {r["value"] for r in correction["original_readings"]} == {400.0}
     raw = await api.json("/v1/signals/plant.net_output/readings", start=iso(P0), end=iso(P1))
     assert [r["value"] for r in raw["readings"]] == [400.0] * 90
+
+    assert await settled(api.db) == {P0: Integral(400.0 * 720 + 480.0 * 180, 900.0)}
 
     listed = await api.json("/v1/plants/nish/disputes", role="socar")
     assert [(d["id"], d["status"], d["pending_corrections"]) for d in listed["disputes"]] == [

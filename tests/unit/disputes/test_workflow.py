@@ -8,8 +8,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.api.disputes import workflow
-from services.api.disputes.overlay import Substitution, apply_substitutions, settlement_readings
+from services.api.disputes.overlay import (
+    EnergyOverride,
+    Substitution,
+    apply_substitutions,
+    corrected_integral,
+    period_overlay,
+)
 from services.api.disputes.workflow import Pending, Period, Refusal
+from shared.settlement.integral import Integral, Reading, held_integral
 
 T = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -121,12 +128,41 @@ def test_the_overlay_replaces_exactly_the_substituted_interval() -> None:
     assert [r.value for r in originals] == [400.0] * 6  # the input is not changed
 
 
-def test_a_later_substitution_wins_and_substitutes_count_in_settlement_though_uncertain() -> None:
+def test_a_later_substitution_wins_where_two_applied_ones_overlap() -> None:
     originals = [R(at(0), 400.0), R(at(1), 0.0, 0x80000000), R(at(2), 400.0)]
     first = Substitution(1, at(0.5), at(1.5), (R(at(1), 470.0, 0x40910000),))
     second = Substitution(1, at(0.9), at(1.1), (R(at(1), 475.0, 0x40910000),))
     assert [r.value for r in apply_substitutions(originals, [first, second])] == [400.0, 475.0, 400.0]
-    good_only = settlement_readings(originals, [], lambda r: r.quality == 0)
-    assert [r.value for r in good_only] == [400.0, 400.0]
-    corrected = settlement_readings(originals, [first], lambda r: r.quality == 0)
-    assert [r.value for r in corrected] == [400.0, 470.0, 400.0]
+
+
+def steady(value: float, start_s: int, end_s: int, quality: int = 0) -> list[Reading]:
+    return [Reading(T + timedelta(seconds=s), value, quality) for s in range(start_s, end_s, 10)]
+
+
+def test_a_corrected_period_is_the_engines_held_integral_with_agreed_substitutes_counted_as_good() -> None:
+    # 400 MW every 10 s, but the meter reported Bad from 3:00 to 6:00; the partners agree 480 MW there.
+    readings = [*steady(400.0, -20, 180), *steady(0.0, 180, 360, 0x808A0000), *steady(400.0, 360, 910)]
+    before = held_integral(readings, at(0), at(15), max_gap_s=60)
+    assert (before.area, before.covered_s) == (400.0 * 720, 720.0)
+    sub = Substitution(1, at(3), at(6), tuple(steady(480.0, 180, 360, 0x40910000)))
+    after = corrected_integral(readings, [sub], at(0), at(15), max_gap_s=60)
+    assert (after.area, after.covered_s) == (400.0 * 720 + 480.0 * 180, 900.0)
+    assert corrected_integral(readings, EnergyOverride(at(0), at(15), 121.5), at(0), at(15), max_gap_s=60) == \
+        Integral(121.5 * 3600, 900.0)
+
+
+SUB_A = Substitution(1, at(3), at(6), ())
+SUB_B = Substitution(1, at(8), at(9), ())
+ENERGY = EnergyOverride(at(0), at(15), 100.0)
+
+
+@pytest.mark.parametrize(("applied", "expected"), [
+    ([], None),
+    ([SUB_A], [SUB_A]),
+    ([SUB_A, SUB_B], [SUB_A, SUB_B]),
+    ([SUB_A, ENERGY], ENERGY),
+    ([ENERGY, SUB_B], [SUB_B]),
+    ([Substitution(1, at(15), at(16), ())], None),
+])
+def test_the_correction_that_took_effect_last_decides_a_period(applied: list, expected: object) -> None:
+    assert period_overlay(applied, at(0), at(15)) == expected

@@ -6,41 +6,31 @@ import asyncio
 import base64
 import contextlib
 import gc
-import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 from fastapi import FastAPI, Request, Response
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
 
-from services.ingest import store
+from services.ingest import decoding, store
 from services.ingest.lines import IGNORED_STRINGS_HEADER, decode_lines
 from services.ingest.metrics import IngestMetrics
-from services.ingest.schemas import BatchDoc, BatchIn, LooseBatchIn, ReadingIn, RejectionOut, WriteReply, WriteReplyDoc
+from services.ingest.schemas import BatchDoc, RejectionOut, WriteReply, WriteReplyDoc
 from services.ingest.settings import Settings
 from services.ingest.signalmaps import SignalMaps
-from services.ingest.validation import (
-    INVALID_QUALITY,
-    INVALID_READING,
-    INVALID_TIMESTAMP,
-    INVALID_VALUE,
-    NON_FINITE_VALUE,
-    Rejection,
-)
-from services.ingest.writer import BatchResult, Idempotency, Ingestor, Item, run_maintenance
+from services.ingest.writer import BatchResult, Idempotency, Ingestor, run_maintenance
 from shared.auth import Principal, authenticate, token_from_headers
 from shared.db import create_pool, resolve_database_url
-from shared.errors import ApiError, error_responses, install_error_handlers
+from shared.errors import ApiError, error_response, error_responses, install_error_handlers
 from shared.http import add_operational_routes
 
 WRITE_ROLES = ("gateway", "admin")
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _json_encoder = msgspec.json.Encoder()
-_batch_decoder = msgspec.json.Decoder(BatchIn)
-_loose_decoder = msgspec.json.Decoder(LooseBatchIn)
-_reading_decoder = msgspec.json.Decoder(ReadingIn)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -69,10 +59,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Baseload ingest", version="1", lifespan=lifespan,
                   description="The SCADA gateways' write path: durable, exactly-once, per-reading errors.")
     install_error_handlers(app)
+    app.add_exception_handler(decoding.BodyError, _body_error)
     add_operational_routes(app, metrics.registry)
     _add_json_route(app, settings)
     _add_line_protocol_routes(app, settings)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+async def _body_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, decoding.BodyError)
+    return error_response(exc.status, exc.code, exc.message, exc.details)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated document, plus the JSON batch's schema (the route reads its body itself, with msgspec)."""
+    if app.openapi_schema is None:
+        document = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        batch = BatchDoc.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas.update(batch.pop("$defs", {}))
+        schemas["BatchDoc"] = batch
+        app.openapi_schema = document
+    return app.openapi_schema
 
 
 def _add_json_route(app: FastAPI, settings: Settings) -> None:
@@ -81,26 +90,23 @@ def _add_json_route(app: FastAPI, settings: Settings) -> None:
         tags=["ingest"],
         summary="Store a batch of readings",
         response_model=WriteReplyDoc,
-        responses=error_responses(400, 401, 403, 413, 415, 422, 503),
+        responses=error_responses(400, 401, 403, 408, 413, 415, 422, 503),
         openapi_extra={"requestBody": {"required": True, "content": {
-            "application/json": {"schema": BatchDoc.model_json_schema()}}}},
+            "application/json": {"schema": {"$ref": "#/components/schemas/BatchDoc"}}}}},
     )
     async def post_readings(request: Request) -> Response:
         """Each bad reading is rejected on its own; the rest are stored, once, before the reply."""
         ingestor: Ingestor = request.app.state.ingestor
         principal = await _principal(request, token_from_headers(request.headers.get("authorization")))
+        body = await _read_body(request, settings, ingestor)
         async with ingestor.gate.admit():
-            body = await _read_body(request, settings)
             idem = Idempotency.of(request.headers.get("idempotency-key"), request.url.path, body)
-            if (stored := await ingestor.replay(principal, idem)) is not None:
-                return _respond(stored)
-            items, decode_rejections = _decode_json(body, settings.max_readings_per_request)
-            _, response = await ingestor.write(principal, items, datetime.now(UTC), fmt="json", idem=idem,
-                                               render=lambda r: _json_reply(r, decode_rejections))
-        ingestor.metrics.count(principal.name, 0, 0, len(decode_rejections))
+            if (earlier := await ingestor.replay(principal, idem)) is None:
+                items, decode_rejections = decoding.decode_batch(body, settings.max_readings_per_request)
+                earlier = await ingestor.write(principal, items, datetime.now(UTC), fmt="json", idem=idem,
+                                               prior=decode_rejections)
         ingestor.metrics.requests.labels("json", "200").inc()
-        assert response is not None
-        return _respond(response)
+        return _respond(earlier) if isinstance(earlier, store.StoredResponse) else _json_reply(earlier)
 
 
 def _add_line_protocol_routes(app: FastAPI, settings: Settings) -> None:
@@ -109,21 +115,23 @@ def _add_line_protocol_routes(app: FastAPI, settings: Settings) -> None:
     async def write_lines(request: Request, token: str | None, precision: str, database: str | None) -> Response:
         ingestor: Ingestor = request.app.state.ingestor
         principal = await _principal(request, token)
+        body = await _read_body(request, settings, ingestor)
         async with ingestor.gate.admit():
-            body = await _read_body(request, settings)
             idem = Idempotency.of(request.headers.get("idempotency-key"), request.url.path, body)
-            if (stored := await ingestor.replay(principal, idem)) is not None:
-                return _respond(stored)
             signal_map = await signal_maps.for_request(request.app.state.pool, principal.name, database)
             now = datetime.now(UTC)
+            # Decoded before any replay too: the reply names lines, and a replay's body is the same.
             lines = decode_lines(body, precision, now, settings.max_readings_per_request, signal_map)
-            _, response = await ingestor.write(principal, lines.items, now, fmt="line", idem=idem,
-                                               render=lines.reply)
-        assert response is not None
-        ingestor.metrics.count(principal.name, 0, 0, len(lines.errors))
-        ingestor.metrics.requests.labels("line", str(response.status_code)).inc()
+            if (earlier := await ingestor.replay(principal, idem)) is None:
+                earlier = await ingestor.write(principal, lines.items, now, fmt="line", idem=idem)
+                ingestor.metrics.count(principal.name, 0, 0, len(lines.errors))
         headers = {IGNORED_STRINGS_HEADER: str(lines.strings)} if lines.strings else None
-        return _respond(response, headers)
+        if isinstance(earlier, store.StoredResponse):
+            response = _respond(earlier, headers)
+        else:
+            response = _respond(replace(lines.reply(earlier), replayed=earlier.replayed), headers)
+        ingestor.metrics.requests.labels("line", str(response.status_code)).inc()
+        return response
 
     @app.post("/write", tags=["influxdb"], status_code=204, summary="InfluxDB v1 write (line protocol)",
               responses=error_responses(400, 401, 403, 413, 503))
@@ -165,89 +173,53 @@ def _influx_token(request: Request) -> str | None:
     return token
 
 
-async def _read_body(request: Request, settings: Settings) -> bytes:
-    """The request body, gzip-decoded, never larger than `max_body_bytes`."""
+async def _read_body(request: Request, settings: Settings, ingestor: Ingestor) -> bytes:
+    """The request body, gzip-decoded, never larger than `max_body_bytes`, read before any write slot is held.
+
+    A body must arrive within `body_timeout_s`, or after that at `body_min_rate_bytes_s` on average: a client
+    that trickles is answered 408 and its connection closed, so slow uploads cannot hold the gate."""
     limit = settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
-    chunks, size = [], 0
-    async for chunk in request.stream():
+        raise decoding.too_large(limit)
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity", "gzip"):
+        raise ApiError(415, "unsupported_encoding", f"Content-Encoding {encoding!r} is not supported; use gzip.")
+    async with ingestor.gate.reading():
+        body = await _receive(request, settings)
+    return decoding.gunzip(body, limit) if encoding == "gzip" else body
+
+
+async def _receive(request: Request, settings: Settings) -> bytes:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    chunks: list[bytes] = []
+    size, limit = 0, settings.max_body_bytes
+    stream = request.stream().__aiter__()
+    while True:
+        # The time by which more bytes must have come: the grace period, then the minimum average rate.
+        due = started + settings.body_timeout_s + size / settings.body_min_rate_bytes_s
+        try:
+            async with asyncio.timeout_at(due):
+                chunk = await anext(stream)
+        except StopAsyncIteration:
+            return b"".join(chunks)
+        except TimeoutError:
+            raise ApiError(408, "body_timeout", f"The body did not arrive in time ({size} bytes in "
+                           f"{loop.time() - started:.1f} s; allowed: {settings.body_timeout_s:g} s, then "
+                           f"{settings.body_min_rate_bytes_s} bytes/s).", {"received_bytes": size},
+                           headers={"Connection": "close"}) from None
         size += len(chunk)
         if size > limit:
-            raise _too_large(limit)
+            raise decoding.too_large(limit)
         chunks.append(chunk)
-    body = b"".join(chunks)
-    encoding = request.headers.get("content-encoding", "identity").strip().lower()
-    if encoding in ("", "identity"):
-        return body
-    if encoding != "gzip":
-        raise ApiError(415, "unsupported_encoding", f"Content-Encoding {encoding!r} is not supported; use gzip.")
-    decoder = zlib.decompressobj(wbits=31)
-    try:
-        out = decoder.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise ApiError(400, "invalid_gzip", f"The gzip body does not decode: {exc}.") from None
-    if len(out) > limit or decoder.unconsumed_tail:
-        raise _too_large(limit)
-    if not decoder.eof:
-        raise ApiError(400, "invalid_gzip", "The gzip body is truncated.")
-    return out
 
 
-def _too_large(limit: int) -> ApiError:
-    return ApiError(413, "payload_too_large", f"The body exceeds {limit} bytes (after decompression).",
-                    {"max_body_bytes": limit})
-
-
-def _decode_json(body: bytes, max_readings: int) -> tuple[list[Item], list[Rejection]]:
-    """Typed decode (fast); if some reading is malformed, decode loosely and reject those readings alone."""
-    try:
-        batch = _batch_decoder.decode(body)
-        readings: list[Any] = batch.readings
-        _check_count(len(readings), max_readings)
-        return [(i, r.signal, r.ts, r.value, r.quality) for i, r in enumerate(readings)], []
-    except msgspec.ValidationError:
-        pass
-    except msgspec.DecodeError as exc:
-        raise ApiError(400, "invalid_json", f"The body is not valid JSON: {exc}.") from None
-    try:
-        loose = _loose_decoder.decode(body)
-    except msgspec.ValidationError as exc:
-        raise ApiError(422, "invalid_batch", f'Expected {{"readings": [...]}}: {exc}.') from None
-    _check_count(len(loose.readings), max_readings)
-    items: list[Item] = []
-    rejected: list[Rejection] = []
-    for index, raw in enumerate(loose.readings):
-        try:
-            r = _reading_decoder.decode(raw)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            rejected.append(Rejection(index, _code_for(str(exc)), str(exc)))
-            continue
-        items.append((index, r.signal, r.ts, r.value, r.quality))
-    return items, rejected
-
-
-def _code_for(message: str) -> str:
-    """Map msgspec's error (e.g. "Expected `float`, got `str` - at `$.value`") to a rejection code."""
-    if message.startswith("Number out of range") and message.endswith("`$.value`"):
-        return NON_FINITE_VALUE  # e.g. 1e999: valid JSON, but no finite float64
-    for path, code in (("`$.ts`", INVALID_TIMESTAMP), ("`$.value`", INVALID_VALUE), ("`$.quality`", INVALID_QUALITY)):
-        if message.endswith(path):
-            return code
-    return INVALID_READING
-
-
-def _check_count(count: int, max_readings: int) -> None:
-    if count > max_readings:
-        raise ApiError(413, "too_many_readings", f"{count} readings in one request; the limit is {max_readings}.",
-                       {"count": count, "max_readings_per_request": max_readings})
-
-
-def _json_reply(result: BatchResult, decode_rejections: list[Rejection]) -> store.StoredResponse:
-    rejected = sorted([*decode_rejections, *result.rejected], key=lambda r: r.index)
-    reply = WriteReply(result.accepted, result.duplicates, [RejectionOut(r.index, r.code, r.message) for r in rejected])
-    return store.StoredResponse(b"", 200, "application/json", _json_encoder.encode(reply))
+def _json_reply(result: BatchResult) -> Response:
+    reply = WriteReply(result.accepted, result.duplicates,
+                       [RejectionOut(r.index, r.code, r.message) for r in result.rejected])
+    headers = {"Idempotent-Replayed": "true"} if result.replayed else None
+    return Response(_json_encoder.encode(reply), media_type="application/json", headers=headers)
 
 
 def _respond(stored: store.StoredResponse, headers: dict[str, str] | None = None) -> Response:

@@ -17,15 +17,29 @@ def overloaded(reason: str) -> ApiError:
 
 
 class WriteGate:
-    """Admits at most `slots + queue` requests (bounding buffered bodies) and runs `slots` writes at once."""
+    """Bodies are received first (at most `max_reads` at once), outside the gate proper; then at most
+    `slots + queue` received requests are admitted (bounding buffered bodies) and `slots` writes run at once.
+    A slow upload therefore holds a read place, which its body timeout gives back, never a write slot."""
 
-    def __init__(self, slots: int, queue: int, queue_timeout_s: float) -> None:
+    def __init__(self, slots: int, queue: int, queue_timeout_s: float, max_reads: int = 64) -> None:
         self.slots = slots
         self.capacity = slots + queue
         self.queue_timeout_s = queue_timeout_s
+        self.max_reads = max_reads
+        self.reads = 0
         self.admitted = 0
         self.writing = 0
         self._semaphore = asyncio.Semaphore(slots)
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[None]:
+        if self.reads >= self.max_reads:
+            raise overloaded(f"{self.reads} request bodies being received")
+        self.reads += 1
+        try:
+            yield
+        finally:
+            self.reads -= 1
 
     @asynccontextmanager
     async def admit(self) -> AsyncIterator[None]:

@@ -15,6 +15,7 @@ class IngestMetrics:
     in_flight: Gauge
     requests: Counter
     write_paths: Counter
+    body_reads: Gauge
 
     @classmethod
     def create(cls) -> IngestMetrics:
@@ -33,6 +34,8 @@ class IngestMetrics:
                              ["format", "status"], registry=registry),
             write_paths=Counter("baseload_ingest_write_path", "Batches by write path (append: plain insert of "
                                 "live data; dedup: ON CONFLICT)", ["path"], registry=registry),
+            body_reads=Gauge("baseload_ingest_body_reads", "Request bodies being received (no write slot held)",
+                             registry=registry),
         )
 
     def count(self, gateway: str, accepted: int, duplicates: int, rejected: int) -> None:

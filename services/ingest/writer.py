@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import msgspec
 
 from services.ingest import store
 from services.ingest.gate import WriteGate
@@ -34,13 +35,49 @@ log = logging.getLogger("baseload.ingest")
 CATALOG_REFRESH_S = 5.0
 LAST_SEEN_EVERY_S = 5.0
 Item = tuple[int, str, datetime, float, object]
+# Idempotency records hold the outcome (not an HTTP reply): the route renders it, on the first answer and on
+# replays alike. Records of other content types were written by an earlier version and are replayed verbatim.
+OUTCOME_CONTENT_TYPE = "application/vnd.baseload.write-outcome+json"
 
 
 @dataclass(frozen=True, slots=True)
 class BatchResult:
+    """What a write did: `rejected` holds every reading refused (index = the item's position in the request)."""
+
     accepted: int
     duplicates: int
     rejected: list[Rejection]
+    replayed: bool = False
+
+
+class _StoredRejection(msgspec.Struct, array_like=True):
+    index: int
+    code: str
+    message: str
+
+
+class _StoredOutcome(msgspec.Struct):
+    accepted: int
+    duplicates: int
+    rejected: list[_StoredRejection]
+
+
+Replay = BatchResult | store.StoredResponse
+
+
+def encode_outcome(result: BatchResult, request_hash: bytes) -> store.StoredResponse:
+    rejected = [_StoredRejection(r.index, r.code, r.message) for r in result.rejected]
+    body = msgspec.json.encode(_StoredOutcome(result.accepted, result.duplicates, rejected))
+    return store.StoredResponse(request_hash, 0, OUTCOME_CONTENT_TYPE, body)
+
+
+def decode_outcome(stored: store.StoredResponse) -> Replay:
+    """A stored outcome as a replayed `BatchResult`; an earlier version's stored reply as it is."""
+    if stored.content_type != OUTCOME_CONTENT_TYPE:
+        return stored
+    out = msgspec.json.decode(stored.body, type=_StoredOutcome)
+    return BatchResult(out.accepted, out.duplicates, [Rejection(r.index, r.code, r.message) for r in out.rejected],
+                       replayed=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +101,9 @@ class Ingestor:
         self.pool = pool
         self.settings = settings
         self.metrics = metrics
-        self.gate = WriteGate(settings.max_concurrent_writes, settings.max_queued_writes, settings.queue_timeout_s)
+        self.gate = WriteGate(settings.max_concurrent_writes, settings.max_queued_writes, settings.queue_timeout_s,
+                              settings.max_body_reads)
+        metrics.body_reads.set_function(lambda: self.gate.reads)
         self.catalog: dict[str, SignalInfo] = {}
         self._catalog_loaded_at = float("-inf")
         self._partition_days: set[datetime] = set()
@@ -98,15 +137,17 @@ class Ingestor:
             checked = check_readings(items, self.catalog, self.window(now))
         return checked
 
-    async def replay(self, principal: Principal, idem: Idempotency | None) -> store.StoredResponse | None:
-        """The stored response of an earlier request with the same Idempotency-Key, if any."""
+    async def replay(self, principal: Principal, idem: Idempotency | None) -> Replay | None:
+        """The outcome of an earlier request with the same Idempotency-Key, if any."""
         if idem is None:
             return None
         stored = await store.find_response(self.pool, principal.key_id, idem.key)
-        if stored is not None and stored.request_hash != idem.request_hash:
+        if stored is None:
+            return None
+        if stored.request_hash != idem.request_hash:
             raise ApiError(422, "idempotency_key_reused",
                            "This Idempotency-Key was used with a different request body.", {"key": idem.key})
-        return stored
+        return decode_outcome(stored)
 
     async def write(
         self,
@@ -116,31 +157,35 @@ class Ingestor:
         *,
         fmt: str,
         idem: Idempotency | None = None,
-        render: Callable[[BatchResult], store.StoredResponse] | None = None,
-    ) -> tuple[BatchResult, store.StoredResponse | None]:
-        """Check and store `items` in one transaction; with `idem`, the rendered response is saved with it."""
+        prior: Sequence[Rejection] = (),
+    ) -> Replay:
+        """Check and store `items` in one transaction; with `idem`, the outcome is saved in that transaction.
+
+        `prior` are readings the route already refused while decoding: they are part of the outcome (and of the
+        saved record), with their index in the request. A concurrent retry that waited on the same key gets the
+        first request's outcome."""
         started = time.perf_counter()
         checked = await self.check(items, now)
         await self._ensure_partitions(checked)
         async with self.gate.write_slot():
             self.metrics.in_flight.inc()
             try:
-                result, response = await self._write_once(principal, checked, idem, render)
+                result = await self._write_once(principal, checked, idem, prior)
             finally:
                 self.metrics.in_flight.dec()
         self._remember_newest(checked)
         self.metrics.batch_seconds.labels(fmt).observe(time.perf_counter() - started)
-        self.metrics.count(principal.name, result.accepted, result.duplicates, len(result.rejected))
+        if isinstance(result, BatchResult) and not result.replayed:
+            self.metrics.count(principal.name, result.accepted, result.duplicates, len(result.rejected))
         await self._touch(principal)
-        return result, response
+        return result
 
     async def _write_once(
-        self, principal: Principal, checked: Checked, idem: Idempotency | None,
-        render: Callable[[BatchResult], store.StoredResponse] | None,
-    ) -> tuple[BatchResult, store.StoredResponse | None]:
+        self, principal: Principal, checked: Checked, idem: Idempotency | None, prior: Sequence[Rejection]
+    ) -> Replay:
         for attempt in range(2):
             try:
-                return await self._transaction(principal, checked, idem, render)
+                return await self._transaction(principal, checked, idem, prior)
             except asyncpg.CheckViolationError as exc:
                 # A partition dropped behind our back ("no partition of relation ... found for row"): re-learn.
                 if attempt or "partition" not in str(exc):
@@ -151,26 +196,23 @@ class Ingestor:
         raise AssertionError("unreachable")
 
     async def _transaction(
-        self, principal: Principal, checked: Checked, idem: Idempotency | None,
-        render: Callable[[BatchResult], store.StoredResponse] | None,
-    ) -> tuple[BatchResult, store.StoredResponse | None]:
+        self, principal: Principal, checked: Checked, idem: Idempotency | None, prior: Sequence[Rejection]
+    ) -> Replay:
         async with self.pool.acquire() as conn, conn.transaction():
             if idem is not None:
                 await store.lock_idempotency_key(conn, principal.key_id, idem.key)
                 earlier = await store.find_response(conn, principal.key_id, idem.key)
                 if earlier is not None:
-                    return BatchResult(0, 0, []), earlier
+                    return decode_outcome(earlier)
             outcome = None
             if checked.rows:
                 outcome = await store.write_rows(conn, checked.rows, notify_channel=self.settings.notify_channel,
                                                  try_append=self._looks_like_append(checked))
                 self.metrics.write_paths.labels(outcome.path).inc()
-            result = _result(checked, outcome)
-            response = render(result) if render is not None else None
-            if idem is not None and response is not None:
-                response = replace(response, request_hash=idem.request_hash)
-                await store.save_response(conn, principal.key_id, idem.key, response)
-            return result, response
+            result = _result(checked, outcome, prior)
+            if idem is not None:
+                await store.save_response(conn, principal.key_id, idem.key, encode_outcome(result, idem.request_hash))
+            return result
 
     def _looks_like_append(self, checked: Checked) -> bool:
         """True when every row is newer than what this process last saw stored for its signal."""
@@ -205,15 +247,15 @@ class Ingestor:
             await store.touch_key(self.pool, principal.key_id)
 
 
-def _result(checked: Checked, outcome: store.WriteOutcome | None) -> BatchResult:
-    rejected = list(checked.rejected)
+def _result(checked: Checked, outcome: store.WriteOutcome | None, prior: Sequence[Rejection]) -> BatchResult:
     inserted = outcome.inserted if outcome else 0
     conflicts = outcome.conflicts if outcome else []
+    rejected = [*checked.rejected]
     for index in conflicts:
         rejected.append(Rejection(index, CONFLICTING_VALUE,
                                   "a different value or quality is already stored for this signal and ts; "
                                   "readings are immutable"))
-    rejected.sort(key=lambda r: r.index)
+    rejected = sorted([*prior, *rejected], key=lambda r: r.index)
     duplicates = len(checked.rows) - inserted - len(conflicts)
     return BatchResult(inserted, duplicates, rejected)
 

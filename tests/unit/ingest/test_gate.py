@@ -39,3 +39,14 @@ async def test_a_write_waits_for_a_slot_then_gives_up() -> None:
     await task
     async with gate.write_slot():
         assert gate.writing == 1
+
+
+async def test_bodies_being_received_are_bounded_apart_from_the_write_gate() -> None:
+    gate = WriteGate(slots=1, queue=0, queue_timeout_s=1, max_reads=2)
+    async with gate.reading(), gate.reading():
+        with pytest.raises(ApiError) as refused:
+            async with gate.reading():
+                pass
+        async with gate.admit():  # a received request still gets in while two bodies arrive
+            assert gate.admitted == 1
+    assert refused.value.status == 503 and gate.reads == 0

@@ -1,0 +1,1 @@
+"""Operator tools run from the CLI: historian import and export."""

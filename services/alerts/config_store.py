@@ -218,15 +218,30 @@ ALERT_COLUMNS = """a.id, a.rule_id, r.name AS rule, r.kind, r.severity, a.finger
     a.ack_comment, a.value, a.evidence, a.evaluated_at"""
 
 
-async def list_alerts(conn: Conn, state: str | None, limit: int) -> list[asyncpg.Record]:
+# Partner keys read the alerts of plants their partner is party to: a rule's plant is params.plant, else the plant
+# of params.signal (as the evaluator resolves it). `$P` is the partner, or NULL for operator and admin keys.
+RULE_PLANT = """coalesce((SELECT p.id FROM plants p WHERE p.key = r.params->>'plant'),
+                          (SELECT s.plant_id FROM signals s WHERE s.key = r.params->>'signal'))"""
+PARTNER_SEES_RULE = f"""($P::text IS NULL
+    OR {RULE_PLANT} IN (SELECT plant_id FROM plant_partners WHERE partner = $P))"""
+
+
+def _for_partner(sql: str, n: int) -> str:
+    return sql.replace("$P", f"${n}")
+
+
+async def list_alerts(conn: Conn, state: str | None, limit: int, partner: str | None = None
+                      ) -> list[asyncpg.Record]:
     return await conn.fetch(
         f"SELECT {ALERT_COLUMNS} FROM alerts a JOIN alert_rules r ON r.id = a.rule_id"
-        " WHERE $1::text IS NULL OR a.state = $1 ORDER BY a.id DESC LIMIT $2", state, limit)
+        f" WHERE ($1::text IS NULL OR a.state = $1) AND {_for_partner(PARTNER_SEES_RULE, 3)}"
+        " ORDER BY a.id DESC LIMIT $2", state, limit, partner)
 
 
-async def get_alert(conn: Conn, alert_id: int) -> asyncpg.Record | None:
+async def get_alert(conn: Conn, alert_id: int, partner: str | None = None) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        f"SELECT {ALERT_COLUMNS} FROM alerts a JOIN alert_rules r ON r.id = a.rule_id WHERE a.id = $1", alert_id)
+        f"SELECT {ALERT_COLUMNS} FROM alerts a JOIN alert_rules r ON r.id = a.rule_id WHERE a.id = $1"
+        f" AND {_for_partner(PARTNER_SEES_RULE, 2)}", alert_id, partner)
 
 
 async def transitions(conn: Conn, alert_id: int) -> list[asyncpg.Record]:
@@ -246,18 +261,24 @@ DELIVERY_COLUMNS = """o.id, o.endpoint_id, e.name AS endpoint, o.alert_id, o.eve
     o.attempts, o.next_attempt_at, o.created_at, o.delivered_at, o.last_error"""
 
 
+# A partner sees the deliveries of alerts it may read, and those to its own endpoints (settlement events).
+PARTNER_SEES_DELIVERY = f"""($P::text IS NULL OR e.partner = $P OR EXISTS (
+    SELECT 1 FROM alerts a JOIN alert_rules r ON r.id = a.rule_id WHERE a.id = o.alert_id AND {PARTNER_SEES_RULE}))"""
+
+
 async def list_deliveries(conn: Conn, *, endpoint_id: int | None, alert_id: int | None, status: str | None,
-                          limit: int) -> list[asyncpg.Record]:
+                          limit: int, partner: str | None = None) -> list[asyncpg.Record]:
     return await conn.fetch(
         f"""SELECT {DELIVERY_COLUMNS} FROM webhook_outbox o JOIN webhook_endpoints e ON e.id = o.endpoint_id
             WHERE ($1::int IS NULL OR o.endpoint_id = $1) AND ($2::int IS NULL OR o.alert_id = $2)
-              AND ($3::text IS NULL OR o.status = $3)
-            ORDER BY o.id DESC LIMIT $4""", endpoint_id, alert_id, status, limit)
+              AND ($3::text IS NULL OR o.status = $3) AND {_for_partner(PARTNER_SEES_DELIVERY, 5)}
+            ORDER BY o.id DESC LIMIT $4""", endpoint_id, alert_id, status, limit, partner)
 
 
-async def get_delivery(conn: Conn, delivery_id: int) -> asyncpg.Record | None:
+async def get_delivery(conn: Conn, delivery_id: int, partner: str | None = None) -> asyncpg.Record | None:
     return await conn.fetchrow(f"SELECT {DELIVERY_COLUMNS} FROM webhook_outbox o JOIN webhook_endpoints e"
-                               " ON e.id = o.endpoint_id WHERE o.id = $1", delivery_id)
+                               f" ON e.id = o.endpoint_id WHERE o.id = $1 AND {_for_partner(PARTNER_SEES_DELIVERY, 2)}",
+                               delivery_id, partner)
 
 
 async def attempts(conn: Conn, delivery_id: int) -> list[asyncpg.Record]:

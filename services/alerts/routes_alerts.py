@@ -13,22 +13,29 @@ from shared.auth import Principal, require_roles
 from shared.errors import ApiError, error_responses
 
 Operator = Annotated[Principal, Depends(require_roles("operator", "admin"))]
+# Partner keys read (never change) the alerts, transitions and deliveries of plants their partner is party to.
+Reader = Annotated[Principal, Depends(require_roles("partner", "operator", "admin"))]
+
+
+def partner_of(principal: Principal) -> str | None:
+    """The partner whose plants bound what this key reads; None for operator and admin keys (everything)."""
+    return principal.partner if principal.role == "partner" else None
 router = APIRouter(prefix="/v1", responses=COMMON_RESPONSES)
 
 
 @router.get("/alerts", tags=["alerts"])
-async def list_alerts(request: Request, _: Operator,
+async def list_alerts(request: Request, who: Reader,
                       state: Literal["inactive", "pending", "firing", "resolved"] | None = None,
                       limit: Limit = 100) -> list[dict[str, Any]]:
-    """Alerts, newest first, optionally in one state."""
-    return rows(await cs.list_alerts(request.app.state.pool, state, limit))
+    """Alerts, newest first, optionally in one state (a partner key: those of its partner's plants)."""
+    return rows(await cs.list_alerts(request.app.state.pool, state, limit, partner_of(who)))
 
 
 @router.get("/alerts/{alert_id}", tags=["alerts"], responses=error_responses(404))
-async def get_alert(alert_id: Id, request: Request, _: Operator) -> dict[str, Any]:
+async def get_alert(alert_id: Id, request: Request, who: Reader) -> dict[str, Any]:
     """One alert with every transition and its evidence."""
     pool = request.app.state.pool
-    row = await cs.get_alert(pool, alert_id)
+    row = await cs.get_alert(pool, alert_id, partner_of(who))
     if row is None:
         raise not_found("alert", alert_id)
     return {**dict(row), "transitions": rows(await cs.transitions(pool, alert_id))}
@@ -59,19 +66,20 @@ async def _set_ack(request: Request, alert_id: int, who: str | None, comment: st
 
 
 @router.get("/deliveries", tags=["webhooks"])
-async def list_deliveries(request: Request, _: Operator, endpoint_id: IdFilter = None, alert_id: IdFilter = None,
+async def list_deliveries(request: Request, who: Reader, endpoint_id: IdFilter = None, alert_id: IdFilter = None,
                           status: Literal["pending", "delivered", "dead"] | None = None,
                           limit: Limit = 100) -> list[dict[str, Any]]:
-    """The delivery log: one row per notification and endpoint, newest first."""
+    """The delivery log: one row per notification and endpoint, newest first (a partner key: those of alerts it
+    may read and those to its own endpoints)."""
     return rows(await cs.list_deliveries(request.app.state.pool, endpoint_id=endpoint_id, alert_id=alert_id,
-                                         status=status, limit=limit))
+                                         status=status, limit=limit, partner=partner_of(who)))
 
 
 @router.get("/deliveries/{delivery_id}", tags=["webhooks"], responses=error_responses(404))
-async def get_delivery(delivery_id: BigId, request: Request, _: Operator) -> dict[str, Any]:
+async def get_delivery(delivery_id: BigId, request: Request, who: Reader) -> dict[str, Any]:
     """One delivery with every attempt (status code, latency, error)."""
     pool = request.app.state.pool
-    row = await cs.get_delivery(pool, delivery_id)
+    row = await cs.get_delivery(pool, delivery_id, partner_of(who))
     if row is None:
         raise not_found("delivery", delivery_id)
     return {**dict(row), "attempts": rows(await cs.attempts(pool, delivery_id))}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 
@@ -32,6 +32,8 @@ from shared.errors import ApiError, error_response, error_responses
 router = APIRouter(prefix="/v1/plants/{plant}", tags=["disputes"])
 ANY_HUMAN = Depends(require_roles("partner", "operator", "admin"))
 WRITE_ERRORS = error_responses(400, 401, 403, 404, 409, 422)
+# Ids are int4 columns: an id out of range is a 422, never a database error.
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def install(app: FastAPI) -> None:
@@ -85,7 +87,7 @@ async def open_dispute(request: Request, plant: str, body: DisputeIn, principal:
 @router.get("/disputes/{dispute_id}", summary="One dispute with every step taken on it",
             responses={200: {"content": {"application/json": {"example": DISPUTE_EXAMPLE}}},
                        **error_responses(401, 403, 404, 422)})
-async def get_dispute(request: Request, plant: str, dispute_id: int, principal: Principal = ANY_HUMAN) -> Response:
+async def get_dispute(request: Request, plant: str, dispute_id: Id, principal: Principal = ANY_HUMAN) -> Response:
     """The dispute, its events (who, when, what), and its corrections with approvals, substitutes and originals."""
     found = await _plant(request, principal, plant)
     return render(request, await service.dispute_detail(request.app.state.pool, found, dispute_id), None)
@@ -93,7 +95,7 @@ async def get_dispute(request: Request, plant: str, dispute_id: int, principal: 
 
 @router.post("/disputes/{dispute_id}/comments", status_code=201, summary="Comment on a dispute",
              responses=WRITE_ERRORS)
-async def add_comment(request: Request, plant: str, dispute_id: int, body: CommentIn,
+async def add_comment(request: Request, plant: str, dispute_id: Id, body: CommentIn,
                       principal: Principal = ANY_HUMAN) -> Response:
     """Partners of the plant, operators and admins may comment; the comment is recorded with its author."""
     found = await _plant(request, principal, plant)
@@ -104,7 +106,7 @@ async def add_comment(request: Request, plant: str, dispute_id: int, body: Comme
 
 @router.post("/disputes/{dispute_id}/corrections", status_code=201, summary="Propose a correction",
              responses=WRITE_ERRORS)
-async def propose_correction(request: Request, plant: str, dispute_id: int, body: CorrectionIn,
+async def propose_correction(request: Request, plant: str, dispute_id: Id, body: CorrectionIn,
                              principal: Principal = ANY_HUMAN) -> Response:
     """Substitute readings for an interval of the period (`kind: readings`) or a substitute energy value for the
     period (`kind: energy`). Takes effect only once every partner of the plant has approved it."""
@@ -120,7 +122,7 @@ async def propose_correction(request: Request, plant: str, dispute_id: int, body
 
 @router.post("/disputes/{dispute_id}/corrections/{correction_id}/approve", summary="Approve a correction",
              responses=WRITE_ERRORS)
-async def approve_correction(request: Request, plant: str, dispute_id: int, correction_id: int,
+async def approve_correction(request: Request, plant: str, dispute_id: Id, correction_id: Id,
                              principal: Principal = ANY_HUMAN) -> Response:
     """One partner's approval. The last partner's approval applies the correction and restates the period."""
     _partner_only(principal, "approve a correction")
@@ -136,7 +138,7 @@ async def approve_correction(request: Request, plant: str, dispute_id: int, corr
 
 @router.post("/disputes/{dispute_id}/corrections/{correction_id}/reject", summary="Reject or withdraw a correction",
              responses=WRITE_ERRORS)
-async def reject_correction(request: Request, plant: str, dispute_id: int, correction_id: int,
+async def reject_correction(request: Request, plant: str, dispute_id: Id, correction_id: Id,
                             body: RejectIn | None = None, principal: Principal = ANY_HUMAN) -> Response:
     """Either partner ends a pending correction without effect (by its proposer: a withdrawal)."""
     _partner_only(principal, "reject a correction")
@@ -179,7 +181,7 @@ async def list_endpoints(request: Request, plant: str, principal: Principal = AN
 
 @router.delete("/webhook-endpoints/{endpoint_id}", status_code=204, tags=["webhooks"],
                summary="Remove a partner webhook endpoint", responses=error_responses(401, 403, 404, 422))
-async def delete_endpoint(request: Request, plant: str, endpoint_id: int, principal: Principal = ANY_HUMAN
+async def delete_endpoint(request: Request, plant: str, endpoint_id: Id, principal: Principal = ANY_HUMAN
                           ) -> Response:
     """Only the partner that registered it can remove it."""
     _partner_only(principal, "remove a partner webhook endpoint")

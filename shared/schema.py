@@ -392,6 +392,62 @@ reading_substitutions = sa.Table(
     sa.Column("quality", sa.Integer, nullable=False),
 )
 
+# ---------------------------------------------------------------------------------------------------------------------
+# statements (services/api/statements, shared/ledger; migration 0006_statements): signed statements chained per
+# plant, the public keys that signed them, the issuer's late-data watermark, and per-batch ingest provenance.
+# ---------------------------------------------------------------------------------------------------------------------
+signing_keys = sa.Table(
+    "signing_keys",
+    metadata,
+    sa.Column("kid", sa.Text, primary_key=True),
+    sa.Column("jwk", JSONB, nullable=False),
+    sa.Column("created_at", TSTZ, nullable=False, server_default=NOW),
+)
+
+statements = sa.Table(
+    "statements",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("plant_id", sa.Integer, sa.ForeignKey("plants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("period_start", TSTZ, nullable=False),
+    sa.Column("period_end", TSTZ, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("sequence", sa.BigInteger, nullable=False),
+    sa.Column("issued_at", TSTZ, nullable=False),
+    sa.Column("kid", sa.Text, sa.ForeignKey("signing_keys.kid"), nullable=False),
+    sa.Column("hash", sa.Text, nullable=False, unique=True),
+    sa.Column("previous", sa.Text, nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("jws", sa.Text, nullable=False),
+    sa.CheckConstraint("kind IN ('period', 'day')", name="statements_kind_known"),
+    sa.CheckConstraint("revision >= 1", name="statements_revision_positive"),
+    sa.UniqueConstraint("plant_id", "kind", "period_start", "revision", name="statements_revision_unique"),
+    sa.UniqueConstraint("plant_id", "sequence", name="statements_sequence_unique"),
+)
+
+statement_issuer = sa.Table(
+    "statement_issuer",
+    metadata,
+    sa.Column("plant_id", sa.Integer, sa.ForeignKey("plants.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("batches_seen_until", TSTZ, nullable=False),
+)
+
+# One row per accepted ingest batch: who sent it, when, how many readings were new, and a digest of what was sent.
+ingest_batches = sa.Table(
+    "ingest_batches",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("api_key_id", sa.Integer, sa.ForeignKey("api_keys.id"), nullable=False),
+    sa.Column("received_at", TSTZ, nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("digest", sa.Text, nullable=False),
+    sa.Column("signal_ids", postgresql.ARRAY(sa.Integer), nullable=False),
+    sa.Column("first_ts", TSTZ, nullable=False),
+    sa.Column("last_ts", TSTZ, nullable=False),
+    sa.Index("ingest_batches_received_at", "received_at"),
+)
+
 __all__ = [
     "ROLES",
     "alert_rules",
@@ -407,6 +463,7 @@ __all__ = [
     "dispute_events",
     "disputes",
     "idempotency_keys",
+    "ingest_batches",
     "line_protocol_maps",
     "metadata",
     "plant_partners",
@@ -415,6 +472,9 @@ __all__ = [
     "readings",
     "rollups_1m",
     "signals",
+    "signing_keys",
+    "statement_issuer",
+    "statements",
     "webhook_attempts",
     "webhook_endpoints",
     "webhook_outbox",

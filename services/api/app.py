@@ -20,6 +20,8 @@ from services.api.cache import BucketCache
 from services.api.catalog import Catalog
 from services.api.disputes import routes as disputes
 from services.api.settings import Settings
+from services.api.statements import lifecycle as statements
+from services.api.statements import routes as statement_routes
 from shared.db import create_pool, resolve_database_url
 from shared.errors import error_response, install_error_handlers
 from shared.http import add_operational_routes
@@ -91,9 +93,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cache: BucketCache = app.state.cache
         listener = asyncio.create_task(store.listen_for_changes(url, settings.notify_channel, cache.on_notification,
                                                                 _cache_switch(cache)))
+        app.state.statements, issuer = await statements.start(app.state.pool, settings)
         try:
             yield
         finally:
+            await statements.stop(issuer)
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
@@ -117,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes.router)
     app.include_router(reports.router)
     disputes.install(app)
+    app.include_router(statement_routes.router)
     app.add_exception_handler(QueryError, _bad_query)
     app.add_middleware(MetricsMiddleware, metrics=Metrics(registry))
     return app

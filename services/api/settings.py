@@ -5,6 +5,8 @@ Domain defaults come from the team's DOMAIN.md (Continental Europe 50 Hz bands, 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -53,3 +55,12 @@ class Settings(BaseServiceSettings):
         default=10_000, ge=1, description="Most substitute readings in one proposed correction."
     )
     catalog_ttl_s: float = Field(default=5.0, ge=0, description="How long plant and signal metadata is cached.")
+    signing_key_file: Path | None = Field(
+        default=None, description="Statement signing keys (JWKS, mode 0600); default <data_dir>/signing-keys.json."
+    )
+    statements_every_s: float = Field(
+        default=60.0, ge=0, description="How often the issuer signs closed periods and restates late data (0: never)."
+    )
+
+    def key_file(self) -> Path:
+        return self.signing_key_file or self.data_dir / "signing-keys.json"

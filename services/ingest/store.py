@@ -249,3 +249,12 @@ async def load_signal_maps(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str,
     """Line-protocol signal maps by scope: (templates, key-mapping table), as the plant files gave them."""
     rows = await conn.fetch("SELECT scope, templates, aliases::text AS aliases FROM line_protocol_maps")
     return {row["scope"]: (list(row["templates"]), json.loads(row["aliases"])) for row in rows}
+
+
+async def record_batch(conn: asyncpg.Connection, api_key_id: int, outcome: WriteOutcome, digest: str) -> None:
+    """Provenance of an accepted batch (who sent it, when, how many new readings, its digest), in the write's
+    transaction; received_at is the transaction's start."""
+    await conn.execute(
+        """INSERT INTO ingest_batches (api_key_id, received_at, count, digest, signal_ids, first_ts, last_ts)
+           VALUES ($1, now(), $2, $3, $4, $5, $6)""",
+        api_key_id, outcome.inserted, digest, outcome.signal_ids, outcome.start, outcome.end)

@@ -28,6 +28,7 @@ from services.ingest.validation import (
 )
 from shared.auth import Principal
 from shared.errors import ApiError
+from shared.ledger.digest import batch_digest
 from shared.worker import Backoff, Worker, worker_metrics
 
 log = logging.getLogger("baseload.ingest")
@@ -209,6 +210,8 @@ class Ingestor:
                 outcome = await store.write_rows(conn, checked.rows, notify_channel=self.settings.notify_channel,
                                                  try_append=self._looks_like_append(checked))
                 self.metrics.write_paths.labels(outcome.path).inc()
+                if outcome.inserted:  # provenance of the batch (issue 11): who sent what, when
+                    await store.record_batch(conn, principal.key_id, outcome, batch_digest(checked.rows))
             result = _result(checked, outcome, prior)
             if idem is not None:
                 await store.save_response(conn, principal.key_id, idem.key, encode_outcome(result, idem.request_hash))

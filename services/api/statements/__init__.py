@@ -1,0 +1,1 @@
+"""Signed settlement statements: issuing (worker and CLI), restating, serving and verifying them."""

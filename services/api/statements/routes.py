@@ -1,0 +1,127 @@
+"""Statements over HTTP: list (as of a time), all revisions of one period, the published keys, verification."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from services.api import deps
+from services.api.buckets import parse_choice, parse_range, parse_time
+from services.api.responses import Table, render
+from services.api.statements import service, store
+from services.api.statements.numbers import settle
+from shared.auth import Principal
+from shared.errors import ApiError, error_responses
+from shared.ledger.canonical import timestamp
+from shared.ledger.signing import VerificationError, unverified_payload, verify
+
+router = APIRouter(prefix="/v1", tags=["statements"])
+
+KINDS = ("period", "day", "all")
+COLUMNS = ["kind", "period_start", "period_end", "revision", "issued_at", "status", "committed_mw", "delivered_mw",
+           "deviation_mw", "deviation_mwh", "energy_mwh", "coverage", "readings_digest", "reason", "previous", "hash",
+           "jws"]
+
+
+def _entry(s: store.Stored) -> dict[str, Any]:
+    """The same bytes for every reader: nothing here depends on who asks."""
+    return {"kind": s.kind, "period_start": timestamp(s.period_start), "period_end": timestamp(s.period_end),
+            "revision": s.revision, "sequence": s.sequence, "issued_at": timestamp(s.issued_at), "kid": s.kid,
+            "hash": s.hash, "previous": s.previous, "reason": s.reason, "jws": s.jws,
+            "payload": unverified_payload(s.jws)}
+
+
+def _row(entry: dict[str, Any]) -> dict[str, Any]:
+    payload = entry["payload"]
+    return {**{k: payload.get(k) for k in COLUMNS if k in payload}, **{k: entry[k] for k in COLUMNS if k in entry}}
+
+
+@router.get("/plants/{plant}/statements", summary="Signed statements of a plant (latest revision, or as of a time)",
+            responses=error_responses(400, 401, 403, 404))
+async def list_statements(request: Request, plant: str, start: str | None = None, end: str | None = None,
+                          as_of: str | None = None, kind: str | None = None, principal: Principal = deps.READ
+                          ) -> Response:
+    """Per period (and plant-local day) starting in [start, end): the newest revision issued at or before `as_of`
+    (default: now). Each entry carries the compact JWS; `payload` is its decoded payload, for convenience."""
+    _, found = await deps.plant_for(request, principal, plant)
+    lo, hi = parse_range(start, end)
+    at = parse_time(as_of, "as_of") if as_of else None
+    chosen = parse_choice(kind or "all", KINDS, "kind")
+    kinds = ("period", "day") if chosen == "all" else (chosen,)
+    async with request.app.state.pool.acquire() as conn:
+        got = await store.as_of(conn, found.id, lo, hi, at, kinds)
+    entries = [_entry(s) for s in got]
+    body = {"plant": found.key, "start": timestamp(lo), "end": timestamp(hi),
+            "as_of": timestamp(at) if at else None, "statements": entries}
+    return render(request, body, Table([_row(e) for e in entries], COLUMNS))
+
+
+@router.get("/plants/{plant}/statements/{period_start}", summary="Every revision of one period's statement",
+            responses=error_responses(400, 401, 403, 404, 409))
+async def period_statements(request: Request, plant: str, period_start: str, kind: str | None = None,
+                            principal: Principal = deps.READ) -> Response:
+    """All revisions, newest first. 404 `unknown_period` if no period starts then; 409 `period_not_closed` before
+    the period end plus the late-data window; 404 `no_statement` for a closed period without data."""
+    settings = deps.get_settings(request)
+    _, found = await deps.plant_for(request, principal, plant)
+    start = parse_time(period_start, "period_start")
+    chosen = parse_choice(kind or "period", ("period", "day"), "kind")
+    async with request.app.state.pool.acquire() as conn:
+        got = await store.revisions(conn, found.id, chosen, start)
+        if not got:
+            await _explain_missing(conn, found.key, chosen, start, settings)
+    entries = [_entry(s) for s in got]
+    body = {"plant": found.key, "kind": chosen, "period_start": timestamp(start), "revisions": entries}
+    return render(request, body, Table([_row(e) for e in entries], COLUMNS))
+
+
+async def _explain_missing(conn: Any, plant_key: str, kind: str, start: datetime, settings: Any) -> None:
+    subj = (await service.subjects(conn, plant_key) or [None])[0]
+    if subj is None:
+        raise ApiError(404, "unknown_period", f"Plant {plant_key!r} has no net-output signal to settle.")
+    if kind == "day":
+        bounds = service.local_day_bounds(service.local_day(start, subj.plant.timezone), subj.plant.timezone)
+    else:
+        periods, _, _ = await settle(conn, subj.plant, subj.net, start, start + timedelta(seconds=1), settings)
+        bounds = (periods[0].start, periods[0].end)
+    if bounds[0] != start:
+        raise ApiError(404, "unknown_period", f"No {kind} starts at {timestamp(start)}.",
+                       {"period_start": timestamp(start), "containing_period_start": timestamp(bounds[0])})
+    closes_at = bounds[1] + timedelta(seconds=settings.late_data_window_s)
+    if closes_at > deps.utcnow():
+        raise ApiError(409, "period_not_closed", f"The {kind} closes at {timestamp(closes_at)} (end plus the late-data "
+                       "window); no statement yet.", {"closes_at": timestamp(closes_at)})
+    raise ApiError(404, "no_statement", f"No statement for the {kind} starting {timestamp(start)}: it had no data, "
+                   "or the issuer has not reached it yet.", {"period_start": timestamp(start)})
+
+
+@router.get("/plants/{plant}/signing-keys", summary="The public keys that sign statements (JWKS)",
+            responses=error_responses(401, 403, 404))
+async def signing_keys(request: Request, plant: str, principal: Principal = deps.READ) -> Response:
+    """Every key that ever signed, current and rotated-out alike (RFC 7517 JWK Set)."""
+    await deps.plant_for(request, principal, plant)
+    keys = await store.published_keys(request.app.state.pool)
+    return render(request, {"keys": keys}, None)
+
+
+@router.post("/plants/{plant}/statements/verify", summary="Check a statement's signature and whether it is current",
+             responses=error_responses(400, 401, 403, 404, 422))
+async def verify_statement(request: Request, plant: str, principal: Principal = deps.READ) -> Response:
+    """Body: the compact JWS (text/plain). 422 `unknown_signing_key`, `bad_signature`, `malformed_statement`."""
+    _, found = await deps.plant_for(request, principal, plant)
+    token = (await request.body()).decode("ascii", "replace").strip()
+    pool = request.app.state.pool
+    try:
+        payload = verify(token, {"keys": await store.published_keys(pool)})
+    except VerificationError as exc:
+        raise ApiError(422, exc.code, exc.message) from exc
+    if payload.get("plant") != found.key:
+        raise ApiError(422, "wrong_plant", f"The statement is about plant {payload.get('plant')!r}.")
+    async with pool.acquire() as conn:
+        start = parse_time(payload["period_start"], "period_start")
+        newest = await store.latest(conn, found.id, payload["kind"], start)
+    current = newest is not None and newest.revision == payload["revision"]
+    return render(request, {"valid": True, "current": current,
+                            "latest_revision": newest.revision if newest else None, "payload": payload}, None)

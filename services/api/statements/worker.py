@@ -1,0 +1,38 @@
+"""The issuer: a background task of the api service that keeps every plant's statements up to date."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+import asyncpg
+
+from services.api.statements import service, store
+
+log = logging.getLogger("baseload.statements")
+
+
+async def scan(pool: asyncpg.Pool, ctx: service.Issuing, now: datetime) -> int:
+    """One pass over all plants, each in its own transaction; a plant another replica is issuing is skipped."""
+    issued = 0
+    async with pool.acquire() as conn:
+        plants = await service.subjects(conn)
+    for subj in plants:
+        async with pool.acquire() as conn, conn.transaction():
+            if not await store.lock_plant(conn, subj.plant.id, wait=False):
+                continue
+            issued += len(await service.catch_up(conn, ctx, subj, now))
+    return issued
+
+
+async def run(pool: asyncpg.Pool, ctx: service.Issuing, every_s: float) -> None:
+    """Scan every `every_s` seconds; survives database outages."""
+    while True:
+        try:
+            got = await scan(pool, ctx, datetime.now(UTC))
+            if got:
+                log.info("issued %d statements", got)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("statement issuer failed, will retry: %r", exc)
+        await asyncio.sleep(every_s)

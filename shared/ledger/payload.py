@@ -1,0 +1,125 @@
+"""What a statement says: the payload of a period or a plant-local day, and what changed between two revisions."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from shared.ledger.canonical import timestamp
+from shared.ledger.digest import ReadingsDigest
+
+SCHEMA = "baseload.statement/1"
+NUMBERS = ("status", "committed_mw", "tolerance_mw", "delivered_mw", "deviation_mw", "deviation_mwh", "energy_mwh",
+           "coverage", "commitment", "note")
+# Fields that say where a statement sits rather than what it states: a restatement compares everything else.
+PLACEMENT = ("revision", "sequence", "issued_at", "previous", "restatement")
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodNumbers:
+    """One settlement period's numbers, as the settlement engine gave them."""
+
+    start: datetime
+    end: datetime
+    status: str
+    committed_mw: float | None
+    tolerance_mw: float | None
+    delivered_mw: float | None
+    deviation_mw: float | None
+    deviation_mwh: float | None
+    energy_mwh: float | None
+    coverage: float
+    commitment: Mapping[str, Any] | None = None
+    note: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"period_start": timestamp(self.start), "period_end": timestamp(self.end), "status": self.status,
+                "committed_mw": number(self.committed_mw), "tolerance_mw": number(self.tolerance_mw),
+                "delivered_mw": number(self.delivered_mw), "deviation_mw": number(self.deviation_mw),
+                "deviation_mwh": number(self.deviation_mwh), "energy_mwh": number(self.energy_mwh),
+                "coverage": number(self.coverage), "commitment": dict(self.commitment) if self.commitment else None,
+                "note": self.note}
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Which readings the numbers came from: signals, the time window and their digest."""
+
+    signals: tuple[str, ...]
+    start: datetime
+    end: datetime
+    digest: ReadingsDigest
+
+    def as_json(self) -> dict[str, Any]:
+        return {"signals": list(self.signals), "from": timestamp(self.start), "to": timestamp(self.end),
+                "rows": self.digest.rows, "order": "signal, ts"}
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a statement sits: its revision, its place in the plant's chain, when and why it was issued."""
+
+    revision: int
+    sequence: int
+    issued_at: datetime
+    previous: str | None
+    restatement: Mapping[str, Any] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def number(value: float | None) -> float | None:
+    """JSON has no NaN or infinity; a number that is not finite is stated as null."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def period_payload(plant: str, numbers: PeriodNumbers, method: Mapping[str, str], evidence: Evidence,
+                   placement: Placement) -> dict[str, Any]:
+    return {"schema": SCHEMA, "kind": "period", "plant": plant, **numbers.as_json(), "method": dict(method),
+            "readings": evidence.as_json(), "readings_digest": evidence.digest.digest, **_placed(placement)}
+
+
+def day_payload(plant: str, day: date, timezone: str, start: datetime, end: datetime,
+                periods: Sequence[PeriodNumbers], totals: Mapping[str, Any], method: Mapping[str, str],
+                evidence: Evidence, placement: Placement) -> dict[str, Any]:
+    return {"schema": SCHEMA, "kind": "day", "plant": plant, "day": day.isoformat(), "timezone": timezone,
+            "period_start": timestamp(start), "period_end": timestamp(end),
+            "periods": [p.as_json() for p in periods], "totals": {k: _plain(v) for k, v in totals.items()},
+            "method": dict(method), "readings": evidence.as_json(), "readings_digest": evidence.digest.digest,
+            **_placed(placement)}
+
+
+def _placed(p: Placement) -> dict[str, Any]:
+    return {"revision": p.revision, "sequence": p.sequence, "issued_at": timestamp(p.issued_at),
+            "previous": p.previous, "restatement": dict(p.restatement) if p.restatement else None}
+
+
+def _plain(value: Any) -> Any:
+    return number(value) if isinstance(value, float) else value
+
+
+def content(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The statement without its placement: two revisions with equal content state the same."""
+    return {k: v for k, v in payload.items() if k not in PLACEMENT}
+
+
+def changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every stated value that differs, as {field, old, new}; nested fields by path (`periods[3].delivered_mw`)."""
+    out: list[dict[str, Any]] = []
+    _diff(content(old), content(new), "", out)
+    return out
+
+
+def _diff(old: Any, new: Any, path: str, out: list[dict[str, Any]]) -> None:
+    if isinstance(old, dict) and isinstance(new, dict) and path not in ("commitment",):
+        for key in sorted(set(old) | set(new)):
+            _diff(old.get(key), new.get(key), f"{path}.{key}" if path else key, out)
+    elif isinstance(old, list) and isinstance(new, list) and len(old) == len(new) and path == "periods":
+        for i, (a, b) in enumerate(zip(old, new, strict=True)):
+            _diff(a, b, f"{path}[{i}]", out)
+    elif old != new:
+        out.append({"field": path, "old": old, "new": new})

@@ -19,6 +19,19 @@ from shared.ledger.signing import VerificationError, unverified_payload, verify
 
 router = APIRouter(prefix="/v1", tags=["statements"])
 
+_T = "2026-11-25T10:00:00.000000Z"
+_ENTRY = {"kind": "period", "period_start": _T, "period_end": "2026-11-25T10:15:00.000000Z", "revision": 1,
+          "sequence": 42, "issued_at": "2026-11-25T11:16:00.000000Z", "kid": "e9ZlkP3qvZsU32MwPOekLhigrQpaMwcRL",
+          "hash": "sha256:9f2c…", "previous": "sha256:51aa…", "reason": None, "jws": "eyJhbGciOiJFZERTQSIs…",
+          "payload": {"schema": "baseload.statement/1", "plant": "nish", "status": "compliant", "...": "..."}}
+
+
+def _documented(example: dict[str, Any], *errors: int, csv: bool = True) -> dict[int | str, dict[str, Any]]:
+    content: dict[str, Any] = {"application/json": {"example": example}}
+    if csv:
+        content["text/csv"] = {"schema": {"type": "string"}, "example": ",".join(COLUMNS) + "\r\n"}
+    return {200: {"description": "OK", "content": content}, **error_responses(401, 403, *errors)}
+
 KINDS = ("period", "day", "all")
 COLUMNS = ["kind", "period_start", "period_end", "revision", "issued_at", "status", "committed_mw", "delivered_mw",
            "deviation_mw", "deviation_mwh", "energy_mwh", "coverage", "readings_digest", "reason", "previous", "hash",
@@ -39,7 +52,8 @@ def _row(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/plants/{plant}/statements", summary="Signed statements of a plant (latest revision, or as of a time)",
-            responses=error_responses(400, 401, 403, 404))
+            responses=_documented({"plant": "nish", "start": _T, "end": _T, "as_of": None, "statements": [_ENTRY]},
+                                  400, 404))
 async def list_statements(request: Request, plant: str, start: str | None = None, end: str | None = None,
                           as_of: str | None = None, kind: str | None = None, principal: Principal = deps.READ
                           ) -> Response:
@@ -59,7 +73,8 @@ async def list_statements(request: Request, plant: str, start: str | None = None
 
 
 @router.get("/plants/{plant}/statements/{period_start}", summary="Every revision of one period's statement",
-            responses=error_responses(400, 401, 403, 404, 409))
+            responses=_documented({"plant": "nish", "kind": "period", "period_start": _T, "revisions": [_ENTRY]},
+                                  400, 404, 409))
 async def period_statements(request: Request, plant: str, period_start: str, kind: str | None = None,
                             principal: Principal = deps.READ) -> Response:
     """All revisions, newest first. 404 `unknown_period` if no period starts then; 409 `period_not_closed` before
@@ -98,7 +113,9 @@ async def _explain_missing(conn: Any, plant_key: str, kind: str, start: datetime
 
 
 @router.get("/plants/{plant}/signing-keys", summary="The public keys that sign statements (JWKS)",
-            responses=error_responses(401, 403, 404))
+            responses=_documented({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "2revdNa96CvnRt51Es_LbIgfdwCf…",
+                                             "kid": "e9ZlkP3qvZsU32MwPOekLhigrQpaMwcRL", "alg": "EdDSA",
+                                             "use": "sig"}]}, 404, csv=False))
 async def signing_keys(request: Request, plant: str, principal: Principal = deps.READ) -> Response:
     """Every key that ever signed, current and rotated-out alike (RFC 7517 JWK Set)."""
     await deps.plant_for(request, principal, plant)

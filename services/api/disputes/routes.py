@@ -17,12 +17,16 @@ from services.api import deps
 from services.api.catalog import Plant
 from services.api.disputes import outbox, service
 from services.api.disputes.schemas import (
+    DELIVERIES_EXAMPLE,
     DISPUTE_EXAMPLE,
+    ENDPOINTS_EXAMPLE,
+    LIST_EXAMPLE,
     CommentIn,
     CorrectionIn,
     DisputeIn,
     PartnerEndpointIn,
     RejectIn,
+    ok,
 )
 from services.api.disputes.workflow import Refusal
 from services.api.responses import render
@@ -62,7 +66,7 @@ def _json(payload: Any, status: int = 200) -> Response:
     return Response(msgspec.json.encode(payload), status_code=status, media_type="application/json")
 
 
-@router.get("/disputes", summary="Disputes of a plant", responses=error_responses(401, 403, 404, 422))
+@router.get("/disputes", summary="Disputes of a plant", responses=ok(LIST_EXAMPLE, 404, 422))
 async def list_disputes(request: Request, plant: str, principal: Principal = ANY_HUMAN,
                         start: AwareDatetime | None = None, end: AwareDatetime | None = None,
                         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
@@ -85,8 +89,7 @@ async def open_dispute(request: Request, plant: str, body: DisputeIn, principal:
 
 
 @router.get("/disputes/{dispute_id}", summary="One dispute with every step taken on it",
-            responses={200: {"content": {"application/json": {"example": DISPUTE_EXAMPLE}}},
-                       **error_responses(401, 403, 404, 422)})
+            responses=ok(DISPUTE_EXAMPLE, 404, 422))
 async def get_dispute(request: Request, plant: str, dispute_id: Id, principal: Principal = ANY_HUMAN) -> Response:
     """The dispute, its events (who, when, what), and its corrections with approvals, substitutes and originals."""
     found = await _plant(request, principal, plant)
@@ -170,7 +173,7 @@ async def create_endpoint(request: Request, plant: str, body: PartnerEndpointIn,
 
 
 @router.get("/webhook-endpoints", tags=["webhooks"], summary="Partner webhook endpoints of a plant",
-            responses=error_responses(401, 403, 404))
+            responses=ok(ENDPOINTS_EXAMPLE, 404))
 async def list_endpoints(request: Request, plant: str, principal: Principal = ANY_HUMAN) -> Response:
     """A partner key sees its partner's endpoints; operator and admin keys every partner's (never the secrets)."""
     found = await _plant(request, principal, plant)
@@ -194,7 +197,7 @@ async def delete_endpoint(request: Request, plant: str, endpoint_id: Id, princip
 
 
 @router.get("/webhook-deliveries", tags=["webhooks"], summary="Delivery log of the partner endpoints of a plant",
-            responses=error_responses(401, 403, 404, 422))
+            responses=ok(DELIVERIES_EXAMPLE, 404, 422))
 async def list_deliveries(request: Request, plant: str, principal: Principal = ANY_HUMAN,
                           limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
     """What was sent to the partner endpoints (a partner key: its own), with status and attempts, newest first."""

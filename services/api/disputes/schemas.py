@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.api.disputes.outbox import EVENT_TYPES
+from shared.errors import error_responses
 
 
 class Strict(BaseModel):
@@ -74,3 +75,20 @@ DISPUTE_EXAMPLE: dict[str, Any] = {
                          {"ts": "2026-11-25T10:03:00Z", "value": 480.0, "quality": 0x40910000,
                           "severity": "uncertain"}], "original_readings": []}],
 }
+
+LIST_EXAMPLE: dict[str, Any] = {"plant": "nish", "disputes": [{
+    **{k: v for k, v in DISPUTE_EXAMPLE.items() if k not in ("events", "corrections")},
+    "pending_corrections": 1, "updated_at": T0}]}
+ENDPOINTS_EXAMPLE: dict[str, Any] = {"plant": "nish", "endpoints": [{
+    "id": 7, "name": "eps-settlement", "url": "https://settlement.eps.example/hooks/baseload", "partner": "eps",
+    "plant": "nish", "event_types": ["statement.restated"], "enabled": True, "created_at": T0}]}
+DELIVERIES_EXAMPLE: dict[str, Any] = {"plant": "nish", "deliveries": [{
+    "id": 42, "endpoint_id": 7, "endpoint": "eps-settlement", "partner": "eps", "event_type": "statement.restated",
+    "webhook_id": "msg_5f0c…", "status": "delivered", "attempts": 1, "created_at": T0, "delivered_at": T0,
+    "last_error": None}]}
+
+
+def ok(example: dict[str, Any], *errors: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a GET: its JSON example and the errors it can return."""
+    return {200: {"description": "OK", "content": {"application/json": {"example": example}}},
+            **error_responses(401, 403, *errors)}

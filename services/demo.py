@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import fcntl
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -32,7 +33,7 @@ import httpx
 
 from shared import auth
 from shared.db import asyncpg_dsn, resolve_database_url
-from shared.embedded import embedded_status, stop_embedded
+from shared.embedded import embedded_status, pgdata_path, stop_embedded
 from shared.migrate import upgrade
 from shared.plants import apply_plant, load_plant_file
 from shared.settings import BaseServiceSettings
@@ -45,6 +46,7 @@ DEMO_KEYS = (("gateway", "demo-gateway", None), ("operator", "demo-operator", No
 SCENARIOS = ("gt_trip", "steady", "ramp", "sensor_bad", "frozen")
 SINK_ENDPOINT = "demo-sink"
 STALE_RULE = "net-output-stale"
+DEMO_PLANT_KEY = "nish"
 START_TIMEOUT_S = 60.0
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -128,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replay speed until the simulation meets the wall clock (1: live from the start)")
     p.add_argument("--trip-after", type=float, default=60.0, metavar="SECONDS",
                    help="wall seconds until the scenario's event (the GT trip)")
+    p.add_argument("--fresh", action="store_true",
+                   help="start from an empty embedded database (its data directory's pgdata is deleted first; "
+                        "refused when BASELOAD_DATABASE_URL is set)")
     p.add_argument("--ports", type=ports_argument, default=Ports(),
                    help="override ports, e.g. ingest=18001,api=18002,alerts=18003,sink=19000,gateway=18010,"
                         "opcua=14840,modbus=15020")
@@ -140,6 +145,7 @@ class DemoOptions:
     time_scale: float = 20.0
     trip_after_s: float = 60.0
     ports: Ports = Ports()
+    fresh: bool = False
 
     def plan(self, now: datetime) -> SimPlan:
         return plan_simulation(now, time_scale=self.time_scale, trip_after_s=self.trip_after_s)
@@ -147,7 +153,7 @@ class DemoOptions:
 
 def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
-    options = DemoOptions(args.scenario, args.time_scale, args.trip_after, args.ports)
+    options = DemoOptions(args.scenario, args.time_scale, args.trip_after, args.ports, args.fresh)
     try:
         options.plan(datetime.now(UTC))
     except ValueError as exc:
@@ -295,6 +301,14 @@ def run_demo(settings: BaseServiceSettings, options: DemoOptions) -> int:
 
 
 def _run_with_database(settings: BaseServiceSettings, options: DemoOptions) -> int:
+    if options.fresh:
+        if settings.database_url is not None:
+            print("baseload demo: --fresh only empties the embedded database; BASELOAD_DATABASE_URL is set",
+                  file=sys.stderr)
+            return 2
+        stop_embedded(settings.data_dir)
+        shutil.rmtree(pgdata_path(settings.data_dir), ignore_errors=True)
+        print("  [demo] --fresh: starting from an empty embedded database", flush=True)
     # The demo stops the embedded PostgreSQL on exit only if it started it (`baseload db start` keeps it up).
     started_database = settings.database_url is None and embedded_status(settings.data_dir) is None
     url = resolve_database_url(settings)
@@ -307,9 +321,10 @@ def _run_with_database(settings: BaseServiceSettings, options: DemoOptions) -> i
 
 
 def _run(settings: BaseServiceSettings, options: DemoOptions, url: str) -> int:
-    ports, scenario = options.ports, options.scenario
     upgrade(url)
     tokens = asyncio.run(prepare(url))
+    options = _continue_after_earlier_runs(options, url)
+    ports, scenario = options.ports, options.scenario
     sup = Supervisor(child_env(settings, url, ports, tokens["demo-gateway"]))
     stopping = _on_stop_signals()
     try:
@@ -331,6 +346,35 @@ def _run(settings: BaseServiceSettings, options: DemoOptions, url: str) -> int:
     finally:
         sup.stop_all()
         print("Baseload demo stopped.", flush=True)
+
+
+def _continue_after_earlier_runs(options: DemoOptions, url: str) -> DemoOptions:
+    """A rerun whose replay window already holds readings of an earlier run would only replay duplicates (and see
+    no new alert): it runs live instead, and says so. `--fresh` starts from an empty embedded database."""
+    plan = options.plan(datetime.now(UTC))
+    if plan.catch_up_s <= 0:
+        return options
+    newest = asyncio.run(newest_demo_reading(url, plan.start))
+    if newest is None:
+        print(f"  [demo] replaying from {plan.start:%H:%M:%S} UTC (no earlier demo readings in that window)",
+              flush=True)
+        return options
+    print(f"  [demo] readings of an earlier demo run reach {newest:%H:%M:%S} UTC, inside the replay window: running "
+          f"live from now, so nothing is stored twice (`baseload demo --fresh` replays the trip on an empty "
+          f"database)", flush=True)
+    return replace(options, time_scale=1.0)
+
+
+async def newest_demo_reading(url: str, since: datetime) -> datetime | None:
+    """The newest stored reading of the demo plant at or after `since`, if any."""
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        newest: datetime | None = await conn.fetchval(
+            "SELECT max(r.ts) FROM readings r JOIN signals s ON s.id = r.signal_id"
+            " JOIN plants p ON p.id = s.plant_id WHERE p.key = $1 AND r.ts >= $2", DEMO_PLANT_KEY, since)
+        return newest
+    finally:
+        await conn.close()
 
 
 def _on_stop_signals() -> list[bool]:

@@ -30,6 +30,9 @@ DELEGATED = {
     "demo": ("services.demo", "the whole system in one terminal (what `make run` does)"),
     "import": ("services.tools.importer", "import a historian CSV export through ingest (resumable)"),
     "export": ("services.tools.exporter", "export readings to CSV or Parquet"),
+    "statement": ("services.api.statements.cli.statement", "signed statements: issue, verify and recompute offline"),
+    "ledger": ("services.api.statements.cli.ledger", "recompute published statements from the database"),
+    "keys-signing": ("services.api.statements.cli.signing", "statement signing keys (also `keys signing`)"),
 }
 EXIT_INTERRUPTED = 130
 
@@ -107,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(argv: list[str]) -> int:
+    if argv[:2] == ["keys", "signing"]:  # API keys are `keys`; statement signing keys are their own module
+        argv = ["keys-signing", *argv[2:]]
     if argv and argv[0] in DELEGATED:
         module = importlib.import_module(DELEGATED[argv[0]][0])
         return int(module.main(argv[1:]) or 0)

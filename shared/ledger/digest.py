@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import msgspec
 
@@ -44,10 +44,22 @@ def readings_digest(rows: Iterable[Row]) -> ReadingsDigest:
     return ReadingsDigest(len(ordered), DIGEST_PREFIX + hasher.hexdigest())
 
 
-def readings_window(start: datetime, end: datetime, max_gap_s: float) -> tuple[datetime, datetime]:
-    """The readings a period's numbers can depend on: a hold reaches at most `max_gap_s` into or past the period."""
-    margin = timedelta(seconds=max_gap_s)
-    return start - margin, end + margin
+CONTEXT_RULE = ("every reading (all qualities) of each signal in [period_start, period_end), plus the two readings "
+                "before period_start and the first at or after period_end, at any distance")
+
+
+def context_rows(rows: Iterable[Row], start: datetime, end: datetime) -> list[Row]:
+    """From a larger export, the rows `CONTEXT_RULE` selects (what the statement's digest covers)."""
+    by_signal: dict[str, list[Row]] = {}
+    for row in sorted(rows, key=lambda r: (r.signal.encode(), r.ts)):
+        by_signal.setdefault(row.signal, []).append(row)
+    out: list[Row] = []
+    for signal_rows in by_signal.values():
+        before = [r for r in signal_rows if r.ts < start][-2:]
+        inside = [r for r in signal_rows if start <= r.ts < end]
+        after = [r for r in signal_rows if r.ts >= end][:1]
+        out += before + inside + after
+    return out
 
 
 _batch_encoder = msgspec.json.Encoder()

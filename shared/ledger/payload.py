@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from shared.ledger.canonical import timestamp
-from shared.ledger.digest import ReadingsDigest
+from shared.ledger.digest import CONTEXT_RULE, ReadingsDigest
 
 SCHEMA = "baseload.statement/1"
 NUMBERS = ("status", "committed_mw", "tolerance_mw", "delivered_mw", "deviation_mw", "deviation_mwh", "energy_mwh",
@@ -46,16 +46,17 @@ class PeriodNumbers:
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """Which readings the numbers came from: signals, the time window and their digest."""
+    """Which readings the numbers came from: the signals, the rows selected by `CONTEXT_RULE` and their digest."""
 
     signals: tuple[str, ...]
-    start: datetime
-    end: datetime
+    first: datetime | None
+    last: datetime | None
     digest: ReadingsDigest
 
     def as_json(self) -> dict[str, Any]:
-        return {"signals": list(self.signals), "from": timestamp(self.start), "to": timestamp(self.end),
-                "rows": self.digest.rows, "order": "signal, ts"}
+        return {"signals": list(self.signals), "rule": CONTEXT_RULE, "rows": self.digest.rows,
+                "first_ts": timestamp(self.first) if self.first else None,
+                "last_ts": timestamp(self.last) if self.last else None, "order": "signal (UTF-8 bytes), ts"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,20 +78,21 @@ def number(value: float | None) -> float | None:
     return float(value)
 
 
-def period_payload(plant: str, numbers: PeriodNumbers, method: Mapping[str, str], evidence: Evidence,
-                   placement: Placement) -> dict[str, Any]:
+def period_payload(plant: str, numbers: PeriodNumbers, method: Mapping[str, str], parameters: Mapping[str, Any],
+                   evidence: Evidence, placement: Placement) -> dict[str, Any]:
     return {"schema": SCHEMA, "kind": "period", "plant": plant, **numbers.as_json(), "method": dict(method),
-            "readings": evidence.as_json(), "readings_digest": evidence.digest.digest, **_placed(placement)}
+            "parameters": dict(parameters), "readings": evidence.as_json(),
+            "readings_digest": evidence.digest.digest, **_placed(placement)}
 
 
 def day_payload(plant: str, day: date, timezone: str, start: datetime, end: datetime,
                 periods: Sequence[PeriodNumbers], totals: Mapping[str, Any], method: Mapping[str, str],
-                evidence: Evidence, placement: Placement) -> dict[str, Any]:
+                parameters: Mapping[str, Any], evidence: Evidence, placement: Placement) -> dict[str, Any]:
     return {"schema": SCHEMA, "kind": "day", "plant": plant, "day": day.isoformat(), "timezone": timezone,
             "period_start": timestamp(start), "period_end": timestamp(end),
             "periods": [p.as_json() for p in periods], "totals": {k: _plain(v) for k, v in totals.items()},
-            "method": dict(method), "readings": evidence.as_json(), "readings_digest": evidence.digest.digest,
-            **_placed(placement)}
+            "method": dict(method), "parameters": dict(parameters), "readings": evidence.as_json(),
+            "readings_digest": evidence.digest.digest, **_placed(placement)}
 
 
 def _placed(p: Placement) -> dict[str, Any]:

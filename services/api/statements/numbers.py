@@ -34,16 +34,16 @@ async def settle(conn: asyncpg.Connection, plant: Plant, net: Signal, start: dat
     results = assess(starts, period, commitments, overrides,
                      [Exclusion(r["starts_at"], r["ends_at"], r["reason"]) for r in excl],
                      {k[1]: v for k, v in ints.items()}, settings.compliance_min_coverage)
-    numbers = [_numbers(r, committed_at(r.start, commitments, overrides)) for r in results]
+    numbers = [_numbers(r, committed_at(r.start, commitments, overrides), r.start in overrides) for r in results]
     return numbers, totals(results, period), _compliance_method(settings)
 
 
-def _numbers(r: PeriodResult, commitment: Any) -> PeriodNumbers:
+def _numbers(r: PeriodResult, commitment: Any, scheduled: bool) -> PeriodNumbers:
     version = None
     if commitment is not None:
         c = commitment[1]
-        version = {"valid_from": timestamp(c.valid_from), "valid_to": timestamp(c.valid_to) if c.valid_to else None,
-                   "committed_mw": c.committed_mw, "tolerance_mw": c.tolerance_mw, "tolerance_pct": c.tolerance_pct,
-                   "settlement_period_s": c.settlement_period_s}
+        version = {"commitment_id": None, "valid_from": timestamp(c.valid_from), "committed_mw": r.committed_mw,
+                   "tolerance_mw": r.tolerance_mw, "period_s": c.settlement_period_s,
+                   "source": "schedule" if scheduled else "commitment"}
     return PeriodNumbers(r.start, r.end, r.status, r.committed_mw, r.tolerance_mw, r.delivered_mw, r.deviation_mw,
                          r.deviation_mwh, r.delivered_mwh, r.coverage, version, r.note)

@@ -19,7 +19,7 @@ from services.api.settings import Settings
 from services.api.statements import store
 from services.api.statements.numbers import settle
 from shared.ledger.canonical import canonical, parse
-from shared.ledger.digest import readings_digest, readings_window
+from shared.ledger.digest import readings_digest
 from shared.ledger.keys import Keyring
 from shared.ledger.payload import (
     Evidence,
@@ -98,28 +98,37 @@ def local_day(ts: datetime, tz: str) -> date:
 
 # --- building payloads ---------------------------------------------------------------------------------------------
 
+def parameters(settings: Settings) -> dict[str, Any]:
+    """The configured values the numbers depend on, stated so that anyone can recompute them offline."""
+    return {"max_gap_s": settings.max_gap_s, "min_coverage": settings.compliance_min_coverage, "good_only": True,
+            "integration": settings.integration}
+
+
 Build = Callable[[Placement], dict[str, Any]]
 
 
 async def _evidence(conn: asyncpg.Connection, subj: Subject, start: datetime, end: datetime,
                     settings: Settings) -> Evidence:
-    lo, hi = readings_window(start, end, settings.max_gap_s)
-    rows = await store.readings(conn, subj.signals, lo, hi)
-    return Evidence(tuple(sorted(subj.signals.values())), lo, hi, readings_digest(rows))
+    rows = await store.readings(conn, subj.signals, start, end)
+    times = [r.ts for r in rows]
+    return Evidence(tuple(sorted(subj.signals.values())), min(times, default=None), max(times, default=None),
+                    readings_digest(rows))
 
 
 async def period_builder(conn: asyncpg.Connection, ctx: Issuing, subj: Subject, numbers: PeriodNumbers,
                          method: Mapping[str, str]) -> Build:
     evidence = await _evidence(conn, subj, numbers.start, numbers.end, ctx.settings)
-    return lambda placement: period_payload(subj.plant.key, numbers, method, evidence, placement)
+    params = parameters(ctx.settings)
+    return lambda placement: period_payload(subj.plant.key, numbers, method, params, evidence, placement)
 
 
 async def day_builder(conn: asyncpg.Connection, ctx: Issuing, subj: Subject, day: date) -> Build:
     start, end = local_day_bounds(day, subj.plant.timezone)
     periods, totals, method = await settle(conn, subj.plant, subj.net, start, end, ctx.settings)
     evidence = await _evidence(conn, subj, start, end, ctx.settings)
+    params = parameters(ctx.settings)
     return lambda placement: day_payload(subj.plant.key, day, subj.plant.timezone, start, end, periods, totals,
-                                         method, evidence, placement)
+                                         method, params, evidence, placement)
 
 
 # --- issuing -------------------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ class Env:
     gateway: str
     ctx: Issuing
     key_file: Path
+    database_url: str
 
     async def post(self, signal: str, samples: list[tuple[datetime, float]], quality: int = 0) -> None:
         """Readings through the real ingest service (so each batch's provenance is recorded)."""
@@ -68,4 +69,4 @@ async def env(database_url: str, db: asyncpg.Pool, tmp_path: Path) -> AsyncItera
     ingest_app = create_ingest(IngestSettings(database_url=database_url))
     async with running_api(settings, db, tokens) as api, support.serving(ingest_app) as url, \
             httpx.AsyncClient(base_url=url, timeout=30) as ingest:
-        yield Env(api, ingest, tokens["gateway"], Issuing(settings, load_keyring(key_file)), key_file)
+        yield Env(api, ingest, tokens["gateway"], Issuing(settings, load_keyring(key_file)), key_file, database_url)

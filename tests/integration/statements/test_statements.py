@@ -33,16 +33,21 @@ def jwcrypto_verify(token: str, jwks: dict) -> dict:
 
 
 async def _digest_by_hand(env: Env, payload: dict) -> str:
-    """The README's digest recipe, computed here from SQL rows with rfc8785 and hashlib only."""
-    rows = await env.api.db.fetch(
-        "SELECT s.key, r.ts, r.value, r.quality FROM readings r JOIN signals s ON s.id = r.signal_id"
-        " WHERE s.key = ANY($1::text[]) AND r.ts >= $2 AND r.ts < $3 ORDER BY s.key COLLATE \"C\", r.ts",
-        payload["readings"]["signals"], datetime.fromisoformat(payload["readings"]["from"]),
-        datetime.fromisoformat(payload["readings"]["to"]))
+    """The README's digest recipe, computed here from SQL rows with rfc8785 and hashlib only: the readings inside the
+    period, the two before it and the first after it, ordered by signal then ts."""
+    start, end = datetime.fromisoformat(payload["period_start"]), datetime.fromisoformat(payload["period_end"])
+    rows = []
+    for key in sorted(payload["readings"]["signals"], key=str.encode):
+        base = ("SELECT r.ts, r.value, r.quality FROM readings r JOIN signals s ON s.id = r.signal_id"
+                " WHERE s.key = $1 AND ")
+        before = await env.api.db.fetch(base + "r.ts < $2 ORDER BY r.ts DESC LIMIT 2", key, start)
+        inside = await env.api.db.fetch(base + "r.ts >= $2 AND r.ts < $3 ORDER BY r.ts", key, start, end)
+        after = await env.api.db.fetch(base + "r.ts >= $2 ORDER BY r.ts LIMIT 1", key, end)
+        rows += [(key, r) for r in [*reversed(before), *inside, *after]]
     h = hashlib.sha256()
-    for r in rows:
+    for key, r in rows:
         ts = r["ts"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        h.update(rfc8785.dumps([r["key"], ts, r["value"], from_db(r["quality"])]) + b"\n")
+        h.update(rfc8785.dumps([key, ts, r["value"], from_db(r["quality"])]) + b"\n")
     return "sha256:" + h.hexdigest()
 
 

@@ -448,6 +448,18 @@ ingest_batches = sa.Table(
     sa.Index("ingest_batches_received_at", "received_at"),
 )
 
+# Browser sessions of the dashboard (services/api/ui; the dashboard migration): the cookie holds a random id, this
+# table its SHA-256, the API key that signed in and the expiry. Revoking the key ends the session.
+ui_sessions = sa.Table(
+    "ui_sessions",
+    metadata,
+    sa.Column("id_hash", sa.LargeBinary, primary_key=True),
+    sa.Column("api_key_id", sa.Integer, sa.ForeignKey("api_keys.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_at", TSTZ, nullable=False, server_default=NOW),
+    sa.Column("expires_at", TSTZ, nullable=False),
+    sa.Index("ui_sessions_expires_at", "expires_at"),
+)
+
 __all__ = [
     "ROLES",
     "alert_rules",
@@ -475,6 +487,7 @@ __all__ = [
     "signing_keys",
     "statement_issuer",
     "statements",
+    "ui_sessions",
     "webhook_attempts",
     "webhook_endpoints",
     "webhook_outbox",

@@ -22,6 +22,7 @@ from services.api.disputes import routes as disputes
 from services.api.settings import Settings
 from services.api.statements import lifecycle as statements
 from services.api.statements import routes as statement_routes
+from services.api.ui.routes import install as install_dashboard
 from shared.db import create_pool, resolve_database_url
 from shared.errors import error_response, install_error_handlers
 from shared.http import add_operational_routes
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reports.router)
     disputes.install(app)
     app.include_router(statement_routes.router)
+    install_dashboard(app)  # the browser dashboard: /, /ui/… (services/api/ui)
     app.add_exception_handler(QueryError, _bad_query)
     app.add_middleware(MetricsMiddleware, metrics=Metrics(registry))
     return app

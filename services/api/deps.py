@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from fastapi import Depends, Request
@@ -9,11 +10,27 @@ from fastapi import Depends, Request
 from services.api.catalog import Catalog, Plant, Signal, can_read_plant
 from services.api.responses import is_closed
 from services.api.settings import Settings
+from services.api.ui.session import principal_from_session
 from shared.auth import Principal, require_roles
 from shared.errors import ApiError
 
-READ = Depends(require_roles("partner", "operator", "admin"))
-RAW = Depends(require_roles("operator", "admin"))
+
+def bearer_or_session(*roles: str) -> Callable[[Request], Awaitable[Principal]]:
+    """A bearer token if one is sent, else the dashboard's session cookie (services/api/ui/session.py)."""
+    bearer = require_roles(*roles)
+
+    async def dependency(request: Request) -> Principal:
+        if "authorization" not in request.headers:
+            principal = await principal_from_session(request, roles)
+            if principal is not None:
+                return principal
+        return await bearer(request)
+
+    return dependency
+
+
+READ = Depends(bearer_or_session("partner", "operator", "admin"))
+RAW = Depends(bearer_or_session("operator", "admin"))
 
 
 def get_settings(request: Request) -> Settings:

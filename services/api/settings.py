@@ -62,5 +62,15 @@ class Settings(BaseServiceSettings):
         default=60.0, ge=0, description="How often the issuer signs closed periods and restates late data (0: never)."
     )
 
+    # The dashboard (services/api/ui)
+    ui_session_ttl_s: int = Field(default=12 * 3600, ge=60, description="A dashboard sign-in lasts this long.")
+    ui_cookie_secure: bool = Field(
+        default=False, description="Mark the session cookie Secure (set it when the api is served over HTTPS)."
+    )
+    ui_stale_after_s: float = Field(
+        default=30.0, gt=0, description="The dashboard marks a latest value older than this as stale."
+    )
+    ui_recent_alerts_h: float = Field(default=24.0, gt=0, description="Resolved alerts shown for this many hours.")
+
     def key_file(self) -> Path:
         return self.signing_key_file or self.data_dir / "signing-keys.json"

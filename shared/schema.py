@@ -98,6 +98,14 @@ rollups_1m = sa.Table(
     sa.Column("good_first_value", sa.Float, nullable=True),
     sa.Column("good_last_ts", TSTZ, nullable=True),
     sa.Column("good_last_value", sa.Float, nullable=True),
+    # What the exact held integral needs (shared/settlement/rollup.py), over consecutive readings of the minute:
+    # Σ vᵢ·(tᵢ₊₁ − tᵢ) for all and for Good first readings, the Good held seconds, the longest step and the step
+    # into the last reading (NULL with one reading).
+    sa.Column("area", sa.Float, nullable=False, server_default="0"),
+    sa.Column("good_area", sa.Float, nullable=False, server_default="0"),
+    sa.Column("good_held_s", sa.Float, nullable=False, server_default="0"),
+    sa.Column("max_step_s", sa.Float, nullable=False, server_default="0"),
+    sa.Column("last_step_s", sa.Float, nullable=True),
     sa.PrimaryKeyConstraint("signal_id", "bucket", name="rollups_1m_pkey"),
 )
 

@@ -27,13 +27,14 @@ class BucketCache:
         self.misses = 0
         self._data: dict[int, dict[Hashable, dict[datetime, Any]]] = {}
         self._generation: defaultdict[int, int] = defaultdict(int)
+        self._epoch = 0  # advanced by clear(): a generation read before it never matches after it
 
     @property
     def usable(self) -> bool:
         return self.enabled and self.max_entries > 0
 
-    def generation(self, signal_id: int) -> int:
-        return self._generation[signal_id]
+    def generation(self, signal_id: int) -> tuple[int, int]:
+        return self._epoch, self._generation[signal_id]
 
     def lookup(self, signal_id: int, variant: Hashable, starts: Sequence[datetime]) -> dict[datetime, Any] | None:
         """All of `starts` for this signal and variant, or None if any is missing."""
@@ -44,9 +45,10 @@ class BucketCache:
         self.hits += 1
         return {s: stored[s] for s in starts}
 
-    def store(self, signal_id: int, variant: Hashable, generation: int, values: Mapping[datetime, Any]) -> None:
-        """Keep `values` unless the signal changed since `generation` was read."""
-        if not self.usable or generation != self._generation[signal_id]:
+    def store(self, signal_id: int, variant: Hashable, generation: tuple[int, int],
+              values: Mapping[datetime, Any]) -> None:
+        """Keep `values` unless the signal changed (or the cache was cleared) since `generation` was read."""
+        if not self.usable or generation != self.generation(signal_id):
             return
         if self.entries + len(values) > self.max_entries:
             self.clear()
@@ -68,8 +70,8 @@ class BucketCache:
                 self.entries -= len(stale)
 
     def clear(self) -> None:
-        for sid in self._data:
-            self._generation[sid] += 1
+        """Forget everything; queries in flight (for any signal, cached or not) will not store what they read."""
+        self._epoch += 1
         self._data.clear()
         self.entries = 0
 

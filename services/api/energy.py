@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from services.api.catalog import Signal
+from shared.settlement import Integral
+from shared.settlement.verdict import SECONDS_PER_HOUR
 
-SECONDS_PER_HOUR = 3600.0
-
-
-@dataclass(frozen=True, slots=True)
-class Integral:
-    """A signal's time integral over one bucket: area in value × seconds (MW·s for power), seconds covered."""
-
-    area: float
-    covered_s: float
+__all__ = ["SECONDS_PER_HOUR", "Integral", "energy_series", "fuel_periods", "heat_rate", "per_hour_factor",
+           "volume_per_period"]
 
 
 def per_hour_factor(unit: str) -> float:

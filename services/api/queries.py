@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
-
-import asyncpg
 
 from services.api import store
 from services.api.buckets import ORIGIN, Bucketing
 from services.api.cache import BucketCache
-from services.api.energy import Integral
+from services.api.store import Conn
+from shared.settlement import Integral, NotExact, held_integrals, rollup_integrals
+from shared.settlement.integral import micros
 
 # Wide requests (many signals) are served straight from PostgreSQL: caching them would cost memory for little.
 MAX_CACHED_SIGNALS = 16
@@ -59,25 +59,57 @@ async def through_cache(cache: BucketCache, variant: Hashable, ids: Sequence[int
     return out
 
 
-async def integrals(pool: asyncpg.Pool, cache: BucketCache, ids: Sequence[int], b: Bucketing, *, good: bool,
-                    method: str, max_gap_s: float, closed_before: datetime) -> dict[tuple[int, datetime], Integral]:
-    """`store.integrals`, with closed buckets cached."""
-    async def fetch(some: list[int], part: Bucketing) -> dict[int, dict[datetime, Integral]]:
-        rows = await store.integrals(pool, some, part, good=good, method=method, max_gap_s=max_gap_s)
-        grouped: dict[int, dict[datetime, Integral]] = {}
-        for (sid, start), value in rows.items():
-            grouped.setdefault(sid, {})[start] = value
-        return grouped
+def bucket_edges(b: Bucketing) -> list[datetime]:
+    """[start of every bucket, end of the last] of a bucketing."""
+    return list(b.edges) if b.edges is not None else [*b.starts(), b.end]
 
-    variant = (b.every.total_seconds(), "integral", good, method, max_gap_s)
+
+def _minute_aligned(edges: Sequence[datetime]) -> bool:
+    return all(micros(e) % 60_000_000 == 0 for e in edges)
+
+
+async def exact_integrals(conn: Conn, ids: Sequence[int], edges: Sequence[datetime], *, good: bool,
+                          max_gap_s: float) -> dict[int, list[Integral]]:
+    """The held integral of each signal in each bucket [edges[i], edges[i+1]), exact: from the 1-minute rollups
+    where they can give it (minute-aligned edges, no step in a minute longer than the maximum gap), else from raw
+    readings. Both through shared.settlement, so both give the same numbers."""
+    out: dict[int, list[Integral]] = {}
+    raw_ids = list(ids)
+    if _minute_aligned(edges):
+        rows = await store.rollup_rows(conn, ids, edges[0], edges[-1])
+        raw_ids = []
+        for sid in ids:
+            try:
+                out[sid] = rollup_integrals(rows[sid], edges, max_gap_s=max_gap_s, good_only=good)
+            except NotExact:
+                raw_ids.append(sid)
+    if raw_ids:
+        readings = await store.raw_readings(conn, raw_ids, edges[0], edges[-1])
+        for sid in raw_ids:
+            out[sid] = held_integrals(readings[sid], edges, max_gap_s=max_gap_s, good_only=good)
+    return out
+
+
+async def integrals(conn: Conn, cache: BucketCache | None, ids: Sequence[int], b: Bucketing, *, good: bool,
+                    max_gap_s: float, closed_before: datetime) -> dict[tuple[int, datetime], Integral]:
+    """`exact_integrals` per (signal, bucket start), with closed buckets cached."""
+    async def fetch(some: list[int], part: Bucketing) -> dict[int, dict[datetime, Integral]]:
+        edges = bucket_edges(part)
+        got = await exact_integrals(conn, some, edges, good=good, max_gap_s=max_gap_s)
+        return {sid: dict(zip(edges[:-1], values, strict=True)) for sid, values in got.items()}
+
+    if cache is None:
+        direct = await fetch(list(ids), b)
+        return {(sid, s): v for sid, per in direct.items() for s, v in per.items()}
+    variant = (b.every.total_seconds(), "integral", good, max_gap_s)
     got = await through_cache(cache, variant, ids, b, closed_before, fetch)
     return {(sid, s): v for sid, per in got.items() for s, v in per.items() if v is not None}
 
 
-async def aggregate_grid(pool: asyncpg.Pool, cache: BucketCache, ids: Sequence[int], b: Bucketing,
+async def aggregate_grid(pool: Conn, cache: BucketCache | None, ids: Sequence[int], b: Bucketing,
                          fns: Sequence[str], *, good: bool, closed_before: datetime) -> dict[int, dict[str, list[Any]]]:
     """`store.aggregate_grid`, with closed buckets of narrow requests cached."""
-    if not cache.usable or len(ids) > MAX_CACHED_SIGNALS or closed_part(b, closed_before)[0] is None:
+    if cache is None or not cache.usable or len(ids) > MAX_CACHED_SIGNALS or closed_part(b, closed_before)[0] is None:
         return await store.aggregate_grid(pool, ids, b, fns, good=good)
     keys = store.grid_names(fns)
 
@@ -96,7 +128,3 @@ async def aggregate_grid(pool: asyncpg.Pool, cache: BucketCache, ids: Sequence[i
         result[sid] = {k: [(r[j] if r is not None else (0 if k in ("count", "minutes") else None)) for r in rows]
                        for j, k in enumerate(keys)}
     return result
-
-
-def closed_before(now: datetime, late_data_window_s: int) -> datetime:
-    return now - timedelta(seconds=late_data_window_s)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import asdict
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
@@ -21,15 +23,16 @@ from services.api.buckets import (
     parse_tz,
 )
 from services.api.catalog import POWER_KINDS
-from services.api.compliance import Exclusion, as_dict, assess, period_length, period_starts, totals
 from services.api.energy import energy_series, fuel_periods, per_hour_factor, volume_per_period
 from services.api.frequency import band_times, excursion, frequency_method
 from services.api.responses import Table, encode, render
 from services.api.schemas import documented
+from services.api.service import compliance_method, plant_settlement
 from services.api.settings import Settings
 from shared.auth import Principal
-from shared.commitments import Commitment
 from shared.quality import from_db
+from shared.settlement import PeriodSettlement, TooManyPeriods
+from shared.settlement.frequency import band_mhz
 
 router = APIRouter(prefix="/v1")
 
@@ -47,11 +50,11 @@ async def plant_energy(request: Request, plant: str, start: str | None = None, e
     b = make_bucketing(lo, hi, parse_every(every, "15m"), tz=parse_tz(tz), max_buckets=settings.max_buckets)
     power = sorted(catalog.signals_of(found, POWER_KINDS), key=lambda s: (s.kind != "net_output", s.key))
     ints = await queries.integrals(request.app.state.pool, request.app.state.cache, [s.id for s in power], b,
-                                   good=quality_mode == "good", method=settings.integration,
-                                   max_gap_s=settings.max_gap_s, closed_before=deps.cache_horizon(settings))
+                                   good=quality_mode == "good", max_gap_s=settings.max_gap_s,
+                                   closed_before=deps.cache_horizon(settings))
     ends = bucket_ends(b)
     series = [energy_series(s, list(ends), ends, ints) for s in power]
-    method = {"integral": integral_method(settings.integration, settings.max_gap_s), "alignment": b.describe(),
+    method = {"integral": integral_method(settings.max_gap_s), "alignment": b.describe(),
               "quality_filter": "Good readings only" if quality_mode == "good" else "all readings",
               "unit": "MWh = ∫ MW dt / 3600 s", "coverage": "seconds covered by held readings / period seconds",
               "mean_mw": "integral / covered time"}
@@ -61,9 +64,20 @@ async def plant_energy(request: Request, plant: str, start: str | None = None, e
                   closed=deps.closed(settings, b.end), max_age_s=settings.cache_max_age_s)
 
 
-def _commitments(rows: list) -> list[Commitment]:
-    return [Commitment(r["valid_from"], r["valid_to"], r["committed_mw"], r["tolerance_mw"], r["tolerance_pct"],
-                       r["settlement_period_s"]) for r in rows]
+PERIOD_COLUMNS = ["start", "end", "status", "committed_mw", "tolerance_mw", "delivered_mw", "deviation_mw",
+                  "deviation_mwh", "delivered_mwh", "within_tolerance", "coverage", "commitment_id",
+                  "commitment_source", "note"]
+
+
+def period_row(p: PeriodSettlement) -> dict[str, Any]:
+    """One settlement period as served (JSON and CSV alike)."""
+    c = p.commitment
+    return {"start": p.start, "end": p.end, "status": p.status, "committed_mw": p.committed_mw,
+            "tolerance_mw": p.tolerance_mw, "delivered_mw": p.delivered_mw, "deviation_mw": p.deviation_mw,
+            "deviation_mwh": p.deviation_mwh, "delivered_mwh": p.delivered_mwh,
+            "within_tolerance": p.within_tolerance, "coverage": p.coverage,
+            "commitment_id": c.commitment_id if c else None, "commitment_source": c.source if c else None,
+            "note": p.note}
 
 
 @router.get("/plants/{plant}/compliance", tags=["compliance"], summary="Settlement-period compliance",
@@ -75,42 +89,21 @@ async def plant_compliance(request: Request, plant: str, start: str | None = Non
     catalog, found = await deps.plant_for(request, principal, plant)
     net = deps.one_of_kind(catalog, found, "net_output")
     lo, hi = parse_range(start, end)
-    flat, schedule, excl = await store.commitment_rows(pool, found.id, lo, hi)
-    commitments = _commitments(flat)
-    period = period_length(commitments, settings.settlement_period_s)
-    starts = period_starts(lo, hi, period)
-    if len(starts) > settings.max_buckets:
-        raise QueryError("too_many_buckets", f"{len(starts)} periods exceed {settings.max_buckets}.")
-    b = Bucketing(period, starts[0], starts[-1] + period)
-    ints = await queries.integrals(pool, request.app.state.cache, [net.id], b, good=True,
-                                   method=settings.integration, max_gap_s=settings.max_gap_s,
-                                   closed_before=deps.cache_horizon(settings))
-    results = assess(starts, period, commitments, {r["period_start"]: r["committed_mw"] for r in schedule},
-                     [Exclusion(r["starts_at"], r["ends_at"], r["reason"]) for r in excl],
-                     {k[1]: v for k, v in ints.items()}, settings.compliance_min_coverage)
-    periods = (as_dict(r) for r in results)  # rows for CSV only; JSON encodes the dataclasses directly
-    payload = {"plant": found.key, "signal": net.key, "settlement_period_s": int(period.total_seconds()),
-               "method": _compliance_method(settings), "periods": results, "totals": totals(results, period)}
-    columns = ["start", "end", "status", "committed_mw", "tolerance_mw", "delivered_mw", "deviation_mw",
-               "deviation_mwh", "delivered_mwh", "within_tolerance", "coverage", "note"]
-    return render(request, payload, Table(periods, columns), closed=deps.closed(settings, b.end),
+    try:
+        periods, total = await plant_settlement(pool, found.key, lo, hi, settings=settings,
+                                                cache=request.app.state.cache,
+                                                closed_before=deps.cache_horizon(settings))
+    except TooManyPeriods as exc:
+        raise QueryError("too_many_buckets", f"{exc.count} periods exceed {settings.max_buckets}.",
+                         {"periods": exc.count, "max_buckets": settings.max_buckets}) from exc
+    rows = [period_row(p) for p in periods]
+    lengths = sorted({int((p.end - p.start).total_seconds()) for p in periods})
+    payload = {"plant": found.key, "signal": net.key,
+               "settlement_period_s": lengths[0] if len(lengths) == 1 else settings.settlement_period_s,
+               "method": compliance_method(settings), "periods": rows, "totals": asdict(total)}
+    last = periods[-1].end if periods else hi
+    return render(request, payload, Table(rows, PERIOD_COLUMNS), closed=deps.closed(settings, last),
                   max_age_s=settings.cache_max_age_s)
-
-
-def _compliance_method(settings: Settings) -> dict[str, str]:
-    return {
-        "periods": "UTC-aligned settlement periods of the commitment (default from settings)",
-        "delivered_mw": "time-weighted mean of Good net-output readings over the covered time; "
-                        + integral_method(settings.integration, settings.max_gap_s),
-        "committed_mw": "commitment_schedule override for the period start, else the commitment valid then",
-        "deviation": "deviation_mw = delivered − committed; deviation_mwh = deviation_mw × period hours",
-        "within_tolerance": "|deviation_mw| ≤ tolerance_mw (or tolerance_pct × committed)",
-        "excluded": "periods overlapping a commitment_exclusions window are not assessed",
-        "insufficient_data": f"coverage below {settings.compliance_min_coverage:g}: not assessed",
-        "totals": "compliant_share = compliant / assessed; shortfall/surplus = Σ negative/positive deviation_mwh; "
-                  "availability = Σ min(delivered, committed) × h / Σ committed × h (assessed periods); "
-                  "data_coverage = mean coverage of periods with a commitment and no exclusion",
-    }
 
 
 @router.get("/plants/{plant}/frequency", tags=["frequency"], summary="Grid frequency quality",
@@ -127,9 +120,9 @@ async def plant_frequency(request: Request, plant: str, start: str | None = None
                          f"{settings.max_raw_span_days} days per request.", {"max_days": settings.max_raw_span_days})
     bands = sorted(settings.frequency_bands_hz)
     summary = await store.frequency_summary(pool, freq.id, lo, hi, nominal=settings.nominal_frequency_hz,
-                                            bands=bands, max_gap_s=settings.max_gap_s)
+                                            bands_mhz=[band_mhz(b) for b in bands], max_gap_s=settings.max_gap_s)
     rows = await store.frequency_excursions(
-        pool, freq.id, lo, hi, nominal=settings.nominal_frequency_hz, band=settings.excursion_band_hz,
+        pool, freq.id, lo, hi, nominal=settings.nominal_frequency_hz, band_mhz=band_mhz(settings.excursion_band_hz),
         max_gap_s=settings.max_gap_s, min_s=settings.excursion_min_s, limit=settings.max_excursions + 1)
     excursions = [excursion(r, settings.nominal_frequency_hz) for r in rows[: settings.max_excursions]]
     covered = summary["covered"]
@@ -138,7 +131,7 @@ async def plant_frequency(request: Request, plant: str, start: str | None = None
         "min": summary["min"], "max": summary["max"], "mean": summary["mean"], "samples": summary["samples"],
         "coverage": min(1.0, covered / (hi - lo).total_seconds()),
         "bands": band_times([summary[f"inside_{i}"] for i in range(len(bands))], covered, bands),
-        "excursion_band_mhz": settings.excursion_band_hz * 1000, "excursions": excursions,
+        "excursion_band_mhz": band_mhz(settings.excursion_band_hz), "excursions": excursions,
         "excursions_truncated": len(rows) > settings.max_excursions,
         "method": frequency_method(settings.nominal_frequency_hz, bands, settings.excursion_band_hz,
                                    settings.max_gap_s, settings.excursion_min_s),
@@ -160,7 +153,7 @@ async def plant_fuel(request: Request, plant: str, start: str | None = None, end
     lo, hi = parse_range(start, end)
     b = make_bucketing(lo, hi, parse_every(every, "15m"), tz=parse_tz(tz), max_buckets=settings.max_buckets)
     ints = await queries.integrals(request.app.state.pool, request.app.state.cache, [s.id for s in [*flows, net]],
-                                   b, good=True, method=settings.integration, max_gap_s=settings.max_gap_s,
+                                   b, good=True, max_gap_s=settings.max_gap_s,
                                    closed_before=deps.cache_horizon(settings))
     ends = bucket_ends(b)
     starts = list(ends)
@@ -180,7 +173,7 @@ def _fuel_method(settings: Settings, b: Bucketing) -> dict[str, str]:
     lhv = settings.gas_lhv_mj_per_nm3
     return {
         "volume": "fuel_nm3 = Σ over fuel_gas_flow signals of ∫ flow dt (Nm3/h × h); Nm3 at 0 °C, 101.325 kPa; "
-                  + integral_method(settings.integration, settings.max_gap_s),
+                  + integral_method(settings.max_gap_s),
         "alignment": b.describe(),
         "heat_rate": (f"net heat rate = fuel_nm3 × LHV {lhv:g} MJ/Nm3 / net_mwh (MJ/MWh = kJ/kWh); "
                       "efficiency = net_mwh × 3600 / (fuel_nm3 × LHV)") if lhv else

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
 
-from services.api import deps, queries, store
-from services.api.aggregates import aggregate_method, bucket_rows, output_names, raw_grid, shape_grid
+from services.api import deps, service, store
+from services.api.aggregates import aggregate_method, bucket_rows, output_names
 from services.api.buckets import (
     FILLS,
     QUALITIES,
@@ -75,21 +75,10 @@ def _aggregate_params(settings: Settings, start: str | None, end: str | None, ev
 
 async def _columns_by_signal(request: Request, signals: list[Signal], b: Bucketing, fns: tuple[str, ...],
                              fill_mode: str, quality: str) -> dict[int, dict[str, list]]:
-    settings, pool = deps.get_settings(request), request.app.state.pool
-    ids = [s.id for s in signals]
-    if b.fine:
-        raw = await store.raw_buckets(pool, ids, b, good=quality == "good", max_gap_s=settings.max_gap_s)
-        shaped = {i: raw_grid(raw[i], b) for i in ids}
-        return {i: shape_grid(grid, b, fns, twa, fill_mode) for i, (grid, twa) in shaped.items()}
-    cache, horizon = request.app.state.cache, deps.cache_horizon(settings)
-    grid = await queries.aggregate_grid(pool, cache, ids, b, fns, good=quality == "good", closed_before=horizon)
-    twa: dict[int, dict[datetime, tuple[float, float]]] = {i: {} for i in ids}
-    if "twa" in fns:
-        got = await queries.integrals(pool, cache, ids, b, good=quality == "good", method=settings.integration,
-                                      max_gap_s=settings.max_gap_s, closed_before=horizon)
-        for (sid, start), v in got.items():
-            twa[sid][start] = (v.area, v.covered_s)
-    return {i: shape_grid(grid[i], b, fns, twa[i], fill_mode) for i in ids}
+    settings = deps.get_settings(request)
+    return await service.bucket_columns(request.app.state.pool, request.app.state.cache, signals, b, fns, fill_mode,
+                                        good=quality == "good", settings=settings,
+                                        closed_before=deps.cache_horizon(settings))
 
 
 @router.get("/signals/{signal}/aggregates", tags=["aggregates"], summary="Aggregates of one signal per bucket",
@@ -111,8 +100,7 @@ async def signal_aggregates(request: Request, signal: str, start: str | None = N
     values = (await _columns_by_signal(request, [sig], b, fns, fill_mode, quality_mode))[sig.id]
     buckets = bucket_rows(values, b, fns, fill_mode)
     payload = {"signal": sig.key, "unit": sig.unit, "every": every or "1h", "fn": list(fns),
-               "method": aggregate_method(b, fns, quality_mode, fill_mode, sig.unit, settings.integration,
-                                          settings.max_gap_s),
+               "method": aggregate_method(b, fns, quality_mode, fill_mode, sig.unit, settings.max_gap_s),
                "buckets": buckets}
     return render(request, payload, Table(buckets, output_names(fns)), closed=deps.closed(settings, b.end),
                   max_age_s=settings.cache_max_age_s)
@@ -142,8 +130,7 @@ async def plant_aggregates(request: Request, plant: str, start: str | None = Non
     table = ({"signal": s.key, **row} for s in chosen
              for row in bucket_rows(by_signal[s.id], b, fns, "null" if fill_mode == "none" else fill_mode))
     payload = {"plant": found.key, "every": every or "1h", "fn": list(fns),
-               "method": aggregate_method(b, fns, quality_mode, fill_mode, "per signal", settings.integration,
-                                          settings.max_gap_s),
+               "method": aggregate_method(b, fns, quality_mode, fill_mode, "per signal", settings.max_gap_s),
                "buckets": grid, "signals": out}
     return render(request, payload, Table(table, ["signal", *output_names(fns)]),
                   closed=deps.closed(settings, b.end), max_age_s=settings.cache_max_age_s)

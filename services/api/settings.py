@@ -26,7 +26,8 @@ class Settings(BaseServiceSettings):
         default=60.0, gt=0, le=60.0,
         description="A good sample holds its value until the next one, at most this long; longer gaps are not bridged.",
     )
-    integration: str = Field(default="step", pattern="^(step|trapezoid)$", description="Energy and twa method.")
+    integration: str = Field(default="step", pattern="^step$", description="Energy and twa: sample-and-hold only "
+                             "(shared/settlement; trapezoid was dropped so that every number has one method).")
     settlement_period_s: int = Field(default=900, gt=0, description="Used when no commitment names its period.")
     compliance_min_coverage: float = Field(
         default=0.5, ge=0, le=1, description="Periods with less good net-output coverage are not assessed."

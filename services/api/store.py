@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from services.api.buckets import MINUTE, Bucketing
 from services.api.catalog import Catalog, Plant, Signal
-from services.api.energy import Integral
 from shared.db import UNAVAILABLE_ERRORS, asyncpg_dsn
 from shared.quality import GOOD_SQL_PREDICATE
+from shared.settlement import Reading, RollupRow
+from shared.settlement.frequency import BAND_DEVIATION_SQL
 
 Conn = asyncpg.Connection | asyncpg.Pool
 
@@ -151,119 +152,75 @@ def _spread(row: Any, names: Sequence[str], positions: Sequence[int], size: int)
     return out
 
 
-# The sample-and-hold (or trapezoid) integral from minute rows. Within a minute the n good samples are taken as
-# evenly spaced over [first_ts, last_ts] (exact for fixed-rate scans); between minutes the true first/last
-# samples are joined. A sample holds until the next one if that comes within $4 seconds; otherwise (a gap, or the
-# end of the data) it holds as long as the step before it, at most $4 s. A hold crossing a bucket edge is split.
-# Result: area (value·s) and covered seconds per signal and bucket.
-_INTEGRAL_SQL = """
-WITH m AS (
-    SELECT signal_id, bucket, {count} AS n, {sum} AS s, {first_ts} AS ft, {first_value} AS fv, {last_ts} AS lt,
-           {last_value} AS lv, lead({first_ts}) OVER w AS nft, lead({first_value}) OVER w AS nfv,
-           lag({last_ts}) OVER w AS plt
-    FROM rollups_1m WHERE signal_id = ANY($1) AND bucket >= $2 AND bucket < $3 AND {count} > 0
-    WINDOW w AS (PARTITION BY signal_id ORDER BY bucket)
-), p AS (
-    SELECT signal_id, s, fv, lv, nfv, lt, {pb} AS pb, {pe} AS pe,
-           CASE WHEN n > 1 THEN date_part('epoch', lt - ft) / (n - 1) ELSE 0 END AS spacing,
-           (n - 1) AS steps, date_part('epoch', nft - lt) AS gap,
-           CASE WHEN n > 1 THEN date_part('epoch', lt - ft) / (n - 1)
-                ELSE coalesce(date_part('epoch', ft - plt), 0) END AS previous_step
-    FROM m
-), h AS (
-    SELECT *, coalesce(gap <= $4, false) AS bridged,
-           CASE WHEN gap <= $4 THEN gap ELSE least(previous_step, $4) END AS hold
-    FROM p
-), q AS (
-    SELECT *, least(hold, date_part('epoch', pe - lt)) AS t1 FROM h
-), r AS MATERIALIZED (
-    SELECT *, CASE WHEN spacing > $4 THEN (s - lv) * $4 ELSE {inner} END AS inner_area,
-           steps * least(spacing, $4) AS inner_cov,
-           CASE WHEN {trapezoid} AND bridged THEN lv + (nfv - lv) * t1 / gap END AS vb
-    FROM q
-), parts AS (
-    SELECT signal_id, pb AS b,
-           inner_area + CASE WHEN vb IS NULL THEN lv * t1 ELSE (lv + vb) / 2 * t1 END AS area,
-           inner_cov + t1 AS covered
-    FROM r
+# Rollup rows for the exact held integral (shared/settlement/rollup.py): the rows inside [$2, $3) plus the two
+# before $2 and the one at or after $3, at any distance (the holds at the edges depend on them).
+_ROLLUP_ROWS_SQL = """
+SELECT s.id AS signal_id, x.* FROM unnest($1::int4[]) AS s(id) CROSS JOIN LATERAL (
+    (SELECT {cols} FROM rollups_1m WHERE signal_id = s.id AND bucket < $2 ORDER BY bucket DESC LIMIT 2)
     UNION ALL
-    SELECT signal_id, pe AS b,
-           CASE WHEN vb IS NULL THEN lv * (hold - t1) ELSE (vb + nfv) / 2 * (hold - t1) END, hold - t1
-    FROM r WHERE hold > t1
-)
-SELECT signal_id, b, sum(area) AS area, sum(covered) AS covered FROM parts
-WHERE b >= $5 AND b < $6 GROUP BY 1, 2 ORDER BY 1, 2
+    (SELECT {cols} FROM rollups_1m WHERE signal_id = s.id AND bucket >= $2 AND bucket < $3)
+    UNION ALL
+    (SELECT {cols} FROM rollups_1m WHERE signal_id = s.id AND bucket >= $3 ORDER BY bucket LIMIT 1)
+) AS x ORDER BY 1, x.bucket
+"""
+ROLLUP_COLUMNS = ("bucket, first_ts, last_ts, last_value, good_last_ts IS NOT DISTINCT FROM last_ts AS last_good, "
+                  "last_step_s, max_step_s, area, good_area, good_held_s")
+
+
+async def rollup_rows(conn: Conn, signal_ids: Sequence[int], start: datetime, end: datetime
+                      ) -> dict[int, list[RollupRow]]:
+    """Per signal, its 1-minute rollup rows covering [start, end) with the context rows the edges need."""
+    rows = await conn.fetch(_ROLLUP_ROWS_SQL.format(cols=ROLLUP_COLUMNS), list(signal_ids), start, end)
+    out: dict[int, list[RollupRow]] = {sid: [] for sid in signal_ids}
+    for r in rows:
+        out[r["signal_id"]].append(RollupRow(r["bucket"], r["bucket"] + MINUTE, r["first_ts"], r["last_ts"],
+                                             r["last_value"], r["last_good"], r["last_step_s"], r["max_step_s"],
+                                             r["area"], r["good_area"], r["good_held_s"]))
+    return out
+
+
+# Raw readings of every quality in [$2, $3) plus the two before $2 and the one at or after $3 (any distance).
+_RAW_READINGS_SQL = """
+SELECT s.id AS signal_id, x.* FROM unnest($1::int4[]) AS s(id) CROSS JOIN LATERAL (
+    (SELECT ts, value, quality FROM readings WHERE signal_id = s.id AND ts < $2 ORDER BY ts DESC LIMIT 2)
+    UNION ALL
+    (SELECT ts, value, quality FROM readings WHERE signal_id = s.id AND ts >= $2 AND ts < $3)
+    UNION ALL
+    (SELECT ts, value, quality FROM readings WHERE signal_id = s.id AND ts >= $3 ORDER BY ts LIMIT 1)
+) AS x ORDER BY 1, x.ts
 """
 
 
-async def integrals(conn: Conn, signal_ids: Sequence[int], b: Bucketing, *, good: bool, method: str,
-                    max_gap_s: float) -> dict[tuple[int, datetime], Integral]:
-    """Time integral of each signal per bucket (see `_INTEGRAL_SQL`)."""
-    start, end, params = _bucket_sql(b, "bucket", 7)
-    trapezoid = method == "trapezoid"
-    inner = "(s - (fv + lv) / 2) * spacing" if trapezoid else "(s - lv) * spacing"
-    sql = _INTEGRAL_SQL.format(**_columns(good), pb=start, pe=end, inner=inner, trapezoid="true" if trapezoid
-                               else "false")
-    rows = await conn.fetch(sql, list(signal_ids), b.start - 2 * MINUTE, b.end + MINUTE, float(max_gap_s), b.start,
-                            b.end, *params)
-    return {(r["signal_id"], r["b"]): Integral(r["area"], r["covered"]) for r in rows}
+async def raw_readings(conn: Conn, signal_ids: Sequence[int], start: datetime, end: datetime
+                       ) -> dict[int, list[Reading]]:
+    """Per signal, its readings (every quality, time order) in [start, end) with the context the edges need."""
+    rows = await conn.fetch(_RAW_READINGS_SQL, list(signal_ids), start, end)
+    out: dict[int, list[Reading]] = {sid: [] for sid in signal_ids}
+    for r in rows:
+        out[r["signal_id"]].append(Reading(r["ts"], r["value"], r["quality"]))
+    return out
 
 
-# Sub-minute buckets from raw readings ({q}: the quality filter). Per bucket: count, avg, min, max, first, last of
-# the readings in it, and the sample-and-hold integral as in `_INTEGRAL_SQL` but exact: a reading holds until the
-# next one if that comes within $5 s, else as long as the step before it, at most $5 s; a hold is split over the
-# buckets it crosses. The last reading before $2 and the first at or after $4 give the steps at the edges.
+# Sub-minute buckets from raw readings ({q}: the quality filter): count, avg, min, max, first, last of the readings
+# in each bucket. Held area and coverage come from `raw_readings` and shared.settlement, not from here.
 _RAW_BUCKETS_SQL = """
-WITH x AS (
-    SELECT signal_id, ts, value FROM readings WHERE signal_id = ANY($1) AND ts >= $2 AND ts < $4 AND {q}
-    UNION ALL
-    SELECT s.id, e.ts, e.value FROM unnest($1::int4[]) AS s(id)
-    CROSS JOIN LATERAL (SELECT ts, value FROM readings WHERE signal_id = s.id AND ts < $2 AND {q}
-                        ORDER BY ts DESC LIMIT 1) AS e
-    UNION ALL
-    SELECT s.id, e.ts, e.value FROM unnest($1::int4[]) AS s(id)
-    CROSS JOIN LATERAL (SELECT ts, value FROM readings WHERE signal_id = s.id AND ts >= $4 AND {q}
-                        ORDER BY ts LIMIT 1) AS e
-), r AS (
-    SELECT signal_id, ts, value, date_part('epoch', lead(ts) OVER w - ts) AS gap,
-           date_part('epoch', ts - lag(ts) OVER w) AS previous_step
-    FROM x WINDOW w AS (PARTITION BY signal_id ORDER BY ts)
-), h AS (
-    SELECT signal_id, ts, value,
-           ts + make_interval(secs => CASE WHEN gap <= $5 THEN gap ELSE least(coalesce(previous_step, 0), $5) END)
-               AS held_to
-    FROM r WHERE ts >= $2 AND ts < $4
-), held AS (
-    SELECT h.signal_id, k AS b,
-           sum(h.value * date_part('epoch', least(h.held_to, k + $6) - greatest(h.ts, k))) AS area,
-           sum(date_part('epoch', least(h.held_to, k + $6) - greatest(h.ts, k))) AS covered
-    FROM h CROSS JOIN LATERAL generate_series(date_bin($6, h.ts, $7), h.held_to, $6) AS k
-    WHERE h.held_to > h.ts AND k < h.held_to AND k >= $3 AND k < $4
-    GROUP BY 1, 2
-), agg AS (
-    SELECT signal_id, date_bin($6, ts, $7) AS b, count(*) AS count, avg(value) AS avg, min(value) AS min,
-           max(value) AS max, (array_agg(value ORDER BY ts))[1] AS first,
-           (array_agg(value ORDER BY ts DESC))[1] AS last
-    FROM r WHERE ts >= $3 AND ts < $4 GROUP BY 1, 2
-)
-SELECT signal_id, date_part('epoch', b) AS epoch, coalesce(a.count, 0) AS count, a.avg, a.min, a.max, a.first,
-       a.last, coalesce(d.area, 0) AS area, coalesce(d.covered, 0) AS covered
-FROM agg AS a FULL JOIN held AS d USING (signal_id, b)
+SELECT signal_id, date_part('epoch', date_bin($4, ts, $5)) AS epoch, count(*) AS count, avg(value) AS avg,
+       min(value) AS min, max(value) AS max, (array_agg(value ORDER BY ts))[1] AS first,
+       (array_agg(value ORDER BY ts DESC))[1] AS last
+FROM readings WHERE signal_id = ANY($1) AND ts >= $2 AND ts < $3 AND {q} GROUP BY 1, 2
 """
 
-RAW_NAMES = ("count", "avg", "min", "max", "first", "last", "area", "covered")
+RAW_NAMES = ("count", "avg", "min", "max", "first", "last")
 
 
-async def raw_buckets(conn: Conn, signal_ids: Sequence[int], b: Bucketing, *, good: bool, max_gap_s: float
+async def raw_buckets(conn: Conn, signal_ids: Sequence[int], b: Bucketing, *, good: bool
                       ) -> dict[int, dict[str, list[Any]]]:
     """Per signal, arrays aligned to `b.starts()` (fixed sub-minute widths) of `RAW_NAMES`, in one query:
-    count (0 where empty), avg … last (None where empty), held area (value·s) and covered seconds."""
+    count (0 where empty), avg … last (None where empty)."""
     sql = _RAW_BUCKETS_SQL.format(q=GOOD if good else "true")
-    lo = b.start - timedelta(seconds=max_gap_s)
-    rows = await conn.fetch(sql, list(signal_ids), lo, b.start, b.end, float(max_gap_s), b.every, b.origin)
+    rows = await conn.fetch(sql, list(signal_ids), b.start, b.end, b.every, b.origin)
     size, position = b.count, _grid_index(b)
-    out = {sid: {k: [0] * size if k in ("count", "area", "covered") else [None] * size for k in RAW_NAMES}
-           for sid in signal_ids}
+    out = {sid: {k: [0] * size if k == "count" else [None] * size for k in RAW_NAMES} for sid in signal_ids}
     for r in rows:
         i = position(r["epoch"])
         for k in RAW_NAMES:
@@ -287,11 +244,22 @@ async def readings_page(conn: Conn, signal_id: int, start: datetime, end: dateti
     )
 
 
+async def plant_net_output(conn: Conn, plant_key: str) -> tuple[int, int] | None:
+    """(plant id, net-output signal id) of a plant, or None when either is missing."""
+    row = await conn.fetchrow(
+        """SELECT p.id, s.id AS signal_id FROM plants AS p
+           JOIN signals AS s ON s.plant_id = p.id AND s.kind = 'net_output'
+           WHERE p.key = $1 ORDER BY s.key LIMIT 1""",
+        plant_key,
+    )
+    return None if row is None else (row["id"], row["signal_id"])
+
+
 async def commitment_rows(conn: Conn, plant_id: int, start: datetime, end: datetime
                           ) -> tuple[list[asyncpg.Record], list[asyncpg.Record], list[asyncpg.Record]]:
     """Commitments, per-period schedule overrides and exclusions touching [start, end)."""
     flat = await conn.fetch(
-        """SELECT valid_from, valid_to, committed_mw, tolerance_mw, tolerance_pct, settlement_period_s
+        """SELECT id, valid_from, valid_to, committed_mw, tolerance_mw, tolerance_pct, settlement_period_s
            FROM commitments WHERE plant_id = $1 AND valid_from < $3 AND (valid_to IS NULL OR valid_to > $2)
            ORDER BY valid_from""",
         plant_id, start, end,
@@ -309,43 +277,60 @@ async def commitment_rows(conn: Conn, plant_id: int, start: datetime, end: datet
     return flat, schedule, exclusions
 
 
-# Frequency quality from raw Good readings, held as in `_INTEGRAL_SQL` ($5 = the longest hold).
+# Frequency quality from raw readings with the settlement hold rule (shared/settlement/integral.py): holds are taken
+# over readings of every quality (with the two before $2 and the one after $3 as context), clipped to [$2, $3), and
+# only Good readings' holds count. Band membership in integer mHz (shared/settlement/frequency.py). $5 = max gap.
 _HELD_SQL = f"""
-WITH r AS (
-    SELECT ts, value, date_part('epoch', lead(ts) OVER (ORDER BY ts) - ts) AS gap,
-           date_part('epoch', ts - lag(ts) OVER (ORDER BY ts)) AS previous_step
-    FROM readings WHERE signal_id = $1 AND ts >= $2 AND ts < $3 AND {GOOD}
-), h AS (
-    SELECT ts, value, abs(value - $4) AS dev, coalesce(previous_step > $5, true) AS after_gap,
-           least(CASE WHEN gap <= $5 THEN gap ELSE least(coalesce(previous_step, 0), $5) END,
-                 date_part('epoch', $3 - ts)) AS hold
+WITH x AS (
+    (SELECT ts, value, quality FROM readings WHERE signal_id = $1 AND ts < $2 ORDER BY ts DESC LIMIT 2)
+    UNION ALL
+    (SELECT ts, value, quality FROM readings WHERE signal_id = $1 AND ts >= $2 AND ts < $3)
+    UNION ALL
+    (SELECT ts, value, quality FROM readings WHERE signal_id = $1 AND ts >= $3 ORDER BY ts LIMIT 1)
+), r AS (
+    SELECT ts, value, {GOOD} AS good, date_part('epoch', lead(ts) OVER w - ts) AS gap,
+           date_part('epoch', ts - lag(ts) OVER w) AS previous_step
+    FROM x WINDOW w AS (ORDER BY ts)
+), held AS (
+    SELECT *, ts + make_interval(secs => CASE WHEN gap <= $5 THEN gap ELSE least(coalesce(previous_step, 0), $5) END)
+              AS held_to
     FROM r
+), h AS (
+    SELECT ts, value, good, ts >= $2 AS inside, {BAND_DEVIATION_SQL.format(value="value", nominal="$4::float8")} AS dev,
+           coalesce(previous_step > $5, true) AS after_gap, least(held_to, $3) AS held_to,
+           greatest(0, date_part('epoch', least(held_to, $3) - greatest(ts, $2))) AS hold
+    FROM held WHERE ts < $3 AND held_to > $2
 )
 """
 
 
 async def frequency_summary(conn: Conn, signal_id: int, start: datetime, end: datetime, *, nominal: float,
-                            bands: Sequence[float], max_gap_s: float) -> asyncpg.Record:
-    """min, max, time-weighted mean, samples, covered seconds and seconds inside each ±band."""
+                            bands_mhz: Sequence[int], max_gap_s: float) -> asyncpg.Record:
+    """min, max, time-weighted mean, samples, covered seconds and seconds inside each ±band (Good readings)."""
     inside = ", ".join(f"coalesce(sum(hold) FILTER (WHERE dev <= ${6 + i}), 0) AS inside_{i}"
-                       for i in range(len(bands)))
-    sql = _HELD_SQL + f"""SELECT min(value) AS min, max(value) AS max, sum(value * hold) / nullif(sum(hold), 0) AS mean,
-                                 count(*) AS samples, coalesce(sum(hold), 0) AS covered, {inside} FROM h"""
-    return await conn.fetchrow(sql, signal_id, start, end, nominal, float(max_gap_s), *map(float, bands))
+                       for i in range(len(bands_mhz)))
+    sql = _HELD_SQL + f"""SELECT min(value) FILTER (WHERE inside) AS min, max(value) FILTER (WHERE inside) AS max,
+                                 sum(value * hold) / nullif(sum(hold), 0) AS mean,
+                                 count(*) FILTER (WHERE inside) AS samples, coalesce(sum(hold), 0) AS covered,
+                                 {inside} FROM h WHERE good"""
+    return await conn.fetchrow(sql, signal_id, start, end, nominal, float(max_gap_s), *map(int, bands_mhz))
 
 
 async def frequency_excursions(conn: Conn, signal_id: int, start: datetime, end: datetime, *, nominal: float,
-                               band: float, max_gap_s: float, min_s: float, limit: int) -> list[asyncpg.Record]:
-    """Runs of samples beyond ±band (a gap longer than the hold ends a run): start, end, extreme value."""
+                               band_mhz: int, max_gap_s: float, min_s: float, limit: int) -> list[asyncpg.Record]:
+    """Runs of Good readings beyond ±band (a reading back inside, a non-Good reading or a gap longer than the
+    maximum ends a run): start, end (the last reading's hold), extreme value, samples."""
     sql = _HELD_SQL + """, g AS (
-        SELECT *, sum(CASE WHEN dev <= $6 OR after_gap THEN 1 ELSE 0 END) OVER (ORDER BY ts) AS grp FROM h
+        SELECT *, sum(CASE WHEN dev <= $6 OR after_gap OR NOT good THEN 1 ELSE 0 END) OVER (ORDER BY ts) AS grp
+        FROM h
     )
-    SELECT min(ts) AS start, max(ts + hold * interval '1 second') AS end,
-           (max(ARRAY[dev, value]))[2] AS extreme, count(*) AS samples
-    FROM g WHERE dev > $6 GROUP BY grp
-    HAVING date_part('epoch', max(ts + hold * interval '1 second') - min(ts)) >= $7
+    SELECT greatest(min(ts), $2) AS start, max(held_to) AS end, (max(ARRAY[dev::float8, value]))[2] AS extreme,
+           count(*) AS samples
+    FROM g WHERE dev > $6 AND good GROUP BY grp
+    HAVING date_part('epoch', max(held_to) - greatest(min(ts), $2)) >= $7
     ORDER BY 1 LIMIT $8"""
-    return await conn.fetch(sql, signal_id, start, end, nominal, float(max_gap_s), float(band), float(min_s), limit)
+    return await conn.fetch(sql, signal_id, start, end, nominal, float(max_gap_s), int(band_mhz), float(min_s),
+                            limit)
 
 
 async def listen_for_changes(url: str, channel: str, on_payload: Callable[[str], None],

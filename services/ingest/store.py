@@ -11,6 +11,7 @@ import asyncpg
 
 from services.ingest.validation import SignalInfo
 from shared.contracts import READINGS_CHANNEL, encode_readings_changed
+from shared.quality import GOOD_SQL_PREDICATE
 
 STAGING_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS ingest_staging (
@@ -39,8 +40,22 @@ WITH inserted AS (
     SELECT signal_id, ts, value, quality FROM ingest_staging
     RETURNING signal_id, ts, value, quality
 )"""
-_FOLD_INTO_ROLLUPS = """, minutes AS (
-    SELECT signal_id, date_bin('1 minute', ts, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
+# Besides count/sum/min/max/first/last, each minute keeps what the exact held integral needs (shared/settlement/
+# rollup.py): over consecutive readings inside the minute, the area Σ vᵢ·(tᵢ₊₁ − tᵢ) (all qualities; Good-only with
+# its held seconds), the longest step and the step into the last reading. A batch newer than the stored minute
+# extends it (a cheap merge: the stored last reading is joined to the batch's first); a batch reaching into or
+# before a stored minute marks it (area = NaN) and `RECOMPUTE_SQL` rebuilds those minutes from raw readings in the
+# same transaction. Holds across minutes are resolved when reading, from the neighbours' first/last readings.
+_FOLD_INTO_ROLLUPS = f""", stepped AS (
+    SELECT signal_id, ts, value, {GOOD_SQL_PREDICATE} AS good,
+        date_bin('1 minute', ts, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
+        lead(ts) OVER (PARTITION BY signal_id ORDER BY ts) AS next_ts
+    FROM inserted
+), steps AS (
+    SELECT *, CASE WHEN next_ts < bucket + interval '1 minute' THEN date_part('epoch', next_ts - ts) END AS step
+    FROM stepped
+), minutes AS (
+    SELECT signal_id, bucket,
         count(*)::int4 AS count, sum(value) AS sum, min(value) AS min, max(value) AS max,
         min(ts) AS first_ts, (array_agg(value ORDER BY ts))[1] AS first_value,
         max(ts) AS last_ts, (array_agg(value ORDER BY ts))[count(*)] AS last_value,
@@ -50,13 +65,18 @@ _FOLD_INTO_ROLLUPS = """, minutes AS (
         min(ts) FILTER (WHERE good) AS good_first_ts,
         (array_agg(value ORDER BY ts) FILTER (WHERE good))[1] AS good_first_value,
         max(ts) FILTER (WHERE good) AS good_last_ts,
-        (array_agg(value ORDER BY ts) FILTER (WHERE good))[count(*) FILTER (WHERE good)] AS good_last_value
-    FROM (SELECT signal_id, ts, value, quality BETWEEN 0 AND 1073741823 AS good FROM inserted) AS i
+        (array_agg(value ORDER BY ts) FILTER (WHERE good))[count(*) FILTER (WHERE good)] AS good_last_value,
+        coalesce(sum(value * step), 0) AS area,
+        coalesce(sum(value * step) FILTER (WHERE good), 0) AS good_area,
+        coalesce(sum(step) FILTER (WHERE good), 0) AS good_held_s,
+        coalesce(max(step), 0) AS max_step_s,
+        (array_agg(step ORDER BY ts DESC) FILTER (WHERE step IS NOT NULL))[1] AS last_step_s
+    FROM steps
     GROUP BY 1, 2
 ), merged AS (
     INSERT INTO rollups_1m AS r (signal_id, bucket, count, sum, min, max, first_ts, first_value, last_ts,
         last_value, good_count, good_sum, good_min, good_max, good_first_ts, good_first_value, good_last_ts,
-        good_last_value)
+        good_last_value, area, good_area, good_held_s, max_step_s, last_step_s)
     SELECT * FROM minutes
     ON CONFLICT (signal_id, bucket) DO UPDATE SET
         count = r.count + excluded.count,
@@ -76,12 +96,44 @@ _FOLD_INTO_ROLLUPS = """, minutes AS (
         good_first_ts = least(r.good_first_ts, excluded.good_first_ts),
         good_last_value = CASE WHEN r.good_last_ts IS NULL OR excluded.good_last_ts > r.good_last_ts
             THEN excluded.good_last_value ELSE r.good_last_value END,
-        good_last_ts = greatest(r.good_last_ts, excluded.good_last_ts)
-    RETURNING 1
+        good_last_ts = greatest(r.good_last_ts, excluded.good_last_ts),
+        area = CASE WHEN excluded.first_ts > r.last_ts
+            THEN r.area + r.last_value * date_part('epoch', excluded.first_ts - r.last_ts) + excluded.area
+            ELSE 'NaN' END,
+        good_area = r.good_area + excluded.good_area + CASE WHEN r.good_last_ts = r.last_ts
+            THEN r.last_value * date_part('epoch', excluded.first_ts - r.last_ts) ELSE 0 END,
+        good_held_s = r.good_held_s + excluded.good_held_s + CASE WHEN r.good_last_ts = r.last_ts
+            THEN date_part('epoch', excluded.first_ts - r.last_ts) ELSE 0 END,
+        max_step_s = greatest(r.max_step_s, excluded.max_step_s, date_part('epoch', excluded.first_ts - r.last_ts)),
+        last_step_s = coalesce(excluded.last_step_s, date_part('epoch', excluded.first_ts - r.last_ts))
+    RETURNING signal_id, bucket, area = 'NaN' AS stale
 )
 SELECT coalesce(sum(count), 0)::int4 AS inserted, min(first_ts) AS start_ts, max(last_ts) AS end_ts,
-       array_agg(DISTINCT signal_id) AS signal_ids, (SELECT count(*) FROM merged)::int4 AS buckets
+       array_agg(DISTINCT signal_id) AS signal_ids, (SELECT count(*) FROM merged)::int4 AS buckets,
+       (SELECT array_agg(signal_id) FROM merged WHERE stale) AS stale_ids,
+       (SELECT array_agg(bucket) FROM merged WHERE stale) AS stale_buckets
 FROM minutes
+"""
+
+# Rebuilds the integral columns of the given (signal, minute) rows from raw readings (see `_FOLD_INTO_ROLLUPS`).
+RECOMPUTE_SQL = f"""
+WITH t AS (
+    SELECT * FROM unnest($1::int4[], $2::timestamptz[]) AS t(signal_id, bucket)
+), steps AS (
+    SELECT t.signal_id, t.bucket, x.ts, x.value, {GOOD_SQL_PREDICATE} AS good,
+        date_part('epoch', lead(x.ts) OVER (PARTITION BY t.signal_id, t.bucket ORDER BY x.ts) - x.ts) AS step
+    FROM t JOIN readings AS x
+        ON x.signal_id = t.signal_id AND x.ts >= t.bucket AND x.ts < t.bucket + interval '1 minute'
+), minutes AS (
+    SELECT signal_id, bucket, coalesce(sum(value * step), 0) AS area,
+        coalesce(sum(value * step) FILTER (WHERE good), 0) AS good_area,
+        coalesce(sum(step) FILTER (WHERE good), 0) AS good_held_s, coalesce(max(step), 0) AS max_step_s,
+        (array_agg(step ORDER BY ts DESC) FILTER (WHERE step IS NOT NULL))[1] AS last_step_s
+    FROM steps GROUP BY 1, 2
+)
+UPDATE rollups_1m AS r SET area = m.area, good_area = m.good_area, good_held_s = m.good_held_s,
+    max_step_s = m.max_step_s, last_step_s = m.last_step_s
+FROM minutes AS m WHERE r.signal_id = m.signal_id AND r.bucket = m.bucket
 """
 WRITE_SQL = _DEDUP_INSERT + _FOLD_INTO_ROLLUPS
 APPEND_SQL = _APPEND_INSERT + _FOLD_INTO_ROLLUPS
@@ -180,6 +232,8 @@ async def write_rows(conn: asyncpg.Connection, rows: Sequence[tuple[int, int, da
     if result is None:
         result, path = await conn.fetchrow(WRITE_SQL), "dedup"
     inserted = result["inserted"]
+    if result["stale_ids"]:  # late data inside stored minutes: rebuild their integral columns from readings
+        await conn.execute(RECOMPUTE_SQL, result["stale_ids"], result["stale_buckets"])
     conflicts: list[int] = []
     if inserted < len(rows):
         # The staging side is small and unanalysed; without this the planner hashes every stored reading.

@@ -55,11 +55,14 @@ async def test_twa_holds_irregular_readings_within_each_bucket(api: Api) -> None
     await api.write("gt1.active_power", [(at(0), 10), (at(4), 20), (at(13), 40), (at(40), 5), (at(200), 7)])
     body = await api.json(PATH, **span(0, 210, every="15s", fn="twa,avg,count"))
     got = [(b["start"], b["twa"], b["avg"], b["count"], b["coverage"]) for b in body["buckets"]]
-    assert [g[0] for g in got] == [iso(at(0)), iso(at(30)), iso(at(195))]  # fill none: empty buckets omitted
+    # fill none omits only buckets with neither a reading nor a hold: [15,30), [45,60) and [60,75) are held.
+    assert [g[0] for g in got] == [iso(at(t)) for t in (0, 15, 30, 45, 60, 195)]
     # [0,15): 10·4 + 20·9 + 40·2 = 300 over 15 s.  [30,45): 40·10 + 5·5 = 425 over 15 s.  [195,210): 7 for 10 s.
     assert abs(got[0][1] - 20.0) < 1e-9 and abs(got[0][2] - 70 / 3) < 1e-9 and got[0][3:] == (3, 1.0)
-    assert abs(got[1][1] - 425 / 15) < 1e-9 and got[1][2:] == (5.0, 1, 1.0)
-    assert abs(got[2][1] - 7.0) < 1e-9 and got[2][3] == 1 and abs(got[2][4] - 10 / 15) < 1e-9
+    assert got[1] == (iso(at(15)), 40.0, None, 0, 1.0)  # no reading starts inside: the 13 s reading holds
+    assert abs(got[2][1] - 425 / 15) < 1e-9 and got[2][2:] == (5.0, 1, 1.0)
+    assert got[3] == (iso(at(45)), 5.0, None, 0, 1.0)
+    assert abs(got[5][1] - 7.0) < 1e-9 and got[5][3] == 1 and abs(got[5][4] - 10 / 15) < 1e-9
     assert "sample-and-hold" in body["method"]["twa"]
     # Readings before `start` still hold into the range, and their step before is known at the edge.
     edge = await api.json(PATH, **span(30, 45, every="15s", fn="twa"))
@@ -67,8 +70,10 @@ async def test_twa_holds_irregular_readings_within_each_bucket(api: Api) -> None
     late = await api.json(PATH, **span(195, 210, every="15s", fn="twa"))
     assert abs(late["buckets"][0]["twa"] - 7.0) < 1e-9 and abs(late["buckets"][0]["coverage"] - 10 / 15) < 1e-9
     gap = await api.json(PATH, **span(60, 75, every="15s", fn="twa", fill="null"))
-    assert gap["buckets"][0]["count"] == 0 and gap["buckets"][0]["twa"] is None
+    assert gap["buckets"][0]["count"] == 0 and gap["buckets"][0]["twa"] == 5.0  # 60→67 held at 5
     assert abs(gap["buckets"][0]["coverage"] - 7 / 15) < 1e-9
+    empty = await api.json(PATH, **span(75, 90, every="15s", fn="twa", fill="null"))
+    assert empty["buckets"][0]["twa"] is None and empty["buckets"][0]["coverage"] == 0.0
 
 
 async def test_only_good_readings_count_unless_quality_all(api: Api) -> None:
@@ -91,7 +96,8 @@ async def test_fill_previous_and_linear_over_empty_fine_buckets(api: Api) -> Non
     previous = (await api.json(PATH, **q, fill="previous"))["buckets"]
     assert [b["avg"] for b in previous] == [1.0, 1.0, 1.0, 4.0]
     none = (await api.json(PATH, **q))["buckets"]
-    assert [b["start"] for b in none] == [iso(at(0)), iso(at(30))]
+    # The 10:00:09 reading holds until the next, 21 s later (within the 60 s maximum gap): [10,30) are covered.
+    assert [(b["start"], b["coverage"]) for b in none] == [(iso(at(t)), 1.0) for t in (0, 10, 20, 30)]
 
 
 async def test_plant_aggregates_serve_fine_buckets_too(api: Api) -> None:

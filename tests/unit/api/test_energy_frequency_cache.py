@@ -71,6 +71,16 @@ def test_cache_refuses_what_a_concurrent_change_made_stale() -> None:
 def test_an_unreadable_notification_clears_everything() -> None:
     cache = BucketCache(max_entries=100)
     cache.enabled = True
-    cache.store(1, (60.0, "x"), 0, {T0: 1})
+    cache.store(1, (60.0, "x"), cache.generation(1), {T0: 1})
+    assert cache.entries == 1
     cache.on_notification("not json")
     assert cache.entries == 0
+
+
+def test_a_query_in_flight_across_a_clear_stores_nothing_even_for_a_signal_never_cached() -> None:
+    cache = BucketCache(max_entries=100)
+    cache.enabled = True
+    seen = cache.generation(9)  # signal 9 has nothing cached yet: clear() used to leave its generation alone
+    cache.clear()  # e.g. the change listener reconnected: notifications may have been missed meanwhile
+    cache.store(9, (60.0, "aggregate"), seen, {T0: 1})
+    assert cache.lookup(9, (60.0, "aggregate"), [T0]) is None and cache.entries == 0

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.api.aggregates import aggregate_method, raw_grid, shape_grid
+from services.api.aggregates import aggregate_method, shape_grid
 from services.api.buckets import QueryError, make_bucketing, parse_every
+from shared.settlement import Integral
 
 S = timedelta(seconds=1)
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -51,11 +52,10 @@ def test_a_local_tz_with_fine_buckets_is_refused() -> None:
 def test_raw_arrays_shape_into_twa_and_held_coverage() -> None:
     b = make_bucketing(T0, T0 + 30 * S, 10 * S)
     raw = {"count": [2, 0, 1], "avg": [1.5, None, 4.0], "min": [1.0, None, 4.0], "max": [2.0, None, 4.0],
-           "first": [1.0, None, 4.0], "last": [2.0, None, 4.0], "area": [15.0, 10.0, 20.0],
-           "covered": [10.0, 5.0, 5.0]}
-    grid, twa = raw_grid(raw, b)
-    out = shape_grid(grid, b, ("avg", "twa", "count"), twa, "null")
-    # twa = area / covered where the bucket has a reading of its own; coverage = covered s / 10 s.
-    assert out == {"avg": [1.5, None, 4.0], "twa": [1.5, None, 4.0], "count": [2, 0, 1], "coverage": [1.0, 0.5, 0.5]}
-    method = aggregate_method(b, ("twa",), "good", "null", "MW", "trapezoid", 60.0)
-    assert method["source"].startswith("readings") and "sample-and-hold" in method["twa"]
+           "first": [1.0, None, 4.0], "last": [2.0, None, 4.0]}
+    held = [Integral(15.0, 10.0), Integral(10.0, 5.0), Integral(20.0, 5.0)]
+    out = shape_grid(raw, b, ("avg", "twa", "count"), held, "null")
+    # twa = held area / held seconds, also in the bucket without a reading of its own; coverage = held s / 10 s.
+    assert out == {"avg": [1.5, None, 4.0], "twa": [1.5, 2.0, 4.0], "count": [2, 0, 1], "coverage": [1.0, 0.5, 0.5]}
+    method = aggregate_method(b, ("twa",), "good", "null", "MW", 60.0)
+    assert method["source"].startswith("readings") and "sample-and-hold" in method["coverage"]

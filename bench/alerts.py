@@ -59,7 +59,7 @@ class Receiver:
 async def latency(url: str, receiver: Receiver, hook: str) -> tuple[list[float], float]:
     ingest_port, alerts_port = free_port(), free_port()
     async with asyncpg.create_pool(url, min_size=1, max_size=2) as pool:
-        _, gateway = await auth.create_key(pool, role="gateway", name="bench-gw")
+        _, gateway = await auth.create_key(pool, role="gateway", name="bench-gw", plants=("nish",))
         _, operator = await auth.create_key(pool, role="operator", name="bench-op")
     ops = {"authorization": f"Bearer {operator}"}
     async with service_process("ingest", url, ingest_port), service_process("alerts", url, alerts_port) as proc, \

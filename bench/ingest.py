@@ -47,7 +47,7 @@ async def make_plant(url: str) -> tuple[str, list[int]]:
             " VALUES ($1, $2, 'x', 'MW', -1e9, 1e9)",
             [(f"u{i:03d}.p", plant) for i in range(SIGNALS)])
         ids = [r["id"] for r in await conn.fetch("SELECT id FROM signals WHERE plant_id = $1 ORDER BY key", plant)]
-        _, token = await auth.create_key(conn, role="gateway", name="bench")
+        _, token = await auth.create_key(conn, role="gateway", name="bench", plants=("bench",))
         return token, ids
     finally:
         await conn.close()

@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=[str(r) for r in Role], help="what the key may do")
     create.add_argument("--name", required=True, help="a name to recognise the key by (in lists and logs)")
     create.add_argument("--partner", help="for --role partner: the partner whose plants the key may read")
+    create.add_argument("--plant", action="append", default=[], metavar="PLANT",
+                        help="for --role gateway (required, repeatable): a plant whose signals the key may write")
     revoke = keys_sub.add_parser("revoke", help="revoke a key by id, name or token prefix")
     revoke.add_argument("key", help="the key's id, name or token prefix (as `baseload keys list` shows)")
     keys_sub.add_parser("list", help="list keys (never their tokens)")
@@ -219,7 +221,8 @@ def _keys(args: argparse.Namespace, settings: BaseServiceSettings) -> int:
         if args.keys_command in ("create", "revoke"):
             from shared import auth  # imports the web stack: not for `keys list`
         if args.keys_command == "create":
-            principal, token = await auth.create_key(conn, role=args.role, name=args.name, partner=args.partner)
+            principal, token = await auth.create_key(conn, role=args.role, name=args.name, partner=args.partner,
+                                                     plants=args.plant)
             print(token)
             print(f"key {principal.key_id} ({principal.role}) created; the token above is shown only once",
                   file=sys.stderr)
@@ -229,11 +232,14 @@ def _keys(args: argparse.Namespace, settings: BaseServiceSettings) -> int:
             return 0 if revoked else 1
         else:
             for row in await conn.fetch(
-                "SELECT id, name, role, partner, token_prefix, created_at, revoked_at FROM api_keys ORDER BY id"
+                """SELECT k.id, k.name, k.role, k.partner, k.token_prefix, k.revoked_at,
+                          (SELECT string_agg(p.key, ',' ORDER BY p.key) FROM api_key_plants AS kp
+                           JOIN plants AS p ON p.id = kp.plant_id WHERE kp.api_key_id = k.id) AS plants
+                   FROM api_keys AS k ORDER BY k.id"""
             ):
                 state = "revoked" if row["revoked_at"] else "active"
                 print(f"{row['id']:>4}  {row['role']:<8} {row['name']:<24} {row['partner'] or '-':<10} "
-                      f"{row['token_prefix']}…  {state}")
+                      f"{row['plants'] or '-':<12} {row['token_prefix']}…  {state}")
         return 0
 
     try:

@@ -166,11 +166,13 @@ async def prepare(url: str) -> dict[str, str]:
     """Load the demo plant and mint fresh demo keys (older demo keys are revoked)."""
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
-        await apply_plant(conn, load_plant_file(DEMO_PLANT))
+        config = load_plant_file(DEMO_PLANT)
+        await apply_plant(conn, config)
         tokens = {}
         for role, name, partner in DEMO_KEYS:
             await auth.revoke_key(conn, name)
-            _, tokens[name] = await auth.create_key(conn, role=role, name=name, partner=partner)
+            plants = (config.key,) if role == "gateway" else ()
+            _, tokens[name] = await auth.create_key(conn, role=role, name=name, partner=partner, plants=plants)
         return tokens
     finally:
         await conn.close()

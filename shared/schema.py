@@ -65,6 +65,14 @@ api_keys = sa.Table(
     sa.CheckConstraint("role <> 'partner' OR partner IS NOT NULL", name="api_keys_partner_named"),
 )
 
+# The plants a gateway key may write (migration 0007 gave pre-existing gateway keys every plant then known).
+api_key_plants = sa.Table(
+    "api_key_plants",
+    metadata,
+    sa.Column("api_key_id", sa.Integer, sa.ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("plant_id", sa.Integer, sa.ForeignKey("plants.id", ondelete="CASCADE"), primary_key=True),
+)
+
 readings = sa.Table(
     "readings",
     metadata,
@@ -474,6 +482,7 @@ __all__ = [
     "alert_silences",
     "alert_transitions",
     "alerts",
+    "api_key_plants",
     "api_keys",
     "commitment_exclusions",
     "commitment_schedule",

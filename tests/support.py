@@ -67,9 +67,22 @@ async def serving(app: Any, *, port: int | None = None) -> AsyncIterator[str]:
 
 
 async def make_key(conn: asyncpg.Connection | asyncpg.Pool, *, role: str = "gateway", name: str | None = None,
-                   partner: str | None = None) -> str:
-    """A fresh API key's token."""
+                   partner: str | None = None, plants: tuple[str, ...] | None = None) -> str:
+    """A fresh API key's token (a gateway key writes the demo plant unless `plants` says otherwise)."""
     if role == "partner" and partner is None:
         partner = "eps"
-    _, token = await auth.create_key(conn, role=role, name=name or f"test-{role}", partner=partner)
+    if plants is None:
+        plants = ("nish",) if role == "gateway" else ()
+    _, token = await auth.create_key(conn, role=role, name=name or f"test-{role}", partner=partner, plants=plants)
+    return token
+
+
+async def make_orphan_partner_key(conn: asyncpg.Connection | asyncpg.Pool, *, partner: str = "acme",
+                                 name: str = "orphan-partner") -> str:
+    """A partner key whose partner no plant names (as after a plant file dropped that partner).
+
+    `auth.create_key` refuses to mint one, so it is written directly: it exists to test what such a key sees."""
+    token = auth.new_token()
+    await conn.execute("INSERT INTO api_keys (name, role, partner, token_hash, token_prefix)"
+                       " VALUES ($1, 'partner', $2, $3, $4)", name, partner, auth.hash_token(token), token[:10])
     return token

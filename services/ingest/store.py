@@ -173,8 +173,8 @@ async def prepare_connection(conn: asyncpg.Connection) -> None:
 
 
 async def load_catalog(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, SignalInfo]:
-    rows = await conn.fetch("SELECT id, key, min_value, max_value FROM signals")
-    return {r["key"]: SignalInfo(r["id"], r["key"], r["min_value"], r["max_value"]) for r in rows}
+    rows = await conn.fetch("SELECT id, key, min_value, max_value, plant_id FROM signals")
+    return {r["key"]: SignalInfo(r["id"], r["key"], r["min_value"], r["max_value"], r["plant_id"]) for r in rows}
 
 
 async def newest_per_signal(conn: asyncpg.Connection | asyncpg.Pool) -> dict[int, datetime | None]:

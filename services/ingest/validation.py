@@ -13,6 +13,7 @@ BAD_BIT = 0x80000000
 
 # Rejection codes, also listed in the README.
 UNKNOWN_SIGNAL = "unknown_signal"
+FORBIDDEN_SIGNAL = "forbidden_signal"
 NON_FINITE_VALUE = "non_finite_value"
 OUT_OF_RANGE = "out_of_range"
 FUTURE_TIMESTAMP = "future_timestamp"
@@ -30,6 +31,7 @@ class SignalInfo:
     key: str
     min_value: float
     max_value: float
+    plant_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +85,10 @@ def check_readings(
     readings: Iterable[tuple[int, str, datetime, float, object]],
     catalog: dict[str, SignalInfo],
     window: Window,
+    plant_ids: frozenset[int] | None = None,
 ) -> Checked:
-    """Split (index, signal, ts, value, quality) tuples into storable rows and rejections."""
+    """Split (index, signal, ts, value, quality) tuples into storable rows and rejections; with `plant_ids` (a
+    gateway key's plants), signals of other plants are refused."""
     out = Checked()
     rows, rejected = out.rows, out.rejected
     not_before, not_after = window.not_before, window.not_after
@@ -93,6 +97,9 @@ def check_readings(
         signal = catalog.get(key)
         if signal is None:
             rejected.append(Rejection(index, UNKNOWN_SIGNAL, f"unknown signal {key!r}"))
+            continue
+        if plant_ids is not None and signal.plant_id not in plant_ids:
+            rejected.append(Rejection(index, FORBIDDEN_SIGNAL, f"{key} belongs to a plant this key may not write"))
             continue
         if ts.tzinfo is None:
             rejected.append(Rejection(index, INVALID_TIMESTAMP, "ts needs a UTC offset (RFC 3339), e.g. ...Z"))

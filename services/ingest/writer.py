@@ -128,14 +128,14 @@ class Ingestor:
         return Window.around(now, retention_days=self.settings.retention_days,
                              max_future_skew_s=self.settings.max_future_skew_s)
 
-    async def check(self, items: Sequence[Item], now: datetime) -> Checked:
+    async def check(self, items: Sequence[Item], now: datetime, plant_ids: frozenset[int] | None = None) -> Checked:
         if not self.catalog:  # before the background refresh has succeeded once
             await self.refresh()
-        checked = check_readings(items, self.catalog, self.window(now))
+        checked = check_readings(items, self.catalog, self.window(now), plant_ids)
         stale = time.monotonic() - self._catalog_loaded_at > CATALOG_REFRESH_S
         if stale and any(r.code == UNKNOWN_SIGNAL for r in checked.rejected):
             await self.refresh()  # a plant file may have been loaded since
-            checked = check_readings(items, self.catalog, self.window(now))
+            checked = check_readings(items, self.catalog, self.window(now), plant_ids)
         return checked
 
     async def replay(self, principal: Principal, idem: Idempotency | None) -> Replay | None:
@@ -166,7 +166,7 @@ class Ingestor:
         saved record), with their index in the request. A concurrent retry that waited on the same key gets the
         first request's outcome."""
         started = time.perf_counter()
-        checked = await self.check(items, now)
+        checked = await self.check(items, now, principal.plant_ids)
         await self._ensure_partitions(checked)
         async with self.gate.write_slot():
             self.metrics.in_flight.inc()

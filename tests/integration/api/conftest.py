@@ -16,7 +16,7 @@ import pytest
 from services.api.app import create_app
 from services.api.settings import Settings
 from services.ingest.store import write_readings
-from tests.support import make_key, serving
+from tests.support import make_key, make_orphan_partner_key, serving
 
 
 @dataclass
@@ -61,7 +61,7 @@ async def _tokens(db: asyncpg.Pool) -> dict[str, str]:
         "gateway": await make_key(db, role="gateway", name="gw"),
         "eps": await make_key(db, role="partner", name="eps-analyst", partner="eps"),
         "socar": await make_key(db, role="partner", name="socar-analyst", partner="socar"),
-        "stranger": await make_key(db, role="partner", name="other-analyst", partner="acme"),
+        "stranger": await make_orphan_partner_key(db, name="other-analyst"),
         "operator": await make_key(db, role="operator", name="ops"),
         "admin": await make_key(db, role="admin", name="root"),
     }

@@ -14,7 +14,7 @@ import pytest
 
 from services.api.settings import Settings
 from tests.integration.api.conftest import Api, running_api
-from tests.support import make_key
+from tests.support import make_key, make_orphan_partner_key
 
 # A closed settlement period of the demo plant (15 min, no commitment: the default period).
 P0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -80,7 +80,7 @@ async def _tokens(db: asyncpg.Pool) -> dict[str, str]:
         "eps": await make_key(db, role="partner", name="eps-analyst", partner="eps"),
         "eps2": await make_key(db, role="partner", name="eps-second", partner="eps"),
         "socar": await make_key(db, role="partner", name="socar-analyst", partner="socar"),
-        "stranger": await make_key(db, role="partner", name="acme-analyst", partner="acme"),
+        "stranger": await make_orphan_partner_key(db, name="acme-analyst"),
         "operator": await make_key(db, role="operator", name="ops"),
         "admin": await make_key(db, role="admin", name="root"),
     }

@@ -47,6 +47,7 @@ SCENARIOS = ("gt_trip", "steady", "ramp", "sensor_bad", "frozen")
 SINK_ENDPOINT = "demo-sink"
 STALE_RULE = "net-output-stale"
 DEMO_PLANT_KEY = "nish"
+STALE_GRACE_S = 60.0  # after start-up (or the replay), until live readings flow
 START_TIMEOUT_S = 60.0
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -339,6 +340,7 @@ def _run(settings: BaseServiceSettings, options: DemoOptions, url: str) -> int:
         catching_up = plan.catch_up_s > 0
         sup.start("simulator", *simulator_args(ports, scenario, plan.start, plan.time_scale, plan.event_at_s,
                                                plan.catch_up_s if catching_up else None))
+        wait_listening(sup, "the simulator", (ports.opcua, ports.modbus))  # the gateway's sources first
         sup.start("gateway", "gateway", "--config", str(DEMO_GATEWAY))
         print_banner(ports, tokens, plan, scenario)
         return _supervise(sup, stopping, ports, plan, scenario, catching_up)
@@ -431,25 +433,44 @@ def _wait_healthy(sup: Supervisor, ports: Ports) -> None:
 
 
 def _configure_alerts(sup: Supervisor, ports: Ports, admin_token: str, plan: SimPlan) -> str:
-    """Load the plant's alert rules, (re)register the sink as a webhook endpoint, and mute the stale-data rule
-    while the replay runs behind the clock. Returns the endpoint's signing secret."""
-    load = subprocess.run([sys.executable, "-m", "services.cli", "alerts", "load", str(DEMO_PLANT)],
-                          env=sup.env, cwd=REPO_ROOT, timeout=START_TIMEOUT_S, check=False)
-    if load.returncode != 0:
-        raise DemoError("loading the alert rules failed")
+    """Mute the stale-data rule until live readings flow, load the plant's alert rules, and
+    (re)register the sink as a webhook endpoint. Returns the endpoint's signing secret.
+
+    The silence comes first: loaded before it, the stale rule could fire (no live data yet) and notify once."""
     base = f"http://127.0.0.1:{ports.alerts}/v1"
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {admin_token}"}, timeout=10.0) as http:
+        # Replaying, readings are older than the rule's 30 s; live, there are none until the gateway's first post.
+        until = datetime.now(UTC) + timedelta(seconds=max(plan.catch_up_s, 0) + STALE_GRACE_S)
+        _checked(http.post("/silences", json={
+            "matchers": [{"name": "alertname", "value": STALE_RULE}], "ends_at": until.isoformat(),
+            "comment": "demo start-up and replay: no live readings yet", "created_by": "baseload demo"}))
+        load = subprocess.run([sys.executable, "-m", "services.cli", "alerts", "load", str(DEMO_PLANT)],
+                              env=sup.env, cwd=REPO_ROOT, timeout=START_TIMEOUT_S, check=False)
+        if load.returncode != 0:
+            raise DemoError("loading the alert rules failed")
         for endpoint in _checked(http.get("/webhook-endpoints")):
             if endpoint["name"] == SINK_ENDPOINT:  # its secret was shown once, in an earlier run: start afresh
                 _checked(http.delete(f"/webhook-endpoints/{endpoint['id']}"))
         created = _checked(http.post("/webhook-endpoints", json={
             "name": SINK_ENDPOINT, "url": f"http://127.0.0.1:{ports.sink}/webhooks/demo", "format": "standard"}))
-        if plan.catch_up_s > 0:
-            until = datetime.now(UTC) + timedelta(seconds=plan.catch_up_s + 60)
-            _checked(http.post("/silences", json={
-                "matchers": [{"name": "alertname", "value": STALE_RULE}], "ends_at": until.isoformat(),
-                "comment": "demo replay: its readings are older than the rule's 30 s", "created_by": "baseload demo"}))
     return str(created["secret"])
+
+
+def wait_listening(sup: Supervisor, name: str, ports: tuple[int, ...], timeout_s: float = START_TIMEOUT_S) -> None:
+    """Until every port accepts a TCP connection on 127.0.0.1 (or `name` exits, or the time is up)."""
+    deadline = time.monotonic() + timeout_s
+    pending = list(ports)
+    while pending:
+        if (done := sup.exited()) is not None:
+            raise DemoError(f"{done[0]} exited during start-up (code {done[1]}); is its port taken?")
+        if time.monotonic() > deadline:
+            raise DemoError(f"{name} did not listen on {', '.join(map(str, pending))} in {timeout_s:g} s")
+        with socket.socket() as probe:
+            probe.settimeout(0.5)
+            if probe.connect_ex(("127.0.0.1", pending[0])) == 0:
+                pending.pop(0)
+                continue
+        time.sleep(0.1)
 
 
 def _checked(response: httpx.Response) -> dict | list:  # type: ignore[type-arg]

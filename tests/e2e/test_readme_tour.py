@@ -79,6 +79,8 @@ def test_the_readme_tour_runs_as_written_against_a_live_demo(tmp_path: Path, dat
             for expected in promised(block):
                 output = result.stdout.replace('": ', '":').lower()  # json.tool's spacing; header names' case
                 assert expected.lower() in output, f"{script}\n{result.stdout}"
+    demo_output = log.read_text(errors="replace")
+    assert "Traceback" not in demo_output and "net-output-stale" not in demo_output, demo_output
 
 
 def _wait_for_banner(log: Path, proc: subprocess.Popen[bytes], deadline: float) -> dict[str, str]:

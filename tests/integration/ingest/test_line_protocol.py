@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import warnings
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -211,3 +212,12 @@ async def test_a_huge_line_of_escapes_is_refused_and_the_other_lines_are_stored(
     (problem,) = response.json()["error"]["details"]["lines"]
     assert problem["line"] == 1 and "at most 65536" in problem["message"]
     assert [k for k, *_ in await stored(db)] == ["gt2.active_power"]
+
+
+async def test_ping_answers_get_and_head_and_the_openapi_document_has_no_duplicate_operation(ingest: Ingest) -> None:
+    get, head = await ingest.client.get("/ping"), await ingest.client.head("/ping")
+    assert (get.status_code, head.status_code) == (204, 204) and head.headers["X-Influxdb-Version"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # FastAPI warns "Duplicate Operation ID" when /docs is first opened
+        document = (await ingest.client.get("/openapi.json")).json()
+    assert list(document["paths"]["/ping"]) == ["get"]

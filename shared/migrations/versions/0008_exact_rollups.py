@@ -4,8 +4,8 @@ Per minute and over its consecutive readings: area Σ vᵢ·(tᵢ₊₁ − tᵢ
 (pairs whose first reading is Good), max_step_s (longest step) and last_step_s (the step into the last reading;
 NULL with one reading). See shared/settlement/rollup.py.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-27
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -65,7 +65,7 @@ api_keys = sa.Table(
     sa.CheckConstraint("role <> 'partner' OR partner IS NOT NULL", name="api_keys_partner_named"),
 )
 
-# The plants a gateway key may write (migration 0007 gave pre-existing gateway keys every plant then known).
+# The plants a gateway key may write (migration 0009 gave pre-existing gateway keys every plant then known).
 api_key_plants = sa.Table(
     "api_key_plants",
     metadata,

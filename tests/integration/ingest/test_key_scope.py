@@ -109,7 +109,7 @@ async def test_the_migration_gives_existing_gateway_keys_the_plants_then_known(p
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = with_database(pg_server_url, name)
     try:
-        await upgrade_async(url, "0006")
+        await upgrade_async(url, "0008")
         conn = await asyncpg.connect(asyncpg_dsn(url))
         try:
             await add_plant(conn, "kg")

@@ -4,8 +4,8 @@ Existing gateway keys are given every plant that exists when this migration runs
 before, so nothing that worked stops working; plants loaded later are out of their reach. Replace them with keys
 made for their plant (`baseload keys create --role gateway --plant P`) and revoke the old ones.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-27
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

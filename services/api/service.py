@@ -16,6 +16,7 @@ from services.api.aggregates import shape_grid
 from services.api.buckets import Bucketing
 from services.api.cache import BucketCache
 from services.api.catalog import Signal
+from services.api.disputes.corrected import corrected_integrals
 from services.api.settings import Settings
 from shared.commitments import Commitment
 from shared.errors import ApiError
@@ -59,6 +60,10 @@ async def plant_settlement(conn: store.Conn, plant_key: str, start: datetime, en
         return [], totals([])
     held = await _period_integrals(conn, net_id, [p.start for p in periods] + [periods[-1].end], settings=settings,
                                    cache=cache, closed_before=closed_before)
+    # Periods with an applied two-party correction (issue 11.5) are settled from the corrected integral.
+    corrected = await corrected_integrals(conn, plant_id, net_id, [(p.start, p.end) for p in periods],
+                                          max_gap_s=settings.max_gap_s)
+    held = [corrected.get(p.start, h) for p, h in zip(periods, held, strict=True)]
     exclusions = [Exclusion(r["starts_at"], r["ends_at"], r["reason"]) for r in excl]
     results = [settle_period(p.start, p.end, p.commitment, excluded_by(p.start, p.end, exclusions), h,
                              min_coverage=settings.compliance_min_coverage)

@@ -16,7 +16,7 @@ from services.api.disputes.overlay import EnergyOverride, corrected_integral, pe
 from shared.settlement.integral import Integral, Reading
 
 
-async def corrected_integrals(conn: asyncpg.Connection, plant_id: int, signal_id: int,
+async def corrected_integrals(conn: asyncpg.Connection | asyncpg.Pool, plant_id: int, signal_id: int,
                               periods: Sequence[tuple[datetime, datetime]], *, max_gap_s: float
                               ) -> dict[datetime, Integral]:
     """{period start: integral} for the periods an applied correction touches, or reaches within one hold (a

@@ -131,7 +131,7 @@ async def approve_correction(request: Request, plant: str, dispute_id: Id, corre
     _partner_only(principal, "approve a correction")
     found = await _plant(request, principal, plant)
     pool = request.app.state.pool
-    outcome = await service.approve(pool, request.app.state, found, principal, dispute_id, correction_id,
+    outcome = await service.approve(pool, request.app.state.statements, found, principal, dispute_id, correction_id,
                                     deps.utcnow())
     detail = await service.dispute_detail(pool, found, dispute_id)
     return _json({"correction_id": correction_id, "applied": outcome.takes_effect,

@@ -23,6 +23,7 @@ from services.api.disputes.schemas import (
 )
 from services.api.disputes.workflow import Period, Refusal
 from services.api.settings import Settings
+from services.api.statements.service import Issuing
 from shared.auth import Principal
 from shared.quality import UNCERTAIN_SUBSTITUTE_VALUE, severity
 
@@ -124,7 +125,7 @@ async def propose(pool: asyncpg.Pool, catalog: Catalog, plant: Plant, who: Princ
     return correction_id
 
 
-async def approve(pool: asyncpg.Pool, state: Any, plant: Plant, who: Principal, dispute_id: int,
+async def approve(pool: asyncpg.Pool, statements: Issuing, plant: Plant, who: Principal, dispute_id: int,
                   correction_id: int, now: datetime) -> workflow.Approval:
     """Record one partner's approval; the last one makes the correction take effect and restates the period."""
     assert who.partner is not None
@@ -141,16 +142,16 @@ async def approve(pool: asyncpg.Pool, state: Any, plant: Plant, who: Principal, 
                  "approved_by": list(outcome.approved), "waiting_for": list(outcome.waiting_for)}
         await outbox.enqueue_plant_event(conn, plant.id, "correction.approved", event, at=now)
         if outcome.takes_effect:
-            await _take_effect(conn, state, plant, who, dispute, row, now, event)
+            await _take_effect(conn, statements, plant, who, dispute, row, now, event)
     return outcome
 
 
-async def _take_effect(conn: asyncpg.Connection, state: Any, plant: Plant, who: Principal, dispute: asyncpg.Record,
-                       row: asyncpg.Record, now: datetime, event: dict[str, Any]) -> None:
+async def _take_effect(conn: asyncpg.Connection, statements: Issuing, plant: Plant, who: Principal,
+                       dispute: asyncpg.Record, row: asyncpg.Record, now: datetime, event: dict[str, Any]) -> None:
     await store.decide(conn, row["id"], workflow.APPLIED_STATUS, now)
     await store.set_dispute_status(conn, dispute["id"], "corrected")
     revisions = await restatement.restate_period(
-        conn, state, plant.key, dispute["period_start"], now=now,
+        conn, statements, plant.key, dispute["period_start"], now=now,
         reason=f"correction {row['id']} of dispute {dispute['id']} approved by {', '.join(event['approved_by'])}",
         details={"dispute_id": dispute["id"], "correction_id": row["id"], "kind": row["kind"]})
     await store.record_event(conn, dispute["id"], kind=workflow.APPLIED, who=who, at=now, correction_id=row["id"],

@@ -156,7 +156,7 @@ async def corrections_of(conn: asyncpg.Connection, dispute_id: int) -> list[asyn
             WHERE c.dispute_id = $1 ORDER BY c.id""", dispute_id)
 
 
-async def substitutes_of(conn: asyncpg.Connection, correction_ids: Sequence[int]
+async def substitutes_of(conn: asyncpg.Connection | asyncpg.Pool, correction_ids: Sequence[int]
                          ) -> dict[int, list[SubstituteReading]]:
     rows = await conn.fetch(
         """SELECT correction_id, ts, value, quality FROM reading_substitutions
@@ -176,7 +176,7 @@ async def original_readings(conn: asyncpg.Connection, signal_id: int, start: dat
     return [SubstituteReading(r["ts"], r["value"], from_db(r["quality"])) for r in rows]
 
 
-async def applied_corrections(conn: asyncpg.Connection, plant_id: int, signal_id: int, start: datetime,
+async def applied_corrections(conn: asyncpg.Connection | asyncpg.Pool, plant_id: int, signal_id: int, start: datetime,
                               end: datetime) -> list[Substitution[SubstituteReading] | EnergyOverride]:
     """Applied corrections touching [start, end) in the order they took effect: substitutions of `signal_id` and
     substitute energy values (those are of the plant's net output)."""
@@ -191,7 +191,7 @@ async def applied_corrections(conn: asyncpg.Connection, plant_id: int, signal_id
             for r in rows]
 
 
-async def raw_readings(conn: asyncpg.Connection, signal_id: int, start: datetime, end: datetime
+async def raw_readings(conn: asyncpg.Connection | asyncpg.Pool, signal_id: int, start: datetime, end: datetime
                        ) -> list[tuple[datetime, float, int]]:
     """Every reading (all qualities) in [start, end), plus the two before and the one after: the engine's context."""
     return [tuple(r) for r in await conn.fetch(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -13,6 +14,8 @@ import httpx
 import pytest
 
 from services.api.settings import Settings
+from services.api.statements.service import Issuing
+from shared.ledger.keys import add_key, load_keyring
 from tests.integration.api.conftest import Api, running_api
 from tests.support import make_key, make_orphan_partner_key
 
@@ -90,3 +93,13 @@ async def _tokens(db: asyncpg.Pool) -> dict[str, str]:
 async def disputes(database_url: str, db: asyncpg.Pool) -> AsyncIterator[Disputes]:
     async with running_api(Settings(database_url=database_url), db, await _tokens(db)) as api:
         yield Disputes(api)
+
+
+@pytest.fixture
+async def signed(database_url: str, db: asyncpg.Pool, tmp_path: Path) -> AsyncIterator[tuple[Disputes, Issuing]]:
+    """As `disputes`, with a signing key: statements are issued (by `worker.scan`) and restated."""
+    key_file = tmp_path / "signing-keys.json"
+    add_key(key_file, datetime(2026, 1, 1).astimezone())
+    settings = Settings(database_url=database_url, signing_key_file=key_file, statements_every_s=0)
+    async with running_api(settings, db, await _tokens(db)) as api:
+        yield Disputes(api), Issuing(settings, load_keyring(key_file))

@@ -6,10 +6,11 @@ import asyncio
 
 import asyncpg
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from shared.db import UNAVAILABLE_ERRORS
-from shared.errors import error_response
+from shared.errors import error_response, error_responses
 
 
 async def database_ready(pool: asyncpg.Pool, timeout: float = 2.0) -> bool:
@@ -27,13 +28,17 @@ def add_operational_routes(app: FastAPI, registry: CollectorRegistry) -> None:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness: the database answers")
+    @app.get("/readyz", tags=["operations"], summary="Readiness: the database answers",
+             responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}},
+                        **error_responses(503)})
     async def readyz(request: Request) -> Response:
         if await database_ready(request.app.state.pool):
             return Response('{"status":"ready"}', media_type="application/json")
         return error_response(503, "database_unavailable", "The database is unreachable.",
                               headers={"Retry-After": "2"})
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse,
+             responses={200: {"description": "Prometheus text exposition format",
+                              "content": {"text/plain": {"schema": {"type": "string"}}}}})
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -41,7 +41,7 @@ async def get_alert(alert_id: Id, request: Request, who: Reader) -> dict[str, An
     return {**dict(row), "transitions": rows(await cs.transitions(pool, alert_id))}
 
 
-@router.post("/alerts/{alert_id}/ack", tags=["alerts"], responses=error_responses(404, 409))
+@router.post("/alerts/{alert_id}/ack", tags=["alerts"], responses=error_responses(400, 404, 409))
 async def ack_alert(alert_id: Id, request: Request, who: Operator,
                     body: schemas.AckIn | None = None) -> dict[str, Any]:
     """Acknowledge a firing alert: reminders stop until the incident ends."""

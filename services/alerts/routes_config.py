@@ -143,7 +143,7 @@ async def get_schedule(plant: PlantPath, request: Request, _: Manager,
 
 
 @router.post("/plants/{plant}/exclusions", status_code=201, tags=["commitments"],
-             responses=error_responses(404))
+             responses=error_responses(400, 404))
 async def add_exclusion(plant: PlantPath, body: schemas.ExclusionIn, request: Request, _: Manager) -> dict[str, Any]:
     """A window (planned outage, grid-operator instruction) in which the commitment does not apply."""
     pid = await _plant(request, plant, "path")
@@ -228,7 +228,7 @@ async def delete_endpoint(endpoint_id: Id, request: Request, _: Manager) -> Resp
 
 # --- silences -----------------------------------------------------------------------------------------------------
 
-@router.post("/silences", status_code=201, tags=["silences"])
+@router.post("/silences", status_code=201, tags=["silences"], responses=error_responses(400))
 async def create_silence(body: schemas.SilenceIn, request: Request, who: Manager) -> dict[str, Any]:
     """Mute notifications of alerts whose labels match every matcher, from starts_at (default now) to ends_at."""
     starts_at = body.starts_at or datetime.now(UTC)

@@ -118,7 +118,7 @@ def _add_line_protocol_routes(app: FastAPI, settings: Settings) -> None:
         body = await _read_body(request, settings, ingestor)
         async with ingestor.gate.admit():
             idem = Idempotency.of(request.headers.get("idempotency-key"), request.url.path, body)
-            signal_map = await signal_maps.for_request(request.app.state.pool, principal.name, database)
+            signal_map = await signal_maps.for_request(request.app.state.pool, principal, database)
             now = datetime.now(UTC)
             # Decoded before any replay too: the reply names lines, and a replay's body is the same.
             lines = decode_lines(body, precision, now, settings.max_readings_per_request, signal_map)

@@ -299,10 +299,11 @@ async def touch_key(conn: asyncpg.Connection | asyncpg.Pool, api_key_id: int) ->
     await conn.execute("UPDATE api_keys SET last_seen_at = now() WHERE id = $1", api_key_id)
 
 
-async def load_signal_maps(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, tuple[list[str], dict[str, str]]]:
-    """Line-protocol signal maps by scope: (templates, key-mapping table), as the plant files gave them."""
-    rows = await conn.fetch("SELECT scope, templates, aliases::text AS aliases FROM line_protocol_maps")
-    return {row["scope"]: (list(row["templates"]), json.loads(row["aliases"])) for row in rows}
+async def load_signal_maps(conn: asyncpg.Connection | asyncpg.Pool
+                           ) -> dict[str, tuple[int, list[str], dict[str, str]]]:
+    """Line-protocol signal maps by scope: (plant id, templates, key-mapping table), as the plant files gave them."""
+    rows = await conn.fetch("SELECT scope, plant_id, templates, aliases::text AS aliases FROM line_protocol_maps")
+    return {row["scope"]: (row["plant_id"], list(row["templates"]), json.loads(row["aliases"])) for row in rows}
 
 
 async def record_batch(conn: asyncpg.Connection, api_key_id: int, outcome: WriteOutcome, digest: str) -> None:

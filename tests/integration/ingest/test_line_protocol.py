@@ -221,3 +221,13 @@ async def test_ping_answers_get_and_head_and_the_openapi_document_has_no_duplica
         warnings.simplefilter("error")  # FastAPI warns "Duplicate Operation ID" when /docs is first opened
         document = (await ingest.client.get("/openapi.json")).json()
     assert list(document["paths"]["/ping"]) == ["get"]
+
+
+async def test_a_gateway_key_scoped_to_one_plant_uses_that_plants_map_without_naming_it(
+        ingest: Ingest, db: asyncpg.Pool) -> None:
+    await load_nish_with(db, {"templates": ["{tag:name}.{field}"], "map": {"GT2.Power": "gt2.active_power"}})
+    body = f"modbus,name=GT2,slave_id=1,type=holding_register Power=157.25 {seconds(NOW)}"
+    response = await ingest.client.post("/write", params={"db": "telegraf", "precision": "s"}, content=body,
+                                        headers=token_header(ingest.token))  # Telegraf's default database name
+    assert response.status_code == 204, response.text
+    assert await stored(db) == [("gt2.active_power", NOW, 157.25, 0)]

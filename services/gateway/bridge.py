@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
 import httpx
@@ -14,6 +13,7 @@ import uvicorn
 from services.gateway.buffer import DiskBuffer
 from services.gateway.config import GatewayConfig
 from services.gateway.http import create_app
+from services.gateway.intake import Intake
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.modbus_source import ModbusSource
 from services.gateway.opcua_source import OpcUaSource
@@ -24,7 +24,7 @@ log = logging.getLogger("baseload.gateway")
 
 
 class Bridge:
-    """One gateway process's parts. `observers` see every reading as it is queued (tests count them)."""
+    """One gateway process's parts. `observers` see every reading once it is queued on disk (tests count them)."""
 
     def __init__(self, config: GatewayConfig, *, observers: Sequence[Callable[[Reading], None]] = ()) -> None:
         self.config = config
@@ -36,6 +36,8 @@ class Bridge:
         )
         self.sender = Sender(config, self.buffer, self.metrics, self.client)
         self.observers = list(observers)
+        self.intake = Intake(self.buffer, self.metrics, interval_s=config.buffer.write_interval_s,
+                             on_queued=[self._queued])
         self.sources: list[OpcUaSource | ModbusSource] = []
         self.source_tasks: list[asyncio.Task[None]] = []
         if config.opcua is not None and config.opcua.nodes:
@@ -44,23 +46,24 @@ class Bridge:
             self.sources.append(ModbusSource(config, self.enqueue, self.metrics))
 
     def enqueue(self, readings: Sequence[Reading]) -> None:
-        """Sources hand readings here: to disk first, then the sender is woken."""
-        dropped = self.buffer.append(readings, time.time())
-        if dropped:
-            self.metrics.readings_dropped.inc(dropped)
-            log.error("disk buffer full (%d readings): dropped the %d oldest", self.buffer.max_readings, dropped)
+        """Sources hand readings here; the intake writes them to disk on its next tick, then wakes the sender."""
+        self.intake.put(readings)
+
+    def _queued(self, readings: Sequence[Reading]) -> None:
         for observer in self.observers:
             for reading in readings:
                 observer(reading)
         self.sender.notify()
 
     async def stop_sources(self) -> None:
-        """Stop reading the devices (the sender goes on draining the buffer)."""
+        """Stop reading the devices (the sender goes on draining the buffer); what they handed over is queued."""
         for task in self.source_tasks:
             task.cancel()
         await asyncio.gather(*self.source_tasks, return_exceptions=True)
+        await self.intake.flush()
 
     async def close(self) -> None:
+        await self.intake.close()
         await self.client.aclose()
         self.buffer.close()
 
@@ -71,7 +74,8 @@ async def running_bridge(config: GatewayConfig, *, serve_http: bool = True,
     """Run a bridge in this event loop until the block exits (then stop it, buffer intact)."""
     bridge = Bridge(config, observers=observers)
     bridge.source_tasks = [asyncio.create_task(s.run(), name=type(s).__name__) for s in bridge.sources]
-    tasks = [*bridge.source_tasks, asyncio.create_task(bridge.sender.run(), name="sender")]
+    tasks = [*bridge.source_tasks, asyncio.create_task(bridge.intake.run(), name="intake"),
+             asyncio.create_task(bridge.sender.run(), name="sender")]
     server: uvicorn.Server | None = None
     if serve_http:
         server = uvicorn.Server(uvicorn.Config(create_app(bridge), host=config.http.host, port=config.http.port,

@@ -40,6 +40,10 @@ class RetryConfig(_Strict):
 class BufferConfig(_Strict):
     path: Path = Path("gateway-buffer.sqlite3")
     max_readings: int = Field(default=2_000_000, ge=100, description="When full, the oldest readings are dropped.")
+    write_interval_s: float = Field(
+        default=0.05, ge=0, le=1.0,
+        description="Readings handed over within this tick are written in one transaction (off the event loop).",
+    )
 
 
 class HttpConfig(_Strict):

@@ -4,21 +4,41 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-if TYPE_CHECKING:
-    from services.gateway.bridge import Bridge
+from services.gateway.buffer import DiskBuffer
+from services.gateway.metrics import GatewayMetrics
+from services.gateway.sender import Sender
+
+
+class Source(Protocol):
+    @property
+    def connected(self) -> bool: ...
+
+
+class Observed(Protocol):
+    """What the HTTP face reads (the bridge, which imports this module, provides it)."""
+
+    @property
+    def buffer(self) -> DiskBuffer: ...
+    @property
+    def sender(self) -> Sender: ...
+    @property
+    def metrics(self) -> GatewayMetrics: ...
+    @property
+    def sources(self) -> Sequence[Source]: ...
 
 
 def _iso(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
-def health(bridge: Bridge, now: float) -> dict[str, Any]:
+def health(bridge: Observed, now: float) -> dict[str, Any]:
     """What an operator needs to see at a glance; `status` is `degraded` while ingest is failing."""
     stats = bridge.buffer.stats()
     sender = bridge.sender
@@ -35,7 +55,7 @@ def health(bridge: Bridge, now: float) -> dict[str, Any]:
     }
 
 
-def create_app(bridge: Bridge) -> FastAPI:
+def create_app(bridge: Observed) -> FastAPI:
     app = FastAPI(title="Baseload SCADA gateway", docs_url=None, redoc_url=None)
 
     @app.get("/healthz", summary="Liveness and store-and-forward state")

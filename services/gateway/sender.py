@@ -44,7 +44,7 @@ class Sender:
     async def run(self) -> None:
         while True:
             await self._wait_until_due()
-            batch = self.buffer.peek(self.config.batch.max_size)
+            batch = await self.buffer.off_loop(self.buffer.peek, self.config.batch.max_size)
             if batch:
                 delay = await self.deliver(batch)
                 if delay:
@@ -68,13 +68,13 @@ class Sender:
         outcome = await self._post(batch)
         ids = [q.id for q in batch]
         if outcome.verdict is Verdict.DELIVERED:
-            self.buffer.ack(ids)
+            await self.buffer.off_loop(self.buffer.ack, ids)
             self._record_delivery(batch, outcome)
             return 0.0
         if outcome.verdict is Verdict.DEAD:
             log.error("ingest refused a batch of %d readings for good (%s); moved to dead letters",
                       len(batch), outcome.reason)
-            self.buffer.dead_letter(ids, outcome.reason, self.clock())
+            await self.buffer.off_loop(self.buffer.dead_letter, ids, outcome.reason, self.clock())
             self._attempt = 0
             return 0.0
         self.metrics.post_failures.labels(reason=outcome.reason.split(":")[0]).inc()

@@ -14,15 +14,20 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# PostgreSQL text cannot hold NUL: refused at the edge (422), never a database error.
+NO_NUL = r"^[^\x00]*$"
+
+
 class DisputeIn(Strict):
     period_start: AwareDatetime = Field(description="Start of the settlement period disputed (UTC-aligned).")
-    reason: str = Field(min_length=1, max_length=2000)
-    evidence: str = Field(default="", max_length=20_000, description="Free text: what was observed, references.")
+    reason: str = Field(min_length=1, max_length=2000, pattern=NO_NUL)
+    evidence: str = Field(default="", max_length=20_000, pattern=NO_NUL,
+                          description="Free text: what was observed, references.")
     attachment_digest: str | None = Field(default=None, description="sha256:<64 hex> of a document kept elsewhere.")
 
 
 class CommentIn(Strict):
-    text: str = Field(min_length=1, max_length=20_000)
+    text: str = Field(min_length=1, max_length=20_000, pattern=NO_NUL)
 
 
 class SubstituteIn(Strict):
@@ -32,24 +37,25 @@ class SubstituteIn(Strict):
 
 class ReadingsCorrectionIn(Strict):
     kind: Literal["readings"]
-    signal: str | None = Field(default=None, description="Default: the plant's net-output signal.")
+    signal: str | None = Field(default=None, max_length=200, pattern=NO_NUL,
+                               description="Default: the plant's net-output signal.")
     start: AwareDatetime = Field(description="The substituted interval [start, end) inside the disputed period.")
     end: AwareDatetime
     readings: list[SubstituteIn] = Field(description="Replace every original reading of the interval.")
-    note: str = Field(default="", max_length=20_000)
+    note: str = Field(default="", max_length=20_000, pattern=NO_NUL)
 
 
 class EnergyCorrectionIn(Strict):
     kind: Literal["energy"]
     energy_mwh: float = Field(description="Substitute delivered energy for the whole period (net output, MWh).")
-    note: str = Field(default="", max_length=20_000)
+    note: str = Field(default="", max_length=20_000, pattern=NO_NUL)
 
 
 CorrectionIn = Annotated[ReadingsCorrectionIn | EnergyCorrectionIn, Field(discriminator="kind")]
 
 
 class RejectIn(Strict):
-    reason: str = Field(default="", max_length=20_000)
+    reason: str = Field(default="", max_length=20_000, pattern=NO_NUL)
 
 
 EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
@@ -57,7 +63,7 @@ EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
 
 class PartnerEndpointIn(Strict):
     name: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._-]+$")
-    url: str = Field(pattern=r"^https?://[^\s/]+", max_length=2000)
+    url: str = Field(pattern=r"^https?://[^\s/@]+(/[^\s\x00]*)?$", max_length=2000)
     event_types: list[EventType] = Field(default_factory=list, description="Empty: every event.")
 
 

@@ -97,6 +97,11 @@ async def test_every_refusal_is_a_precise_4xx_and_writes_nothing(disputes: Dispu
         (disputes.open(period_start=datetime(9999, 12, 31, 23, 45, tzinfo=UTC)), 400, "invalid_time"),
         (disputes.open(attachment_digest="md5:abc"), 400, "invalid_attachment_digest"),
         (disputes.open(reason=""), 422, "invalid_request"),
+        (disputes.open(reason="meter\u0000down"), 422, "invalid_request"),  # PostgreSQL text cannot hold NUL
+        (disputes.post(f"/v1/plants/nish/disputes/{dispute_id}/comments", {"text": "\u0000"}, role="eps"), 422,
+         "invalid_request"),
+        (disputes.post("/v1/plants/nish/webhook-endpoints", {"name": "x", "url": "http://u:p@127.0.0.1/"},
+                       role="eps"), 422, "invalid_request"),
         (disputes.post("/v1/plants/nish/disputes", {"reason": "x", "period_start": "2026-11-20T10:00:00"},
                        role="eps"), 422, "invalid_request"),
         (disputes.propose(999, substitution(P0, 1, 480.0)), 404, "unknown_dispute"),

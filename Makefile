@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The browser tests drive Debian's Chromium (tests/browser); never a browser downloaded by Playwright.
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test lint bench clean
+.PHONY: install chromium run test lint bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -15,10 +18,14 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)
 
+chromium:
+	@test -x $(CHROMIUM) || { echo "Installing Debian's chromium for the browser tests (tests/browser)"; \
+		$(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }
+
 run: install
 	$(BIN)/baseload demo
 
-test: install
+test: install chromium
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

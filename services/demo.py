@@ -484,6 +484,7 @@ def print_banner(ports: Ports, tokens: dict[str, str], plan: SimPlan, scenario: 
     print(f"""
 Baseload demo is running. Press Ctrl-C to stop.
 
+  dashboard  {api}/   (open it and sign in with a demo key below, e.g. demo-eps)
   ingest     http://127.0.0.1:{ports.ingest}   (POST /v1/readings, docs at /docs)
   api        {api}   (docs at /docs)
   alerts     {alerts}   (docs at /docs)

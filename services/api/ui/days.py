@@ -1,17 +1,10 @@
-"""Plant-local days as UTC ranges. Pure: a settlement day is a local calendar day (23, 24 or 25 hours with DST)."""
+"""Which plant-local day the day view shows. Pure; the day's UTC bounds come from the settlement engine
+(`shared.settlement.periods.local_day_bounds`: 23, 24 or 25 hours with DST)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
-
-
-def local_day_bounds(day: date, tz: str) -> tuple[datetime, datetime]:
-    """[start, end) in UTC of the calendar day `day` in `tz`."""
-    zone = ZoneInfo(tz)
-    start = datetime.combine(day, time(0), tzinfo=zone)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
-    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def local_today(tz: str, now: datetime) -> date:

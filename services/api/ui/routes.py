@@ -21,9 +21,10 @@ from services.api import deps
 from services.api.catalog import Plant, can_read_plant, visible_plants
 from services.api.responses import encode
 from services.api.ui import service, session
-from services.api.ui.days import local_day_bounds, local_today, parse_day
+from services.api.ui.days import local_today, parse_day
 from shared.auth import Principal
 from shared.errors import ApiError
+from shared.settlement.periods import local_day_bounds
 
 HERE = Path(__file__).resolve().parent
 MAX_FORM_BYTES = 4096

@@ -27,6 +27,7 @@ from typing import IO, Any
 import httpx
 import msgspec
 
+from services.cli import CliError
 from services.tools.historian import Layout, LayoutError, Reading, detect_layout, to_reading
 
 RETRY_STATUSES = (429, 502, 503, 504)
@@ -175,9 +176,10 @@ def _post(http: httpx.Client, readings: list[Reading], idempotency_key: str) -> 
         try:
             response = http.post("/v1/readings", content=body,
                                  headers={"Content-Type": "application/json", "Idempotency-Key": idempotency_key})
-        except httpx.TransportError:
+        except httpx.TransportError as exc:
             if attempt == 7:
-                raise
+                raise CliError(f"cannot reach ingest at {http.base_url} ({exc}); the import resumes from its last "
+                               "finished batch when run again") from exc
             time.sleep(min(2**attempt * 0.25, 10))
             continue
         if response.status_code in RETRY_STATUSES and attempt < 7:
@@ -185,7 +187,7 @@ def _post(http: httpx.Client, readings: list[Reading], idempotency_key: str) -> 
             continue
         if response.status_code != 200:
             error = response.json().get("error", {}) if response.content else {}
-            raise RuntimeError(f"ingest answered {response.status_code}: {error.get('message', response.text)}")
+            raise CliError(f"ingest answered {response.status_code}: {error.get('message', response.text[:200])}")
         result: dict[str, Any] = response.json()
         return result, response.headers.get("idempotent-replayed") == "true"
     raise AssertionError("unreachable")

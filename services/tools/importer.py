@@ -118,6 +118,7 @@ def run_import(path: Path, ingest_url: str, key: str, *, batch: int, report: Pat
                restart: bool = False, progress: bool = True, parallel: int = 2) -> Progress:
     """Post the file's rows in batches; resume after the batches a saved state says are done."""
     print_ = fingerprint(path)
+    started = time.monotonic()
     skip = 0 if restart else _saved(state, print_)
     done = Progress()
     text, raw = open_text(path)
@@ -144,7 +145,8 @@ def run_import(path: Path, ingest_url: str, key: str, *, batch: int, report: Pat
                     if len(pending) > parallel:
                         _record(*pending.popleft(), done, reject_writer, report_fh, state, print_)
                 bar.update(raw.tell() - bar.n)
-                bar.set_postfix(rows=done.rows, refused=done.rejected, refresh=False)
+                rate = done.rows / max(time.monotonic() - started, 1e-9)
+                bar.set_postfix_str(f"{done.rows:,} rows, {rate:,.0f} rows/s, {done.rejected:,} refused", refresh=False)
             while pending:
                 _record(*pending.popleft(), done, reject_writer, report_fh, state, print_)
     state.unlink(missing_ok=True)

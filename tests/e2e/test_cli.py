@@ -65,3 +65,14 @@ def test_a_second_demo_is_refused_at_once_and_changes_nothing(tmp_path: Path) ->
     assert result.stderr.count("\n") == 1
     assert f"another Baseload demo is running (pid {os.getpid()}, ingest 8001" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.lock"]
+
+
+def test_a_one_off_command_stops_the_embedded_postgresql_it_started(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("BASELOAD_DATABASE_URL", "DATABASE_URL")}
+    env["BASELOAD_DATA_DIR"] = str(tmp_path)  # no database URL: the embedded server of this data directory
+    result = subprocess.run([sys.executable, "-m", "services.cli", "keys", "list"], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=120, env=env)
+    assert "run `baseload migrate` first" in result.stderr  # it did reach the embedded server (no tables yet)
+    status = subprocess.run([sys.executable, "-m", "services.cli", "db", "status"], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=60, env=env)
+    assert (status.returncode, status.stdout.strip()) == (1, "not running")

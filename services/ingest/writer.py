@@ -168,10 +168,11 @@ class Ingestor:
         started = time.perf_counter()
         checked = await self.check(items, now, principal.plant_ids)
         await self._ensure_partitions(checked)
+        digest = batch_digest(checked.rows)  # provenance (issue 11), hashed before taking a write slot
         async with self.gate.write_slot():
             self.metrics.in_flight.inc()
             try:
-                result = await self._write_once(principal, checked, idem, prior)
+                result = await self._write_once(principal, checked, idem, prior, digest)
             finally:
                 self.metrics.in_flight.dec()
         self._remember_newest(checked)
@@ -182,11 +183,12 @@ class Ingestor:
         return result
 
     async def _write_once(
-        self, principal: Principal, checked: Checked, idem: Idempotency | None, prior: Sequence[Rejection]
+        self, principal: Principal, checked: Checked, idem: Idempotency | None, prior: Sequence[Rejection],
+        digest: str,
     ) -> Replay:
         for attempt in range(2):
             try:
-                return await self._transaction(principal, checked, idem, prior)
+                return await self._transaction(principal, checked, idem, prior, digest)
             except asyncpg.CheckViolationError as exc:
                 # A partition dropped behind our back ("no partition of relation ... found for row"): re-learn.
                 if attempt or "partition" not in str(exc):
@@ -197,7 +199,8 @@ class Ingestor:
         raise AssertionError("unreachable")
 
     async def _transaction(
-        self, principal: Principal, checked: Checked, idem: Idempotency | None, prior: Sequence[Rejection]
+        self, principal: Principal, checked: Checked, idem: Idempotency | None, prior: Sequence[Rejection],
+        digest: str,
     ) -> Replay:
         async with self.pool.acquire() as conn, conn.transaction():
             if idem is not None:
@@ -211,7 +214,7 @@ class Ingestor:
                                                  try_append=self._looks_like_append(checked))
                 self.metrics.write_paths.labels(outcome.path).inc()
                 if outcome.inserted:  # provenance of the batch (issue 11): who sent what, when
-                    await store.record_batch(conn, principal.key_id, outcome, batch_digest(checked.rows))
+                    await store.record_batch(conn, principal.key_id, outcome, digest)
             result = _result(checked, outcome, prior)
             if idem is not None:
                 await store.save_response(conn, principal.key_id, idem.key, encode_outcome(result, idem.request_hash))

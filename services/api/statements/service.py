@@ -279,13 +279,16 @@ async def restate_late(conn: asyncpg.Connection, ctx: Issuing, subj: Subject, no
     horizon = now - timedelta(seconds=ctx.settings.late_data_window_s)
     out: list[store.Stored] = []
     batches = await store.late_batches(conn, [subj.net.id], seen, now, LATE_BATCH_MARGIN)
-    touched: dict[datetime, list[int]] = {}
+    touched: dict[datetime, list[asyncpg.Record]] = {}
     for b in batches:
         for start in await store.overlapping(conn, subj.plant.id, "period", b["first_ts"] - gap, b["last_ts"] + gap):
-            touched.setdefault(start, []).append(b["id"])
-    for start, ids in sorted(touched.items()):
-        out += await restate(conn, ctx, subj.plant.key, start, "late data", now=now,
-                             details={"ingest_batches": sorted(set(ids))})
+            touched.setdefault(start, []).append(b)
+    for start, got in sorted(touched.items()):
+        prior = await store.latest(conn, subj.plant.id, "period", start)
+        late = sorted({b["id"] for b in got if prior is None or b["received_at"] > prior.issued_at})
+        if late:  # only batches received after the statement was issued are late for it
+            out += await restate(conn, ctx, subj.plant.key, start, "late data", now=now,
+                                 details={"ingest_batches": late})
     for b in batches:
         if b["first_ts"] < horizon:
             out += await issue_range(conn, ctx, subj, b["first_ts"] - gap, min(b["last_ts"] + gap, horizon), now)

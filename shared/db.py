@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import asyncpg
@@ -11,7 +11,7 @@ from shared.embedded import start_embedded
 from shared.settings import BaseServiceSettings
 
 # Errors that mean "the database is not reachable right now", as opposed to a bug in a query.
-UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     OSError,
     TimeoutError,
     asyncpg.CannotConnectNowError,
@@ -45,7 +45,7 @@ async def create_pool(
     max_size: int = 4,
     min_size: int = 0,
     timeout: float = 5.0,
-    init: Callable[[asyncpg.Connection], Awaitable[Any]] | None = None,
+    init: Callable[[asyncpg.Connection], Coroutine[Any, Any, None]] | None = None,
 ) -> asyncpg.Pool:
     """A lazily connecting pool (min_size 0), so a service starts and recovers while the database is down."""
     return await asyncpg.create_pool(

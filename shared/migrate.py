@@ -8,7 +8,8 @@ from pathlib import Path
 import asyncpg
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from shared.db import asyncpg_dsn
 
@@ -21,7 +22,7 @@ def alembic_config() -> Config:
     return config
 
 
-def sqlalchemy_engine(url: str):
+def sqlalchemy_engine(url: str) -> AsyncEngine:
     """An async SQLAlchemy engine that connects through asyncpg with our URL as is (sockets included)."""
     dsn = asyncpg_dsn(url)
     return create_async_engine(
@@ -38,7 +39,7 @@ async def _upgrade(url: str, revision: str) -> None:
         await engine.dispose()
 
 
-def _run_upgrade(sync_conn, revision: str) -> None:
+def _run_upgrade(sync_conn: Connection, revision: str) -> None:
     config = alembic_config()
     config.attributes["connection"] = sync_conn
     command.upgrade(config, revision)

@@ -61,7 +61,7 @@ class ModbusSource:
         """Read every mapped register once; all readings of one poll share its timestamp."""
         if not self.client.connected and not await self._connect():
             return self._bad_all(now, BAD_NOT_CONNECTED)
-        readings = []
+        readings: list[Reading] = []
         for register in self.config.registers:
             reading = await self._read(register, now)
             if reading is None and not self.client.connected:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import cast
 
 from asyncua import Node, Server, ua
 
@@ -33,7 +34,8 @@ class OpcUaPlantServer:
         plant = await server.nodes.objects.add_object(self.namespace_index, self.plant_name)
         for signal in self.signals:
             self._nodes[signal] = await plant.add_variable(
-                ua.NodeId(signal, self.namespace_index), signal, 0.0, varianttype=ua.VariantType.Double
+                ua.NodeId.from_string(f"ns={self.namespace_index};s={signal}"), signal, 0.0,
+                varianttype=ua.VariantType.Double,
             )
         self._server = server
         await self.publish(initial, source_ts)
@@ -42,12 +44,14 @@ class OpcUaPlantServer:
     async def publish(self, state: PlantState, source_ts: datetime) -> None:
         """Write every signal's value, status and source timestamp; subscribers are notified by the server."""
         assert self._server is not None
-        server_ts = datetime.now(UTC)
+        # asyncua annotates with marker subclasses (UInt32, DateTime) but takes plain values.
+        server_ts = cast(ua.DateTime, datetime.now(UTC))
+        source = cast(ua.DateTime, source_ts)
         for signal, node in self._nodes.items():
             s = state.samples[signal]
             await self._server.write_attribute_value(node.nodeid, ua.DataValue(
-                ua.Variant(s.value, ua.VariantType.Double), ua.StatusCode(s.status),
-                SourceTimestamp=source_ts, ServerTimestamp=server_ts,
+                ua.Variant(s.value, ua.VariantType.Double), ua.StatusCode(ua.UInt32(s.status)),
+                SourceTimestamp=source, ServerTimestamp=server_ts,
             ))
 
     async def stop(self) -> None:

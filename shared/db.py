@@ -22,6 +22,9 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.TooManyConnectionsError,
     asyncpg.ConnectionFailureError,
 )
+# The database is down or refused the statement: what a background loop retries. One name, because mypy cannot
+# read `except (*UNAVAILABLE_ERRORS, asyncpg.PostgresError)`.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (*UNAVAILABLE_ERRORS, asyncpg.PostgresError)
 
 
 def resolve_database_url(settings: BaseServiceSettings) -> str:

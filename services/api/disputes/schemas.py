@@ -63,7 +63,7 @@ EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
 
 class PartnerEndpointIn(Strict):
     name: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._-]+$")
-    url: str = Field(pattern=r"^https?://[^\s/@]+(/[^\s\x00]*)?$", max_length=2000)
+    url: str = Field(pattern=r"^https?://[^\s/@\x00]+(/[^\s\x00]*)?$", max_length=2000)
     event_types: list[EventType] = Field(default_factory=list, description="Empty: every event.")
 
 

@@ -34,6 +34,7 @@ def _iso(ts: datetime) -> str:
 
 async def _period(conn: asyncpg.Connection, plant: Plant, start: datetime, settings: Settings, now: datetime
                   ) -> Period:
+    start = workflow.check_time(start, "period_start")  # before the commitment lookup reads it
     period_s = await store.period_length_s(conn, plant.id, start, settings.settlement_period_s)
     return workflow.settlement_period(start, period_s, now, settings.late_data_window_s)
 
@@ -195,6 +196,8 @@ def _dispute_row(plant: Plant, r: asyncpg.Record) -> dict[str, Any]:
 
 async def list_disputes(pool: asyncpg.Pool, plant: Plant, start: datetime | None, end: datetime | None, limit: int
                         ) -> list[dict[str, Any]]:
+    start = None if start is None else workflow.check_time(start, "start")
+    end = None if end is None else workflow.check_time(end, "end")
     async with pool.acquire() as conn:
         rows = await store.list_disputes(conn, plant.id, start=start, end=end, limit=limit)
     return [{**_dispute_row(plant, r), "pending_corrections": r["pending_corrections"], "updated_at": r["updated_at"]}

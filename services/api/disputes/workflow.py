@@ -61,10 +61,7 @@ class Approval:
 
 def settlement_period(period_start: datetime, period_s: int, now: datetime, late_window_s: int) -> Period:
     """The closed settlement period starting at `period_start`; refused if it is not a period or not yet closed."""
-    start = period_start.astimezone(UTC)
-    if not EARLIEST <= start < LATEST:
-        raise Refusal(400, "invalid_time", f"period_start must lie in [{EARLIEST.year}, {LATEST.year}).",
-                      {"field": "period_start"})
+    start = check_time(period_start, "period_start")
     length = timedelta(seconds=period_s)
     aligned = ORIGIN + ((start - ORIGIN) // length) * length
     if aligned != start:
@@ -78,6 +75,14 @@ def settlement_period(period_start: datetime, period_s: int, now: datetime, late
                       {"period_start": start.isoformat(), "period_end": end.isoformat(),
                        "closes_at": closes_at.isoformat()})
     return Period(start, end)
+
+
+def check_time(ts: datetime, field: str) -> datetime:
+    """A time in [1970, 2200) as UTC; refused (400) outside, before it reaches arithmetic or the database."""
+    if not EARLIEST <= ts < LATEST:  # compared as aware datetimes: no conversion that could overflow
+        raise Refusal(400, "invalid_time", f"`{field}` must lie in [{EARLIEST.year}, {LATEST.year}).",
+                      {"field": field})
+    return ts.astimezone(UTC)
 
 
 def check_digest(digest: str | None) -> None:

@@ -95,6 +95,12 @@ async def test_every_refusal_is_a_precise_4xx_and_writes_nothing(disputes: Dispu
         (disputes.open(period_start=P0 + timedelta(minutes=7)), 404, "unknown_period"),
         (disputes.open(period_start=open_now), 409, "period_not_closed"),
         (disputes.open(period_start=datetime(9999, 12, 31, 23, 45, tzinfo=UTC)), 400, "invalid_time"),
+        (disputes.post("/v1/plants/nish/disputes", {"reason": "x", "period_start": "0001-01-01T00:00:00+07:23"},
+                       role="eps"), 400, "invalid_time"),  # found by Schemathesis: a 500 before
+        (disputes.api.get("/v1/plants/nish/disputes", role="eps", start="0001-01-01T00:00:00+01:00"), 400,
+         "invalid_time"),
+        (disputes.post("/v1/plants/nish/webhook-endpoints", {"name": "x", "url": "http://\u0000"}, role="eps"), 422,
+         "invalid_request"),
         (disputes.open(attachment_digest="md5:abc"), 400, "invalid_attachment_digest"),
         (disputes.open(reason=""), 422, "invalid_request"),
         (disputes.open(reason="meter\u0000down"), 422, "invalid_request"),  # PostgreSQL text cannot hold NUL

@@ -173,7 +173,7 @@ async def _announce(conn: asyncpg.Connection, subj: Subject, stored: store.Store
     event = {"plant": subj.plant.key, "kind": stored.kind, "period_start": payload["period_start"],
              "period_end": payload["period_end"], "revision": stored.revision, "hash": stored.hash,
              "reason": restatement.get("reason"), "changes": restatement.get("changes", []), "jws": stored.jws}
-    await outbox.enqueue_plant_event(conn, subj.plant.id, RESTATED, event)
+    await outbox.enqueue_plant_event(conn, subj.plant.id, RESTATED, event, at=stored.issued_at)
 
 
 async def issue_range(conn: asyncpg.Connection, ctx: Issuing, subj: Subject, start: datetime, end: datetime,

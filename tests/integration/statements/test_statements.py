@@ -11,8 +11,10 @@ import pytest
 import rfc8785
 from jwcrypto import jwk, jws
 
-from services.api.statements import ledger
+from services.api.disputes.outbox import create_endpoint
+from services.api.statements import ledger, store
 from shared.ledger.chain import check_chain
+from shared.ledger.keys import add_key, load_keyring
 from shared.quality import from_db
 from tests.integration.api.profiles import series
 from tests.integration.statements.conftest import Env
@@ -110,6 +112,12 @@ async def test_late_data_makes_revision_2_and_as_of_returns_revision_1(env: Env)
     assert first["revision"] == 1 and first["payload"]["coverage"] < 0.75
     published_at = datetime.fromisoformat(first["issued_at"])
 
+    plant_id = await env.api.db.fetchval("SELECT id FROM plants WHERE key = 'nish'")
+    async with env.api.db.acquire() as conn:
+        for partner in ("eps", "socar"):
+            await create_endpoint(conn, plant_id=plant_id, partner=partner, name=f"{partner}-hook",
+                                  url=f"http://127.0.0.1:9/{partner}", event_types=["statement.restated"],
+                                  secret="whsec_" + "A" * 32)
     await env.post("plant.net_output", series(T0 + timedelta(minutes=10), 300, lambda i: 400.0, step_s=10))
     await env.scan(datetime.now(UTC))
     revisions = (await env.api.json(f"/v1/plants/nish/statements/{first['period_start']}", role="socar"))["revisions"]
@@ -120,6 +128,13 @@ async def test_late_data_makes_revision_2_and_as_of_returns_revision_1(env: Env)
     assert changed["delivered_mw"]["old"] == first["payload"]["delivered_mw"]
     assert changed["delivered_mw"]["new"] == revisions[0]["payload"]["delivered_mw"] != changed["delivered_mw"]["old"]
     assert "readings_digest" in changed and restatement["ingest_batches"]
+    outbox = await env.api.db.fetch(
+        "SELECT e.partner, o.body FROM webhook_outbox o JOIN webhook_endpoints e ON e.id = o.endpoint_id"
+        " WHERE o.event_type = 'statement.restated' ORDER BY o.id")
+    period_events = {r["partner"]: json.loads(r["body"])["data"] for r in outbox
+                     if json.loads(r["body"])["data"]["kind"] == "period"}
+    assert set(period_events) == {"eps", "socar"}  # both partners are told, in the restatement's transaction
+    assert all(e["revision"] == 2 and e["jws"] == revisions[0]["jws"] for e in period_events.values())
 
     assert datetime.fromisoformat(revisions[0]["issued_at"]) > published_at
     as_of = await env.statements(kind="period", as_of=first["issued_at"], **RANGE)
@@ -140,3 +155,20 @@ async def test_ledger_verify_names_a_reading_changed_with_plain_sql(env: Env) ->
     assert tampered.mismatch is not None
     assert tampered.mismatch.kind == "day" or tampered.mismatch.period_start == T0 + timedelta(minutes=15)
     assert "readings_digest" in tampered.mismatch.problem or "delivered_mw" in tampered.mismatch.problem
+
+
+async def test_after_a_key_rotation_old_and_new_statements_verify_with_the_published_jwks(env: Env) -> None:
+    await env.post("plant.net_output", series(T0, 900, lambda i: 480.0, step_s=10))
+    await env.scan(AFTER_DAY)
+    new = add_key(env.key_file, datetime.now(UTC))
+    env.ctx.keyring = load_keyring(env.key_file)
+    await store.register_keys(env.api.db, env.ctx.keyring.public_jwks()["keys"])  # what the api does at start
+    await env.post("plant.net_output", series(T0 + timedelta(days=3), 900, lambda i: 470.0, step_s=10))
+    await env.scan(AFTER_DAY + timedelta(days=3))
+    statements = await env.statements(kind="period", start="2026-06-01T00:00:00Z", end="2026-06-05T00:00:00Z")
+    jwks = await env.api.json("/v1/plants/nish/signing-keys", role="eps")
+    assert len(jwks["keys"]) == 2
+    kids = [s["kid"] for s in statements]
+    assert kids[-1] == new.kid != kids[0]
+    for s in statements:
+        assert jwcrypto_verify(s["jws"], jwks) == s["payload"]

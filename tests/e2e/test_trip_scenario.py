@@ -24,7 +24,7 @@ from services.demo import Ports
 from tests.support import cli_process, free_port, make_key
 
 REPO = Path(__file__).resolve().parents[2]
-BUDGET_S = 90.0
+BUDGET_S = 150.0  # 46 s on a quiet machine; 87–97 s measured with 8 helpers sharing its 2 cores
 # The plant after a GT trip (DOMAIN.md layout): GT2 alone at ~163 MW and the steam turbine, fed by one GT's
 # exhaust, settling at half its ~167 MW (time constant ~2 min), less ~2.5 % auxiliary load.
 SETTLED_NET_MW = (163.0 + 167.0 / 2) * (1 - 0.025)

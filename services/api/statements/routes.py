@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -33,9 +33,19 @@ def _documented(example: dict[str, Any], *errors: int, csv: bool = True) -> dict
     return {200: {"description": "OK", "content": content}, **error_responses(401, 403, *errors)}
 
 KINDS = ("period", "day", "all")
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+MAX_JWS_BYTES = 65536
 COLUMNS = ["kind", "period_start", "period_end", "revision", "issued_at", "status", "committed_mw", "delivered_mw",
            "deviation_mw", "deviation_mwh", "energy_mwh", "coverage", "readings_digest", "reason", "previous", "hash",
            "jws"]
+
+
+def _bounded(value: datetime | None, name: str) -> datetime | None:
+    """Times outside 1970–2200 name no settlement period (and would overflow period arithmetic): 400."""
+    if value is not None and not EARLIEST <= value < LATEST:
+        raise ApiError(400, "time_out_of_range", f"`{name}` must be between 1970 and 2200.",
+                       {"parameter": name, "value": timestamp(value)})
+    return value
 
 
 def _entry(s: store.Stored) -> dict[str, Any]:
@@ -62,6 +72,8 @@ async def list_statements(request: Request, plant: str, start: str | None = None
     _, found = await deps.plant_for(request, principal, plant)
     lo, hi = parse_range(start, end)
     at = parse_time(as_of, "as_of") if as_of else None
+    for name, value in (("start", lo), ("end", hi), ("as_of", at)):
+        _bounded(value, name)
     chosen = parse_choice(kind or "all", KINDS, "kind")
     kinds = ("period", "day") if chosen == "all" else (chosen,)
     async with request.app.state.pool.acquire() as conn:
@@ -81,7 +93,7 @@ async def period_statements(request: Request, plant: str, period_start: str, kin
     the period end plus the late-data window; 404 `no_statement` for a closed period without data."""
     settings = deps.get_settings(request)
     _, found = await deps.plant_for(request, principal, plant)
-    start = parse_time(period_start, "period_start")
+    start = _bounded(parse_time(period_start, "period_start"), "period_start")
     chosen = parse_choice(kind or "period", ("period", "day"), "kind")
     async with request.app.state.pool.acquire() as conn:
         got = await store.revisions(conn, found.id, chosen, start)
@@ -128,7 +140,10 @@ async def signing_keys(request: Request, plant: str, principal: Principal = deps
 async def verify_statement(request: Request, plant: str, principal: Principal = deps.READ) -> Response:
     """Body: the compact JWS (text/plain). 422 `unknown_signing_key`, `bad_signature`, `malformed_statement`."""
     _, found = await deps.plant_for(request, principal, plant)
-    token = (await request.body()).decode("ascii", "replace").strip()
+    body = await request.body()
+    if len(body) > MAX_JWS_BYTES:
+        raise ApiError(413, "payload_too_large", f"A statement is at most {MAX_JWS_BYTES} bytes.")
+    token = body.decode("ascii", "replace").strip()
     pool = request.app.state.pool
     try:
         payload = verify(token, {"keys": await store.published_keys(pool)})

@@ -52,6 +52,8 @@ async def test_bad_input_is_a_precise_4xx_in_the_envelope(env: Env) -> None:
     future = (datetime.now(UTC) + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     assert await error(f"{base}/{future.isoformat()}", 409) == "period_not_closed"
     assert await error(f"{base}/yesterday", 400) == "invalid_time"
+    assert await error(f"{base}/9999-12-31T23:59:59Z", 400) == "time_out_of_range"
+    assert await error(base, 400, start="1900-01-01T00:00:00Z", end="2026-06-02T00:00:00Z") == "time_out_of_range"
     assert await error(base, 400, start="2026-06-01T00:00:00Z") == "missing_parameter"
     assert await error(base, 400, start="2026-06-01T00:00:00Z", end="2026-06-02T00:00:00Z",
                        as_of="noon") == "invalid_time"
@@ -69,5 +71,7 @@ async def test_bad_input_is_a_precise_4xx_in_the_envelope(env: Env) -> None:
     unknown = await env.api.client.post("/v1/plants/nish/statements/verify",
                                         content=f"{forged_header.rstrip('=')}.{payload}.{signature}", headers=headers)
     assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "unknown_signing_key"
+    huge = await env.api.client.post("/v1/plants/nish/statements/verify", content="a" * 70_000, headers=headers)
+    assert huge.status_code == 413 and huge.json()["error"]["code"] == "payload_too_large"
     garbage = await env.api.client.post("/v1/plants/nish/statements/verify", content="not a jws", headers=headers)
     assert garbage.status_code == 422 and garbage.json()["error"]["code"] == "malformed_statement"

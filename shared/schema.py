@@ -85,37 +85,45 @@ readings = sa.Table(
 )
 
 # One row per signal and UTC minute. Plain columns cover every reading; good_* only Good-quality ones.
-rollups_1m = sa.Table(
-    "rollups_1m",
-    metadata,
-    sa.Column("signal_id", sa.Integer, nullable=False),
-    sa.Column("bucket", TSTZ, nullable=False),
-    sa.Column("count", sa.Integer, nullable=False),
-    sa.Column("sum", sa.Float, nullable=False),
-    sa.Column("min", sa.Float, nullable=False),
-    sa.Column("max", sa.Float, nullable=False),
-    sa.Column("first_ts", TSTZ, nullable=False),
-    sa.Column("first_value", sa.Float, nullable=False),
-    sa.Column("last_ts", TSTZ, nullable=False),
-    sa.Column("last_value", sa.Float, nullable=False),
-    sa.Column("good_count", sa.Integer, nullable=False),
-    sa.Column("good_sum", sa.Float, nullable=False),
-    sa.Column("good_min", sa.Float, nullable=True),
-    sa.Column("good_max", sa.Float, nullable=True),
-    sa.Column("good_first_ts", TSTZ, nullable=True),
-    sa.Column("good_first_value", sa.Float, nullable=True),
-    sa.Column("good_last_ts", TSTZ, nullable=True),
-    sa.Column("good_last_value", sa.Float, nullable=True),
-    # What the exact held integral needs (shared/settlement/rollup.py), over consecutive readings of the minute:
-    # Σ vᵢ·(tᵢ₊₁ − tᵢ) for all and for Good first readings, the Good held seconds, the longest step and the step
-    # into the last reading (NULL with one reading).
-    sa.Column("area", sa.Float, nullable=False, server_default="0"),
-    sa.Column("good_area", sa.Float, nullable=False, server_default="0"),
-    sa.Column("good_held_s", sa.Float, nullable=False, server_default="0"),
-    sa.Column("max_step_s", sa.Float, nullable=False, server_default="0"),
-    sa.Column("last_step_s", sa.Float, nullable=True),
-    sa.PrimaryKeyConstraint("signal_id", "bucket", name="rollups_1m_pkey"),
-)
+# rollups_15m and rollups_1h have the same shape over their buckets (derived from the finer table in the write
+# transaction); their area columns also join consecutive readings across the minutes inside them.
+def _rollup_table(name: str) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("signal_id", sa.Integer, nullable=False),
+        sa.Column("bucket", TSTZ, nullable=False),
+        sa.Column("count", sa.Integer, nullable=False),
+        sa.Column("sum", sa.Float, nullable=False),
+        sa.Column("min", sa.Float, nullable=False),
+        sa.Column("max", sa.Float, nullable=False),
+        sa.Column("first_ts", TSTZ, nullable=False),
+        sa.Column("first_value", sa.Float, nullable=False),
+        sa.Column("last_ts", TSTZ, nullable=False),
+        sa.Column("last_value", sa.Float, nullable=False),
+        sa.Column("good_count", sa.Integer, nullable=False),
+        sa.Column("good_sum", sa.Float, nullable=False),
+        sa.Column("good_min", sa.Float, nullable=True),
+        sa.Column("good_max", sa.Float, nullable=True),
+        sa.Column("good_first_ts", TSTZ, nullable=True),
+        sa.Column("good_first_value", sa.Float, nullable=True),
+        sa.Column("good_last_ts", TSTZ, nullable=True),
+        sa.Column("good_last_value", sa.Float, nullable=True),
+        # What the exact held integral needs (shared/settlement/rollup.py), over consecutive readings of the bucket:
+        # Σ vᵢ·(tᵢ₊₁ − tᵢ) for all and for Good first readings, the Good held seconds, the longest step and the step
+        # into the last reading (NULL with one reading).
+        sa.Column("area", sa.Float, nullable=False, server_default="0"),
+        sa.Column("good_area", sa.Float, nullable=False, server_default="0"),
+        sa.Column("good_held_s", sa.Float, nullable=False, server_default="0"),
+        sa.Column("max_step_s", sa.Float, nullable=False, server_default="0"),
+        sa.Column("last_step_s", sa.Float, nullable=True),
+        sa.PrimaryKeyConstraint("signal_id", "bucket", name=f"{name}_pkey"),
+    )
+
+
+rollups_1m = _rollup_table("rollups_1m")
+rollups_15m = _rollup_table("rollups_15m")
+rollups_1h = _rollup_table("rollups_1h")
 
 idempotency_keys = sa.Table(
     "idempotency_keys",
@@ -499,7 +507,9 @@ __all__ = [
     "plants",
     "reading_substitutions",
     "readings",
+    "rollups_1h",
     "rollups_1m",
+    "rollups_15m",
     "signals",
     "signing_keys",
     "statement_issuer",

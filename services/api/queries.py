@@ -12,7 +12,6 @@ from services.api.buckets import ORIGIN, Bucketing
 from services.api.cache import BucketCache
 from services.api.store import Conn
 from shared.settlement import Integral, NotExact, held_integrals, rollup_integrals
-from shared.settlement.integral import micros
 
 # Wide requests (many signals) are served straight from PostgreSQL: caching them would cost memory for little.
 MAX_CACHED_SIGNALS = 16
@@ -59,30 +58,27 @@ async def through_cache(cache: BucketCache, variant: Hashable, ids: Sequence[int
     return out
 
 
-def bucket_edges(b: Bucketing) -> list[datetime]:
-    """[start of every bucket, end of the last] of a bucketing."""
-    return list(b.edges) if b.edges is not None else [*b.starts(), b.end]
-
-
-def _minute_aligned(edges: Sequence[datetime]) -> bool:
-    return all(micros(e) % 60_000_000 == 0 for e in edges)
+bucket_edges = store.bucket_edges
 
 
 async def exact_integrals(conn: Conn, ids: Sequence[int], edges: Sequence[datetime], *, good: bool,
                           max_gap_s: float) -> dict[int, list[Integral]]:
-    """The held integral of each signal in each bucket [edges[i], edges[i+1]), exact: from the 1-minute rollups
-    where they can give it (minute-aligned edges, no step in a minute longer than the maximum gap), else from raw
-    readings. Both through shared.settlement, so both give the same numbers."""
+    """The held integral of each signal in each bucket [edges[i], edges[i+1]), exact: from the coarsest rollups
+    aligned with the edges whose rows can give it (no step inside a row longer than the maximum gap), else from
+    finer rollups, else from raw readings. All through shared.settlement, so all give the same numbers."""
     out: dict[int, list[Integral]] = {}
     raw_ids = list(ids)
-    if _minute_aligned(edges):
-        rows = await store.rollup_rows(conn, ids, edges[0], edges[-1])
-        raw_ids = []
-        for sid in ids:
+    for table, width in store.ROLLUP_TABLES:
+        if not raw_ids or not store.aligned(edges, width):
+            continue
+        rows = await store.rollup_rows(conn, raw_ids, edges[0], edges[-1], table=table, width=width)
+        pending = []
+        for sid in raw_ids:
             try:
                 out[sid] = rollup_integrals(rows[sid], edges, max_gap_s=max_gap_s, good_only=good)
             except NotExact:
-                raw_ids.append(sid)
+                pending.append(sid)
+        raw_ids = pending
     if raw_ids:
         readings = await store.raw_readings(conn, raw_ids, edges[0], edges[-1])
         for sid in raw_ids:
@@ -125,6 +121,6 @@ async def aggregate_grid(pool: Conn, cache: BucketCache | None, ids: Sequence[in
     result = {}
     for sid in ids:
         rows = [got[sid].get(s) for s in starts]
-        result[sid] = {k: [(r[j] if r is not None else (0 if k in ("count", "minutes") else None)) for r in rows]
+        result[sid] = {k: [(r[j] if r is not None else (0 if k == "count" else None)) for r in rows]
                        for j, k in enumerate(keys)}
     return result

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -16,6 +16,7 @@ from shared.db import UNAVAILABLE_ERRORS, asyncpg_dsn
 from shared.quality import GOOD_SQL_PREDICATE
 from shared.settlement import Reading, RollupRow
 from shared.settlement.frequency import BAND_DEVIATION_SQL
+from shared.settlement.integral import micros
 
 Conn = asyncpg.Connection | asyncpg.Pool
 
@@ -73,21 +74,20 @@ GRID_FUNCTIONS = ("avg", "min", "max", "first", "last")
 
 def grid_names(fns: Sequence[str]) -> list[str]:
     """The arrays `aggregate_grid` returns for `fns`, in order."""
-    return list(dict.fromkeys(["count", "minutes", *[f for f in fns if f in GRID_FUNCTIONS]]))
+    return list(dict.fromkeys(["count", *[f for f in fns if f in GRID_FUNCTIONS]]))
 
 
 def _aggregate_exprs(c: dict[str, str], fns: Sequence[str], one_row: bool) -> dict[str, str]:
     """SQL per output array; over one rollup row per bucket (1m) or grouped minute rows. Only what is asked."""
     if one_row:
         exprs = {"count": f"{c['count']}::int8", "avg": f"{c['sum']} / {c['count']}", "min": c["min"], "max": c["max"],
-                 "first": c["first_value"], "last": c["last_value"], "minutes": "1"}
+                 "first": c["first_value"], "last": c["last_value"]}
     else:
         exprs = {"count": f"sum({c['count']})::int8", "avg": f"sum({c['sum']}) / sum({c['count']})",
                  "min": f"min({c['min']})",
                  "max": f"max({c['max']})",
                  "first": f"(min(ARRAY[date_part('epoch', {c['first_ts']}), {c['first_value']}]))[2]",
-                 "last": f"(max(ARRAY[date_part('epoch', {c['last_ts']}), {c['last_value']}]))[2]",
-                 "minutes": "count(*)"}
+                 "last": f"(max(ARRAY[date_part('epoch', {c['last_ts']}), {c['last_value']}]))[2]"}
     return {k: exprs[k] for k in grid_names(fns)}
 
 
@@ -102,20 +102,21 @@ def _grid_index(b: Bucketing) -> Any:
 
 async def aggregate_grid(conn: Conn, signal_ids: Sequence[int], b: Bucketing, fns: Sequence[str], *,
                          good: bool) -> dict[int, dict[str, list[Any]]]:
-    """Per signal, arrays aligned to `b.starts()`: count and minutes with counted readings (0 where empty) and
-    each of `fns` except twa (None where empty). Arrays are built in PostgreSQL, one index scan per signal;
-    bucket times are fetched only for signals with empty buckets, so wide requests cost little in Python.
+    """Per signal, arrays aligned to `b.starts()`: count (0 where empty) and each of `fns` except twa (None where
+    empty), from the coarsest rollup table aligned with the buckets. Arrays are built in PostgreSQL, one index scan
+    per signal; bucket times are fetched only for signals with empty buckets, so wide requests cost little in Python.
     """
     c = _columns(good)
-    one_row = b.edges is None and b.every == MINUTE
+    table, width = rollup_table(bucket_edges(b))
+    one_row = b.edges is None and b.every == width
     exprs = _aggregate_exprs(c, fns, one_row)
     if one_row:
-        inner = f"""SELECT bucket AS b, {', '.join(f'{e} AS {k}' for k, e in exprs.items())} FROM rollups_1m
+        inner = f"""SELECT bucket AS b, {', '.join(f'{e} AS {k}' for k, e in exprs.items())} FROM {table}
                     WHERE signal_id = s.id AND bucket >= $2 AND bucket < $3 AND {c['count']} > 0"""
         params: list[Any] = []
     else:
         start, _, params = _bucket_sql(b, "bucket", 4)
-        inner = f"""SELECT {start} AS b, {', '.join(f'{e} AS {k}' for k, e in exprs.items())} FROM rollups_1m
+        inner = f"""SELECT {start} AS b, {', '.join(f'{e} AS {k}' for k, e in exprs.items())} FROM {table}
                     WHERE signal_id = s.id AND bucket >= $2 AND bucket < $3 AND {c['count']} > 0 GROUP BY 1"""
     arrays = ", ".join(f"array_agg({k} ORDER BY b) AS {k}" for k in exprs)
     sql = f"""SELECT s.id, x.* FROM unnest($1::int4[]) AS s(id)
@@ -145,7 +146,7 @@ async def aggregate_grid(conn: Conn, signal_ids: Sequence[int], b: Bucketing, fn
 def _spread(row: Any, names: Sequence[str], positions: Sequence[int], size: int) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {}
     for k in names:
-        dense: list[Any] = [0] * size if k in ("count", "minutes") else [None] * size
+        dense: list[Any] = [0] * size if k == "count" else [None] * size
         for i, v in zip(positions, row[k] if positions else (), strict=True):
             dense[i] = v
         out[k] = dense
@@ -156,24 +157,41 @@ def _spread(row: Any, names: Sequence[str], positions: Sequence[int], size: int)
 # before $2 and the one at or after $3, at any distance (the holds at the edges depend on them).
 _ROLLUP_ROWS_SQL = """
 SELECT s.id AS signal_id, x.* FROM unnest($1::int4[]) AS s(id) CROSS JOIN LATERAL (
-    (SELECT {cols} FROM rollups_1m WHERE signal_id = s.id AND bucket < $2 ORDER BY bucket DESC LIMIT 2)
+    (SELECT {cols} FROM {table} WHERE signal_id = s.id AND bucket < $2 ORDER BY bucket DESC LIMIT 2)
     UNION ALL
-    (SELECT {cols} FROM rollups_1m WHERE signal_id = s.id AND bucket >= $2 AND bucket < $3)
+    (SELECT {cols} FROM {table} WHERE signal_id = s.id AND bucket >= $2 AND bucket < $3)
     UNION ALL
-    (SELECT {cols} FROM rollups_1m WHERE signal_id = s.id AND bucket >= $3 ORDER BY bucket LIMIT 1)
+    (SELECT {cols} FROM {table} WHERE signal_id = s.id AND bucket >= $3 ORDER BY bucket LIMIT 1)
 ) AS x ORDER BY 1, x.bucket
 """
+# Rollup tables, coarsest first, with their bucket widths (all aligned to UTC midnight).
+ROLLUP_TABLES = (("rollups_1h", timedelta(hours=1)), ("rollups_15m", timedelta(minutes=15)), ("rollups_1m", MINUTE))
+
+
+def rollup_table(edges: Sequence[datetime]) -> tuple[str, timedelta]:
+    """The coarsest rollup table whose buckets fall on every edge."""
+    return next((t, w) for t, w in ROLLUP_TABLES if aligned(edges, w))
+
+
+def aligned(edges: Sequence[datetime], width: timedelta) -> bool:
+    step = width // timedelta(microseconds=1)
+    return all(micros(e) % step == 0 for e in edges)
+
+
+def bucket_edges(b: Bucketing) -> list[datetime]:
+    """[start of every bucket, end of the last] of a bucketing."""
+    return list(b.edges) if b.edges is not None else [*b.starts(), b.end]
 ROLLUP_COLUMNS = ("bucket, first_ts, last_ts, last_value, good_last_ts IS NOT DISTINCT FROM last_ts AS last_good, "
                   "last_step_s, max_step_s, area, good_area, good_held_s")
 
 
-async def rollup_rows(conn: Conn, signal_ids: Sequence[int], start: datetime, end: datetime
-                      ) -> dict[int, list[RollupRow]]:
-    """Per signal, its 1-minute rollup rows covering [start, end) with the context rows the edges need."""
-    rows = await conn.fetch(_ROLLUP_ROWS_SQL.format(cols=ROLLUP_COLUMNS), list(signal_ids), start, end)
+async def rollup_rows(conn: Conn, signal_ids: Sequence[int], start: datetime, end: datetime, *,
+                      table: str = "rollups_1m", width: timedelta = MINUTE) -> dict[int, list[RollupRow]]:
+    """Per signal, its rollup rows of `table` covering [start, end) with the context rows the edges need."""
+    rows = await conn.fetch(_ROLLUP_ROWS_SQL.format(cols=ROLLUP_COLUMNS, table=table), list(signal_ids), start, end)
     out: dict[int, list[RollupRow]] = {sid: [] for sid in signal_ids}
     for r in rows:
-        out[r["signal_id"]].append(RollupRow(r["bucket"], r["bucket"] + MINUTE, r["first_ts"], r["last_ts"],
+        out[r["signal_id"]].append(RollupRow(r["bucket"], r["bucket"] + width, r["first_ts"], r["last_ts"],
                                              r["last_value"], r["last_good"], r["last_step_s"], r["max_step_s"],
                                              r["area"], r["good_area"], r["good_held_s"]))
     return out

@@ -40,44 +40,41 @@ WITH inserted AS (
     SELECT signal_id, ts, value, quality FROM ingest_staging
     RETURNING signal_id, ts, value, quality
 )"""
-# Besides count/sum/min/max/first/last, each minute keeps what the exact held integral needs (shared/settlement/
-# rollup.py): over consecutive readings inside the minute, the area Σ vᵢ·(tᵢ₊₁ − tᵢ) (all qualities; Good-only with
-# its held seconds), the longest step and the step into the last reading. A batch newer than the stored minute
-# extends it (a cheap merge: the stored last reading is joined to the batch's first); a batch reaching into or
-# before a stored minute marks it (area = NaN) and `RECOMPUTE_SQL` rebuilds those minutes from raw readings in the
-# same transaction. Holds across minutes are resolved when reading, from the neighbours' first/last readings.
-_FOLD_INTO_ROLLUPS = f""", stepped AS (
-    SELECT signal_id, ts, value, {GOOD_SQL_PREDICATE} AS good,
-        date_bin('1 minute', ts, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
-        lead(ts) OVER (PARTITION BY signal_id ORDER BY ts) AS next_ts
-    FROM inserted
-), steps AS (
-    SELECT *, CASE WHEN next_ts < bucket + interval '1 minute' THEN date_part('epoch', next_ts - ts) END AS step
-    FROM stepped
-), minutes AS (
-    SELECT signal_id, bucket,
-        count(*)::int4 AS count, sum(value) AS sum, min(value) AS min, max(value) AS max,
-        min(ts) AS first_ts, (array_agg(value ORDER BY ts))[1] AS first_value,
-        max(ts) AS last_ts, (array_agg(value ORDER BY ts))[count(*)] AS last_value,
-        (count(*) FILTER (WHERE good))::int4 AS good_count,
-        coalesce(sum(value) FILTER (WHERE good), 0) AS good_sum,
-        min(value) FILTER (WHERE good) AS good_min, max(value) FILTER (WHERE good) AS good_max,
-        min(ts) FILTER (WHERE good) AS good_first_ts,
-        (array_agg(value ORDER BY ts) FILTER (WHERE good))[1] AS good_first_value,
-        max(ts) FILTER (WHERE good) AS good_last_ts,
-        (array_agg(value ORDER BY ts) FILTER (WHERE good))[count(*) FILTER (WHERE good)] AS good_last_value,
-        coalesce(sum(value * step), 0) AS area,
-        coalesce(sum(value * step) FILTER (WHERE good), 0) AS good_area,
-        coalesce(sum(step) FILTER (WHERE good), 0) AS good_held_s,
-        coalesce(max(step), 0) AS max_step_s,
-        (array_agg(step ORDER BY ts DESC) FILTER (WHERE step IS NOT NULL))[1] AS last_step_s
-    FROM steps
-    GROUP BY 1, 2
-), merged AS (
-    INSERT INTO rollups_1m AS r (signal_id, bucket, count, sum, min, max, first_ts, first_value, last_ts,
-        last_value, good_count, good_sum, good_min, good_max, good_first_ts, good_first_value, good_last_ts,
-        good_last_value, area, good_area, good_held_s, max_step_s, last_step_s)
-    SELECT * FROM minutes
+ROLLUP_COLUMNS = ("signal_id", "bucket", "count", "sum", "min", "max", "first_ts", "first_value", "last_ts",
+                  "last_value", "good_count", "good_sum", "good_min", "good_max", "good_first_ts", "good_first_value",
+                  "good_last_ts", "good_last_value", "area", "good_area", "good_held_s", "max_step_s", "last_step_s")
+
+
+def coarser(*, source: str, width: str) -> str:
+    """SQL aggregating rollup-shaped rows of `source` into `width` buckets: sums, extremes, first/last, and the inner
+    areas with the pairs joining consecutive source rows inside the coarser bucket (steps of any length: a coarse row
+    is exact only while its max_step_s is within the maximum gap; readers fall back to finer rows otherwise)."""
+    return f"""SELECT signal_id, b AS bucket, sum(count)::int4 AS count, sum(sum) AS sum, min(min) AS min,
+        max(max) AS max, min(first_ts) AS first_ts, (array_agg(first_value ORDER BY bucket))[1] AS first_value,
+        max(last_ts) AS last_ts, (array_agg(last_value ORDER BY bucket DESC))[1] AS last_value,
+        sum(good_count)::int4 AS good_count, sum(good_sum) AS good_sum, min(good_min) AS good_min,
+        max(good_max) AS good_max, min(good_first_ts) AS good_first_ts,
+        (array_agg(good_first_value ORDER BY bucket) FILTER (WHERE good_count > 0))[1] AS good_first_value,
+        max(good_last_ts) AS good_last_ts,
+        (array_agg(good_last_value ORDER BY bucket DESC) FILTER (WHERE good_count > 0))[1] AS good_last_value,
+        sum(area + coalesce(prev_value * pair, 0)) AS area,
+        sum(good_area + CASE WHEN prev_good THEN prev_value * pair ELSE 0 END) AS good_area,
+        sum(good_held_s + CASE WHEN prev_good THEN pair ELSE 0 END) AS good_held_s,
+        max(greatest(max_step_s, coalesce(pair, 0))) AS max_step_s,
+        (array_agg(coalesce(last_step_s, pair) ORDER BY bucket DESC))[1] AS last_step_s
+    FROM (SELECT *, date_part('epoch', first_ts - lag(last_ts) OVER w) AS pair, lag(last_value) OVER w AS prev_value,
+                 lag(good_last_ts IS NOT DISTINCT FROM last_ts) OVER w AS prev_good
+          FROM (SELECT *, date_bin('{width}', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS b FROM {source}) AS s
+          WINDOW w AS (PARTITION BY signal_id, b ORDER BY bucket)) AS x
+    GROUP BY signal_id, b"""
+
+
+def merge_into(table: str, source: str) -> str:
+    """Upsert rollup-shaped rows: sums and extremes merge; the integral columns extend a row the batch comes after
+    (its stored last reading joined to the batch's first); any other overlap marks the row stale (area = NaN) for
+    a recompute in the same transaction."""
+    return f"""INSERT INTO {table} AS r ({', '.join(ROLLUP_COLUMNS)})
+    SELECT * FROM {source}
     ON CONFLICT (signal_id, bucket) DO UPDATE SET
         count = r.count + excluded.count,
         sum = r.sum + excluded.sum,
@@ -106,12 +103,63 @@ _FOLD_INTO_ROLLUPS = f""", stepped AS (
             THEN date_part('epoch', excluded.first_ts - r.last_ts) ELSE 0 END,
         max_step_s = greatest(r.max_step_s, excluded.max_step_s, date_part('epoch', excluded.first_ts - r.last_ts)),
         last_step_s = coalesce(excluded.last_step_s, date_part('epoch', excluded.first_ts - r.last_ts))
-    RETURNING signal_id, bucket, area = 'NaN' AS stale
+    RETURNING signal_id, bucket, area = 'NaN' AS stale"""
+
+
+# Besides count/sum/min/max/first/last, each minute keeps what the exact held integral needs (shared/settlement/
+# rollup.py): over consecutive readings inside the minute, the area Σ vᵢ·(tᵢ₊₁ − tᵢ) (all qualities; Good-only with
+# its held seconds), the longest step and the step into the last reading. A batch newer than the stored minute
+# extends it (a cheap merge: the stored last reading is joined to the batch's first); a batch reaching into or
+# before a stored minute marks it (area = NaN) and `RECOMPUTE_SQL` rebuilds those minutes from raw readings in the
+# same transaction. Holds across minutes are resolved when reading, from the neighbours' first/last readings.
+# The 15-minute and 1-hour rollups are derived from the batch's minute groups in the same statement and merged the
+# same way; stale ones are rebuilt from the finer table (`recompute_coarser`).
+_FOLD_INTO_ROLLUPS = f""", stepped AS (
+    SELECT signal_id, ts, value, {GOOD_SQL_PREDICATE} AS good,
+        date_bin('1 minute', ts, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
+        lead(ts) OVER (PARTITION BY signal_id ORDER BY ts) AS next_ts
+    FROM inserted
+), steps AS (
+    SELECT *, CASE WHEN next_ts < bucket + interval '1 minute' THEN date_part('epoch', next_ts - ts) END AS step
+    FROM stepped
+), minutes AS (
+    SELECT signal_id, bucket,
+        count(*)::int4 AS count, sum(value) AS sum, min(value) AS min, max(value) AS max,
+        min(ts) AS first_ts, (array_agg(value ORDER BY ts))[1] AS first_value,
+        max(ts) AS last_ts, (array_agg(value ORDER BY ts))[count(*)] AS last_value,
+        (count(*) FILTER (WHERE good))::int4 AS good_count,
+        coalesce(sum(value) FILTER (WHERE good), 0) AS good_sum,
+        min(value) FILTER (WHERE good) AS good_min, max(value) FILTER (WHERE good) AS good_max,
+        min(ts) FILTER (WHERE good) AS good_first_ts,
+        (array_agg(value ORDER BY ts) FILTER (WHERE good))[1] AS good_first_value,
+        max(ts) FILTER (WHERE good) AS good_last_ts,
+        (array_agg(value ORDER BY ts) FILTER (WHERE good))[count(*) FILTER (WHERE good)] AS good_last_value,
+        coalesce(sum(value * step), 0) AS area,
+        coalesce(sum(value * step) FILTER (WHERE good), 0) AS good_area,
+        coalesce(sum(step) FILTER (WHERE good), 0) AS good_held_s,
+        coalesce(max(step), 0) AS max_step_s,
+        (array_agg(step ORDER BY ts DESC) FILTER (WHERE step IS NOT NULL))[1] AS last_step_s
+    FROM steps
+    GROUP BY 1, 2
+), m15 AS (
+    {coarser(source="minutes", width="15 minutes")}
+), h1 AS (
+    {coarser(source="m15", width="1 hour")}
+), merged AS (
+    {merge_into("rollups_1m", "minutes")}
+), merged_15m AS (
+    {merge_into("rollups_15m", "m15")}
+), merged_1h AS (
+    {merge_into("rollups_1h", "h1")}
 )
 SELECT coalesce(sum(count), 0)::int4 AS inserted, min(first_ts) AS start_ts, max(last_ts) AS end_ts,
        array_agg(DISTINCT signal_id) AS signal_ids, (SELECT count(*) FROM merged)::int4 AS buckets,
        (SELECT array_agg(signal_id) FROM merged WHERE stale) AS stale_ids,
-       (SELECT array_agg(bucket) FROM merged WHERE stale) AS stale_buckets
+       (SELECT array_agg(bucket) FROM merged WHERE stale) AS stale_buckets,
+       (SELECT array_agg(signal_id) FROM merged_15m WHERE stale) AS stale_15m_ids,
+       (SELECT array_agg(bucket) FROM merged_15m WHERE stale) AS stale_15m_buckets,
+       (SELECT array_agg(signal_id) FROM merged_1h WHERE stale) AS stale_1h_ids,
+       (SELECT array_agg(bucket) FROM merged_1h WHERE stale) AS stale_1h_buckets
 FROM minutes
 """
 
@@ -135,6 +183,20 @@ UPDATE rollups_1m AS r SET area = m.area, good_area = m.good_area, good_held_s =
     max_step_s = m.max_step_s, last_step_s = m.last_step_s
 FROM minutes AS m WHERE r.signal_id = m.signal_id AND r.bucket = m.bucket
 """
+
+
+def recompute_coarser(table: str, finer: str, width: str) -> str:
+    """SQL rebuilding the given ($1 signal ids, $2 bucket starts) rows of `table` from the `finer` table."""
+    source = f"""(SELECT f.* FROM unnest($1::int4[], $2::timestamptz[]) AS t(signal_id, bucket)
+        JOIN {finer} AS f ON f.signal_id = t.signal_id AND f.bucket >= t.bucket
+                         AND f.bucket < t.bucket + interval '{width}') AS finer"""
+    updates = ", ".join(f"{c} = excluded.{c}" for c in ROLLUP_COLUMNS[2:])
+    return f"""INSERT INTO {table} ({', '.join(ROLLUP_COLUMNS)}) {coarser(source=source, width=width)}
+    ON CONFLICT (signal_id, bucket) DO UPDATE SET {updates}"""
+
+
+RECOMPUTE_15M_SQL = recompute_coarser("rollups_15m", "rollups_1m", "15 minutes")
+RECOMPUTE_1H_SQL = recompute_coarser("rollups_1h", "rollups_15m", "1 hour")
 WRITE_SQL = _DEDUP_INSERT + _FOLD_INTO_ROLLUPS
 APPEND_SQL = _APPEND_INSERT + _FOLD_INTO_ROLLUPS
 
@@ -234,6 +296,10 @@ async def write_rows(conn: asyncpg.Connection, rows: Sequence[tuple[int, int, da
     inserted = result["inserted"]
     if result["stale_ids"]:  # late data inside stored minutes: rebuild their integral columns from readings
         await conn.execute(RECOMPUTE_SQL, result["stale_ids"], result["stale_buckets"])
+    if result["stale_15m_ids"]:  # and the coarser rows it lands in, from the finer ones
+        await conn.execute(RECOMPUTE_15M_SQL, result["stale_15m_ids"], result["stale_15m_buckets"])
+    if result["stale_1h_ids"]:
+        await conn.execute(RECOMPUTE_1H_SQL, result["stale_1h_ids"], result["stale_1h_buckets"])
     conflicts: list[int] = []
     if inserted < len(rows):
         # The staging side is small and unanalysed; without this the planner hashes every stored reading.

@@ -111,6 +111,44 @@ async def post_in_random_batches(s: Services, samples: list[Sample], rnd: random
         assert reply.status_code == 200 and not reply.json()["rejected"], reply.text
 
 
+def expected_rollups(samples: Sequence[Sample], width: timedelta) -> dict[datetime, tuple]:
+    """Per bucket of `width`: count, first_ts, last_ts, last value, and over consecutive readings inside it the
+    area, the Good area and held seconds, the longest step and the step into the last reading (exact)."""
+    groups: dict[datetime, list[Sample]] = {}
+    origin = datetime(2000, 1, 1, tzinfo=UTC)
+    for x in samples:
+        groups.setdefault(origin + (x.ts - origin) // width * width, []).append(x)
+    out = {}
+    for bucket, g in groups.items():
+        steps = [Fraction((b.ts - a.ts) // US, 1_000_000) for a, b in itertools.pairwise(g)]
+        good = [a.quality >> 30 == 0 for a in g[:-1]]
+        out[bucket] = (len(g), g[0].ts, g[-1].ts, g[-1].value,
+                       sum((Fraction(a.value) * st for a, st in zip(g, steps, strict=False)), Fraction(0)),
+                       sum((Fraction(a.value) * st for a, st, ok in zip(g, steps, good, strict=False) if ok),
+                           Fraction(0)),
+                       sum((st for st, ok in zip(steps, good, strict=True) if ok), Fraction(0)),
+                       max(steps, default=Fraction(0)), steps[-1] if steps else None)
+    return out
+
+
+async def check_rollups(db: asyncpg.Pool, sid: int, samples: Sequence[Sample]) -> None:
+    for table, width in (("rollups_1m", timedelta(minutes=1)), ("rollups_15m", timedelta(minutes=15)),
+                         ("rollups_1h", timedelta(hours=1))):
+        rows = await db.fetch(f"""SELECT bucket, count, first_ts, last_ts, last_value, area, good_area, good_held_s,
+                                         max_step_s, last_step_s FROM {table} WHERE signal_id = $1""", sid)
+        expected = expected_rollups(samples, width)
+        assert {r["bucket"] for r in rows} == set(expected), table
+        for r in rows:
+            n, first, last, value, area, good_area, held, max_step, last_step = expected[r["bucket"]]
+            assert (r["count"], r["first_ts"], r["last_ts"], r["last_value"]) == (n, first, last, value), table
+            for got, exact, what in ((r["area"], area, "area"), (r["good_area"], good_area, "good_area"),
+                                     (r["good_held_s"], held, "good_held_s"), (r["max_step_s"], max_step, "max")):
+                close(got, exact, f"{table} {what} {r['bucket']}")
+            assert (r["last_step_s"] is None) == (last_step is None), table
+            if last_step is not None:
+                close(r["last_step_s"], last_step, f"{table} last_step_s {r['bucket']}")
+
+
 def close(got: float | None, exact: Fraction, what: str) -> None:
     assert got is not None, what
     assert abs(Fraction(got) - exact) <= Fraction(1, 10**9) * max(abs(exact), Fraction(1, 1000)), (what, got,
@@ -135,8 +173,10 @@ async def test_api_numbers_equal_the_exact_integral_of_the_raw_readings(services
     # Only this example's readings exist (an earlier example's last reading would give the first one a step before).
     sid = await services.api.signal_id(SIGNAL)
     await services.api.db.execute("DELETE FROM readings WHERE signal_id = $1", sid)
-    await services.api.db.execute("DELETE FROM rollups_1m WHERE signal_id = $1", sid)
+    for table in ("rollups_1m", "rollups_15m", "rollups_1h"):
+        await services.api.db.execute(f"DELETE FROM {table} WHERE signal_id = $1", sid)
     await post_in_random_batches(services, samples, rnd)
+    await check_rollups(services.api.db, sid, samples)
     lo = base.replace(minute=0) - timedelta(hours=1)
     hi = samples[-1].ts.replace(minute=0, second=0, microsecond=0) + timedelta(hours=2)
     api = services.api

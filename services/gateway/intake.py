@@ -15,7 +15,7 @@ from typing import ParamSpec, Protocol, TypeVar
 
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.readings import Reading
-from shared.worker import Backoff, Worker
+from shared.worker import Backoff, Worker, worker_metrics
 
 log = logging.getLogger("baseload.gateway.intake")
 
@@ -45,7 +45,8 @@ class Intake:
         self._arrived = asyncio.Event()
         self._writing: asyncio.Task[None] | None = None
         self.worker = Worker("gateway.intake", self._step, every_s=0.0, retry_on=(sqlite3.Error, OSError),
-                             backoff=Backoff(base_s=0.1, max_s=5.0), logger=log)
+                             backoff=Backoff(base_s=0.1, max_s=5.0), metrics=worker_metrics(metrics.registry),
+                             logger=log)
 
     def put(self, readings: Sequence[Reading]) -> None:
         """Called by sources on the event loop: never blocks."""

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import sqlite3
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from services.gateway.config import GatewayConfig
 from services.gateway.delivery import Outcome, Verdict, batch_due, classify, retry_delay_s
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.readings import to_json
+from shared.worker import Backoff, Worker, worker_metrics
 
 log = logging.getLogger("baseload.gateway.sender")
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per POST drowns the log
@@ -42,13 +44,18 @@ class Sender:
         self.wakeup.set()
 
     async def run(self) -> None:
-        while True:
-            await self._wait_until_due()
-            batch = await self.buffer.off_loop(self.buffer.peek, self.config.batch.max_size)
-            if batch:
-                delay = await self.deliver(batch)
-                if delay:
-                    await asyncio.sleep(delay)
+        """Deliver batches until cancelled; a failing disk buffer is logged, counted and retried (shared.worker)."""
+        await Worker("gateway.sender", self._step, every_s=0.0, retry_on=(sqlite3.Error, OSError),
+                     backoff=Backoff(base_s=0.5, max_s=30.0), metrics=worker_metrics(self.metrics.registry),
+                     logger=log).run()
+
+    async def _step(self) -> None:
+        await self._wait_until_due()
+        batch = await self.buffer.off_loop(self.buffer.peek, self.config.batch.max_size)
+        if batch:
+            delay = await self.deliver(batch)
+            if delay:
+                await asyncio.sleep(delay)
 
     async def _wait_until_due(self) -> None:
         cfg = self.config.batch

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 from fastapi import FastAPI, Request, Response
 
-from services.gateway.buffer import DiskBuffer
+from services.gateway.buffer import DiskBuffer, Queued
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.readings import Reading
 from services.gateway.sender import Sender
@@ -100,3 +102,36 @@ def test_the_buffer_is_bounded_and_drops_the_oldest(tmp_path: Path) -> None:
     assert kept[0].reading == readings(80)[30] and kept[-1].reading.signal == "newer"
     buffer.close()
     assert DiskBuffer(tmp_path / "small.sqlite3", 100).depth() == 100  # survives a reopen
+
+
+class FailingOnceBuffer(DiskBuffer):
+    """A disk buffer whose first read fails, as a locked or failing disk would."""
+
+    failed = False
+
+    def peek(self, limit: int) -> list[Queued]:
+        if not self.failed:
+            self.failed = True
+            raise sqlite3.OperationalError("disk I/O error")
+        return super().peek(limit)
+
+
+async def test_the_sender_survives_a_failing_disk_read_and_delivers_after_it(tmp_path: Path) -> None:
+    receiver = Receiver()
+    async with serving(receiver.app()) as url:
+        config = gateway_config(tmp_path, ingest_url=url)
+        buffer = FailingOnceBuffer(tmp_path / "q.sqlite3", 10_000)
+        client = httpx.AsyncClient(base_url=url, headers={"Authorization": "Bearer bl_test"})
+        sender = Sender(config, buffer, GatewayMetrics(), client, rng=random.Random(1))
+        buffer.append(readings(3), 0.0)
+        task = asyncio.create_task(sender.run())
+        for _ in range(200):
+            if buffer.depth() == 0:
+                break
+            await asyncio.sleep(0.05)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await client.aclose()
+    assert buffer.failed and buffer.depth() == 0 and len(receiver.readings) == 3
+    failures = sender.metrics.registry.get_sample_value("baseload_worker_failures_total", {"worker": "gateway.sender"})
+    assert failures == 1

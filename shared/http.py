@@ -29,8 +29,9 @@ def add_operational_routes(app: FastAPI, registry: CollectorRegistry) -> None:
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["operations"], summary="Readiness: the database answers",
-             responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}},
-                        **error_responses(503)})
+             responses={200: {"description": "The database answers", "content": {"application/json": {
+                 "schema": {"type": "object", "properties": {"status": {"type": "string", "enum": ["ready"]}}}}}},
+                 **error_responses(503)})
     async def readyz(request: Request) -> Response:
         if await database_ready(request.app.state.pool):
             return Response('{"status":"ready"}', media_type="application/json")
@@ -38,7 +39,7 @@ def add_operational_routes(app: FastAPI, registry: CollectorRegistry) -> None:
                               headers={"Retry-After": "2"})
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse,
-             responses={200: {"description": "Prometheus text exposition format",
+             responses={200: {"description": f"Prometheus text exposition format ({CONTENT_TYPE_LATEST})",
                               "content": {"text/plain": {"schema": {"type": "string"}}}}})
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from services.api import reports, routes, store
+from services.api import deps, reports, routes, store
 from services.api.buckets import QueryError
 from services.api.cache import BucketCache
 from services.api.catalog import Catalog
@@ -126,6 +126,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_dashboard(app)  # the browser dashboard: /, /ui/… (services/api/ui)
     app.add_exception_handler(QueryError, _bad_query)
     app.add_middleware(MetricsMiddleware, metrics=Metrics(registry))
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        document = generate()
+        return deps.require_marked_parameters(document) if fresh else document
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

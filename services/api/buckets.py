@@ -23,6 +23,10 @@ EVERY = {
 }
 # Sub-minute buckets (aggregates only) are computed from raw readings, UTC-aligned to `ORIGIN`.
 FINE_EVERY = {f"{n}s": timedelta(seconds=n) for n in (1, 2, 5, 10, 15, 20, 30)}
+# Times a query may name (start, end): wider than any plant's data, narrow enough that no arithmetic on them (time
+# zones, bucket alignment) leaves the datetime range. Outside them the request is a 400, never a 500.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 FUNCTIONS = ("avg", "min", "max", "count", "first", "last", "twa")
 FILLS = ("none", "null", "previous", "linear")
 QUALITIES = ("good", "all")
@@ -89,7 +93,15 @@ def parse_time(text: str | None, name: str) -> datetime:
     if parsed is None or parsed.tzinfo is None or "T" not in text.upper():
         raise QueryError("invalid_time", f"`{name}` is not an RFC 3339 timestamp with an offset: {text!r}.",
                          {"parameter": name, "value": text})
-    return parsed.astimezone(UTC)
+    try:
+        utc = parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before datetime.min in UTC
+        utc = None
+    if utc is None or not EARLIEST <= utc <= LATEST:
+        raise QueryError("time_out_of_range", f"`{name}` must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} "
+                         f"(UTC): {text!r}.", {"parameter": name, "value": text, "earliest": EARLIEST.isoformat(),
+                                               "latest": LATEST.isoformat()})
+    return utc
 
 
 def parse_range(start: str | None, end: str | None) -> tuple[datetime, datetime]:
@@ -167,6 +179,10 @@ def make_bucketing(start: datetime, end: datetime, every: timedelta, *, tz: str 
         raise QueryError("unsupported_tz", f"`tz` {tz!r} applies to buckets of 1m and more; sub-minute buckets are "
                          "aligned to UTC: omit `tz` or pass UTC.", {"tz": tz, "every_s": every.total_seconds()})
     if tz != "UTC" and every >= DAY:
+        at_least = int((end - start) / (every + every / 24)) - 1  # local days last 23 to 25 hours
+        if at_least > max_buckets:  # counted, not built
+            raise QueryError("too_many_buckets", f"The request spans at least {at_least} buckets; at most "
+                             f"{max_buckets}.", {"buckets": at_least, "max_buckets": max_buckets})
         edges = _local_day_edges(start, end, every.days, ZoneInfo(tz), max_buckets)
         bucketing = Bucketing(every, edges[0], edges[-1], edges=tuple(edges), tz=tz)
     else:

@@ -4,15 +4,38 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from services.api.catalog import Catalog, Plant, Signal, can_read_plant
 from services.api.responses import is_closed
 from services.api.settings import Settings
 from services.api.ui.session import principal_from_session
-from shared.auth import Principal, require_roles
+from shared.auth import Principal, is_active, require_roles
 from shared.errors import ApiError
+
+# `start` and `end` are parsed by the endpoints themselves (a missing one is 400 `missing_parameter` in the common
+# envelope, not the framework's 422), so they are declared optional; this mark has the OpenAPI document say they are
+# required (see `require_marked_parameters`).
+REQUIRED_MARK = "x-baseload-required"
+_TIME_HELP = "RFC 3339 with an offset (e.g. 2026-11-25T00:00:00Z), between 1970-01-01 and 2200-01-01 UTC."
+Start = Annotated[str | None, Query(description=f"Range start (inclusive). {_TIME_HELP}",
+                                    json_schema_extra={REQUIRED_MARK: True})]
+End = Annotated[str | None, Query(description=f"Range end (exclusive). {_TIME_HELP}",
+                                  json_schema_extra={REQUIRED_MARK: True})]
+
+
+def require_marked_parameters(document: dict[str, Any]) -> dict[str, Any]:
+    """Parameters marked with `REQUIRED_MARK` are documented as required strings."""
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                if schema.pop(REQUIRED_MARK, False):
+                    parameter["required"] = True
+                    parameter["schema"] = {"type": "string", "title": schema.get("title", parameter["name"])}
+    return document
 
 
 def bearer_or_session(*roles: str) -> Callable[[Request], Awaitable[Principal]]:
@@ -89,3 +112,8 @@ def closed(settings: Settings, end: datetime) -> bool:
 def cache_horizon(settings: Settings) -> datetime:
     """Buckets ending before this are closed: cacheable and served with an ETag."""
     return utcnow() - timedelta(seconds=settings.late_data_window_s)
+
+
+async def key_active(request: Request, principal: Principal) -> bool:
+    """The key behind a long-lived response (an event stream) is still valid: checked again on every event."""
+    return await is_active(request.app.state.pool, principal.key_id)

@@ -39,7 +39,7 @@ router = APIRouter(prefix="/v1")
 
 @router.get("/plants/{plant}/energy", tags=["energy"], summary="MWh per period for net output and each unit",
             responses=documented("energy", 400, 404))
-async def plant_energy(request: Request, plant: str, start: str | None = None, end: str | None = None,
+async def plant_energy(request: Request, plant: str, start: deps.Start = None, end: deps.End = None,
                        every: str | None = None, tz: str | None = None, quality: str | None = None,
                        principal: Principal = deps.READ) -> Response:
     """Time integral of power per period (default 15m) for net output and each unit, with coverage."""
@@ -82,7 +82,7 @@ def period_row(p: PeriodSettlement) -> dict[str, Any]:
 
 @router.get("/plants/{plant}/compliance", tags=["compliance"], summary="Settlement-period compliance",
             responses=documented("compliance", 400, 404))
-async def plant_compliance(request: Request, plant: str, start: str | None = None, end: str | None = None,
+async def plant_compliance(request: Request, plant: str, start: deps.Start = None, end: deps.End = None,
                            principal: Principal = deps.READ) -> Response:
     """Per settlement period: committed vs delivered mean MW, deviation, tolerance, coverage; and totals."""
     settings, pool = deps.get_settings(request), request.app.state.pool
@@ -108,7 +108,7 @@ async def plant_compliance(request: Request, plant: str, start: str | None = Non
 
 @router.get("/plants/{plant}/frequency", tags=["frequency"], summary="Grid frequency quality",
             responses=documented("frequency", 400, 404, csv=True))
-async def plant_frequency(request: Request, plant: str, start: str | None = None, end: str | None = None,
+async def plant_frequency(request: Request, plant: str, start: deps.Start = None, end: deps.End = None,
                           principal: Principal = deps.READ) -> Response:
     """min, max, time-weighted mean; time inside ±50 mHz and ±200 mHz and beyond; excursions beyond the band."""
     settings, pool = deps.get_settings(request), request.app.state.pool
@@ -143,7 +143,7 @@ async def plant_frequency(request: Request, plant: str, start: str | None = None
 
 @router.get("/plants/{plant}/fuel", tags=["energy"], summary="Fuel-gas volume, heat rate and efficiency",
             responses=documented("fuel", 400, 404))
-async def plant_fuel(request: Request, plant: str, start: str | None = None, end: str | None = None,
+async def plant_fuel(request: Request, plant: str, start: deps.Start = None, end: deps.End = None,
                      every: str | None = None, tz: str | None = None, principal: Principal = deps.READ) -> Response:
     """Fuel-gas volume per period (Nm3); with the gas LHV configured, net heat rate and efficiency."""
     settings = deps.get_settings(request)
@@ -186,7 +186,8 @@ def _fuel_method(settings: Settings, b: Bucketing) -> dict[str, str]:
                              '"signals":{"plant.net_output":{"ts":"2026-11-25T10:00:00Z","value":481.2,'
                              '"quality":0}}}\n\n'}}}})
 async def plant_stream(request: Request, plant: str, principal: Principal = deps.READ) -> StreamingResponse:
-    """An `event: latest` about once a second with each signal's newest reading; reconnect with the usual SSE rules."""
+    """An `event: latest` about once a second with each signal's newest reading; reconnect with the usual SSE rules.
+    If the key is revoked, a last `event: revoked` is sent and the stream ends."""
     settings = deps.get_settings(request)
     catalog, found = await deps.plant_for(request, principal, plant)
     signals = {s.id: s.key for s in catalog.signals_of(found)}
@@ -195,6 +196,10 @@ async def plant_stream(request: Request, plant: str, principal: Principal = deps
     async def events() -> AsyncIterator[bytes]:
         yield f"retry: {int(settings.stream_interval_s * 1000)}\n\n".encode()
         while not await request.is_disconnected():
+            if not await deps.key_active(request, principal):  # revoked while streaming: say so and end
+                yield b'event: revoked\ndata: {"error":{"code":"invalid_credentials","message":"The API key was ' \
+                      b'revoked.","details":{}}}\n\n'
+                return
             latest = await store.latest_values(pool, list(signals))
             body = {"plant": found.key, "sent_at": deps.utcnow(), "signals": {
                 signals[i]: {"ts": ts, "value": v, "quality": from_db(q)} for i, (ts, v, q) in latest.items()}}

@@ -83,7 +83,7 @@ async def _columns_by_signal(request: Request, signals: list[Signal], b: Bucketi
 
 @router.get("/signals/{signal}/aggregates", tags=["aggregates"], summary="Aggregates of one signal per bucket",
             responses=documented("aggregates", 400, 404))
-async def signal_aggregates(request: Request, signal: str, start: str | None = None, end: str | None = None,
+async def signal_aggregates(request: Request, signal: str, start: deps.Start = None, end: deps.End = None,
                             every: str | None = None, fn: str | None = None, fill: str | None = None,
                             quality: str | None = None, tz: str | None = None, principal: Principal = deps.READ
                             ) -> Response:
@@ -108,7 +108,7 @@ async def signal_aggregates(request: Request, signal: str, start: str | None = N
 
 @router.get("/plants/{plant}/aggregates", tags=["aggregates"], summary="Aggregates of many signals of a plant",
             responses=documented("plant_aggregates", 400, 404))
-async def plant_aggregates(request: Request, plant: str, start: str | None = None, end: str | None = None,
+async def plant_aggregates(request: Request, plant: str, start: deps.Start = None, end: deps.End = None,
                            every: str | None = None, fn: str | None = None, fill: str | None = None,
                            quality: str | None = None, tz: str | None = None, signals: str | None = None,
                            principal: Principal = deps.READ) -> Response:
@@ -164,7 +164,7 @@ def _encode_cursor(ts: datetime) -> str:
 
 @router.get("/signals/{signal}/readings", tags=["readings"], summary="Raw readings (operator and admin keys)",
             responses=documented("readings", 400, 404))
-async def signal_readings(request: Request, signal: str, start: str | None = None, end: str | None = None,
+async def signal_readings(request: Request, signal: str, start: deps.Start = None, end: deps.End = None,
                           limit: str | None = None, cursor: str | None = None, principal: Principal = deps.RAW
                           ) -> Response:
     """Raw readings in time order, `limit` per page (default 1000); pass `next_cursor` back as `cursor`."""

@@ -134,7 +134,7 @@ def _add_line_protocol_routes(app: FastAPI, settings: Settings) -> None:
         return response
 
     @app.post("/write", tags=["influxdb"], status_code=204, summary="InfluxDB v1 write (line protocol)",
-              responses=error_responses(400, 401, 403, 413, 503))
+              responses=error_responses(400, 401, 403, 408, 413, 415, 422, 503))
     async def write_v1(request: Request, db: str | None = None, precision: str = "ns", u: str | None = None,
                        p: str | None = None) -> Response:
         """Token as `p`, as `Authorization: Token [user:]token`, or as the password of Basic auth; `db` naming a
@@ -142,7 +142,7 @@ def _add_line_protocol_routes(app: FastAPI, settings: Settings) -> None:
         return await write_lines(request, p or _influx_token(request), precision, db)
 
     @app.post("/api/v2/write", tags=["influxdb"], status_code=204, summary="InfluxDB v2 write (line protocol)",
-              responses=error_responses(400, 401, 403, 413, 503))
+              responses=error_responses(400, 401, 403, 408, 413, 415, 422, 503))
     async def write_v2(request: Request, org: str | None = None, bucket: str | None = None,
                        precision: str = "ns") -> Response:
         """`Authorization: Token <token>`; `bucket` naming a plant selects that plant's signal map; `org` is

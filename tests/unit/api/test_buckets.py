@@ -68,3 +68,18 @@ def test_more_than_the_bucket_limit_is_refused() -> None:
         make_bucketing(datetime(2020, 1, 1, tzinfo=UTC), datetime(2021, 1, 1, tzinfo=UTC), timedelta(minutes=1),
                        max_buckets=100_000)
     assert err.value.code == "too_many_buckets" and err.value.details["buckets"] == 527_040
+
+
+def test_local_day_buckets_beyond_the_limit_are_refused_before_any_edge_is_built() -> None:
+    start, end = datetime(1970, 1, 1, tzinfo=UTC), datetime(2199, 1, 1, tzinfo=UTC)
+    with pytest.raises(QueryError) as refused:
+        make_bucketing(start, end, timedelta(days=1), tz="Europe/Belgrade", max_buckets=1_000)
+    assert refused.value.code == "too_many_buckets" and refused.value.details["buckets"] > 80_000
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "1969-12-31T23:59:59Z",
+                                  "2200-01-01T00:00:01Z"])
+def test_times_outside_1970_to_2200_are_refused_without_overflow(text: str) -> None:
+    with pytest.raises(QueryError) as refused:
+        parse_time(text, "start")
+    assert refused.value.code == "time_out_of_range"

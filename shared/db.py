@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any, Literal, cast
 
 import asyncpg
 
@@ -60,3 +61,23 @@ async def create_pool(
         init=init,
         server_settings={"timezone": "UTC", "application_name": "baseload"},
     )
+
+
+Isolation = Literal["serializable", "repeatable_read", "read_committed", "read_uncommitted"]
+
+
+@asynccontextmanager
+async def connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection, typed as the `Connection` that store functions take."""
+    async with pool.acquire() as proxy:
+        # pool.acquire() yields a PoolConnectionProxy, which forwards every Connection method; the stubs do not
+        # make it a Connection, so say it once here rather than at every store call.
+        yield cast(asyncpg.Connection, proxy)
+
+
+@asynccontextmanager
+async def transaction(pool: asyncpg.Pool, *, isolation: Isolation | None = None,
+                      readonly: bool = False) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection inside one transaction: the edge's unit of work, committed when the block ends."""
+    async with connection(pool) as conn, conn.transaction(isolation=isolation, readonly=readonly):
+        yield conn

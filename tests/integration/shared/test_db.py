@@ -1,0 +1,39 @@
+"""shared.db's connection helpers against the real PostgreSQL: one transaction per block, rolled back on error."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from shared.db import connection, transaction
+
+
+async def test_a_transaction_block_commits_when_it_ends(db: asyncpg.Pool) -> None:
+    async with transaction(db) as conn:
+        await conn.execute("CREATE TABLE t (x int)")
+        await conn.execute("INSERT INTO t VALUES (1)")
+        assert conn.is_in_transaction()
+    assert await db.fetchval("SELECT count(*) FROM t") == 1
+
+
+async def test_an_error_rolls_the_whole_block_back(db: asyncpg.Pool) -> None:
+    await db.execute("CREATE TABLE t (x int)")
+    with pytest.raises(ZeroDivisionError):
+        async with transaction(db) as conn:
+            await conn.execute("INSERT INTO t VALUES (1)")
+            raise ZeroDivisionError
+    assert await db.fetchval("SELECT count(*) FROM t") == 0
+
+
+async def test_a_read_only_transaction_refuses_writes(db: asyncpg.Pool) -> None:
+    await db.execute("CREATE TABLE t (x int)")
+    with pytest.raises(asyncpg.ReadOnlySQLTransactionError):
+        async with transaction(db, isolation="repeatable_read", readonly=True) as conn:
+            await conn.execute("INSERT INTO t VALUES (1)")
+
+
+async def test_a_plain_connection_autocommits_each_statement(db: asyncpg.Pool) -> None:
+    async with connection(db) as conn:
+        assert not conn.is_in_transaction()
+        await conn.execute("CREATE TABLE t (x int)")
+    assert await db.fetchval("SELECT count(*) FROM t") == 0

@@ -1,23 +1,41 @@
-"""Baseload commitment arithmetic: settlement periods, period compliance and the in-period projection.
+"""Baseload commitment numbers for the alert rules, through `shared.settlement` only: the same period alignment,
+commitment resolution (latest valid_from wins, schedule overrides), held integral, coverage and verdict as
+`GET /v1/plants/{plant}/compliance`, so a period's alert states the numbers the api settles it at.
 
-Pure functions over per-minute aggregates (sum and count of Good readings), so they are tested without a database.
-Deviation per period = (mean actual MW − committed MW) × period hours.
+Pure (no database, no clock): `now` is passed in. The in-period projection is ours: it extrapolates the current
+output to the period end, and says so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
 
 from shared.commitments import Commitment
+from shared.settlement import (
+    Exclusion,
+    Integral,
+    PeriodSettlement,
+    Reading,
+    SettlementPeriod,
+    commitment_at,
+    excluded_by,
+    held_integral,
+    settle_period,
+    settlement_periods,
+)
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The api's defaults (services/api/settings.py); alerts settings carry the same names and values.
+DEFAULT_MAX_GAP_S = 60.0
+DEFAULT_PERIOD_S = 900
+MAX_PERIODS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
 class Minute:
-    """Good readings of one signal in one UTC minute."""
+    """Good readings of one signal in one UTC minute (for the frequency response and the rolling window)."""
 
     bucket: datetime
     count: int
@@ -29,71 +47,109 @@ class Minute:
 
 
 @dataclass(frozen=True, slots=True)
-class PeriodCommitment:
-    """What the plant owes in one settlement period."""
-
-    start: datetime
-    end: datetime
-    committed_mw: float
-    tolerance_mw: float
-
-    @property
-    def hours(self) -> float:
-        return (self.end - self.start).total_seconds() / 3600.0
-
-
-@dataclass(frozen=True, slots=True)
 class CommitmentBook:
     """A plant's flat commitments, per-period schedule overrides and exclusion windows."""
 
     commitments: Sequence[Commitment] = ()
     schedule: Mapping[datetime, float] = field(default_factory=dict)
-    exclusions: Sequence[tuple[datetime, datetime]] = ()
+    exclusions: Sequence[Exclusion] = ()
+    default_period_s: int = DEFAULT_PERIOD_S
+
+    @property
+    def longest_period_s(self) -> int:
+        return max([self.default_period_s, *(c.settlement_period_s for c in self.commitments)])
 
     def commitment_at(self, ts: datetime) -> Commitment | None:
-        covering = [c for c in self.commitments if c.covers(ts)]
-        return max(covering, key=lambda c: c.valid_from) if covering else None
+        return commitment_at(ts, self.commitments)
+
+    def periods_around(self, ts: datetime) -> list[SettlementPeriod]:
+        """The settlement periods from two of the longest periods before `ts` to one after it."""
+        span = timedelta(seconds=self.longest_period_s)
+        return settlement_periods(ts - 2 * span, ts + span, self.commitments, self.schedule, self.default_period_s,
+                                  limit=MAX_PERIODS)
+
+    def last_ended(self, ref: datetime) -> SettlementPeriod | None:
+        """The last settlement period that ended at or before `ref`."""
+        ended = [p for p in self.periods_around(ref) if p.end <= ref]
+        return ended[-1] if ended else None
+
+    def period_at(self, ts: datetime) -> SettlementPeriod | None:
+        """The settlement period running at `ts`."""
+        return next((p for p in self.periods_around(ts) if p.start <= ts < p.end), None)
+
+    def exclusion(self, start: datetime, end: datetime) -> Exclusion | None:
+        return excluded_by(start, end, self.exclusions)
 
     def excluded(self, start: datetime, end: datetime) -> bool:
-        return any(s < end and start < e for s, e in self.exclusions)
-
-    def period_at(self, ts: datetime) -> PeriodCommitment | None:
-        """The settlement period containing `ts`, or None without a commitment or inside an exclusion."""
-        commitment = self.commitment_at(ts)
-        if commitment is None:
-            return None
-        start, end = period_bounds(ts, commitment.settlement_period_s)
-        if self.excluded(start, end):
-            return None
-        committed = self.schedule.get(start, commitment.committed_mw)
-        return PeriodCommitment(start, end, committed, commitment.tolerance_for(committed))
+        return self.exclusion(start, end) is not None
 
 
-def period_bounds(ts: datetime, period_s: int) -> tuple[datetime, datetime]:
-    """The UTC-aligned period [start, end) containing `ts`."""
-    offset = (ts - EPOCH).total_seconds()
-    start = EPOCH + timedelta(seconds=(offset // period_s) * period_s)
-    return start, start + timedelta(seconds=period_s)
+def settle(period: SettlementPeriod, readings: Sequence[Reading], book: CommitmentBook, *, max_gap_s: float,
+           min_coverage: float, expected_offset_mw: float = 0.0) -> PeriodSettlement:
+    """The period's verdict exactly as the api gives it (plus an expected offset, e.g. the frequency response)."""
+    integral = held_integral(readings, period.start, period.end, max_gap_s=max_gap_s)
+    commitment = period.commitment
+    if commitment is not None and expected_offset_mw:
+        commitment = replace(commitment, committed_mw=commitment.committed_mw + expected_offset_mw)
+    return settle_period(period.start, period.end, commitment, book.exclusion(period.start, period.end), integral,
+                         min_coverage=min_coverage)
+
+
+def settlement_evidence(p: PeriodSettlement) -> dict[str, Any]:
+    """Every number of the period, unrounded, as the compliance report states it."""
+    return {
+        "period_start": p.start.isoformat(), "period_end": p.end.isoformat(), "status": p.status,
+        "committed_mw": p.committed_mw, "tolerance_mw": p.tolerance_mw, "delivered_mw": p.delivered_mw,
+        "deviation_mw": p.deviation_mw, "deviation_mwh": p.deviation_mwh, "delivered_mwh": p.delivered_mwh,
+        "coverage": p.coverage, "commitment_source": p.commitment.source if p.commitment else None,
+        "excluded_reason": p.excluded_reason, "method": "shared.settlement (as GET /v1/plants/{plant}/compliance)",
+    }
 
 
 @dataclass(frozen=True, slots=True)
-class Compliance:
-    """The verdict for one (complete or partial) settlement period."""
+class Projection:
+    """The period mean if the current output holds until the period ends: an extrapolation, not a settlement."""
 
-    mean_mw: float
+    so_far: Integral
+    elapsed_s: float
+    remaining_s: float
+    current_mw: float
+    projected_mean_mw: float
     committed_mw: float
     tolerance_mw: float
     deviation_mw: float
     deviation_mwh: float
-    coverage: float
     missed: bool
 
-    def evidence(self) -> dict[str, float | bool]:
+    def evidence(self) -> dict[str, Any]:
         return {
-            "mean_mw": round(self.mean_mw, 3), "committed_mw": self.committed_mw, "tolerance_mw": self.tolerance_mw,
-            "deviation_mw": round(self.deviation_mw, 3), "deviation_mwh": round(self.deviation_mwh, 4),
-            "coverage": round(self.coverage, 3), "missed": self.missed,
+            "extrapolated": True,
+            "basis": "held integral so far, then the current output held to the period end",
+            "delivered_mwh_so_far": self.so_far.area / 3600.0, "covered_s_so_far": self.so_far.covered_s,
+            "elapsed_s": self.elapsed_s, "remaining_s": self.remaining_s, "current_mw": self.current_mw,
+            "projected_mean_mw": self.projected_mean_mw, "committed_mw": self.committed_mw,
+            "tolerance_mw": self.tolerance_mw, "deviation_mw": self.deviation_mw,
+            "deviation_mwh": self.deviation_mwh, "missed": self.missed,
         }
+
+
+def project(period: SettlementPeriod, readings: Sequence[Reading], current_mw: float, now: datetime, *,
+            max_gap_s: float, expected_offset_mw: float = 0.0) -> Projection | None:
+    """The held integral of [period start, now) plus `current_mw` held to the period end; None without a
+    commitment in force."""
+    if period.commitment is None:
+        return None
+    stop = min(now, period.end)
+    so_far = held_integral(readings, period.start, stop, max_gap_s=max_gap_s)
+    remaining = (period.end - stop).total_seconds()
+    length = (period.end - period.start).total_seconds()
+    mean = (so_far.area + current_mw * remaining) / (so_far.covered_s + remaining) if so_far.covered_s + remaining \
+        else current_mw
+    expected = period.commitment.committed_mw + expected_offset_mw
+    deviation = mean - expected
+    return Projection(so_far, (stop - period.start).total_seconds(), remaining, current_mw, mean, expected,
+                      period.commitment.tolerance_mw, deviation, deviation * length / 3600.0,
+                      abs(deviation) > period.commitment.tolerance_mw)
 
 
 def minutes_in(minutes: Sequence[Minute], start: datetime, end: datetime) -> list[Minute]:
@@ -103,66 +159,3 @@ def minutes_in(minutes: Sequence[Minute], start: datetime, end: datetime) -> lis
 def sample_mean(minutes: Sequence[Minute]) -> float | None:
     count = sum(m.count for m in minutes)
     return sum(m.sum for m in minutes) / count if count else None
-
-
-def period_compliance(
-    minutes: Sequence[Minute], period: PeriodCommitment, *, expected_offset_mw: float = 0.0
-) -> Compliance | None:
-    """Mean output over the period against the commitment (+ an expected offset, e.g. frequency response).
-
-    None when the period holds no Good readings.
-    """
-    inside = minutes_in(minutes, period.start, period.end)
-    mean = sample_mean(inside)
-    if mean is None:
-        return None
-    expected = period.committed_mw + expected_offset_mw
-    deviation = mean - expected
-    total_minutes = (period.end - period.start).total_seconds() / 60.0
-    return Compliance(
-        mean_mw=mean, committed_mw=expected, tolerance_mw=period.tolerance_mw, deviation_mw=deviation,
-        deviation_mwh=deviation * period.hours, coverage=len(inside) / total_minutes,
-        missed=abs(deviation) > period.tolerance_mw,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Projection:
-    """The period mean if the current output holds until the period ends."""
-
-    delivered_mwh: float
-    elapsed_h: float
-    current_mw: float
-    projected_mean_mw: float
-    committed_mw: float
-    tolerance_mw: float
-    deviation_mw: float
-    deviation_mwh: float
-    missed: bool
-
-    def evidence(self) -> dict[str, float | bool]:
-        return {
-            "delivered_mwh": round(self.delivered_mwh, 4), "elapsed_h": round(self.elapsed_h, 5),
-            "current_mw": self.current_mw, "projected_mean_mw": round(self.projected_mean_mw, 3),
-            "committed_mw": self.committed_mw, "tolerance_mw": self.tolerance_mw,
-            "deviation_mw": round(self.deviation_mw, 3), "deviation_mwh": round(self.deviation_mwh, 4),
-            "missed": self.missed,
-        }
-
-
-def project_period(
-    minutes: Sequence[Minute], current_mw: float, period: PeriodCommitment, now: datetime,
-    *, expected_offset_mw: float = 0.0,
-) -> Projection:
-    """Delivered so far (mean of the elapsed part × elapsed time) plus `current_mw` held to the period end."""
-    elapsed_h = max(0.0, min((now - period.start).total_seconds() / 3600.0, period.hours))
-    mean_so_far = sample_mean(minutes_in(minutes, period.start, min(now, period.end)))
-    delivered = (mean_so_far if mean_so_far is not None else current_mw) * elapsed_h
-    projected_mean = (delivered + current_mw * (period.hours - elapsed_h)) / period.hours
-    expected = period.committed_mw + expected_offset_mw
-    deviation = projected_mean - expected
-    return Projection(
-        delivered_mwh=delivered, elapsed_h=elapsed_h, current_mw=current_mw, projected_mean_mw=projected_mean,
-        committed_mw=expected, tolerance_mw=period.tolerance_mw, deviation_mw=deviation,
-        deviation_mwh=deviation * period.hours, missed=abs(deviation) > period.tolerance_mw,
-    )

@@ -23,6 +23,7 @@ from typing import Any
 import asyncpg
 
 from services.alerts import store
+from services.alerts.baseload_rules import revised
 from services.alerts.formats import Notification, render
 from services.alerts.lifecycle import FIRING, INACTIVE, PENDING, RESOLVED_EVENT, AlertState, step
 from services.alerts.matchers import Matcher, all_match
@@ -181,7 +182,7 @@ class Evaluator:
         if not rules:
             return result
         plants = {r.plant_id for r in rules if r.kind in BASELOAD_KINDS and r.plant_id is not None}
-        books = await store.load_books(conn, plants, now)
+        books = await store.load_books(conn, plants, now, default_period_s=self.settings.settlement_period_s)
         want = Needs()
         for rule in list(rules):
             try:
@@ -189,7 +190,7 @@ class Evaluator:
             except Exception as exc:  # one rule's defect: reported and skipped below
                 result.failed[rule.id] = store.describe(exc)
                 rules.remove(rule)
-        inputs = await store.load_inputs(conn, want, books, now)
+        inputs = await store.load_inputs(conn, want, books, now, max_gap_s=self.settings.max_gap_s)
         existing = await store.lock_alerts(conn, [r.id for r in rules])
         ctx = CycleContext(now, await store.active_silences(conn, now))
         for rule in rules:
@@ -243,6 +244,7 @@ class Evaluator:
         labels = dict(verdict.labels)
         fp = fingerprint(rule.id, labels)
         row = existing.get(fp)
+        verdict = revised(verdict, row.evidence if row else None)
         current = row.state if row else AlertState()
         silenced = any(all_match(matchers, labels) for matchers in ctx.silences)
         outcome = step(current, verdict.active, rule.timing, silenced=silenced, now=ctx.now)
@@ -286,3 +288,5 @@ def merge_needs(into: Needs, more: Needs) -> None:
     into.gateways |= more.gateways
     for signal_id, since in more.minutes.items():
         into.want_minutes(signal_id, since)
+    for signal_id, since in more.readings.items():
+        into.want_readings(signal_id, since)

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.alerts.deviation import CommitmentBook, Minute
+from services.alerts.deviation import DEFAULT_MAX_GAP_S, CommitmentBook, Minute
 from services.alerts.lifecycle import Timing
+from shared.settlement import Reading
+from shared.settlement.frequency import to_mhz
 
 SIGNAL_KINDS = ("threshold", "frequency_band")
 BASELOAD_KINDS = ("baseload_deviation", "frequency_corrected_deviation", "sustained_under_delivery")
@@ -51,15 +53,20 @@ class Sample:
 
 @dataclass
 class Needs:
-    """What a cycle must read: latest Good values, last reading times, gateway last-seen, minute series."""
+    """What a cycle must read: latest Good values, last reading times, gateway last-seen, minute series and raw
+    readings (for the settlement engine's held integral)."""
 
     latest: set[int] = field(default_factory=set)
     last_seen: set[int] = field(default_factory=set)
     gateways: set[str] = field(default_factory=set)
     minutes: dict[int, datetime] = field(default_factory=dict)  # signal id → since
+    readings: dict[int, datetime] = field(default_factory=dict)  # signal id → since
 
     def want_minutes(self, signal_id: int, since: datetime) -> None:
         self.minutes[signal_id] = min(since, self.minutes.get(signal_id, since))
+
+    def want_readings(self, signal_id: int, since: datetime) -> None:
+        self.readings[signal_id] = min(since, self.readings.get(signal_id, since))
 
 
 @dataclass
@@ -68,7 +75,10 @@ class Inputs:
     last_seen: dict[int, datetime] = field(default_factory=dict)
     gateway_seen: dict[str, datetime | None] = field(default_factory=dict)
     minutes: dict[int, list[Minute]] = field(default_factory=dict)
+    # Every reading (all qualities, time order) since the wanted instant, with the two before it.
+    readings: dict[int, list[Reading]] = field(default_factory=dict)
     books: dict[int, CommitmentBook] = field(default_factory=dict)
+    max_gap_s: float = DEFAULT_MAX_GAP_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +162,8 @@ def _band(rule: Rule, inputs: Inputs, now: datetime) -> Verdict:
     low, high = float(rule.params["low_hz"]), float(rule.params["high_hz"])
     if sample is None:
         return Verdict(labels, False, f"{rule.params['signal']}: no recent reading", None, {"no_data": True})
-    active = not (low <= sample.value <= high)
+    # Integer mHz, boundary inside: the rule shared.settlement.frequency states for the report too.
+    active = not (to_mhz(low) <= to_mhz(sample.value) <= to_mhz(high))
     nominal = float(rule.params.get("nominal_hz", 50.0))
     evidence = {"frequency_hz": sample.value, "reading_ts": sample.ts.isoformat(), "low_hz": low, "high_hz": high,
                 "delta_mhz": round((sample.value - nominal) * 1000.0, 3)}

@@ -44,6 +44,10 @@ class Settings(BaseServiceSettings):
         description="Delay before each attempt; its length is the attempt limit, then the delivery is dead-lettered.",
     )
     retry_jitter: float = Field(default=0.1, ge=0, le=1, description="± fraction of each delay, random.")
+    max_gap_s: float = Field(default=60.0, gt=0, le=60.0, description="The settlement engine's hold limit; keep it"
+                             " equal to BASELOAD_API_MAX_GAP_S so alerts state the compliance report's numbers.")
+    settlement_period_s: int = Field(default=900, gt=0, description="Used when no commitment names its period (as"
+                                     " BASELOAD_API_SETTLEMENT_PERIOD_S).")
     metrics_refresh_s: float = Field(default=5.0, gt=0, description="How often the /metrics gauges are re-read.")
     delivery_log_retention_days: float = Field(default=30.0, gt=0,
                                                description="Delivered notifications (and attempts) kept this long.")

@@ -19,6 +19,7 @@ from services.alerts.lifecycle import AlertState, Timing
 from services.alerts.matchers import Matcher, from_dicts
 from services.alerts.rules import KINDS, Inputs, Needs, Rule, Sample
 from shared.commitments import Commitment
+from shared.settlement import Exclusion, Reading
 
 LATEST_LOOKBACK = timedelta(days=1)
 BOOK_BEHIND, BOOK_AHEAD = timedelta(days=2), timedelta(days=1)
@@ -129,7 +130,8 @@ async def notify(conn: asyncpg.Connection, channel: str, payload: str = "") -> N
 
 # --- inputs -------------------------------------------------------------------------------------------------------
 
-async def load_books(conn: asyncpg.Connection, plant_ids: Iterable[int], now: datetime) -> dict[int, CommitmentBook]:
+async def load_books(conn: asyncpg.Connection, plant_ids: Iterable[int], now: datetime, *,
+                     default_period_s: int = 900) -> dict[int, CommitmentBook]:
     ids = sorted(set(plant_ids))
     if not ids:
         return {}
@@ -139,15 +141,17 @@ async def load_books(conn: asyncpg.Connection, plant_ids: Iterable[int], now: da
         "SELECT plant_id, period_start, committed_mw FROM commitment_schedule"
         " WHERE plant_id = ANY($1::int[]) AND period_start >= $2 AND period_start < $3", ids, lo, hi)
     exclusions = await conn.fetch(
-        "SELECT plant_id, starts_at, ends_at FROM commitment_exclusions"
+        "SELECT plant_id, starts_at, ends_at, reason FROM commitment_exclusions"
         " WHERE plant_id = ANY($1::int[]) AND ends_at > $2 AND starts_at < $3", ids, lo, hi)
     return {
         pid: CommitmentBook(
             commitments=[Commitment(c["valid_from"], c["valid_to"], c["committed_mw"], c["tolerance_mw"],
-                                    c["tolerance_pct"], c["settlement_period_s"])
+                                    c["tolerance_pct"], c["settlement_period_s"], c["id"])
                          for c in commitments if c["plant_id"] == pid],
             schedule={s["period_start"]: s["committed_mw"] for s in schedule if s["plant_id"] == pid},
-            exclusions=[(e["starts_at"], e["ends_at"]) for e in exclusions if e["plant_id"] == pid],
+            exclusions=[Exclusion(e["starts_at"], e["ends_at"], e["reason"]) for e in exclusions
+                        if e["plant_id"] == pid],
+            default_period_s=default_period_s,
         )
         for pid in ids
     }
@@ -176,10 +180,23 @@ ORDER BY r.signal_id, r.bucket
 """
 
 
+# Every reading (all qualities) of each signal since its instant, with the two before it: what the settlement
+# engine's held integral needs (the same readings the api's exact path reads).
+READINGS_SQL = """
+SELECT n.id AS signal_id, x.ts, x.value, x.quality
+FROM unnest($1::int[], $2::timestamptz[]) AS n(id, since)
+CROSS JOIN LATERAL (
+    (SELECT ts, value, quality FROM readings WHERE signal_id = n.id AND ts < n.since ORDER BY ts DESC LIMIT 2)
+    UNION ALL
+    (SELECT ts, value, quality FROM readings WHERE signal_id = n.id AND ts >= n.since AND ts <= $3)
+) AS x ORDER BY 1, x.ts
+"""
+
+
 async def load_inputs(conn: asyncpg.Connection, needs: Needs, books: dict[int, CommitmentBook],
-                      now: datetime) -> Inputs:
-    """Everything a cycle's rules read, in at most four queries (rollups_1m is kept in step by ingest)."""
-    inputs = Inputs(books=books)
+                      now: datetime, *, max_gap_s: float = 60.0) -> Inputs:
+    """Everything a cycle's rules read, in at most five queries (rollups_1m is kept in step by ingest)."""
+    inputs = Inputs(books=books, max_gap_s=max_gap_s)
     if needs.latest:
         for r in await conn.fetch(LATEST_SQL, sorted(needs.latest), now - LATEST_LOOKBACK):
             inputs.latest[r["id"]] = Sample(r["ts"], r["value"])
@@ -194,6 +211,10 @@ async def load_inputs(conn: asyncpg.Connection, needs: Needs, books: dict[int, C
         ids = list(needs.minutes)
         for r in await conn.fetch(MINUTES_SQL, ids, [needs.minutes[i] for i in ids]):
             inputs.minutes.setdefault(r["signal_id"], []).append(Minute(r["bucket"], r["good_count"], r["good_sum"]))
+    if needs.readings:
+        ids = list(needs.readings)
+        for r in await conn.fetch(READINGS_SQL, ids, [needs.readings[i] for i in ids], now):
+            inputs.readings.setdefault(r["signal_id"], []).append(Reading(r["ts"], r["value"], r["quality"]))
     return inputs
 
 
@@ -211,6 +232,7 @@ class AlertRow:
     fingerprint: str
     state: AlertState
     acked_by: str | None
+    evidence: Mapping[str, Any] | None = None
 
 
 STATE_COLUMNS = ("state", "pending_since", "firing_since", "last_active_at", "resolved_at", "last_notified_at",
@@ -219,11 +241,11 @@ STATE_COLUMNS = ("state", "pending_since", "firing_since", "last_active_at", "re
 
 async def lock_alerts(conn: asyncpg.Connection, rule_ids: Sequence[int]) -> dict[str, AlertRow]:
     rows = await conn.fetch(
-        f"SELECT id, rule_id, fingerprint, acked_by, {', '.join(STATE_COLUMNS)} FROM alerts"
+        f"SELECT id, rule_id, fingerprint, acked_by, evidence, {', '.join(STATE_COLUMNS)} FROM alerts"
         " WHERE rule_id = ANY($1::int[]) FOR UPDATE", list(rule_ids))
     return {
         r["fingerprint"]: AlertRow(r["id"], r["rule_id"], r["fingerprint"],
-                                   AlertState(**{c: r[c] for c in STATE_COLUMNS}), r["acked_by"])
+                                   AlertState(**{c: r[c] for c in STATE_COLUMNS}), r["acked_by"], r["evidence"])
         for r in rows
     }
 

@@ -63,8 +63,8 @@ async def test_the_early_warning_projects_the_period_mean(database_url: str, db:
     alerts = await evaluate_at(database_url, db, start + timedelta(minutes=5, seconds=1))
     projected = alerts["plain/projected"]
     assert projected["state"] == "firing"
-    mean_so_far = (478.0 * 60 + 455.0) / 61
-    expected_mean = (mean_so_far * 301 + 455.0 * (900 - 301)) / 900  # ≈ 462.57 MW, misses 480 ± 10
+    # Held integral so far: 60 readings × 5 s at 478 MW, then 455 MW held 1 s (to now); then 455 MW extrapolated.
+    expected_mean = (478.0 * 300 + 455.0 * 1 + 455.0 * (900 - 301)) / 900  # ≈ 462.67 MW, misses 480 ± 10
     assert abs(projected["evidence"]["projected_mean_mw"] - expected_mean) < 0.001
 
 

@@ -1,0 +1,105 @@
+"""Alerts speak the settlement numbers (issue 10 item 4): a period's final verdict states the committed, delivered
+and deviation figures and the coverage that GET /v1/plants/{plant}/compliance gives for the same period, on
+irregular report-by-exception data; the final verdict waits for the period end plus the grace; late data that
+changes a verdict is said to have done so."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from services.alerts import store
+from services.alerts.evaluator import Evaluator
+from services.api.app import create_app as create_api
+from services.api.settings import Settings as ApiSettings
+from services.ingest.store import write_readings
+from tests.integration.alerts.helpers import fast_settings
+from tests.integration.alerts.test_baseload_rules import PLAIN, load_rules
+from tests.support import make_key, serving
+
+T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # the demo commitment: 480 MW ± 10 MW, 15 min periods
+UNCERTAIN = 0x40000000  # OPC UA severity 01: not Good, so it ends the hold of the Good reading before it
+NUMBERS = ("committed_mw", "tolerance_mw", "delivered_mw", "deviation_mw", "deviation_mwh", "delivered_mwh",
+           "coverage")
+
+
+def irregular(start: datetime, end: datetime, mean_mw: float, rng: random.Random) -> list[tuple[datetime, float, int]]:
+    """Report-by-exception: steps from 0.3 s to 25 s, now and then a gap longer than max_gap, some Uncertain."""
+    out, t = [], start
+    while t < end:
+        quality = UNCERTAIN if rng.random() < 0.02 else 0
+        out.append((t, mean_mw + rng.uniform(-3, 3), quality))
+        t += timedelta(seconds=rng.uniform(61, 90) if rng.random() < 0.04 else rng.uniform(0.3, 25))
+    return out
+
+
+async def write(db: asyncpg.Pool, rows: list[tuple[datetime, float, int]]) -> None:
+    async with db.acquire() as conn:
+        sid = await conn.fetchval("SELECT id FROM signals WHERE key = 'plant.net_output'")
+        await write_readings(conn, [(sid, ts, value, quality) for ts, value, quality in rows])
+
+
+async def final_at(database_url: str, now: datetime) -> dict[str, Any] | None:
+    """Run one evaluator cycle at `now`; the final-check alert of the rule (None if it never was active)."""
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2, init=store.init_connection)
+    try:
+        evaluator = Evaluator(pool, fast_settings(database_url), database_url, clock=lambda: now)
+        await evaluator.refresh_rules()
+        await evaluator.cycle(set(), full=True)
+        row = await pool.fetchrow("SELECT state, evidence FROM alerts WHERE labels->>'check' = 'final'")
+    finally:
+        await pool.close()
+    return None if row is None else {"state": row["state"], **row["evidence"]}
+
+
+async def api_periods(api: httpx.AsyncClient, start: datetime, end: datetime) -> dict[str, dict[str, Any]]:
+    response = await api.get("/v1/plants/nish/compliance", params={"start": start.isoformat(), "end": end.isoformat()})
+    assert response.status_code == 200, response.text
+    return {datetime.fromisoformat(p["start"].replace("Z", "+00:00")).isoformat(): p
+            for p in response.json()["periods"]}
+
+
+def assert_same_numbers(alert: dict[str, Any], period: dict[str, Any]) -> None:
+    assert alert["status"] == period["status"]
+    for name in NUMBERS:
+        if period[name] is None:
+            assert alert[name] is None, name
+        else:
+            assert alert[name] == pytest.approx(period[name], rel=1e-9, abs=1e-9), name
+
+
+async def test_alert_period_numbers_equal_the_compliance_report_and_late_data_revisions_are_stated(
+        database_url: str, db: asyncpg.Pool) -> None:
+    rng = random.Random(20261125)
+    await load_rules(db, PLAIN)
+    p1, p2, p3 = T0, T0 + timedelta(minutes=15), T0 + timedelta(minutes=30)
+    await write(db, irregular(p1, p2, 455.0, rng))  # clearly short of 480 ± 10
+    await write(db, irregular(p2, p2 + timedelta(minutes=12), 460.0, rng))  # the rest of period 2 arrives late
+    token = await make_key(db, role="operator", name="ops")
+    async with serving(create_api(ApiSettings(database_url=database_url))) as base, httpx.AsyncClient(
+            base_url=base, headers={"authorization": f"Bearer {token}"}, timeout=30) as api:
+        assert await final_at(database_url, p2 + timedelta(seconds=5)) is None  # ended, but within the grace
+        first = await final_at(database_url, p2 + timedelta(seconds=30))
+        report = await api_periods(api, p1, p3)
+        assert first is not None and first["state"] == "firing" and first["period_start"] == p1.isoformat()
+        assert_same_numbers(first, report[p1.isoformat()])
+        assert first["status"] == "non_compliant" and 0.5 < first["coverage"] < 1.0
+
+        second = await final_at(database_url, p3 + timedelta(seconds=30))
+        assert second is not None and second["period_start"] == p2.isoformat()
+        assert_same_numbers(second, (await api_periods(api, p1, p3))[p2.isoformat()])
+        assert second["status"] == "non_compliant" and "revised_from" not in second
+
+        await write(db, irregular(p2 + timedelta(minutes=12), p3, 560.0, rng))  # late data: period 2 now compliant
+        revised = await final_at(database_url, p3 + timedelta(seconds=60))
+        report = await api_periods(api, p1, p3)
+    assert revised is not None and revised["period_start"] == p2.isoformat()
+    assert_same_numbers(revised, report[p2.isoformat()])
+    assert revised["status"] == "compliant" and revised["state"] == "resolved"
+    assert revised["revised_from"] == "non_compliant"
+    assert revised["summary"].startswith("revised by late data: non_compliant → compliant")

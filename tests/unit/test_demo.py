@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from services.demo import DemoError, DemoLock, Ports, check_ports_free, parse_ports, plan_simulation, ports_argument
+from services.demo_setup import (
+    DemoError,
+    DemoLock,
+    Ports,
+    check_ports_free,
+    parse_ports,
+    plan_simulation,
+    ports_argument,
+)
 
 NOW = datetime(2026, 11, 25, 10, 7, 30, tzinfo=UTC)
 

@@ -7,9 +7,10 @@ A correction takes effect when the last partner of the plant approves: in that s
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 
@@ -26,6 +27,13 @@ from services.api.settings import Settings
 from services.api.statements.service import Issuing
 from shared.auth import Principal
 from shared.quality import UNCERTAIN_SUBSTITUTE_VALUE, severity
+
+
+@asynccontextmanager
+async def _transaction(pool: asyncpg.Pool, **options: Any) -> AsyncIterator[asyncpg.Connection]:
+    """The request's one transaction; the pool's connection proxy is used as the Connection the store takes."""
+    async with pool.acquire() as proxy, proxy.transaction(**options):
+        yield cast(asyncpg.Connection, proxy)
 
 
 def _iso(ts: datetime) -> str:
@@ -49,7 +57,7 @@ async def _dispute(conn: asyncpg.Connection, plant: Plant, dispute_id: int, *, l
 async def open_dispute(pool: asyncpg.Pool, plant: Plant, who: Principal, body: DisputeIn, settings: Settings,
                        now: datetime) -> int:
     workflow.check_digest(body.attachment_digest)
-    async with pool.acquire() as conn, conn.transaction():
+    async with _transaction(pool) as conn:
         period = await _period(conn, plant, body.period_start, settings, now)
         dispute_id = await store.insert_dispute(conn, plant_id=plant.id, start=period.start, end=period.end,
                                                 reason=body.reason, evidence=body.evidence,
@@ -64,7 +72,7 @@ async def open_dispute(pool: asyncpg.Pool, plant: Plant, who: Principal, body: D
 
 async def comment(pool: asyncpg.Pool, plant: Plant, who: Principal, dispute_id: int, text: str, now: datetime
                   ) -> None:
-    async with pool.acquire() as conn, conn.transaction():
+    async with _transaction(pool) as conn:
         await _dispute(conn, plant, dispute_id)
         await store.record_event(conn, dispute_id, kind=workflow.COMMENTED, who=who, at=now, detail={"text": text})
         await outbox.enqueue_plant_event(conn, plant.id, "dispute.commented", {
@@ -102,7 +110,7 @@ def _checked(body: CorrectionIn, period: Period, catalog: Catalog, plant: Plant,
 
 async def propose(pool: asyncpg.Pool, catalog: Catalog, plant: Plant, who: Principal, dispute_id: int,
                   body: CorrectionIn, settings: Settings, now: datetime) -> int:
-    async with pool.acquire() as conn, conn.transaction():
+    async with _transaction(pool) as conn:
         dispute = await _dispute(conn, plant, dispute_id)
         period = Period(dispute["period_start"], dispute["period_end"])
         span, subs = _checked(body, period, catalog, plant, settings)
@@ -130,7 +138,7 @@ async def approve(pool: asyncpg.Pool, statements: Issuing, plant: Plant, who: Pr
                   correction_id: int, now: datetime) -> workflow.Approval:
     """Record one partner's approval; the last one makes the correction take effect and restates the period."""
     assert who.partner is not None
-    async with pool.acquire() as conn, conn.transaction():
+    async with _transaction(pool) as conn:
         dispute = await _dispute(conn, plant, dispute_id)
         row = await _locked_correction(conn, plant, dispute_id, correction_id)
         approved = [r["partner"] for r in await store.approvals_of(conn, [correction_id])]
@@ -173,7 +181,7 @@ async def _locked_correction(conn: asyncpg.Connection, plant: Plant, dispute_id:
 async def reject(pool: asyncpg.Pool, plant: Plant, who: Principal, dispute_id: int, correction_id: int,
                  reason: str, now: datetime) -> None:
     """Either partner (the proposer's included: a withdrawal) ends a pending correction without effect."""
-    async with pool.acquire() as conn, conn.transaction():
+    async with _transaction(pool) as conn:
         await _dispute(conn, plant, dispute_id)
         row = await _locked_correction(conn, plant, dispute_id, correction_id)
         workflow.reject(row["status"])
@@ -198,7 +206,7 @@ async def list_disputes(pool: asyncpg.Pool, plant: Plant, start: datetime | None
                         ) -> list[dict[str, Any]]:
     start = None if start is None else workflow.check_time(start, "start")
     end = None if end is None else workflow.check_time(end, "end")
-    async with pool.acquire() as conn:
+    async with _transaction(pool, readonly=True) as conn:
         rows = await store.list_disputes(conn, plant.id, start=start, end=end, limit=limit)
     return [{**_dispute_row(plant, r), "pending_corrections": r["pending_corrections"], "updated_at": r["updated_at"]}
             for r in rows]
@@ -210,7 +218,7 @@ def _reading(r: Any) -> dict[str, Any]:
 
 async def dispute_detail(pool: asyncpg.Pool, plant: Plant, dispute_id: int) -> dict[str, Any]:
     """The dispute, every step taken on it, and each correction with its approvals, substitutes and originals."""
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+    async with _transaction(pool, isolation="repeatable_read", readonly=True) as conn:
         dispute = await _dispute(conn, plant, dispute_id)
         events = await store.events_of(conn, dispute_id)
         corrections = await store.corrections_of(conn, dispute_id)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime
 
 import asyncpg
 
 from services.api.statements import service, store
+from shared.worker import Worker
 
 log = logging.getLogger("baseload.statements")
 
@@ -27,12 +27,11 @@ async def scan(pool: asyncpg.Pool, ctx: service.Issuing, now: datetime) -> int:
 
 
 async def run(pool: asyncpg.Pool, ctx: service.Issuing, every_s: float) -> None:
-    """Scan every `every_s` seconds; survives database outages."""
-    while True:
-        try:
-            got = await scan(pool, ctx, datetime.now(UTC))
-            if got:
-                log.info("issued %d statements", got)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning("statement issuer failed, will retry: %r", exc)
-        await asyncio.sleep(every_s)
+    """Scan every `every_s` seconds (shared.worker: retries with backoff, logs failures, survives outages)."""
+
+    async def step() -> None:
+        got = await scan(pool, ctx, datetime.now(UTC))
+        if got:
+            log.info("issued %d statements", got)
+
+    await Worker("api.statements", step, every_s=every_s, logger=log).run()

@@ -3,6 +3,7 @@ independent JOSE library (jwcrypto), restated on late data, and checked against 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
@@ -12,10 +13,12 @@ import rfc8785
 from jwcrypto import jwk, jws
 
 from services.api.disputes.outbox import create_endpoint
+from services.api.settings import Settings
 from services.api.statements import ledger, store
 from shared.ledger.chain import check_chain
 from shared.ledger.keys import add_key, load_keyring
 from shared.quality import from_db
+from tests.integration.api.conftest import running_api
 from tests.integration.api.profiles import series
 from tests.integration.statements.conftest import Env
 
@@ -172,3 +175,16 @@ async def test_after_a_key_rotation_old_and_new_statements_verify_with_the_publi
     assert kids[-1] == new.kid != kids[0]
     for s in statements:
         assert jwcrypto_verify(s["jws"], jwks) == s["payload"]
+
+
+async def test_the_api_issues_statements_by_itself_once_a_key_file_exists(env: Env) -> None:
+    await env.post("plant.net_output", series(T0, 900, lambda i: 480.0, step_s=10))
+    settings = Settings(database_url=env.database_url, signing_key_file=env.key_file, statements_every_s=0.2)
+    async with running_api(settings, env.api.db, env.api.tokens) as api:
+        deadline = asyncio.get_running_loop().time() + 15
+        while not (await api.json("/v1/plants/nish/statements", role="eps", **RANGE))["statements"]:
+            assert asyncio.get_running_loop().time() < deadline, "no statement issued within 15 s"
+            await asyncio.sleep(0.2)
+    got = await env.statements(**RANGE)
+    assert {(s["kind"], s["period_start"]) for s in got} == {("period", "2026-06-01T10:00:00.000000Z"),
+                                                             ("day", "2026-05-31T22:00:00.000000Z")}

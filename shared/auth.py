@@ -13,6 +13,7 @@ import asyncpg
 from fastapi import Request
 
 from shared.contracts import Role
+from shared.db import connection
 from shared.errors import ApiError
 
 TOKEN_PREFIX = "bl_"
@@ -104,7 +105,7 @@ async def _check_new_key(conn: asyncpg.Connection, role: str, partner: str | Non
 @asynccontextmanager
 async def _connection(conn: asyncpg.Connection | asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     if isinstance(conn, asyncpg.Pool):
-        async with conn.acquire() as acquired:
+        async with connection(conn) as acquired:
             yield acquired
     else:
         yield conn

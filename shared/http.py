@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from shared.db import UNAVAILABLE_ERRORS
+from shared.db import DATABASE_ERRORS
 from shared.errors import error_response, error_responses
 
 
@@ -17,7 +17,7 @@ async def database_ready(pool: asyncpg.Pool, timeout: float = 2.0) -> bool:
     try:
         async with asyncio.timeout(timeout):
             return await pool.fetchval("SELECT 1") == 1
-    except (*UNAVAILABLE_ERRORS, asyncpg.PostgresError):
+    except DATABASE_ERRORS:
         return False
 
 

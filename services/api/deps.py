@@ -39,11 +39,13 @@ def require_marked_parameters(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def bearer_or_session(*roles: str) -> Callable[[Request], Awaitable[Principal]]:
-    """A bearer token if one is sent, else the dashboard's session cookie (services/api/ui/session.py)."""
+    """A bearer token if one is sent, else, for reads (GET, HEAD), the dashboard's session cookie
+    (services/api/ui/session.py). A cookie never authorizes a state change here: the dashboard's own POSTs check
+    origin and CSRF token."""
     bearer = require_roles(*roles)
 
     async def dependency(request: Request) -> Principal:
-        if "authorization" not in request.headers:
+        if request.method in ("GET", "HEAD") and "authorization" not in request.headers:
             principal = await principal_from_session(request, roles)
             if principal is not None:
                 return principal

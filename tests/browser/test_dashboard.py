@@ -11,6 +11,7 @@ import pytest_asyncio
 
 from tests.browser.helpers import OpenSession, Stack, eventually, reading
 from tests.browser.profile import EXPECTED, OUTAGE, TZ, day_of_net_output, hour_of_frequency, local
+from tests.browser.profile import TRIP as EXPECTED_DISPUTE
 from tests.support import REPO_ROOT
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -42,6 +43,10 @@ async def arranged(stack: Stack) -> Arranged:
                                                                "value": 180.0}})
         assert rule.status_code == 201, rule.text
     await stack.post(day_of_net_output(day=day))
+    async with stack.client("api", "eps") as api:
+        disputed = await api.post("/v1/plants/nish/disputes", json={
+            "period_start": local(day, EXPECTED_DISPUTE).isoformat(), "reason": "GT1 trip: meter check requested"})
+        assert disputed.status_code == 201, disputed.text
     await stack.post(hour_of_frequency(end=now, excursion_at=now - timedelta(minutes=22)))
     await stack.post([
         reading("gt1.active_power", now - timedelta(seconds=1), 186.4),
@@ -94,6 +99,11 @@ async def test_day_view_colours_each_settlement_period_by_its_verdict(
     assert len(cells) in (92, 96, 100)
     for at, verdict in EXPECTED.items():
         assert by_local[at] == (verdict, VERDICT_RGB[verdict]), at
+    disputed = await s.page.eval_on_selector_all("#period-strip .has-dispute", "cs => cs.map(c => c.dataset.start)")
+    assert [datetime.fromisoformat(d.replace("Z", "+00:00")).astimezone(TZ).time() for d in disputed] == [
+        EXPECTED_DISPUTE]
+    link = s.page.locator("#period-links li.dispute-open a")
+    assert (await link.get_attribute("href") or "").startswith("/v1/plants/nish/disputes/")
     api = await (await s.page.request.get(
         f"{stack.api}/v1/plants/nish/compliance?start={cells[0][0]}&end={cells[-1][0]}")).json()
     shortfall = sum(-p["deviation_mwh"] for p in api["periods"] if (p["deviation_mwh"] or 0) < 0)
@@ -178,6 +188,10 @@ async def test_readable_at_tablet_width_and_the_readme_screenshot(
     overflow = await tablet.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"{overflow}px of horizontal scrolling at tablet width"
 
+    now = datetime.now(UTC)  # fresh live values for the picture (ST1 stays stale, GT2's fuel flow Bad)
+    await stack.post([reading(k, now, v) for k, v in (("grid.frequency", 50.012), ("gt1.active_power", 186.4),
+                                                      ("gt2.active_power", 164.8), ("plant.net_output", 481.3),
+                                                      ("gt1.fuel_gas_flow", 45210.0))])
     s = await open_session()
     await s.sign_in(stack.tokens["operator"], then=f"/ui/plants/nish?day={arranged.day.isoformat()}")
     await s.page.wait_for_selector("#day[data-loaded=true]")

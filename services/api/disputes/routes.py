@@ -30,11 +30,11 @@ from services.api.disputes.schemas import (
 )
 from services.api.disputes.workflow import Refusal
 from services.api.responses import render
-from shared.auth import Principal, require_roles
+from shared.auth import Principal
 from shared.errors import ApiError, error_response, error_responses
 
 router = APIRouter(prefix="/v1/plants/{plant}", tags=["disputes"])
-ANY_HUMAN = Depends(require_roles("partner", "operator", "admin"))
+ANY_HUMAN = Depends(deps.bearer_or_session("partner", "operator", "admin"))  # the dashboard's cookie: GETs only
 WRITE_ERRORS = error_responses(400, 401, 403, 404, 409, 422)
 # Ids are int4 columns: an id out of range is a 422, never a database error.
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]

@@ -162,3 +162,14 @@ async def test_a_session_cookie_does_not_override_a_bearer_token(ui: Ui) -> None
     async with aclosing(client):
         as_gateway = await client.get("/v1/plants", headers={"Authorization": f"Bearer {ui.tokens['gateway']}"})
     assert as_gateway.status_code == 403 and as_gateway.json()["error"]["code"] == "forbidden_role"
+
+
+async def test_the_session_cookie_reads_but_never_changes_state_through_the_json_api(ui: Ui) -> None:
+    client, _ = await ui.signed_in("eps")
+    async with aclosing(client):
+        listed = await client.get("/v1/plants/nish/disputes")
+        opened = await client.post("/v1/plants/nish/disputes", headers={"Origin": ui.url}, json={
+            "period_start": "2026-11-25T10:00:00Z", "reason": "a forged request riding on the cookie"})
+    assert listed.status_code == 200 and listed.json()["disputes"] == []
+    assert opened.status_code == 401 and opened.json()["error"]["code"] == "missing_credentials"
+    assert await ui.db.fetchval("SELECT count(*) FROM disputes") == 0

@@ -192,20 +192,25 @@
     document.getElementById("kpi-compliant").textContent = totals.compliant + " / " + assessed;
   }
 
-  function renderStrip(periods, nowS) {
+  function renderStrip(periods, nowS, links) {
     const strip = document.getElementById("period-strip");
     strip.replaceChildren();
     for (const p of periods) {
       const cell = document.createElement("div");
       const status = periodStatus(p, nowS);
-      cell.className = "period status-" + status;
+      const key = Date.parse(p.start);
+      const statement = links.statements.get(key), disputes = links.disputes.get(key) || [];
+      cell.className = "period status-" + status + (disputes.some((x) => x.status === "open") ? " has-dispute" : "");
       cell.dataset.status = status;
       cell.dataset.start = p.start;
       const start = new Date(p.start), end = new Date(p.end);
       cell.title = fmtHM.format(start) + "–" + fmtHM.format(end) + " " + STATUS_LABEL[status] +
         (p.delivered_mw != null ? " · delivered " + num(p.delivered_mw, 1) + " MW" : "") +
         (p.committed_mw != null ? " · committed " + num(p.committed_mw, 0) + " ± " + num(p.tolerance_mw, 0) + " MW" : "") +
-        (p.note ? " · " + p.note : "") + "\n" + utcText(start) + " – " + utcText(end);
+        (p.note ? " · " + p.note : "") +
+        (statement ? " · statement revision " + statement.revision : "") +
+        disputes.map((x) => " · dispute #" + x.id + " " + x.status).join("") +
+        "\n" + utcText(start) + " – " + utcText(end);
       strip.appendChild(cell);
     }
   }
@@ -262,15 +267,70 @@
     }, [xs, delivered, committed]);
   }
 
+  // Statement revisions and disputes per period (statements and disputes endpoints); optional: a failure leaves
+  // the verdicts shown and says so.
+  async function loadLinks() {
+    const range = q({ start: cfg.dayStart, end: cfg.dayEnd });
+    const base = "/v1/plants/" + encodeURIComponent(cfg.plant);
+    const links = { statements: new Map(), disputes: new Map(), error: null };
+    const [statements, disputes] = await Promise.allSettled([
+      getJSON(base + "/statements?" + range + "&kind=period"), getJSON(base + "/disputes?" + range)]);
+    if (statements.status === "fulfilled") {
+      for (const st of statements.value.statements) links.statements.set(Date.parse(st.period_start), st);
+    } else links.error = statements.reason;
+    if (disputes.status === "fulfilled") {
+      for (const dp of disputes.value.disputes) {
+        const key = Date.parse(dp.period_start);
+        links.disputes.set(key, [...(links.disputes.get(key) || []), dp]);
+      }
+    } else links.error = disputes.reason;
+    return links;
+  }
+
+  function renderLinks(links) {
+    const list = document.getElementById("period-links");
+    list.replaceChildren();
+    const base = "/v1/plants/" + encodeURIComponent(cfg.plant);
+    const item = (text, href, label) => {
+      const li = document.createElement("li");
+      li.append(text + " ");
+      const a = document.createElement("a");
+      a.href = href;
+      a.target = "_blank";
+      a.rel = "noopener";
+      a.textContent = label;
+      li.appendChild(a);
+      list.appendChild(li);
+      return li;
+    };
+    const span = (iso) => fmtHM.format(new Date(iso));
+    for (const [, ds] of [...links.disputes.entries()].sort((a, b) => a[0] - b[0])) {
+      for (const dp of ds) {
+        const li = item("Dispute #" + dp.id + " (" + dp.status + ") on " + span(dp.period_start) + "–" + span(dp.period_end) + ":", base + "/disputes/" + dp.id, "details");
+        li.className = "dispute dispute-" + dp.status;
+        li.dataset.disputeId = String(dp.id);
+      }
+    }
+    for (const [, st] of [...links.statements.entries()].sort((a, b) => a[0] - b[0])) {
+      if (st.revision > 1) item("Period " + span(st.period_start) + " restated (revision " + st.revision + "):", base + "/statements/" + encodeURIComponent(st.period_start), "revisions");
+    }
+    const signed = document.getElementById("statements-count");
+    signed.textContent = links.error ? "statements or disputes unavailable: " + links.error.message :
+      links.statements.size ? links.statements.size + " period statements signed" : "no signed statements for this day yet";
+  }
+
   async function loadDay() {
     const card = document.getElementById("day");
     document.getElementById("day-label").textContent = "· " + fmtDay.format(new Date(Date.parse(cfg.dayStart) + 12 * 3600e3));
     const net = signals.find((s) => s.kind === "net_output");
     try {
-      const compliance = await getJSON("/v1/plants/" + encodeURIComponent(cfg.plant) + "/compliance?" + q({ start: cfg.dayStart, end: cfg.dayEnd }));
+      const [compliance, links] = await Promise.all([
+        getJSON("/v1/plants/" + encodeURIComponent(cfg.plant) + "/compliance?" + q({ start: cfg.dayStart, end: cfg.dayEnd })),
+        loadLinks()]);
       const nowS = Date.now() / 1000;
       renderKpis(compliance.totals);
-      renderStrip(compliance.periods, nowS);
+      renderStrip(compliance.periods, nowS, links);
+      renderLinks(links);
       renderPeriodsChart(compliance.periods, nowS, compliance.settlement_period_s);
       if (net) {
         const agg = await getJSON("/v1/signals/" + encodeURIComponent(net.key) + "/aggregates?" +

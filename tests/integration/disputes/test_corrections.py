@@ -173,6 +173,17 @@ async def test_concurrent_approvals_apply_a_correction_exactly_once(disputes: Di
     assert kinds.count("correction_applied") == 1 and kinds.count("correction_approved") == 2
 
 
+async def test_concurrent_overlapping_proposals_leave_exactly_one_pending(disputes: Disputes) -> None:
+    dispute_id = await disputes.opened()
+    bodies = [substitution(P0 + timedelta(minutes=m), 3, 470.0 + m) for m in (2, 3, 4)] + [
+        {"kind": "energy", "energy_mwh": 100.0}]
+    responses = await asyncio.gather(*(disputes.propose(dispute_id, body, role=role)
+                                       for body, role in zip(bodies, ("eps", "socar", "eps", "socar"), strict=True)))
+    assert sorted(r.status_code for r in responses) == [201, 409, 409, 409]
+    assert {r.json()["error"]["code"] for r in responses if r.status_code == 409} == {"correction_overlaps"}
+    assert await disputes.api.db.fetchval("SELECT count(*) FROM corrections WHERE status = 'pending'") == 1
+
+
 async def test_a_rejected_correction_frees_its_interval_and_never_applies(disputes: Disputes) -> None:
     dispute_id = await disputes.opened()
     first = await disputes.proposed(dispute_id, substitution(P0, 2, 470.0))

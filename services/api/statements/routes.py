@@ -40,9 +40,9 @@ COLUMNS = ["kind", "period_start", "period_end", "revision", "issued_at", "statu
            "jws"]
 
 
-def _bounded(value: datetime | None, name: str) -> datetime | None:
+def _bounded(value: datetime, name: str) -> datetime:
     """Times outside 1970–2200 name no settlement period (and would overflow period arithmetic): 400."""
-    if value is not None and not EARLIEST <= value < LATEST:
+    if not EARLIEST <= value < LATEST:
         raise ApiError(400, "time_out_of_range", f"`{name}` must be between 1970 and 2200.",
                        {"parameter": name, "value": timestamp(value)})
     return value
@@ -73,7 +73,8 @@ async def list_statements(request: Request, plant: str, start: str | None = None
     lo, hi = parse_range(start, end)
     at = parse_time(as_of, "as_of") if as_of else None
     for name, value in (("start", lo), ("end", hi), ("as_of", at)):
-        _bounded(value, name)
+        if value is not None:
+            _bounded(value, name)
     chosen = parse_choice(kind or "all", KINDS, "kind")
     kinds = ("period", "day") if chosen == "all" else (chosen,)
     async with request.app.state.pool.acquire() as conn:
@@ -105,9 +106,10 @@ async def period_statements(request: Request, plant: str, period_start: str, kin
 
 
 async def _explain_missing(conn: Any, plant_key: str, kind: str, start: datetime, settings: Any) -> None:
-    subj = (await service.subjects(conn, plant_key) or [None])[0]
-    if subj is None:
+    found = await service.subjects(conn, plant_key)
+    if not found:
         raise ApiError(404, "unknown_period", f"Plant {plant_key!r} has no net-output signal to settle.")
+    subj = found[0]
     if kind == "day":
         bounds = service.local_day_bounds(service.local_day(start, subj.plant.timezone), subj.plant.timezone)
     else:

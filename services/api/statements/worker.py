@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from services.api.statements import service, store
+from shared.db import connection, transaction
 from shared.worker import Worker
 
 log = logging.getLogger("baseload.statements")
@@ -16,10 +17,10 @@ log = logging.getLogger("baseload.statements")
 async def scan(pool: asyncpg.Pool, ctx: service.Issuing, now: datetime) -> int:
     """One pass over all plants, each in its own transaction; a plant another replica is issuing is skipped."""
     issued = 0
-    async with pool.acquire() as conn:
+    async with connection(pool) as conn:
         plants = await service.subjects(conn)
     for subj in plants:
-        async with pool.acquire() as conn, conn.transaction():
+        async with transaction(pool) as conn:
             if not await store.lock_plant(conn, subj.plant.id, wait=False):
                 continue
             issued += len(await service.catch_up(conn, ctx, subj, now))

@@ -11,6 +11,7 @@ from services.api.settings import Settings
 from services.api.ui import session, store
 from shared import alert_acks, auth
 from shared.auth import Principal
+from shared.db import connection, transaction
 from shared.errors import ApiError
 
 
@@ -31,7 +32,7 @@ class SignedIn:
 
 async def sign_in(pool: asyncpg.Pool, token: str, settings: Settings, now: datetime) -> SignedIn:
     """Check the key and open a session for it (expired sessions are swept at the same time)."""
-    async with pool.acquire() as conn, conn.transaction():
+    async with transaction(pool) as conn:
         principal = await auth.lookup(conn, token) if token.startswith(auth.TOKEN_PREFIX) else None
         if principal is None:
             raise SignInError(401, "That API key is unknown or revoked.")
@@ -45,14 +46,14 @@ async def sign_in(pool: asyncpg.Pool, token: str, settings: Settings, now: datet
 
 
 async def sign_out(pool: asyncpg.Pool, session_id: str) -> None:
-    async with pool.acquire() as conn:
+    async with connection(pool) as conn:
         await store.delete_session(conn, session.session_hash(session_id))
 
 
 async def alerts_of(pool: asyncpg.Pool, principal: Principal, plant: str, settings: Settings, now: datetime
                     ) -> list[store.AlertView]:
     """A plant's alerts; operators also see alerts tied to no plant (e.g. a silent gateway)."""
-    async with pool.acquire() as conn:
+    async with connection(pool) as conn:
         return await store.plant_alerts(conn, plant, with_unlabelled=principal.role in session.ACK_ROLES,
                                         resolved_since=now - timedelta(hours=settings.ui_recent_alerts_h))
 
@@ -68,7 +69,7 @@ async def acknowledge(pool: asyncpg.Pool, principal: Principal, alert_id: int, c
     if principal.role not in session.ACK_ROLES:
         raise ApiError(403, "forbidden_role", f"A {principal.role} key cannot acknowledge alerts.",
                        {"role": principal.role, "allowed_roles": list(session.ACK_ROLES)})
-    async with pool.acquire() as conn, conn.transaction():
+    async with transaction(pool) as conn:
         outcome = await alert_acks.acknowledge(conn, alert_id, principal.name, comment)
     if outcome == "unknown_alert":
         raise ApiError(404, "unknown_alert", f"No alert {alert_id}.", {"id": alert_id})

@@ -53,10 +53,26 @@
   async function getJSON(url) {
     // no-cache: the browser revalidates with the server, which authorizes this session again before a 304.
     const r = await fetch(url, { cache: "no-cache", credentials: "same-origin", headers: { Accept: "application/json" } });
-    if (r.status === 401) { window.location.assign("/ui/login"); throw new Error("signed out"); }
+    if (r.status === 401) { sessionEnded(); throw new Error("signed out"); }
     const body = await r.json().catch(() => ({}));
     if (!r.ok) throw new Error((body.error && body.error.message) || ("HTTP " + r.status));
     return body;
+  }
+
+  // No automatic redirect to the sign-in page: a 401 from one endpoint while the session is still valid would
+  // bounce between the pages. Say so, and let the user sign in again.
+  function sessionEnded() {
+    if (document.getElementById("session-ended")) return;
+    const bar = document.createElement("p");
+    bar.id = "session-ended";
+    bar.className = "error";
+    bar.setAttribute("role", "alert");
+    bar.append("Your session has ended (signed out, expired or the key was revoked). ");
+    const a = document.createElement("a");
+    a.href = "/ui/login";
+    a.textContent = "Sign in again";
+    bar.appendChild(a);
+    root.prepend(bar);
   }
 
   function showError(container, err) {

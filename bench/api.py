@@ -7,8 +7,10 @@ signals over one day (one plant request, and 200 single-signal requests 8 at a t
 concurrent clients; and the api process's RSS.
 
 Readings are generated in PostgreSQL (generate_series) and folded into rollups_1m with the same aggregation as the
-ingest write path; the bench checks this by writing one hour of the same values through
-`services.ingest.store.write_readings` and comparing the rollup rows.
+ingest write path (then rollups_15m and rollups_1h with ingest's own `coarser` SQL); the bench checks this by writing
+one hour of the same values through `services.ingest.store.write_readings` and comparing the rollup rows.
+Smaller runs: `--long-signals 2` (only the net output and one signal over the long range) and `--wide-step-s 5`
+(the 200-signal day sampled every 5 s: the 1-minute buckets read the same number of rollup rows).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from services.ingest.store import write_readings  # noqa: E402
+from services.ingest.store import ROLLUP_COLUMNS, coarser, write_readings  # noqa: E402
 from shared import auth  # noqa: E402
 from shared.db import asyncpg_dsn  # noqa: E402
 from shared.embedded import start_embedded, stop_embedded, with_database  # noqa: E402
@@ -53,22 +55,30 @@ INSERT INTO readings (signal_id, ts, value, quality)
 SELECT s.id, $2::timestamptz + i * interval '1 second',
        480.0 + 5.0 * sin(i * $3::float8 + s.id) + (s.id % 7),
        CASE WHEN i % 997 = 0 THEN 1073741824 ELSE 0 END
-FROM unnest($1::int4[]) AS s(id), generate_series(0, 86399) AS i
+FROM unnest($1::int4[]) AS s(id), generate_series(0, 86399, $4) AS i
 """
-# The ingest write path's aggregation (services/ingest/store.py WRITE_SQL, `minutes`), over whole days.
+# The ingest write path's aggregation (services/ingest/store.py `minutes`, with the integral columns), over whole days.
 ROLLUP = """
 INSERT INTO rollups_1m
-SELECT signal_id, date_bin('1 minute', ts, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
-    count(*)::int4, sum(value), min(value), max(value),
+SELECT signal_id, bucket, count(*)::int4, sum(value), min(value), max(value),
     min(ts), (array_agg(value ORDER BY ts))[1], max(ts), (array_agg(value ORDER BY ts DESC))[1],
     (count(*) FILTER (WHERE good))::int4, coalesce(sum(value) FILTER (WHERE good), 0),
     min(value) FILTER (WHERE good), max(value) FILTER (WHERE good), min(ts) FILTER (WHERE good),
     (array_agg(value ORDER BY ts) FILTER (WHERE good))[1], max(ts) FILTER (WHERE good),
-    (array_agg(value ORDER BY ts DESC) FILTER (WHERE good))[1]
-FROM (SELECT signal_id, ts, value, quality BETWEEN 0 AND 1073741823 AS good FROM readings
-      WHERE signal_id = ANY($1) AND ts >= $2 AND ts < $2 + interval '1 day') AS r
-GROUP BY 1, 2
+    (array_agg(value ORDER BY ts DESC) FILTER (WHERE good))[1],
+    coalesce(sum(value * step), 0), coalesce(sum(value * step) FILTER (WHERE good), 0),
+    coalesce(sum(step) FILTER (WHERE good), 0), coalesce(max(step), 0),
+    (array_agg(step ORDER BY ts DESC) FILTER (WHERE step IS NOT NULL))[1]
+FROM (SELECT *, CASE WHEN lead(ts) OVER w < bucket + interval '1 minute'
+                     THEN date_part('epoch', lead(ts) OVER w - ts) END AS step
+      FROM (SELECT signal_id, ts, value, quality BETWEEN 0 AND 1073741823 AS good,
+                   date_bin('1 minute', ts, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket
+            FROM readings WHERE signal_id = ANY($1) AND ts >= $2 AND ts < $2 + interval '1 day') AS r
+      WINDOW w AS (PARTITION BY signal_id ORDER BY ts)) AS x
+GROUP BY signal_id, bucket
 """
+COARSE = [f"INSERT INTO rollups_15m ({', '.join(ROLLUP_COLUMNS)}) {coarser(source='rollups_1m', width='15 minutes')}",
+          f"INSERT INTO rollups_1h ({', '.join(ROLLUP_COLUMNS)}) {coarser(source='rollups_15m', width='1 hour')}"]
 
 
 def bench_plant() -> dict:
@@ -81,7 +91,7 @@ def bench_plant() -> dict:
             "commitments": [{"valid_from": "2026-01-01T00:00:00Z", "committed_mw": 480, "tolerance_mw": 10}]}
 
 
-async def load(conn: asyncpg.Connection, days: int) -> dict[str, int]:
+async def load(conn: asyncpg.Connection, days: int, long_signals: int, wide_step_s: int) -> dict[str, int]:
     await conn.execute("SET synchronous_commit = off")
     ids = {r["key"]: r["id"] for r in await conn.fetch("SELECT key, id FROM signals WHERE key LIKE 'bench.%'")}
     ordered = [ids["bench.net_output"]] + [ids[f"bench.s{i:03d}"] for i in range(1, WIDE_SIGNALS)]
@@ -90,13 +100,19 @@ async def load(conn: asyncpg.Connection, days: int) -> dict[str, int]:
     t0 = time.perf_counter()
     for d in range(days):
         day = start + timedelta(days=d)
-        chosen = ordered if d == days - 1 else ordered[:LONG_SIGNALS]
-        for chunk in range(0, len(chosen), 20):
-            part = chosen[chunk:chunk + 20]
-            await conn.execute(GENERATE, part, day, OMEGA)
-            await conn.execute(ROLLUP, part, day)
-        print(f"  day {d + 1}/{days} loaded ({time.perf_counter() - t0:.0f} s)", flush=True)
-    await conn.execute("ANALYZE readings; ANALYZE rollups_1m")
+        groups = [(ordered[:long_signals], 1)]
+        if d == days - 1:
+            groups.append((ordered[long_signals:], wide_step_s))
+        for chosen, step in groups:
+            for chunk in range(0, len(chosen), 20):
+                part = chosen[chunk:chunk + 20]
+                await conn.execute(GENERATE, part, day, OMEGA, step)
+                await conn.execute(ROLLUP, part, day)
+        if (d + 1) % 5 == 0 or d == days - 1:
+            print(f"  day {d + 1}/{days} loaded ({time.perf_counter() - t0:.0f} s)", flush=True)
+    for sql in COARSE:
+        await conn.execute(sql)
+    await conn.execute("ANALYZE readings; ANALYZE rollups_1m; ANALYZE rollups_15m; ANALYZE rollups_1h")
     return ids
 
 
@@ -107,13 +123,16 @@ async def check_rollups_match_ingest(conn: asyncpg.Connection, ids: dict[str, in
     rows = [(check, day + timedelta(seconds=i), 480.0 + 5.0 * math.sin(i * OMEGA + sid) + (sid % 7),
              1073741824 if i % 997 == 0 else 0) for i in range(3600)]
     await write_readings(conn, rows, notify_channel=None)
-    cols = "bucket, count, sum, min, max, first_ts, first_value, last_ts, last_value, good_count, good_sum, " \
-           "good_min, good_max, good_first_ts, good_first_value, good_last_ts, good_last_value"
-    sql = f"SELECT {cols} FROM rollups_1m WHERE signal_id = $1 AND bucket >= $2 AND bucket < $3 ORDER BY bucket"
-    mine = await conn.fetch(sql, sid, day, day + timedelta(hours=1))
-    theirs = await conn.fetch(sql, check, day, day + timedelta(hours=1))
-    assert len(mine) == 60 and [tuple(r) for r in mine] == [tuple(r) for r in theirs], "rollups differ from ingest's"
-    print("  rollups of generated data equal those written through services.ingest.store.write_readings")
+    for table, n in (("rollups_1m", 60), ("rollups_15m", 4), ("rollups_1h", 1)):
+        sql = f"""SELECT {', '.join(ROLLUP_COLUMNS[1:])} FROM {table} WHERE signal_id = $1 AND bucket >= $2
+                  AND bucket < $3 ORDER BY bucket"""
+        mine = await conn.fetch(sql, sid, day, day + timedelta(hours=1))
+        theirs = await conn.fetch(sql, check, day, day + timedelta(hours=1))
+        assert len(mine) == n == len(theirs), f"{table}: {len(mine)} rows, ingest wrote {len(theirs)}"
+        for a, b in zip(mine, theirs, strict=True):
+            for x, y in zip(a, b, strict=True):  # float sums may differ in the last bits (summation order)
+                assert x == y or (isinstance(x, float) and math.isclose(x, y, rel_tol=1e-9)), (table, a, b)
+    print("  rollups (1 min, 15 min, 1 h) of generated data equal those written through ingest's write path")
 
 
 def start_api(url: str, port: int, *, cache: bool = True) -> subprocess.Popen:
@@ -242,9 +261,10 @@ async def run(args: argparse.Namespace) -> None:
         await upgrade_async(url)
         conn = await asyncpg.connect(url, server_settings={"timezone": "UTC"})
         await apply_plant(conn, parse_plant(bench_plant()))
-        print(f"loading {args.days} days × {LONG_SIGNALS} signals + 1 day × {WIDE_SIGNALS} signals at 1 Hz into {name}")
+        print(f"loading {args.days} days × {args.long_signals} signals at 1 Hz + 1 day × {WIDE_SIGNALS} signals "
+              f"(every {args.wide_step_s} s) into {name}")
         t = time.perf_counter()
-        ids = await load(conn, args.days)
+        ids = await load(conn, args.days, args.long_signals, args.wide_step_s)
         total = await conn.fetchval("SELECT count(*) FROM readings")
         print(f"  {total:,} readings in {time.perf_counter() - t:.0f} s")
         await check_rollups_match_ingest(conn, ids)
@@ -265,6 +285,8 @@ async def run(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--long-signals", type=int, default=LONG_SIGNALS, help="signals loaded over all days (≥ 2)")
+    parser.add_argument("--wide-step-s", type=int, default=1, help="sampling step of the 200-signal day")
     parser.add_argument("--requests", type=int, default=50, help="timed requests per scenario")
     parser.add_argument("--keep", action="store_true", help="keep the database (and embedded server) afterwards")
     parser.add_argument("--reuse", metavar="URL", help="measure only, on a database a --keep run left")

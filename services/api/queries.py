@@ -11,7 +11,9 @@ from services.api import store
 from services.api.buckets import ORIGIN, Bucketing
 from services.api.cache import BucketCache
 from services.api.store import Conn
-from shared.settlement import Integral, NotExact, held_integrals, rollup_integrals
+from shared.settlement import Integral, NotExact, held_integrals
+from shared.settlement.integral import micros
+from shared.settlement.rollup import column_integrals
 
 # Wide requests (many signals) are served straight from PostgreSQL: caching them would cost memory for little.
 MAX_CACHED_SIGNALS = 16
@@ -68,14 +70,15 @@ async def exact_integrals(conn: Conn, ids: Sequence[int], edges: Sequence[dateti
     finer rollups, else from raw readings. All through shared.settlement, so all give the same numbers."""
     out: dict[int, list[Integral]] = {}
     raw_ids = list(ids)
+    bounds = [micros(e) for e in edges]
     for table, width in store.ROLLUP_TABLES:
         if not raw_ids or not store.aligned(edges, width):
             continue
-        rows = await store.rollup_rows(conn, raw_ids, edges[0], edges[-1], table=table, width=width)
+        rows = await store.rollup_rows(conn, raw_ids, edges[0], edges[-1], table=table)
         pending = []
         for sid in raw_ids:
             try:
-                out[sid] = rollup_integrals(rows[sid], edges, max_gap_s=max_gap_s, good_only=good)
+                out[sid] = column_integrals(rows[sid], bounds, max_gap_s=max_gap_s, good_only=good)
             except NotExact:
                 pending.append(sid)
         raw_ids = pending

@@ -14,9 +14,10 @@ from services.api.buckets import MINUTE, Bucketing
 from services.api.catalog import Catalog, Plant, Signal
 from shared.db import UNAVAILABLE_ERRORS, asyncpg_dsn
 from shared.quality import GOOD_SQL_PREDICATE
-from shared.settlement import Reading, RollupRow
+from shared.settlement import Reading
 from shared.settlement.frequency import BAND_DEVIATION_SQL
 from shared.settlement.integral import micros
+from shared.settlement.rollup import RollupColumns
 
 Conn = asyncpg.Connection | asyncpg.Pool
 
@@ -156,14 +157,22 @@ def _spread(row: Any, names: Sequence[str], positions: Sequence[int], size: int)
 # Rollup rows for the exact held integral (shared/settlement/rollup.py): the rows inside [$2, $3) plus the two
 # before $2 and the one at or after $3, at any distance (the holds at the edges depend on them).
 _ROLLUP_ROWS_SQL = """
-SELECT s.id AS signal_id, x.* FROM unnest($1::int4[]) AS s(id) CROSS JOIN LATERAL (
-    (SELECT {cols} FROM {table} WHERE signal_id = s.id AND bucket < $2 ORDER BY bucket DESC LIMIT 2)
-    UNION ALL
-    (SELECT {cols} FROM {table} WHERE signal_id = s.id AND bucket >= $2 AND bucket < $3)
-    UNION ALL
-    (SELECT {cols} FROM {table} WHERE signal_id = s.id AND bucket >= $3 ORDER BY bucket LIMIT 1)
-) AS x ORDER BY 1, x.bucket
+SELECT s.id AS signal_id, {arrays} FROM unnest($1::int4[]) AS s(id) CROSS JOIN LATERAL (
+    SELECT * FROM (
+        (SELECT {cols} FROM {table} WHERE signal_id = s.id AND bucket < $2 ORDER BY bucket DESC LIMIT 2)
+        UNION ALL
+        (SELECT {cols} FROM {table} WHERE signal_id = s.id AND bucket >= $2 AND bucket < $3)
+        UNION ALL
+        (SELECT {cols} FROM {table} WHERE signal_id = s.id AND bucket >= $3 ORDER BY bucket LIMIT 1)
+    ) AS u
+) AS x GROUP BY s.id
 """
+_US = "(extract(epoch FROM {0}) * 1000000)::int8"
+ROLLUP_COLUMNS = {"start_us": _US.format("bucket"), "first_us": _US.format("first_ts"),
+                  "last_us": _US.format("last_ts"),
+                  "last_value": "last_value", "last_good": "good_last_ts IS NOT DISTINCT FROM last_ts",
+                  "last_step_s": "last_step_s", "max_step_s": "max_step_s", "area": "area",
+                  "good_area": "good_area", "good_held_s": "good_held_s"}
 # Rollup tables, coarsest first, with their bucket widths (all aligned to UTC midnight).
 ROLLUP_TABLES = (("rollups_1h", timedelta(hours=1)), ("rollups_15m", timedelta(minutes=15)), ("rollups_1m", MINUTE))
 
@@ -181,19 +190,19 @@ def aligned(edges: Sequence[datetime], width: timedelta) -> bool:
 def bucket_edges(b: Bucketing) -> list[datetime]:
     """[start of every bucket, end of the last] of a bucketing."""
     return list(b.edges) if b.edges is not None else [*b.starts(), b.end]
-ROLLUP_COLUMNS = ("bucket, first_ts, last_ts, last_value, good_last_ts IS NOT DISTINCT FROM last_ts AS last_good, "
-                  "last_step_s, max_step_s, area, good_area, good_held_s")
 
 
 async def rollup_rows(conn: Conn, signal_ids: Sequence[int], start: datetime, end: datetime, *,
-                      table: str = "rollups_1m", width: timedelta = MINUTE) -> dict[int, list[RollupRow]]:
-    """Per signal, its rollup rows of `table` covering [start, end) with the context rows the edges need."""
-    rows = await conn.fetch(_ROLLUP_ROWS_SQL.format(cols=ROLLUP_COLUMNS, table=table), list(signal_ids), start, end)
-    out: dict[int, list[RollupRow]] = {sid: [] for sid in signal_ids}
+                      table: str = "rollups_1m") -> dict[int, RollupColumns]:
+    """Per signal, its rollup rows of `table` covering [start, end) with the context rows the edges need, as
+    columns in time order (one row per signal comes back: arrays built in PostgreSQL)."""
+    cols = ", ".join(f"{expr} AS {name}" for name, expr in ROLLUP_COLUMNS.items())
+    arrays = ", ".join(f"array_agg(x.{name} ORDER BY x.start_us) AS {name}" for name in ROLLUP_COLUMNS)
+    rows = await conn.fetch(_ROLLUP_ROWS_SQL.format(cols=cols, arrays=arrays, table=table), list(signal_ids),
+                            start, end)
+    out = {sid: RollupColumns(*([] for _ in ROLLUP_COLUMNS)) for sid in signal_ids}
     for r in rows:
-        out[r["signal_id"]].append(RollupRow(r["bucket"], r["bucket"] + width, r["first_ts"], r["last_ts"],
-                                             r["last_value"], r["last_good"], r["last_step_s"], r["max_step_s"],
-                                             r["area"], r["good_area"], r["good_held_s"]))
+        out[r["signal_id"]] = RollupColumns(*(list(r[name]) for name in ROLLUP_COLUMNS))
     return out
 
 

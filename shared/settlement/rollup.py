@@ -11,12 +11,11 @@ exceeds `max_gap_s` cannot be combined exactly (`NotExact`): the caller uses fin
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from shared.settlement.integral import Integral, hold_us, micros
+from shared.settlement.integral import EPOCH, Integral, hold_us, micros
 
 
 class NotExact(ValueError):
@@ -42,8 +41,28 @@ class RollupRow:
     good_held_s: float  # Σ (tᵢ₊₁ − tᵢ) over those pairs
 
 
-def _us(seconds: float) -> int:
-    return round(seconds * 1_000_000)
+@dataclass(slots=True)
+class RollupColumns:
+    """Rollup rows of one signal as parallel lists (times in epoch microseconds, steps and held time in seconds):
+    the fast form of a sequence of `RollupRow`, as the store reads it."""
+
+    start_us: list[int]
+    first_us: list[int]
+    last_us: list[int]
+    last_value: list[float]
+    last_good: list[bool]
+    last_step_s: list[float | None]
+    max_step_s: list[float]
+    area: list[float]
+    good_area: list[float]
+    good_held_s: list[float]
+
+    @classmethod
+    def of(cls, rows: Sequence[RollupRow]) -> RollupColumns:
+        return cls([micros(r.start) for r in rows], [micros(r.first_ts) for r in rows],
+                   [micros(r.last_ts) for r in rows], [r.last_value for r in rows], [r.last_good for r in rows],
+                   [r.last_step_s for r in rows], [r.max_step_s for r in rows], [r.area for r in rows],
+                   [r.good_area for r in rows], [r.good_held_s for r in rows])
 
 
 def rollup_integrals(rows: Sequence[RollupRow], edges: Sequence[datetime], *, max_gap_s: float,
@@ -54,36 +73,49 @@ def rollup_integrals(rows: Sequence[RollupRow], edges: Sequence[datetime], *, ma
     edge and the one row after the last edge where they exist (at any distance): edge holds depend on them.
     Raises `NotExact` for a row inside the buckets whose longest inner step exceeds `max_gap_s`.
     """
-    bounds = [micros(e) for e in edges]
+    return column_integrals(RollupColumns.of(rows), [micros(e) for e in edges], max_gap_s=max_gap_s,
+                            good_only=good_only)
+
+
+def column_integrals(c: RollupColumns, bounds: Sequence[int], *, max_gap_s: float, good_only: bool = True
+                     ) -> list[Integral]:
+    """`rollup_integrals` over `RollupColumns` and bucket edges in epoch microseconds (the same rule, one pass)."""
     n = len(bounds) - 1
-    gap = _us(max_gap_s)
+    gap = round(max_gap_s * 1_000_000)
     area, covered = [0.0] * n, [0] * n
-    last = [micros(r.last_ts) for r in rows]
-    for k, r in enumerate(rows):
-        lo = micros(r.start)
-        inside = bounds[0] <= lo < bounds[-1]
-        if inside:
-            if _us(r.max_step_s) > gap:
-                raise NotExact(r.start)
-            i = bisect.bisect_right(bounds, lo) - 1
-            area[i] += r.good_area if good_only else r.area
-            covered[i] += _us(r.good_held_s) if good_only else last[k] - micros(r.first_ts)
-        if good_only and not r.last_good:
+    rows = len(c.start_us)
+    lo_edge, hi_edge = bounds[0], bounds[-1]
+    i = 0  # the bucket of the current row's start: rows and buckets both advance in time
+    for k in range(rows):
+        start = c.start_us[k]
+        last = c.last_us[k]
+        if lo_edge <= start < hi_edge:
+            if round(c.max_step_s[k] * 1_000_000) > gap:
+                raise NotExact(EPOCH + timedelta(microseconds=start))
+            while bounds[i + 1] <= start:
+                i += 1
+            if good_only:
+                area[i] += c.good_area[k]
+                covered[i] += round(c.good_held_s[k] * 1_000_000)
+            else:
+                area[i] += c.area[k]
+                covered[i] += last - c.first_us[k]
+        if good_only and not c.last_good[k]:
             continue
-        t = last[k]
-        nxt = micros(rows[k + 1].first_ts) - t if k + 1 < len(rows) else None
-        if r.last_step_s is not None:
-            prev: int | None = _us(r.last_step_s)
-        else:
-            prev = t - last[k - 1] if k > 0 else None
-        hi = t + hold_us(nxt, prev, gap)
-        if hi <= bounds[0] or t >= bounds[-1]:
+        nxt = c.first_us[k + 1] - last if k + 1 < rows else None
+        step = c.last_step_s[k]
+        prev = round(step * 1_000_000) if step is not None else (last - c.last_us[k - 1] if k > 0 else None)
+        hi = last + hold_us(nxt, prev, gap)
+        if hi <= lo_edge or last >= hi_edge:
             continue
-        i = max(0, bisect.bisect_right(bounds, t) - 1)
-        while i < n and bounds[i] < hi:
-            part = min(hi, bounds[i + 1]) - max(t, bounds[i])
+        j = i if lo_edge <= start else 0
+        while bounds[j + 1] <= last:
+            j += 1
+        value = c.last_value[k]
+        while j < n and bounds[j] < hi:
+            part = min(hi, bounds[j + 1]) - max(last, bounds[j])
             if part > 0:
-                area[i] += r.last_value * (part / 1_000_000)
-                covered[i] += part
-            i += 1
-    return [Integral(a, c / 1_000_000) for a, c in zip(area, covered, strict=True)]
+                area[j] += value * (part / 1_000_000)
+                covered[j] += part
+            j += 1
+    return [Integral(a, cv / 1_000_000) for a, cv in zip(area, covered, strict=True)]

@@ -30,6 +30,7 @@ from services.api.schemas import documented
 from services.api.service import compliance_method, plant_settlement
 from services.api.settings import Settings
 from shared.auth import Principal
+from shared.errors import error_responses
 from shared.quality import from_db
 from shared.settlement import PeriodSettlement, TooManyPeriods
 from shared.settlement.frequency import band_mhz
@@ -184,7 +185,7 @@ def _fuel_method(settings: Settings, b: Bucketing) -> dict[str, str]:
 @router.get("/plants/{plant}/stream", tags=["plants"], summary="Server-Sent Events: latest value of each signal",
             responses={200: {"content": {"text/event-stream": {"example": 'event: latest\ndata: {"plant":"nish",'
                              '"signals":{"plant.net_output":{"ts":"2026-11-25T10:00:00Z","value":481.2,'
-                             '"quality":0}}}\n\n'}}}})
+                             '"quality":0}}}\n\n'}}}, **error_responses(401, 403, 404)})
 async def plant_stream(request: Request, plant: str, principal: Principal = deps.READ) -> StreamingResponse:
     """An `event: latest` about once a second with each signal's newest reading; reconnect with the usual SSE rules.
     If the key is revoked, a last `event: revoked` is sent and the stream ends."""

@@ -31,6 +31,12 @@ def examples(fast: int = FAST_EXAMPLES) -> int:
     return int(os.environ.get("BASELOAD_FUZZ_EXAMPLES") or fast)
 
 
+def derandomize() -> bool:
+    """The fast profile (make test, CI) replays the same examples every run, so a red run is never a coin toss;
+    with BASELOAD_FUZZ_EXAMPLES set, each run explores new ones."""
+    return not os.environ.get("BASELOAD_FUZZ_EXAMPLES")
+
+
 def run_sql(url: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
     """`work(conn)` on a short-lived connection, from synchronous code."""
     async def run() -> T:

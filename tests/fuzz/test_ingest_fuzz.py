@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from services.ingest.app import create_app
 from services.ingest.settings import Settings
 from shared import auth
-from tests.fuzz.conftest import examples, run_sql, service_thread
+from tests.fuzz.conftest import derandomize, examples, run_sql, service_thread
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 SIGNALS = ["gt1.active_power", "gt2.active_power", "plant.net_output", "grid.frequency", "nope.signal", ""]
@@ -101,7 +101,7 @@ def test_any_readings_request_is_answered_below_500_and_never_half_written(fuzz_
     with service_thread(create_app(Settings(database_url=fuzz_database))) as url, \
             httpx.Client(base_url=url, timeout=30) as client:
 
-        @settings(max_examples=examples(), deadline=None, derandomize=False,
+        @settings(max_examples=examples(), deadline=None, derandomize=derandomize(), database=None,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
         @given(request=requests())
         def one(request: tuple[bytes, dict[str, str]]) -> None:
@@ -128,7 +128,7 @@ def test_a_gzip_member_boundary_anywhere_in_a_batch_loses_nothing(fuzz_database:
             httpx.Client(base_url=url, timeout=30) as client:
         sent = 0
 
-        @settings(max_examples=examples(10), deadline=None)
+        @settings(max_examples=examples(10), deadline=None, derandomize=derandomize(), database=None)
         @given(count=st.integers(1, 20), cut=st.floats(0, 1), level=st.integers(1, 9))
         def one(count: int, cut: float, level: int) -> None:
             nonlocal sent

@@ -15,8 +15,10 @@ from typing import Any
 
 from shared.ledger.canonical import parse_timestamp
 from shared.ledger.digest import Row, context_rows, readings_digest
+from shared.ledger.payload import corrections_from_json
 from shared.ledger.signing import VerificationError, statement_hash, verify
 from shared.settlement.commitments import CommitmentInForce
+from shared.settlement.corrections import corrected_integral, correction_for, correction_margin
 from shared.settlement.integral import Reading, held_integral
 from shared.settlement.verdict import Exclusion, settle_period
 
@@ -108,14 +110,25 @@ def recompute(payload: Mapping[str, Any], export: Sequence[Row]) -> list[str]:
         problems.append(f"readings_digest: statement {payload['readings_digest']} ({payload['readings']['rows']} "
                         f"rows), export {digest.digest} ({digest.rows} rows)")
     if payload.get("kind") == "period":
-        problems += _numbers_differ(payload, rows, start, end)
+        problems += _numbers_differ(payload, [r for r in export if r.signal in signals], rows, start, end)
     return problems
 
 
-def _numbers_differ(payload: Mapping[str, Any], rows: Sequence[Row], start: datetime, end: datetime) -> list[str]:
+def _numbers_differ(payload: Mapping[str, Any], export: Sequence[Row], rows: Sequence[Row], start: datetime,
+                    end: datetime) -> list[str]:
     params = payload["parameters"]
-    readings = [Reading(r.ts, r.value, r.quality) for r in rows]
-    integral = held_integral(readings, start, end, max_gap_s=params["max_gap_s"])
+    max_gap_s = params["max_gap_s"]
+    # Agreed corrections (stated in the payload with every substitute) change the numbers exactly as the api's
+    # settlement applies them: the same shared functions, over the originals around the period.
+    correction = correction_for(corrections_from_json(payload.get("corrections") or []), start, end,
+                                max_gap_s=max_gap_s)
+    if correction is None:
+        integral = held_integral([Reading(r.ts, r.value, r.quality) for r in rows], start, end, max_gap_s=max_gap_s)
+    else:
+        margin = correction_margin(max_gap_s)
+        around = context_rows(export, start - margin, end + margin)
+        integral = corrected_integral([Reading(r.ts, r.value, r.quality) for r in around], correction, start, end,
+                                      max_gap_s=max_gap_s)
     c = payload.get("commitment")
     commitment = None if c is None else CommitmentInForce(
         c.get("commitment_id"), parse_timestamp(c["valid_from"]), c["committed_mw"], c["tolerance_mw"],

@@ -8,8 +8,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from shared.ledger.canonical import timestamp
+from shared.ledger.canonical import parse_timestamp, timestamp
 from shared.ledger.digest import CONTEXT_RULE, ReadingsDigest
+from shared.settlement.corrections import EnergyOverride, Substitution
+from shared.settlement.integral import Reading
+
+Correction = Substitution[Any] | EnergyOverride
 
 SCHEMA = "baseload.statement/1"
 NUMBERS = ("status", "committed_mw", "tolerance_mw", "delivered_mw", "deviation_mw", "deviation_mwh", "energy_mwh",
@@ -79,10 +83,40 @@ def number(value: float | None) -> float | None:
 
 
 def period_payload(plant: str, numbers: PeriodNumbers, method: Mapping[str, str], parameters: Mapping[str, Any],
-                   evidence: Evidence, placement: Placement) -> dict[str, Any]:
+                   evidence: Evidence, placement: Placement, corrections: Sequence[Mapping[str, Any]] = ()
+                   ) -> dict[str, Any]:
     return {"schema": SCHEMA, "kind": "period", "plant": plant, **numbers.as_json(), "method": dict(method),
             "parameters": dict(parameters), "readings": evidence.as_json(),
-            "readings_digest": evidence.digest.digest, **_placed(placement)}
+            "readings_digest": evidence.digest.digest, "corrections": list(corrections), **_placed(placement)}
+
+
+def corrections_json(applied: Sequence[Correction], signal_key: str) -> list[dict[str, Any]]:
+    """The agreed corrections that reach a period, in the order they took effect, with every substitute reading:
+    what an offline recomputation needs besides the raw readings (the originals, which the digest covers)."""
+    out: list[dict[str, Any]] = []
+    for item in applied:
+        if isinstance(item, EnergyOverride):
+            out.append({"kind": "energy", "period_start": timestamp(item.period_start),
+                        "period_end": timestamp(item.period_end), "energy_mwh": number(item.energy_mwh)})
+        else:
+            out.append({"kind": "readings", "signal": signal_key, "starts_at": timestamp(item.starts_at),
+                        "ends_at": timestamp(item.ends_at),
+                        "readings": [[timestamp(r.ts), float(r.value), int(r.quality)] for r in item.readings]})
+    return out
+
+
+def corrections_from_json(doc: Sequence[Mapping[str, Any]]) -> list[Correction]:
+    """The inverse of `corrections_json` (the substitution's database signal id is not stated: 0 here)."""
+    out: list[Correction] = []
+    for item in doc:
+        if item["kind"] == "energy":
+            out.append(EnergyOverride(parse_timestamp(item["period_start"]), parse_timestamp(item["period_end"]),
+                                      float(item["energy_mwh"])))
+        else:
+            out.append(Substitution(0, parse_timestamp(item["starts_at"]), parse_timestamp(item["ends_at"]),
+                                    tuple(Reading(parse_timestamp(ts), float(v), int(q))
+                                          for ts, v, q in item["readings"])))
+    return out
 
 
 def day_payload(plant: str, day: date, timezone: str, start: datetime, end: datetime,

@@ -18,7 +18,7 @@ PURE_MODULES = (
     "services.alerts.frequency_response", "services.alerts.matchers", "services.alerts.signing",
     "services.alerts.formats", "services.alerts.formats.*",
     "services.api.buckets", "services.api.aggregates", "services.api.frequency", "services.api.csvout",
-    "services.api.cache", "services.api.disputes.overlay", "services.api.disputes.workflow",
+    "services.api.cache", "services.api.disputes.workflow",
     "services.ingest.validation", "services.ingest.lineprotocol", "services.ingest.decoding",
     "services.gateway.delivery", "services.gateway.codec", "services.gateway.readings", "services.gateway.config",
     "services.gateway.buffer", "services.gateway.intake",

@@ -7,12 +7,12 @@ integral in place of the rollup one, so the compliance endpoint and the statemen
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import asyncpg
 
 from services.api.disputes import store
-from services.api.disputes.overlay import EnergyOverride, corrected_integral, period_overlay
+from shared.settlement.corrections import EnergyOverride, corrected_integral, correction_for, correction_margin
 from shared.settlement.integral import Integral, Reading
 
 
@@ -23,20 +23,16 @@ async def corrected_integrals(conn: asyncpg.Connection | asyncpg.Pool, plant_id:
     substitute just before a period holds into it); other periods are absent."""
     if not periods:
         return {}
-    margin = timedelta(seconds=2 * max_gap_s)
+    margin = correction_margin(max_gap_s)
     lo, hi = min(p[0] for p in periods), max(p[1] for p in periods)
     applied = await store.applied_corrections(conn, plant_id, signal_id, lo - margin, hi + margin)
     out: dict[datetime, Integral] = {}
     for start, end in periods:
-        own = period_overlay(applied, start, end)
-        if isinstance(own, EnergyOverride):
-            out[start] = corrected_integral([], own, start, end, max_gap_s=max_gap_s)
+        correction = correction_for(applied, start, end, max_gap_s=max_gap_s)
+        if correction is None:
             continue
-        nearby = period_overlay(applied, start - margin, end + margin)
-        subs = nearby if isinstance(nearby, list) else own
-        if not subs:
-            continue
-        rows = await store.raw_readings(conn, signal_id, start - margin, end + margin)
-        readings = [Reading(ts, value, quality) for ts, value, quality in rows]
-        out[start] = corrected_integral(readings, subs, start, end, max_gap_s=max_gap_s)
+        readings = [] if isinstance(correction, EnergyOverride) else [
+            Reading(ts, value, quality)
+            for ts, value, quality in await store.raw_readings(conn, signal_id, start - margin, end + margin)]
+        out[start] = corrected_integral(readings, correction, start, end, max_gap_s=max_gap_s)
     return out

@@ -13,10 +13,10 @@ from typing import Any
 
 import asyncpg
 
-from services.api.disputes.overlay import EnergyOverride, Substitution
 from services.api.disputes.workflow import Pending
 from shared.auth import Principal
 from shared.quality import from_db, to_db
+from shared.settlement.corrections import EnergyOverride, Substitution
 
 # pg_advisory_xact_lock(namespace, plant_id): serialises proposals on one plant (the overlap check and the insert).
 LOCK_NAMESPACE = 0x44495350  # "DISP"

@@ -15,6 +15,7 @@ import asyncpg
 
 from services.api import store as api_store
 from services.api.catalog import Plant, Signal
+from services.api.disputes import store as disputes_store
 from services.api.settings import Settings
 from services.api.statements import store
 from services.api.statements.numbers import settle
@@ -26,10 +27,12 @@ from shared.ledger.payload import (
     PeriodNumbers,
     Placement,
     changes,
+    corrections_json,
     day_payload,
     period_payload,
 )
 from shared.ledger.signing import sign, statement_hash, unverified_payload
+from shared.settlement.corrections import correction_margin
 
 log = logging.getLogger("baseload.statements")
 
@@ -119,7 +122,12 @@ async def period_builder(conn: asyncpg.Connection, ctx: Issuing, subj: Subject, 
                          method: Mapping[str, str]) -> Build:
     evidence = await _evidence(conn, subj, numbers.start, numbers.end, ctx.settings)
     params = parameters(ctx.settings)
-    return lambda placement: period_payload(subj.plant.key, numbers, method, params, evidence, placement)
+    margin = correction_margin(ctx.settings.max_gap_s)
+    applied = await disputes_store.applied_corrections(conn, subj.plant.id, subj.net.id, numbers.start - margin,
+                                                       numbers.end + margin)
+    corrections = corrections_json(applied, subj.net.key)
+    return lambda placement: period_payload(subj.plant.key, numbers, method, params, evidence, placement,
+                                            corrections)
 
 
 async def day_builder(conn: asyncpg.Connection, ctx: Issuing, subj: Subject, day: date) -> Build:

@@ -11,7 +11,9 @@ import httpx
 from services.alerts.dispatch import Dispatcher
 from services.api.statements import worker
 from services.api.statements.service import Issuing
-from shared.quality import to_db
+from shared.ledger.digest import Row
+from shared.ledger.offline import recompute
+from shared.quality import from_db, to_db
 from tests.integration.alerts.helpers import Receiver, fast_settings
 from tests.integration.disputes.conftest import P0, P1, Disputes, iso, substitution
 from tests.support import serving
@@ -70,6 +72,7 @@ async def test_a_correction_approved_by_both_partners_restates_the_period_for_bo
         assert stated[0]["payload"]["delivered_mw"] == 416.0 and stated[1]["payload"]["delivered_mw"] == 400.0
         restatement = stated[0]["payload"]["restatement"]
         assert restatement["correction_id"] == correction_id and restatement["replaces"] == stated[1]["hash"]
+        await _both_revisions_recompute_offline(disputes, stated)
 
         async with httpx.AsyncClient(timeout=5) as client:
             dispatcher = Dispatcher(api.db, fast_settings(database_url), database_url, client)
@@ -81,3 +84,15 @@ async def test_a_correction_approved_by_both_partners_restates_the_period_for_bo
         periods = [e["data"] for e in events if e["type"] == "statement.restated" and e["data"]["kind"] == "period"]
         assert [(p["period_start"], p["revision"], p["jws"]) for p in periods] == [
             (stated[0]["period_start"], 2, stated[0]["jws"])]
+
+
+async def _both_revisions_recompute_offline(disputes: Disputes, stated: list[dict]) -> None:
+    """A partner with the raw export (the untouched originals) and the signed payloads re-derives both revisions:
+    revision 2 states the agreed substitutes, so it recomputes too; without them its numbers would not."""
+    export = [Row("plant.net_output", r["ts"], r["value"], from_db(r["quality"])) for r in await disputes.api.db.fetch(
+        """SELECT ts, value, quality FROM readings WHERE signal_id = (SELECT id FROM signals
+           WHERE key = 'plant.net_output') ORDER BY ts""")]
+    latest, first = stated[0]["payload"], stated[1]["payload"]
+    assert [c["kind"] for c in latest["corrections"]] == ["readings"] and first["corrections"] == []
+    assert recompute(latest, export) == [] and recompute(first, export) == []
+    assert recompute({**latest, "corrections": []}, export) != []

@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.api.disputes import workflow
-from services.api.disputes.overlay import (
+from services.api.disputes.workflow import Pending, Period, Refusal
+from shared.settlement.corrections import (
     EnergyOverride,
     Substitution,
     apply_substitutions,
     corrected_integral,
     period_overlay,
 )
-from services.api.disputes.workflow import Pending, Period, Refusal
 from shared.settlement.integral import Integral, Reading, held_integral
 
 T = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)

@@ -1,16 +1,18 @@
-"""The correction overlay: approved substitute readings replace the originals of their interval. Pure.
+"""Agreed corrections: approved substitute readings replace the originals of their interval. Pure.
 
-The originals stay in `readings`, untouched and readable; settlement of a corrected period is computed by the shared
-engine's raw held integral over the readings this module returns. Substitutes are stored and shown with the OPC UA
-quality UncertainSubstituteValue; because both partners agreed them, settlement counts them as Good
-(`corrected_integral`). An approved energy value replaces the period's integral outright.
+The one place a correction changes a number: the api's settlement (through `services/api/disputes/corrected.py`)
+and the offline recomputation of a signed statement (`shared/ledger/offline.py`) both call `correction_for` and
+`corrected_integral`. The originals stay in `readings`, untouched and readable; settlement of a corrected period is
+computed by the shared engine's raw held integral over the readings this module returns. Substitutes are stored
+and shown with the OPC UA quality UncertainSubstituteValue; because both partners agreed them, settlement counts
+them as Good (`corrected_integral`). An approved energy value replaces the period's integral outright.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
 
 from shared.quality import GOOD
@@ -99,3 +101,21 @@ def corrected_integral(readings: Sequence[Reading], overlay: EnergyOverride | Se
         return Integral(overlay.energy_mwh * SECONDS_PER_HOUR, (end - start).total_seconds())
     overlaid = apply_substitutions(list(readings), [agreed(s) for s in overlay])
     return held_integral(overlaid, start, end, max_gap_s=max_gap_s)
+
+
+def correction_margin(max_gap_s: float) -> timedelta:
+    """How far outside a period a substitution can still change it: a substitute holds at most one maximum gap, and
+    the hold rule looks one step further back."""
+    return timedelta(seconds=2 * max_gap_s)
+
+
+def correction_for(applied: Sequence[Substitution[Any] | EnergyOverride], start: datetime, end: datetime, *,
+                   max_gap_s: float) -> EnergyOverride | list[Substitution[Any]] | None:
+    """What corrects [start, end): its own approved energy value, else every substitution that reaches it within
+    `correction_margin`, else nothing (`applied` in the order the corrections took effect)."""
+    own = period_overlay(applied, start, end)
+    if isinstance(own, EnergyOverride):
+        return own
+    margin = correction_margin(max_gap_s)
+    nearby = period_overlay(applied, start - margin, end + margin)
+    return (nearby if isinstance(nearby, list) else own) or None

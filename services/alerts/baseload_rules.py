@@ -23,7 +23,7 @@ from services.alerts.deviation import (
     settlement_evidence,
 )
 from services.alerts.frequency_response import Droop, mean_response_mw, projected_response_mw
-from services.alerts.rules import Inputs, Needs, Rule, Verdict, base_labels, fresh_sample
+from services.alerts.model import Inputs, Needs, Rule, Verdict, base_labels, fresh_sample
 from shared.settlement import SettlementPeriod
 from shared.settlement import settlement_periods as periods_between
 from shared.settlement.verdict import EXCLUDED, INSUFFICIENT_DATA, NO_COMMITMENT, NON_COMPLIANT

@@ -11,7 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-INACTIVE, PENDING, FIRING, RESOLVED = "inactive", "pending", "firing", "resolved"
+from shared.contracts import AlertState as State
+
+# The states are the cross-service contract's (shared/contracts.py), as plain strings for storage and JSON.
+INACTIVE, PENDING, FIRING, RESOLVED = (State.INACTIVE.value, State.PENDING.value, State.FIRING.value,
+                                       State.RESOLVED.value)
 FIRING_EVENT, RESOLVED_EVENT, REMINDER_EVENT = "alert.firing", "alert.resolved", "alert.reminder"
 
 

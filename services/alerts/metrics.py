@@ -12,11 +12,12 @@ import asyncpg
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from services.alerts import store
+from shared.contracts import AlertState
 from shared.db import UNAVAILABLE_ERRORS
 
 log = logging.getLogger("baseload.alerts.metrics")
 
-ALERT_STATES = ("inactive", "pending", "firing", "resolved")
+ALERT_STATES = tuple(state.value for state in AlertState)
 OUTBOX_STATUSES = ("pending", "delivered", "dead")
 
 

@@ -10,22 +10,23 @@ from services.alerts import config_store as cs
 from services.alerts import schemas, store
 from services.alerts.edge import COMMON_RESPONSES, BigId, Id, IdFilter, Limit, not_found, rows
 from shared.auth import Principal, require_roles
+from shared.contracts import AlertState, Role
 from shared.errors import ApiError, error_responses
 
-Operator = Annotated[Principal, Depends(require_roles("operator", "admin"))]
+Operator = Annotated[Principal, Depends(require_roles(Role.OPERATOR, Role.ADMIN))]
 # Partner keys read (never change) the alerts, transitions and deliveries of plants their partner is party to.
-Reader = Annotated[Principal, Depends(require_roles("partner", "operator", "admin"))]
+Reader = Annotated[Principal, Depends(require_roles(Role.PARTNER, Role.OPERATOR, Role.ADMIN))]
 
 
 def partner_of(principal: Principal) -> str | None:
     """The partner whose plants bound what this key reads; None for operator and admin keys (everything)."""
-    return principal.partner if principal.role == "partner" else None
+    return principal.partner if principal.role == Role.PARTNER else None
 router = APIRouter(prefix="/v1", responses=COMMON_RESPONSES)
 
 
 @router.get("/alerts", tags=["alerts"])
 async def list_alerts(request: Request, who: Reader,
-                      state: Literal["inactive", "pending", "firing", "resolved"] | None = None,
+                      state: AlertState | None = None,
                       limit: Limit = 100) -> list[dict[str, Any]]:
     """Alerts, newest first, optionally in one state (a partner key: those of its partner's plants)."""
     return rows(await cs.list_alerts(request.app.state.pool, state, limit, partner_of(who)))

@@ -13,9 +13,10 @@ from services.alerts.edge import COMMON_RESPONSES, Id, PlantFilter, PlantPath, n
 from services.alerts.egress import EgressRefused, Unresolvable, target_of
 from services.alerts.signing import new_secret
 from shared.auth import Principal, require_roles
+from shared.contracts import Role
 from shared.errors import ApiError, error_responses
 
-MANAGE = Depends(require_roles("operator", "admin"))
+MANAGE = Depends(require_roles(Role.OPERATOR, Role.ADMIN))
 Manager = Annotated[Principal, MANAGE]
 router = APIRouter(prefix="/v1", responses=COMMON_RESPONSES)
 MAX_SCHEDULE_RANGE = timedelta(days=366)

@@ -6,112 +6,34 @@ identifies the alert. Commitment-based kinds live in `baseload_rules.py`.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
-from services.alerts.deviation import DEFAULT_MAX_GAP_S, CommitmentBook, Minute
-from services.alerts.lifecycle import Timing
-from shared.settlement import Reading
+from services.alerts import baseload_rules
+from services.alerts.deviation import CommitmentBook
+from services.alerts.model import (
+    BASELOAD_KINDS,
+    KINDS,
+    SEVERITIES,
+    SIGNAL_KINDS,
+    TIMER_KINDS,
+    Inputs,
+    Needs,
+    Rule,
+    Sample,
+    Verdict,
+    base_labels,
+    fingerprint,
+    fresh_sample,
+)
 from shared.settlement.frequency import to_mhz
 
-SIGNAL_KINDS = ("threshold", "frequency_band")
-BASELOAD_KINDS = ("baseload_deviation", "frequency_corrected_deviation", "sustained_under_delivery")
-KINDS = (*SIGNAL_KINDS, "stale", *BASELOAD_KINDS)
-# Kinds that change with the clock alone, so the timer evaluates them every tick.
-TIMER_KINDS = ("stale", *BASELOAD_KINDS)
-SEVERITIES = ("critical", "warning", "info")
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    id: int
-    name: str
-    kind: str
-    severity: str
-    labels: Mapping[str, str]
-    params: Mapping[str, Any]
-    timing: Timing
-    signals: Mapping[str, int] = field(default_factory=dict)  # role ("signal", "frequency_signal") → signal id
-    plant_id: int | None = None
-    plant_key: str | None = None
-    p_nominal_mw: float | None = None
-
-    @property
-    def signal_ids(self) -> frozenset[int]:
-        return frozenset(self.signals.values())
-
-
-@dataclass(frozen=True, slots=True)
-class Sample:
-    ts: datetime
-    value: float
-
-
-@dataclass
-class Needs:
-    """What a cycle must read: latest Good values, last reading times, gateway last-seen, minute series and raw
-    readings (for the settlement engine's held integral)."""
-
-    latest: set[int] = field(default_factory=set)
-    last_seen: set[int] = field(default_factory=set)
-    gateways: set[str] = field(default_factory=set)
-    minutes: dict[int, datetime] = field(default_factory=dict)  # signal id → since
-    readings: dict[int, datetime] = field(default_factory=dict)  # signal id → since
-
-    def want_minutes(self, signal_id: int, since: datetime) -> None:
-        self.minutes[signal_id] = min(since, self.minutes.get(signal_id, since))
-
-    def want_readings(self, signal_id: int, since: datetime) -> None:
-        self.readings[signal_id] = min(since, self.readings.get(signal_id, since))
-
-
-@dataclass
-class Inputs:
-    latest: dict[int, Sample] = field(default_factory=dict)
-    last_seen: dict[int, datetime] = field(default_factory=dict)
-    gateway_seen: dict[str, datetime | None] = field(default_factory=dict)
-    minutes: dict[int, list[Minute]] = field(default_factory=dict)
-    # Every reading (all qualities, time order) since the wanted instant, with the two before it.
-    readings: dict[int, list[Reading]] = field(default_factory=dict)
-    books: dict[int, CommitmentBook] = field(default_factory=dict)
-    max_gap_s: float = DEFAULT_MAX_GAP_S
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    labels: Mapping[str, str]
-    active: bool | None
-    summary: str
-    value: float | None = None
-    evidence: Mapping[str, Any] = field(default_factory=dict)
-
-
-def fingerprint(rule_id: int, labels: Mapping[str, str]) -> str:
-    """Stable identity of an alert: the rule and its full label set."""
-    text = json.dumps([rule_id, sorted(labels.items())], separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def base_labels(rule: Rule) -> dict[str, str]:
-    labels = {"alertname": rule.name, "severity": rule.severity, "kind": rule.kind}
-    if rule.plant_key:
-        labels["plant"] = rule.plant_key
-    if rule.params.get("signal"):
-        labels["signal"] = str(rule.params["signal"])
-    if rule.params.get("gateway"):
-        labels["gateway"] = str(rule.params["gateway"])
-    return {**labels, **rule.labels}
+__all__ = ["BASELOAD_KINDS", "KINDS", "SEVERITIES", "SIGNAL_KINDS", "TIMER_KINDS", "Inputs", "Needs", "Rule", "Sample",
+           "Verdict", "base_labels", "evaluate", "fingerprint", "fresh_sample", "needs"]
 
 
 def needs(rule: Rule, books: Mapping[int, CommitmentBook], now: datetime) -> Needs:
     """The inputs `rule` reads at `now`."""
-    # Imported here because baseload_rules builds on this module's types.
-    from services.alerts import baseload_rules
-
     out = Needs()
     if rule.kind in SIGNAL_KINDS:
         out.latest.add(rule.signals["signal"])
@@ -127,8 +49,6 @@ def needs(rule: Rule, books: Mapping[int, CommitmentBook], now: datetime) -> Nee
 
 def evaluate(rule: Rule, inputs: Inputs, now: datetime) -> list[Verdict]:
     """The verdicts of `rule` at `now`."""
-    from services.alerts import baseload_rules  # see needs()
-
     if rule.kind == "threshold":
         return [_threshold(rule, inputs, now)]
     if rule.kind == "frequency_band":
@@ -136,12 +56,6 @@ def evaluate(rule: Rule, inputs: Inputs, now: datetime) -> list[Verdict]:
     if rule.kind == "stale":
         return [_stale(rule, inputs, now)]
     return baseload_rules.evaluate(rule, inputs, now)
-
-
-def fresh_sample(rule: Rule, inputs: Inputs, now: datetime, role: str = "signal") -> Sample | None:
-    sample = inputs.latest.get(rule.signals.get(role, -1))
-    max_age = timedelta(seconds=float(rule.params.get("max_age_s", 300)))
-    return sample if sample is not None and now - sample.ts <= max_age else None
 
 
 def _threshold(rule: Rule, inputs: Inputs, now: datetime) -> Verdict:

@@ -1,0 +1,110 @@
+"""The alert rules' domain types: a rule as loaded, what a cycle reads for it (`Needs` → `Inputs`) and what it
+concludes (`Verdict`), plus the label helpers every kind shares. Pure; imported by `rules.py` and
+`baseload_rules.py` alike, so the two rule modules never import each other both ways."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from services.alerts.deviation import DEFAULT_MAX_GAP_S, CommitmentBook, Minute
+from services.alerts.lifecycle import Timing
+from shared.settlement import Reading
+
+SIGNAL_KINDS = ("threshold", "frequency_band")
+BASELOAD_KINDS = ("baseload_deviation", "frequency_corrected_deviation", "sustained_under_delivery")
+KINDS = (*SIGNAL_KINDS, "stale", *BASELOAD_KINDS)
+# Kinds that change with the clock alone, so the timer evaluates them every tick.
+TIMER_KINDS = ("stale", *BASELOAD_KINDS)
+SEVERITIES = ("critical", "warning", "info")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: int
+    name: str
+    kind: str
+    severity: str
+    labels: Mapping[str, str]
+    params: Mapping[str, Any]
+    timing: Timing
+    signals: Mapping[str, int] = field(default_factory=dict)  # role ("signal", "frequency_signal") → signal id
+    plant_id: int | None = None
+    plant_key: str | None = None
+    p_nominal_mw: float | None = None
+
+    @property
+    def signal_ids(self) -> frozenset[int]:
+        return frozenset(self.signals.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    ts: datetime
+    value: float
+
+
+@dataclass
+class Needs:
+    """What a cycle must read: latest Good values, last reading times, gateway last-seen, minute series and raw
+    readings (for the settlement engine's held integral)."""
+
+    latest: set[int] = field(default_factory=set)
+    last_seen: set[int] = field(default_factory=set)
+    gateways: set[str] = field(default_factory=set)
+    minutes: dict[int, datetime] = field(default_factory=dict)  # signal id → since
+    readings: dict[int, datetime] = field(default_factory=dict)  # signal id → since
+
+    def want_minutes(self, signal_id: int, since: datetime) -> None:
+        self.minutes[signal_id] = min(since, self.minutes.get(signal_id, since))
+
+    def want_readings(self, signal_id: int, since: datetime) -> None:
+        self.readings[signal_id] = min(since, self.readings.get(signal_id, since))
+
+
+@dataclass
+class Inputs:
+    latest: dict[int, Sample] = field(default_factory=dict)
+    last_seen: dict[int, datetime] = field(default_factory=dict)
+    gateway_seen: dict[str, datetime | None] = field(default_factory=dict)
+    minutes: dict[int, list[Minute]] = field(default_factory=dict)
+    # Every reading (all qualities, time order) since the wanted instant, with the two before it.
+    readings: dict[int, list[Reading]] = field(default_factory=dict)
+    books: dict[int, CommitmentBook] = field(default_factory=dict)
+    max_gap_s: float = DEFAULT_MAX_GAP_S
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    labels: Mapping[str, str]
+    active: bool | None
+    summary: str
+    value: float | None = None
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+
+def fingerprint(rule_id: int, labels: Mapping[str, str]) -> str:
+    """Stable identity of an alert: the rule and its full label set."""
+    text = json.dumps([rule_id, sorted(labels.items())], separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def base_labels(rule: Rule) -> dict[str, str]:
+    labels = {"alertname": rule.name, "severity": rule.severity, "kind": rule.kind}
+    if rule.plant_key:
+        labels["plant"] = rule.plant_key
+    if rule.params.get("signal"):
+        labels["signal"] = str(rule.params["signal"])
+    if rule.params.get("gateway"):
+        labels["gateway"] = str(rule.params["gateway"])
+    return {**labels, **rule.labels}
+
+
+def fresh_sample(rule: Rule, inputs: Inputs, now: datetime, role: str = "signal") -> Sample | None:
+    sample = inputs.latest.get(rule.signals.get(role, -1))
+    max_age = timedelta(seconds=float(rule.params.get("max_age_s", 300)))
+    return sample if sample is not None and now - sample.ts <= max_age else None

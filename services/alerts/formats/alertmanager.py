@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from services.alerts.formats import Notification, iso
+from services.alerts.formats.notification import Notification, iso
 
 ZERO_TIME = "0001-01-01T00:00:00Z"  # Alertmanager's endsAt for alerts that have not ended
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from services.alerts.formats import Notification, iso
+from services.alerts.formats.notification import Notification, iso
 
 SUMMARY_LIMIT = 1024  # PagerDuty truncates longer summaries
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from services.alerts.formats import Notification
+from services.alerts.formats.notification import Notification
 
 ICONS = {"alert.firing": ":rotating_light:", "alert.reminder": ":bell:", "alert.resolved": ":white_check_mark:"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from services.alerts.formats import Notification, iso
+from services.alerts.formats.notification import Notification, iso
 
 
 def render(n: Notification, options: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,8 @@ and the SCADA gateway bridge between them. Ctrl-C stops every process.
 Time: the alerts service judges settlement periods by the wall clock, and ingest refuses readings from the future.
 So with `--time-scale` above 1 the simulator replays the recent past at that speed until it meets the wall clock
 (the scenario's event, e.g. the GT trip, `--trip-after` wall seconds in, when the previous settlement period
-began), then a second simulator run continues live (time scale 1) from the same plant state.
+began), then the same simulator process runs on live (time scale 1): its OPC UA server is not restarted, so the
+gateway keeps its session and no second of readings is missing across the switch.
 """
 
 from __future__ import annotations
@@ -160,12 +161,12 @@ def child_env(settings: BaseServiceSettings, url: str, ports: Ports, gateway_key
     return env
 
 
-def simulator_args(ports: Ports, scenario: str, start: datetime, time_scale: float, event_at_s: float,
-                   duration_s: float | None = None) -> list[str]:
+def simulator_args(ports: Ports, scenario: str, start: datetime, time_scale: float, event_at_s: float) -> list[str]:
+    """A replay (time scale > 1) goes live by itself when it meets the clock (`--then-live`)."""
     args = ["simulate", "--opcua-port", str(ports.opcua), "--modbus-port", str(ports.modbus),
             "--scenario", scenario, f"--event-at={event_at_s:.3f}", "--time-scale", f"{time_scale:g}",
             "--start", start.isoformat()]
-    return [*args, "--duration", f"{duration_s:.3f}"] if duration_s is not None else args
+    return [*args, "--then-live"] if time_scale > 1 else args
 
 
 def run_demo(settings: BaseServiceSettings, options: DemoOptions) -> int:
@@ -219,13 +220,11 @@ def _run(settings: BaseServiceSettings, options: DemoOptions, url: str) -> int:
         secret = _configure_alerts(sup, ports, tokens["demo-admin"], options.plan(datetime.now(UTC)))
         sup.start("sink", "sink", "--port", str(ports.sink), env={"BASELOAD_SINK_SECRET": secret})
         plan = options.plan(datetime.now(UTC))  # planned again: the replay must meet the clock from now
-        catching_up = plan.catch_up_s > 0
-        sup.start("simulator", *simulator_args(ports, scenario, plan.start, plan.time_scale, plan.event_at_s,
-                                               plan.catch_up_s if catching_up else None))
+        sup.start("simulator", *simulator_args(ports, scenario, plan.start, plan.time_scale, plan.event_at_s))
         wait_listening(sup, "the simulator", (ports.opcua, ports.modbus))  # the gateway's sources first
         sup.start("gateway", "gateway", "--config", str(DEMO_GATEWAY))
         print_banner(ports, tokens, plan, scenario)
-        return _supervise(sup, stopping, ports, plan, scenario, catching_up)
+        return _supervise(sup, stopping)
     except DemoError as exc:
         print(f"baseload demo: {exc}", file=sys.stderr)
         return 1
@@ -274,23 +273,13 @@ def _on_stop_signals() -> list[bool]:
     return stopping
 
 
-def _supervise(sup: Supervisor, stopping: list[bool], ports: Ports, plan: SimPlan, scenario: str,
-               catching_up: bool) -> int:
+def _supervise(sup: Supervisor, stopping: list[bool]) -> int:
     while not stopping[0]:
         time.sleep(0.2)
         done = sup.exited()
         if done is None:
             continue
         name, code = done
-        if name == "simulator" and catching_up and code == 0:
-            # The replay met the wall clock: continue live, from the same point of the scenario.
-            live_start = datetime.now(UTC)
-            sup.start("simulator", *simulator_args(ports, scenario, live_start, 1.0,
-                                                   plan.live_event_at_s(live_start)))
-            catching_up = False
-            print(f"\n  [demo] the simulation has caught up with the clock; running live from "
-                  f"{live_start:%H:%M:%S} UTC\n", flush=True)
-            continue
         print(f"baseload demo: {name} exited with code {code}; stopping", file=sys.stderr)
         return 1
     return 0

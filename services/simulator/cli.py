@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from services.simulator.model import SIGNALS, PlantParams, Scenario, ScenarioKind
 from services.simulator.registers import BLOCK_SIZE, WORD_ORDERS
-from services.simulator.runner import SimulatorOptions, running_simulator
+from services.simulator.runner import Simulator, SimulatorOptions, running_simulator
 from shared.plants import PlantConfigError, load_plant_file
 
 DEFAULT_PLANT = Path(__file__).resolve().parents[2] / "deploy" / "plants" / "nish.yaml"
@@ -37,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", type=datetime.fromisoformat,
                    help="simulated time at t=0, with offset (default: now); use a past start with --time-scale > 1 "
                         "so source timestamps do not run into the future")
+    p.add_argument("--then-live", action="store_true",
+                   help="with a past --start: replay at --time-scale until simulated time meets the clock, then "
+                        "run live (time scale 1) in the same servers, so clients keep their sessions")
     p.add_argument("--duration", type=float, help="stop after this many wall seconds")
     return p
 
@@ -56,6 +60,7 @@ def options_from_args(args: argparse.Namespace) -> SimulatorOptions:
         scenario=Scenario(ScenarioKind(args.scenario), event_at_s=args.event_at, signal=args.signal),
         params=replace(PlantParams(), nominal_mw=plant.capacity_mw),
         time_scale=args.time_scale, tick_s=args.tick, start=args.start, plant_name=plant.key,
+        then_live=args.then_live,
     )
 
 
@@ -81,7 +86,20 @@ async def _run(options: SimulatorOptions, duration: float | None) -> None:
             print(f"  {2 * i:>3}  {signal}")
         print(f"scenario {options.scenario.kind.value}, seed {options.seed}, time scale {options.time_scale}",
               flush=True)
-        if duration is None:
-            await asyncio.Event().wait()
-        else:
-            await asyncio.sleep(duration)
+        live = asyncio.create_task(_say_when_live(sim)) if sim.clock.live_after_s is not None else None
+        try:
+            if duration is None:
+                await asyncio.Event().wait()
+            else:
+                await asyncio.sleep(duration)
+        finally:
+            if live is not None:
+                live.cancel()
+
+
+async def _say_when_live(sim: Simulator) -> None:
+    clock = sim.clock
+    assert clock.live_after_s is not None
+    await asyncio.sleep(max(clock.wall_delay(clock.live_after_s, time.monotonic()), 0.0))
+    print(f"\n  [simulator] caught up with the clock; running live from "
+          f"{clock.timestamp(clock.live_after_s):%H:%M:%S} UTC\n", flush=True)

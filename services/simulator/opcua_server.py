@@ -29,7 +29,10 @@ class OpcUaPlantServer:
         await server.init()
         server.set_endpoint(self.endpoint)
         server.set_server_name("Baseload plant simulator")
+        # NoSecurity on loopback by design, so anonymous clients only: with no signing or encrypting policy on
+        # offer, asyncua would warn at every start about certificate and password tokens it cannot protect.
         server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        server.set_identity_tokens([ua.AnonymousIdentityToken])
         self.namespace_index = await server.register_namespace(NAMESPACE_URI)
         plant = await server.nodes.objects.add_object(self.namespace_index, self.plant_name)
         for signal in self.signals:

@@ -28,6 +28,7 @@ class SimulatorOptions:
     tick_s: float = 1.0
     start: datetime | None = None      # simulated time at t = 0; default: now
     plant_name: str = "Plant"
+    then_live: bool = False            # a past start replays at time_scale until it meets the clock, then runs live
 
 
 class Simulator:
@@ -35,12 +36,20 @@ class Simulator:
 
     def __init__(self, options: SimulatorOptions) -> None:
         self.options = options
-        start = options.start or datetime.now(UTC).replace(microsecond=0)
-        self.clock = SimClock(start, options.time_scale, time.monotonic())
+        self.clock = self.start_clock()
         self.state = self.state_at_tick(0)
         self.opcua = OpcUaPlantServer(options.host, options.opcua_port, SIGNALS, options.plant_name)
         self.modbus = ModbusPlantServer(options.host, options.modbus_port, options.modbus_device_id,
                                         lambda: self.state, SIGNALS)
+
+    def start_clock(self) -> SimClock:
+        """A clock whose t = 0 is now (called again once the servers are up, so no second is skipped)."""
+        o = self.options
+        wall_now = datetime.now(UTC)
+        start = o.start or wall_now.replace(microsecond=0)
+        if o.then_live:
+            return SimClock.replay_then_live(start, o.time_scale, time.monotonic(), wall_now)
+        return SimClock(start, o.time_scale, time.monotonic())
 
     def state_at_tick(self, k: int) -> PlantState:
         o = self.options
@@ -66,6 +75,9 @@ async def running_simulator(options: SimulatorOptions) -> AsyncIterator[Simulato
     await sim.opcua.start(sim.state, sim.clock.timestamp(0))
     try:
         await sim.modbus.start()
+        # Simulated time starts when both servers are up: the seconds spent starting them are not skipped.
+        sim.clock = sim.start_clock()
+        await sim.opcua.publish(sim.state, sim.clock.timestamp(0))
         task = asyncio.create_task(sim.run_ticks())
         try:
             yield sim

@@ -18,7 +18,7 @@ from services.gateway.buffer import DiskBuffer, Queued
 from services.gateway.config import GatewayConfig
 from services.gateway.delivery import Outcome, Verdict, batch_due, classify, retry_delay_s
 from services.gateway.metrics import GatewayMetrics
-from services.gateway.readings import to_json
+from services.gateway.readings import Reading, format_ts, to_json
 from shared.worker import Backoff, Worker, worker_metrics
 
 log = logging.getLogger("baseload.gateway.sender")
@@ -111,10 +111,8 @@ class Sender:
         m.readings_sent.labels(result="accepted").inc(outcome.accepted)
         m.readings_sent.labels(result="duplicate").inc(outcome.duplicates)
         m.readings_sent.labels(result="rejected").inc(len(outcome.rejected))
-        for item in outcome.rejected[:20]:
-            index = item.get("index")
-            reading = batch[index].reading if isinstance(index, int) and 0 <= index < len(batch) else None
-            log.warning("ingest rejected %s: %s %s", reading, item.get("code"), item.get("message"))
+        for line in rejection_lines(outcome.rejected, [q.reading for q in batch]):
+            log.warning("%s", line)
         self.update_gauges()
 
     def update_gauges(self) -> None:
@@ -123,6 +121,29 @@ class Sender:
         age = 0.0 if stats.oldest_enqueued_at is None else max(0.0, self.clock() - stats.oldest_enqueued_at)
         self.metrics.buffer_oldest_age.set(age)
         self.metrics.dead_letters.set(stats.dead_letters)
+
+
+def rejection_lines(rejected: list[dict[str, Any]], batch: list[Reading]) -> list[str]:
+    """One readable line per rejection code: how many, which signals, the time span, and one example message."""
+    by_code: dict[str, list[tuple[Reading | None, str]]] = {}
+    for item in rejected:
+        index = item.get("index")
+        reading = batch[index] if isinstance(index, int) and 0 <= index < len(batch) else None
+        by_code.setdefault(str(item.get("code") or "rejected"), []).append((reading, str(item.get("message") or "")))
+    lines = []
+    for code, items in by_code.items():
+        readings = [r for r, _ in items if r is not None]
+        where = ""
+        if readings:
+            signals = sorted({r.signal for r in readings})
+            names = ", ".join(signals[:3]) + (f" +{len(signals) - 3} more" if len(signals) > 3 else "")
+            first, last = min(r.ts for r in readings), max(r.ts for r in readings)
+            span = format_ts(first) if first == last else f"{format_ts(first)} .. {format_ts(last)}"
+            where = f" ({names}; {span})"
+        example = next((m for _, m in items if m), "")
+        lines.append(f"ingest rejected {len(items)} reading{'s' if len(items) != 1 else ''} as {code}{where}"
+                     + (f": {example}" if example else ""))
+    return lines
 
 
 def _json_or_none(response: httpx.Response) -> Any:

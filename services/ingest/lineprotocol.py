@@ -134,12 +134,12 @@ def _parse_common(line: str, number: int, scale: int, keys: Keys) -> Point | Non
     if "," in series:
         measurement = series.partition(",")[0]
         for tag in series.split(",")[1:]:
-            key, sep, value = tag.partition("=")
-            if not sep or not key or not value:
+            key, sep, tag_value = tag.partition("=")
+            if not sep or not key or not tag_value:
                 return None
     if not measurement:
         return None
-    fields = []
+    fields: list[tuple[str, float]] = []
     quality = None
     for item in fields_text.split(","):
         field, _, text = item.partition("=")

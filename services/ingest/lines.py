@@ -73,6 +73,7 @@ def decode_lines(body: bytes, precision: str, now: datetime, max_readings: int,
     for line, fields, quality, timestamp_ns, _ in parsed.points:
         ts = times.get(timestamp_ns)
         if ts is None:  # the ns → µs rule: truncate (floor), and say so when it meets another reading
+            assert timestamp_ns is not None  # lines without a timestamp map to `now` above
             ts = times[timestamp_ns] = EPOCH + timedelta(microseconds=timestamp_ns // 1000)
         cut = timestamp_ns is not None and timestamp_ns % 1000 != 0
         for key, value in fields:

@@ -33,8 +33,8 @@ def detect_layout(header: Sequence[str]) -> Layout:
     names = [h.strip().lower() for h in header]
     for name, columns, quality in (("baseload", BASELOAD_COLUMNS, "quality"), ("pi", PI_COLUMNS, "status")):
         if all(c in names for c in columns):
-            return Layout(name, *(names.index(c) for c in columns),
-                          names.index(quality) if quality in names else None)
+            signal, ts, value = (names.index(c) for c in columns)
+            return Layout(name, signal, ts, value, names.index(quality) if quality in names else None)
     raise LayoutError(f"header {', '.join(header)!r}: expected signal,ts,value[,quality] or "
                       "tag,timestamp,value[,status]")
 

@@ -25,11 +25,12 @@ from services.ingest.settings import Settings
 from services.ingest.signalmaps import SignalMaps
 from services.ingest.writer import BatchResult, Idempotency, Ingestor, run_maintenance
 from shared.auth import Principal, authenticate, token_from_headers
+from shared.contracts import Role
 from shared.db import create_pool, resolve_database_url
 from shared.errors import ApiError, error_response, error_responses, install_error_handlers
 from shared.http import add_operational_routes
 
-WRITE_ROLES = ("gateway", "admin")
+WRITE_ROLES = (Role.GATEWAY, Role.ADMIN)
 _json_encoder = msgspec.json.Encoder()
 
 

@@ -9,8 +9,6 @@ from datetime import UTC, datetime, timedelta
 
 from shared import quality as q
 
-BAD_BIT = 0x80000000
-
 # Rejection codes, also listed in the README.
 UNKNOWN_SIGNAL = "unknown_signal"
 FORBIDDEN_SIGNAL = "forbidden_signal"

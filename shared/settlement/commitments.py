@@ -94,7 +94,11 @@ def settlement_periods(start: datetime, end: datetime, commitments: Sequence[Com
     Raises `TooManyPeriods` before building more than `limit` periods.
     """
     changes = _changes(commitments)
-    shortest = min([default_period_s, *(c.settlement_period_s for c in commitments)])
+    lengths = [default_period_s, *(c.settlement_period_s for c in commitments)]
+    shortest = min(lengths)
+    # Counted before anything is built: no period is longer than the longest length, so this is a lower bound.
+    if limit is not None and count_periods(start, end, max(lengths)) - 1 > limit:
+        raise TooManyPeriods(count_periods(start, end, shortest), limit)
     out: list[SettlementPeriod] = []
     t = _first_start(start, changes, commitments, default_period_s)
     while t < end:

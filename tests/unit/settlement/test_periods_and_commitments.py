@@ -109,3 +109,32 @@ def test_settlement_periods_stop_at_the_limit() -> None:
     with pytest.raises(TooManyPeriods):
         settlement_periods(datetime(1026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC), [OLD], {}, 900,
                            limit=1000)
+
+
+class _CountingSchedule(dict[datetime, float]):
+    """A schedule that counts look-ups: one per period built."""
+
+    lookups = 0
+
+    def get(self, key: datetime, default: float | None = None) -> float | None:  # type: ignore[override]
+        self.lookups += 1
+        return super().get(key, default)
+
+    def __getitem__(self, key: datetime) -> float:
+        self.lookups += 1
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.lookups += 1
+        return super().__contains__(key)
+
+
+def test_settlement_periods_beyond_the_limit_are_refused_before_any_is_built() -> None:
+    schedule, always = _CountingSchedule(), Commitment(datetime(1970, 1, 1, tzinfo=UTC), None, 480.0, 10.0, None, 900)
+    settlement_periods(T, T + 15 * M, [always], schedule, 900)
+    assert schedule.lookups > 0  # the fake sees every period that is built
+    schedule.lookups = 0
+    with pytest.raises(TooManyPeriods) as caught:
+        settlement_periods(datetime(1970, 1, 1, tzinfo=UTC), datetime(2199, 1, 1, tzinfo=UTC), [always], schedule,
+                           900, limit=100_000)
+    assert schedule.lookups == 0 and caught.value.count > 8_000_000

@@ -137,10 +137,16 @@ class Supervisor:
         return None
 
     def stop_all(self) -> None:
-        for child in self.children.values():
+        # The gateway first: stopped after its simulator, it would warn that its OPC UA connection was lost.
+        self._stop([child for name, child in self.children.items() if name == "gateway"])
+        self._stop(list(self.children.values()))
+
+    @staticmethod
+    def _stop(children: list[subprocess.Popen[bytes]]) -> None:
+        for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGINT)
-        for child in self.children.values():
+        for child in children:
             try:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:

@@ -11,7 +11,7 @@ import asyncpg
 
 from services.alerts import schemas
 
-Conn = asyncpg.Connection | asyncpg.Pool
+Conn = asyncpg.Connection  # never a pool: the caller's transaction decides what commits
 
 
 class Problem(ValueError):

@@ -7,8 +7,9 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import Path, Query
+from fastapi import Depends, Path, Query, Request
 
+from shared.db import connection
 from shared.errors import ApiError, error_responses
 
 INT4_MAX, INT8_MAX = 2**31 - 1, 2**63 - 1
@@ -25,6 +26,15 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 # What any operation can answer: no or a bad key, a wrong role, a request that does not match the schema, the
 # database away. Each route adds its own (400, 404, 409).
 COMMON_RESPONSES = error_responses(401, 403, 422, 503)
+
+
+async def request_connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
+    """One pooled connection per request; store functions take it (never the pool), the route owns transactions."""
+    async with connection(request.app.state.pool) as conn:
+        yield conn
+
+
+Db = Annotated[asyncpg.Connection, Depends(request_connection)]
 
 
 def rows(records: list[Any]) -> list[dict[str, Any]]:

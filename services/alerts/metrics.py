@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from services.alerts import store
 from shared.contracts import AlertState
-from shared.db import UNAVAILABLE_ERRORS
+from shared.db import UNAVAILABLE_ERRORS, connection
 
 log = logging.getLogger("baseload.alerts.metrics")
 
@@ -61,10 +61,11 @@ async def run_upkeep(pool: asyncpg.Pool, metrics: AlertsMetrics, *, every_s: flo
     loop = asyncio.get_running_loop()
     while True:
         try:
-            metrics.show(*await store.status_counts(pool))
-            if loop.time() - pruned_at >= prune_every_s:
-                metrics.forgotten.inc(await store.forget_delivered(pool, datetime.now(UTC) - retention))
-                pruned_at = loop.time()
+            async with connection(pool) as conn:
+                metrics.show(*await store.status_counts(conn))
+                if loop.time() - pruned_at >= prune_every_s:
+                    metrics.forgotten.inc(await store.forget_delivered(conn, datetime.now(UTC) - retention))
+                    pruned_at = loop.time()
         except (*UNAVAILABLE_ERRORS, asyncpg.PostgresError) as exc:
             log.warning("alerts upkeep failed, will retry: %r", exc)
         await asyncio.sleep(every_s)

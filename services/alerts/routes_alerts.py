@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+import asyncpg
 from fastapi import APIRouter, Depends, Request, Response
 
 from services.alerts import config_store as cs
 from services.alerts import schemas, store
-from services.alerts.edge import COMMON_RESPONSES, BigId, Id, IdFilter, Limit, not_found, rows
+from services.alerts.edge import COMMON_RESPONSES, BigId, Db, Id, IdFilter, Limit, not_found, rows
 from shared.auth import Principal, require_roles
 from shared.contracts import AlertState, Role
 from shared.errors import ApiError, error_responses
@@ -25,41 +26,40 @@ router = APIRouter(prefix="/v1", responses=COMMON_RESPONSES)
 
 
 @router.get("/alerts", tags=["alerts"])
-async def list_alerts(request: Request, who: Reader,
+async def list_alerts(request: Request, conn: Db, who: Reader,
                       state: AlertState | None = None,
                       limit: Limit = 100) -> list[dict[str, Any]]:
     """Alerts, newest first, optionally in one state (a partner key: those of its partner's plants)."""
-    return rows(await cs.list_alerts(request.app.state.pool, state, limit, partner_of(who)))
+    return rows(await cs.list_alerts(conn, state, limit, partner_of(who)))
 
 
 @router.get("/alerts/{alert_id}", tags=["alerts"], responses=error_responses(404))
-async def get_alert(alert_id: Id, request: Request, who: Reader) -> dict[str, Any]:
+async def get_alert(alert_id: Id, request: Request, conn: Db, who: Reader) -> dict[str, Any]:
     """One alert with every transition and its evidence."""
-    pool = request.app.state.pool
-    row = await cs.get_alert(pool, alert_id, partner_of(who))
+    row = await cs.get_alert(conn, alert_id, partner_of(who))
     if row is None:
         raise not_found("alert", alert_id)
-    return {**dict(row), "transitions": rows(await cs.transitions(pool, alert_id))}
+    return {**dict(row), "transitions": rows(await cs.transitions(conn, alert_id))}
 
 
 @router.post("/alerts/{alert_id}/ack", tags=["alerts"], responses=error_responses(400, 404, 409))
-async def ack_alert(alert_id: Id, request: Request, who: Operator,
+async def ack_alert(alert_id: Id, request: Request, conn: Db, who: Operator,
                     body: schemas.AckIn | None = None) -> dict[str, Any]:
     """Acknowledge a firing alert: reminders stop until the incident ends."""
     body = body or schemas.AckIn()
-    await _set_ack(request, alert_id, body.who or who.name, body.comment)
-    return dict(await cs.get_alert(request.app.state.pool, alert_id) or {})
+    await _set_ack(conn, alert_id, body.who or who.name, body.comment)
+    return dict(await cs.get_alert(conn, alert_id) or {})
 
 
 @router.delete("/alerts/{alert_id}/ack", tags=["alerts"], responses=error_responses(404, 409))
-async def unack_alert(alert_id: Id, request: Request, _: Operator) -> dict[str, Any]:
+async def unack_alert(alert_id: Id, request: Request, conn: Db, _: Operator) -> dict[str, Any]:
     """Withdraw an acknowledgement: reminders resume."""
-    await _set_ack(request, alert_id, None, None)
-    return dict(await cs.get_alert(request.app.state.pool, alert_id) or {})
+    await _set_ack(conn, alert_id, None, None)
+    return dict(await cs.get_alert(conn, alert_id) or {})
 
 
-async def _set_ack(request: Request, alert_id: int, who: str | None, comment: str | None) -> None:
-    async with request.app.state.pool.acquire() as conn, conn.transaction():
+async def _set_ack(conn: asyncpg.Connection, alert_id: int, who: str | None, comment: str | None) -> None:
+    async with conn.transaction():
         if await cs.get_alert(conn, alert_id) is None:
             raise not_found("alert", alert_id)
         if not await cs.set_ack(conn, alert_id, who, comment):
@@ -67,30 +67,30 @@ async def _set_ack(request: Request, alert_id: int, who: str | None, comment: st
 
 
 @router.get("/deliveries", tags=["webhooks"])
-async def list_deliveries(request: Request, who: Reader, endpoint_id: IdFilter = None, alert_id: IdFilter = None,
+async def list_deliveries(request: Request, conn: Db, who: Reader, endpoint_id: IdFilter = None,
+                          alert_id: IdFilter = None,
                           status: Literal["pending", "delivered", "dead"] | None = None,
                           limit: Limit = 100) -> list[dict[str, Any]]:
     """The delivery log: one row per notification and endpoint, newest first (a partner key: those of alerts it
     may read and those to its own endpoints)."""
-    return rows(await cs.list_deliveries(request.app.state.pool, endpoint_id=endpoint_id, alert_id=alert_id,
+    return rows(await cs.list_deliveries(conn, endpoint_id=endpoint_id, alert_id=alert_id,
                                          status=status, limit=limit, partner=partner_of(who)))
 
 
 @router.get("/deliveries/{delivery_id}", tags=["webhooks"], responses=error_responses(404))
-async def get_delivery(delivery_id: BigId, request: Request, who: Reader) -> dict[str, Any]:
+async def get_delivery(delivery_id: BigId, request: Request, conn: Db, who: Reader) -> dict[str, Any]:
     """One delivery with every attempt (status code, latency, error)."""
-    pool = request.app.state.pool
-    row = await cs.get_delivery(pool, delivery_id, partner_of(who))
+    row = await cs.get_delivery(conn, delivery_id, partner_of(who))
     if row is None:
         raise not_found("delivery", delivery_id)
-    return {**dict(row), "attempts": rows(await cs.attempts(pool, delivery_id))}
+    return {**dict(row), "attempts": rows(await cs.attempts(conn, delivery_id))}
 
 
 @router.post("/deliveries/{delivery_id}/redeliver", status_code=202, tags=["webhooks"],
              responses=error_responses(404))
-async def redeliver(delivery_id: BigId, request: Request, _: Operator) -> Response:
+async def redeliver(delivery_id: BigId, request: Request, conn: Db, _: Operator) -> Response:
     """Send a delivery again (same webhook-id, so receivers can dedupe)."""
-    async with request.app.state.pool.acquire() as conn, conn.transaction():
+    async with conn.transaction():
         if not await cs.redeliver(conn, delivery_id):
             raise not_found("delivery", delivery_id)
         await store.notify(conn, request.app.state.settings.outbox_channel)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from services.alerts import config_store as cs
 from services.alerts import schemas, store
-from services.alerts.edge import COMMON_RESPONSES, Id, PlantFilter, PlantPath, not_found, rows, unique_name
+from services.alerts.edge import COMMON_RESPONSES, Db, Id, PlantFilter, PlantPath, not_found, rows, unique_name
 from services.alerts.egress import EgressRefused, Unresolvable, target_of
 from services.alerts.signing import new_secret
 from shared.auth import Principal, require_roles
@@ -36,9 +37,9 @@ async def _checked(conn: Any, rule: schemas.RuleCommon) -> None:
 # --- rules --------------------------------------------------------------------------------------------------------
 
 @router.post("/rules", status_code=201, tags=["rules"], responses=error_responses(400, 409))
-async def create_rule(rule: schemas.RuleIn, request: Request, _: Manager) -> dict[str, Any]:
+async def create_rule(rule: schemas.RuleIn, request: Request, conn: Db, _: Manager) -> dict[str, Any]:
     """Create an alert rule; unknown plants, signals or gateways are rejected naming the field."""
-    async with request.app.state.pool.acquire() as conn, unique_name("rule", rule.name), conn.transaction():
+    async with unique_name("rule", rule.name), conn.transaction():
         await _checked(conn, rule)
         row = await cs.create_rule(conn, rule)
         if row is None:
@@ -48,24 +49,24 @@ async def create_rule(rule: schemas.RuleIn, request: Request, _: Manager) -> dic
 
 
 @router.get("/rules", tags=["rules"])
-async def list_rules(request: Request, _: Manager) -> list[dict[str, Any]]:
+async def list_rules(request: Request, conn: Db, _: Manager) -> list[dict[str, Any]]:
     """Every rule."""
-    return rows(await cs.list_rules(request.app.state.pool))
+    return rows(await cs.list_rules(conn))
 
 
 @router.get("/rules/{rule_id}", tags=["rules"], responses=error_responses(404))
-async def get_rule(rule_id: Id, request: Request, _: Manager) -> dict[str, Any]:
+async def get_rule(rule_id: Id, request: Request, conn: Db, _: Manager) -> dict[str, Any]:
     """One rule."""
-    row = await cs.get_rule(request.app.state.pool, rule_id)
+    row = await cs.get_rule(conn, rule_id)
     if row is None:
         raise not_found("rule", rule_id)
     return dict(row)
 
 
 @router.put("/rules/{rule_id}", tags=["rules"], responses=error_responses(400, 404, 409))
-async def replace_rule(rule_id: Id, rule: schemas.RuleIn, request: Request, _: Manager) -> dict[str, Any]:
+async def replace_rule(rule_id: Id, rule: schemas.RuleIn, request: Request, conn: Db, _: Manager) -> dict[str, Any]:
     """Replace a rule's definition (its alerts keep their history)."""
-    async with request.app.state.pool.acquire() as conn, unique_name("rule", rule.name), conn.transaction():
+    async with unique_name("rule", rule.name), conn.transaction():
         await _checked(conn, rule)
         row = await cs.update_rule(conn, rule_id, rule)
         if row is None:
@@ -75,9 +76,9 @@ async def replace_rule(rule_id: Id, rule: schemas.RuleIn, request: Request, _: M
 
 
 @router.delete("/rules/{rule_id}", status_code=204, tags=["rules"], responses=error_responses(404))
-async def delete_rule(rule_id: Id, request: Request, _: Manager) -> Response:
+async def delete_rule(rule_id: Id, request: Request, conn: Db, _: Manager) -> Response:
     """Delete a rule with its alerts and their history."""
-    async with request.app.state.pool.acquire() as conn, conn.transaction():
+    async with conn.transaction():
         if not await cs.delete_rule(conn, rule_id):
             raise not_found("rule", rule_id)
         await store.notify(conn, request.app.state.settings.rules_channel)
@@ -86,39 +87,40 @@ async def delete_rule(rule_id: Id, request: Request, _: Manager) -> Response:
 
 # --- commitments --------------------------------------------------------------------------------------------------
 
-async def _plant(request: Request, key: str, field: str = "plant") -> int:
-    pid = await cs.plant_id(request.app.state.pool, key)
+async def _plant(conn: asyncpg.Connection, key: str, field: str = "plant") -> int:
+    pid = await cs.plant_id(conn, key)
     if pid is None:
         raise ApiError(404 if field == "path" else 400, "unknown_plant", f"No plant {key!r}.", {"field": field})
     return pid
 
 
 @router.post("/commitments", status_code=201, tags=["commitments"], responses=error_responses(400))
-async def put_commitment(c: schemas.CommitmentIn, request: Request, _: Manager) -> dict[str, Any]:
+async def put_commitment(c: schemas.CommitmentIn, request: Request, conn: Db, _: Manager) -> dict[str, Any]:
     """Create (or replace, by plant and valid_from) a flat baseload commitment."""
-    pid = await _plant(request, c.plant)
-    return dict(await cs.upsert_commitment(request.app.state.pool, pid, c))
+    pid = await _plant(conn, c.plant)
+    return dict(await cs.upsert_commitment(conn, pid, c))
 
 
 @router.get("/commitments", tags=["commitments"])
-async def list_commitments(request: Request, _: Manager, plant: PlantFilter = None) -> list[dict[str, Any]]:
+async def list_commitments(request: Request, conn: Db, _: Manager, plant: PlantFilter = None) -> list[dict[str, Any]]:
     """Commitments, optionally of one plant."""
-    return rows(await cs.list_commitments(request.app.state.pool, plant))
+    return rows(await cs.list_commitments(conn, plant))
 
 
 @router.delete("/commitments/{commitment_id}", status_code=204, tags=["commitments"], responses=error_responses(404))
-async def delete_commitment(commitment_id: Id, request: Request, _: Manager) -> Response:
+async def delete_commitment(commitment_id: Id, request: Request, conn: Db, _: Manager) -> Response:
     """Delete a commitment."""
-    if not await cs.delete_commitment(request.app.state.pool, commitment_id):
+    if not await cs.delete_commitment(conn, commitment_id):
         raise not_found("commitment", commitment_id)
     return Response(status_code=204)
 
 
 @router.put("/plants/{plant}/schedule", tags=["commitments"], responses=error_responses(400, 404))
-async def put_schedule(plant: PlantPath, body: schemas.ScheduleIn, request: Request, _: Manager) -> dict[str, int]:
+async def put_schedule(plant: PlantPath, body: schemas.ScheduleIn, request: Request, conn: Db,
+                       _: Manager) -> dict[str, int]:
     """Per-period overrides of the flat commitment; each period_start must start a settlement period."""
-    pid = await _plant(request, plant, "path")
-    async with request.app.state.pool.acquire() as conn, conn.transaction():
+    pid = await _plant(conn, plant, "path")
+    async with conn.transaction():
         for i, entry in enumerate(body.entries):
             period_s = await cs.period_at(conn, pid, entry.period_start)
             field = f"entries[{i}].period_start"
@@ -131,7 +133,7 @@ async def put_schedule(plant: PlantPath, body: schemas.ScheduleIn, request: Requ
 
 
 @router.get("/plants/{plant}/schedule", tags=["commitments"], responses=error_responses(404))
-async def get_schedule(plant: PlantPath, request: Request, _: Manager,
+async def get_schedule(plant: PlantPath, request: Request, conn: Db, _: Manager,
                        start: Annotated[schemas.Timestamp | None, Query()] = None,
                        end: Annotated[schemas.Timestamp | None, Query()] = None) -> list[dict[str, Any]]:
     """Schedule overrides in [start, end) (default: today and tomorrow, UTC; at most 366 days)."""
@@ -139,29 +141,30 @@ async def get_schedule(plant: PlantPath, request: Request, _: Manager,
     end = end or start + timedelta(days=2)
     if not start < end <= start + MAX_SCHEDULE_RANGE:
         raise ApiError(422, "invalid_range", "end must be after start, at most 366 days later.", {"field": "end"})
-    pid = await _plant(request, plant, "path")
-    return rows(await cs.get_schedule(request.app.state.pool, pid, start, end))
+    pid = await _plant(conn, plant, "path")
+    return rows(await cs.get_schedule(conn, pid, start, end))
 
 
 @router.post("/plants/{plant}/exclusions", status_code=201, tags=["commitments"],
              responses=error_responses(400, 404))
-async def add_exclusion(plant: PlantPath, body: schemas.ExclusionIn, request: Request, _: Manager) -> dict[str, Any]:
+async def add_exclusion(plant: PlantPath, body: schemas.ExclusionIn, request: Request, conn: Db,
+                        _: Manager) -> dict[str, Any]:
     """A window (planned outage, grid-operator instruction) in which the commitment does not apply."""
-    pid = await _plant(request, plant, "path")
-    return dict(await cs.add_exclusion(request.app.state.pool, pid, body))
+    pid = await _plant(conn, plant, "path")
+    return dict(await cs.add_exclusion(conn, pid, body))
 
 
 @router.get("/plants/{plant}/exclusions", tags=["commitments"], responses=error_responses(404))
-async def list_exclusions(plant: PlantPath, request: Request, _: Manager) -> list[dict[str, Any]]:
+async def list_exclusions(plant: PlantPath, request: Request, conn: Db, _: Manager) -> list[dict[str, Any]]:
     """Exclusion windows of a plant."""
-    return rows(await cs.list_exclusions(request.app.state.pool, await _plant(request, plant, "path")))
+    return rows(await cs.list_exclusions(conn, await _plant(conn, plant, "path")))
 
 
 @router.delete("/plants/{plant}/exclusions/{exclusion_id}", status_code=204, tags=["commitments"],
                responses=error_responses(404))
-async def delete_exclusion(plant: PlantPath, exclusion_id: Id, request: Request, _: Manager) -> Response:
+async def delete_exclusion(plant: PlantPath, exclusion_id: Id, request: Request, conn: Db, _: Manager) -> Response:
     """Remove an exclusion window."""
-    if not await cs.delete_exclusion(request.app.state.pool, await _plant(request, plant, "path"), exclusion_id):
+    if not await cs.delete_exclusion(conn, await _plant(conn, plant, "path"), exclusion_id):
         raise not_found("exclusion", exclusion_id)
     return Response(status_code=204)
 
@@ -180,11 +183,11 @@ async def _allowed_target(request: Request, url: str) -> None:
 
 
 @router.post("/webhook-endpoints", status_code=201, tags=["webhooks"], responses=error_responses(400, 409))
-async def create_endpoint(body: schemas.EndpointIn, request: Request, _: Manager) -> dict[str, Any]:
+async def create_endpoint(body: schemas.EndpointIn, request: Request, conn: Db, _: Manager) -> dict[str, Any]:
     """Register a receiver. The signing secret (whsec_…) is in this response only."""
     await _allowed_target(request, body.url)
     secret = new_secret()
-    async with request.app.state.pool.acquire() as conn, unique_name("endpoint", body.name):
+    async with unique_name("endpoint", body.name):
         row = await cs.create_endpoint(conn, body, secret)
     if row is None:
         raise ApiError(409, "endpoint_exists", f"An endpoint named {body.name!r} exists.", {"field": "name"})
@@ -192,26 +195,26 @@ async def create_endpoint(body: schemas.EndpointIn, request: Request, _: Manager
 
 
 @router.get("/webhook-endpoints", tags=["webhooks"])
-async def list_endpoints(request: Request, _: Manager) -> list[dict[str, Any]]:
+async def list_endpoints(request: Request, conn: Db, _: Manager) -> list[dict[str, Any]]:
     """Endpoints (never their secrets)."""
-    return rows(await cs.list_endpoints(request.app.state.pool))
+    return rows(await cs.list_endpoints(conn))
 
 
 @router.get("/webhook-endpoints/{endpoint_id}", tags=["webhooks"], responses=error_responses(404))
-async def get_endpoint(endpoint_id: Id, request: Request, _: Manager) -> dict[str, Any]:
+async def get_endpoint(endpoint_id: Id, request: Request, conn: Db, _: Manager) -> dict[str, Any]:
     """One endpoint (without its secret)."""
-    row = await cs.get_endpoint(request.app.state.pool, endpoint_id)
+    row = await cs.get_endpoint(conn, endpoint_id)
     if row is None:
         raise not_found("endpoint", endpoint_id)
     return dict(row)
 
 
 @router.put("/webhook-endpoints/{endpoint_id}", tags=["webhooks"], responses=error_responses(400, 404, 409))
-async def replace_endpoint(endpoint_id: Id, body: schemas.EndpointIn, request: Request,
+async def replace_endpoint(endpoint_id: Id, body: schemas.EndpointIn, request: Request, conn: Db,
                            _: Manager) -> dict[str, Any]:
     """Change an endpoint's URL, format or filters; its secret stays."""
     await _allowed_target(request, body.url)
-    async with request.app.state.pool.acquire() as conn, unique_name("endpoint", body.name):
+    async with unique_name("endpoint", body.name):
         row = await cs.update_endpoint(conn, endpoint_id, body)
     if row is None:
         raise not_found("endpoint", endpoint_id)
@@ -220,9 +223,9 @@ async def replace_endpoint(endpoint_id: Id, body: schemas.EndpointIn, request: R
 
 @router.delete("/webhook-endpoints/{endpoint_id}", status_code=204, tags=["webhooks"],
                responses=error_responses(404))
-async def delete_endpoint(endpoint_id: Id, request: Request, _: Manager) -> Response:
+async def delete_endpoint(endpoint_id: Id, request: Request, conn: Db, _: Manager) -> Response:
     """Delete an endpoint and its delivery log."""
-    if not await cs.delete_endpoint(request.app.state.pool, endpoint_id):
+    if not await cs.delete_endpoint(conn, endpoint_id):
         raise not_found("endpoint", endpoint_id)
     return Response(status_code=204)
 
@@ -230,25 +233,25 @@ async def delete_endpoint(endpoint_id: Id, request: Request, _: Manager) -> Resp
 # --- silences -----------------------------------------------------------------------------------------------------
 
 @router.post("/silences", status_code=201, tags=["silences"], responses=error_responses(400))
-async def create_silence(body: schemas.SilenceIn, request: Request, who: Manager) -> dict[str, Any]:
+async def create_silence(body: schemas.SilenceIn, request: Request, conn: Db, who: Manager) -> dict[str, Any]:
     """Mute notifications of alerts whose labels match every matcher, from starts_at (default now) to ends_at."""
     starts_at = body.starts_at or datetime.now(UTC)
     if body.ends_at <= starts_at:
         raise ApiError(422, "invalid_request", "ends_at must be after starts_at.", {"field": "ends_at"})
-    return dict(await cs.create_silence(request.app.state.pool, body, starts_at, body.created_by or who.name))
+    return dict(await cs.create_silence(conn, body, starts_at, body.created_by or who.name))
 
 
 @router.get("/silences", tags=["silences"])
-async def list_silences(request: Request, _: Manager,
+async def list_silences(request: Request, conn: Db, _: Manager,
                         include_expired: Annotated[bool, Query()] = False) -> list[dict[str, Any]]:
     """Active and future silences (and expired ones on request)."""
-    return rows(await cs.list_silences(request.app.state.pool, include_expired))
+    return rows(await cs.list_silences(conn, include_expired))
 
 
 @router.delete("/silences/{silence_id}", tags=["silences"], responses=error_responses(404))
-async def expire_silence(silence_id: Id, request: Request, _: Manager) -> dict[str, Any]:
+async def expire_silence(silence_id: Id, request: Request, conn: Db, _: Manager) -> dict[str, Any]:
     """Expire a silence now (it stays listed as expired)."""
-    row = await cs.expire_silence(request.app.state.pool, silence_id)
+    row = await cs.expire_silence(conn, silence_id)
     if row is None:
         raise not_found("silence", silence_id)
     return dict(row)

@@ -373,7 +373,7 @@ async def record_attempt(conn: asyncpg.Connection, claim: Claim, *, at: datetime
     return True
 
 
-async def status_counts(conn: asyncpg.Connection | asyncpg.Pool) -> tuple[dict[str, int], dict[str, int], int]:
+async def status_counts(conn: asyncpg.Connection) -> tuple[dict[str, int], dict[str, int], int]:
     """Alerts by state, outbox notifications by status, and enabled rules whose last load or evaluation failed."""
     alerts = await conn.fetch("SELECT state, count(*) AS n FROM alerts GROUP BY state")
     outbox = await conn.fetch("SELECT status, count(*) AS n FROM webhook_outbox GROUP BY status")
@@ -381,7 +381,7 @@ async def status_counts(conn: asyncpg.Connection | asyncpg.Pool) -> tuple[dict[s
     return {r["state"]: r["n"] for r in alerts}, {r["status"]: r["n"] for r in outbox}, failing
 
 
-async def forget_delivered(conn: asyncpg.Connection | asyncpg.Pool, older_than: datetime) -> int:
+async def forget_delivered(conn: asyncpg.Connection, older_than: datetime) -> int:
     """Delete delivered notifications (and, by cascade, their attempts) delivered before `older_than`.
 
     Dead-lettered ones stay until redelivered or handled: they are the ones somebody must still look at.

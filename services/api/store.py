@@ -105,7 +105,7 @@ async def aggregate_grid(conn: Conn, signal_ids: Sequence[int], b: Bucketing, fn
                          good: bool) -> dict[int, dict[str, list[Any]]]:
     """Per signal, arrays aligned to `b.starts()`: count (0 where empty) and each of `fns` except twa (None where
     empty), from the coarsest rollup table aligned with the buckets. Arrays are built in PostgreSQL, one index scan
-    per signal; bucket times are fetched only for signals with empty buckets, so wide requests cost little in Python.
+    per signal; bucket times are placed only for signals with empty buckets, so wide requests cost little in Python.
     """
     c = _columns(good)
     table, width = rollup_table(bucket_edges(b))
@@ -120,25 +120,20 @@ async def aggregate_grid(conn: Conn, signal_ids: Sequence[int], b: Bucketing, fn
         inner = f"""SELECT {start} AS b, {', '.join(f'{e} AS {k}' for k, e in exprs.items())} FROM {table}
                     WHERE signal_id = s.id AND bucket >= $2 AND bucket < $3 AND {c['count']} > 0 GROUP BY 1"""
     arrays = ", ".join(f"array_agg({k} ORDER BY b) AS {k}" for k in exprs)
+    # The bucket times come in the same statement as the values (one snapshot): a second query could see a bucket
+    # that a concurrent write has just filled, and the two would no longer line up.
     sql = f"""SELECT s.id, x.* FROM unnest($1::int4[]) AS s(id)
-              CROSS JOIN LATERAL (SELECT count(*) AS n, {arrays} FROM ({inner}) AS g) AS x"""
+              CROSS JOIN LATERAL (SELECT count(*) AS n, array_agg(date_part('epoch', b) ORDER BY b) AS bucket_epochs,
+                                         {arrays} FROM ({inner}) AS g) AS x"""
     rows = await conn.fetch(sql, list(signal_ids), b.start, b.end, *params)
     size = b.count
+    position = _grid_index(b)
     out: dict[int, dict[str, list[Any]]] = {}
-    sparse = []
     for r in rows:
         if r["n"] == size:
             out[r["id"]] = {k: list(r[k]) for k in exprs}
         else:
-            sparse.append(r)
-    if sparse:
-        times_sql = f"""SELECT s.id, (SELECT array_agg(date_part('epoch', b) ORDER BY b) FROM ({inner}) AS g) AS t
-                        FROM unnest($1::int4[]) AS s(id)"""
-        times = {r["id"]: r["t"] or [] for r in await conn.fetch(times_sql, [r["id"] for r in sparse], b.start,
-                                                                  b.end, *params)}
-        position = _grid_index(b)
-        for r in sparse:
-            out[r["id"]] = _spread(r, list(exprs), [position(t) for t in times[r["id"]]], size)
+            out[r["id"]] = _spread(r, list(exprs), [position(t) for t in r["bucket_epochs"] or []], size)
     for sid in signal_ids:
         out.setdefault(sid, _spread({}, list(exprs), [], size))
     return out

@@ -56,6 +56,9 @@ class OpcUaNode(_Strict):
     signal: str
     sampling_interval_ms: float = Field(default=1000.0, ge=0)
     deadband: float | None = Field(default=None, ge=0, description="Absolute deadband in engineering units.")
+    # The server keeps this many changes between two publishes and drops the oldest beyond it: a source that
+    # changes faster than publishing_interval / sampling_interval (a replay at 20x, a burst) needs the room.
+    queue_size: int = Field(default=100, ge=1, le=10_000, description="Changes the server queues between publishes.")
 
 
 class OpcUaConfig(_Strict):

@@ -51,7 +51,7 @@ def monitored_item_requests(nodes: Sequence[OpcUaNode]) -> list[ua.MonitoredItem
         params = ua.MonitoringParameters()
         params.ClientHandle = handle
         params.SamplingInterval = node.sampling_interval_ms
-        params.QueueSize = 10
+        params.QueueSize = node.queue_size
         params.DiscardOldest = True
         flt = ua.DataChangeFilter()
         if node.deadband is not None:

@@ -51,14 +51,16 @@ async def test_the_clock_starts_when_the_servers_are_up_so_no_second_is_skipped(
 async def test_a_replay_goes_live_in_the_same_server_and_the_gateway_gets_every_second(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
-    # 24 s behind at 4x: simulated time meets the clock after ~8 wall seconds, then runs live.
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=24)
-    options = replace(simulator_options(tick_s=1.0, time_scale=4.0, start=start), then_live=True)
+    # 120 s behind at 20x (the demo's pace): simulated time meets the clock after ~6 wall seconds, then runs live.
+    # Published once a second as deploy/gateway.yaml does, so each publish carries ~20 changes of the replay.
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=120)
+    options = replace(simulator_options(tick_s=1.0, time_scale=20.0, start=start), then_live=True)
     receiver = Receiver()
     async with serving(receiver.app()) as url, running_simulator(options) as sim:
         assert sim.clock.live_after_s is not None
         live_at = sim.clock.timestamp(sim.clock.live_after_s)
-        config = gateway_config(tmp_path, ingest_url=url, opcua=opcua_section(sim.opcua.endpoint, [SIGNAL]))
+        config = gateway_config(tmp_path, ingest_url=url, opcua=opcua_section(sim.opcua.endpoint, [SIGNAL],
+                                                                             publishing_interval_ms=1000))
         async with running_bridge(config, serve_http=False):
             await wait_for(lambda: any(parse_ts(r["ts"]) >= live_at + timedelta(seconds=3)
                                        for r in receiver.readings), 30, "live readings after the switch")

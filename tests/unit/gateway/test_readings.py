@@ -49,8 +49,9 @@ def test_source_timestamp_and_status_are_carried_from_a_datavalue() -> None:
 
 def test_monitored_items_carry_sampling_interval_and_deadband() -> None:
     nodes = [OpcUaNode(node_id="ns=2;s=a", signal="a", sampling_interval_ms=250),
-             OpcUaNode(node_id="ns=3;i=1001", signal="b", deadband=0.5)]
+             OpcUaNode(node_id="ns=3;i=1001", signal="b", deadband=0.5, queue_size=500)]
     first, second = monitored_item_requests(nodes)
+    assert (first.RequestedParameters.QueueSize, second.RequestedParameters.QueueSize) == (100, 500)
     assert first.RequestedParameters.ClientHandle == 1 and second.RequestedParameters.ClientHandle == 2
     assert first.RequestedParameters.SamplingInterval == 250
     assert first.RequestedParameters.Filter.Trigger == ua.DataChangeTrigger.StatusValueTimestamp

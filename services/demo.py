@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -350,7 +351,7 @@ def wait_listening(sup: Supervisor, name: str, ports: tuple[int, ...], timeout_s
         time.sleep(0.1)
 
 
-def _checked(response: httpx.Response) -> dict | list:  # type: ignore[type-arg]
+def _checked(response: httpx.Response) -> Any:  # the JSON body: an object or a list
     if response.status_code >= 300:
         raise DemoError(f"{response.request.method} {response.request.url} → {response.status_code} {response.text}")
     return response.json() if response.content else {}

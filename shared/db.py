@@ -63,6 +63,13 @@ async def create_pool(
     )
 
 
+def one(row: asyncpg.Record | None) -> asyncpg.Record:
+    """The row of a statement that always returns one (INSERT … RETURNING, an aggregate without GROUP BY)."""
+    if row is None:
+        raise LookupError("the statement returned no row")
+    return row
+
+
 Isolation = Literal["serializable", "repeatable_read", "read_committed", "read_uncommitted"]
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from services.alerts import schemas
+from shared.db import one
 
 Conn = asyncpg.Connection  # never a pool: the caller's transaction decides what commits
 
@@ -47,14 +48,14 @@ def _rule_values(rule: schemas.RuleCommon) -> tuple[Any, ...]:
 
 async def upsert_rule(conn: Conn, rule: schemas.RuleCommon) -> asyncpg.Record:
     """Create the rule, or replace the one with the same name."""
-    return await conn.fetchrow(
+    return one(await conn.fetchrow(
         """INSERT INTO alert_rules (name, kind, severity, labels, params, for_s, keep_firing_for_s,
                repeat_interval_s, enabled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
            ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, severity = excluded.severity,
                labels = excluded.labels, params = excluded.params, for_s = excluded.for_s,
                keep_firing_for_s = excluded.keep_firing_for_s, repeat_interval_s = excluded.repeat_interval_s,
                enabled = excluded.enabled, updated_at = now(), last_error = NULL, last_error_at = NULL
-           RETURNING *""", *_rule_values(rule))
+           RETURNING *""", *_rule_values(rule)))
 
 
 async def create_rule(conn: Conn, rule: schemas.RuleCommon) -> asyncpg.Record | None:
@@ -106,8 +107,8 @@ async def upsert_commitment(conn: Conn, pid: int, c: schemas.CommitmentIn) -> as
            RETURNING id""",
         pid, c.valid_from, c.valid_to, c.committed_mw, c.tolerance_mw, c.tolerance_pct, int(c.settlement_period),
         c.note)
-    return await conn.fetchrow(f"SELECT {COMMITMENT_COLUMNS} FROM commitments c JOIN plants p ON p.id = c.plant_id"
-                               " WHERE c.id = $1", row_id)
+    return one(await conn.fetchrow(f"SELECT {COMMITMENT_COLUMNS} FROM commitments c JOIN plants p ON p.id = c.plant_id"
+                               " WHERE c.id = $1", row_id))
 
 
 async def list_commitments(conn: Conn, plant: str | None) -> list[asyncpg.Record]:
@@ -142,9 +143,9 @@ async def get_schedule(conn: Conn, pid: int, start: datetime, end: datetime) -> 
 
 
 async def add_exclusion(conn: Conn, pid: int, e: schemas.ExclusionIn) -> asyncpg.Record:
-    return await conn.fetchrow(
+    return one(await conn.fetchrow(
         "INSERT INTO commitment_exclusions (plant_id, starts_at, ends_at, reason) VALUES ($1, $2, $3, $4)"
-        " RETURNING id, starts_at, ends_at, reason", pid, e.starts_at, e.ends_at, e.reason)
+        " RETURNING id, starts_at, ends_at, reason", pid, e.starts_at, e.ends_at, e.reason))
 
 
 async def list_exclusions(conn: Conn, pid: int) -> list[asyncpg.Record]:
@@ -194,10 +195,10 @@ SILENCE_COLUMNS = "id, matchers, starts_at, ends_at, created_by, comment, create
 
 
 async def create_silence(conn: Conn, s: schemas.SilenceIn, starts_at: datetime, created_by: str) -> asyncpg.Record:
-    return await conn.fetchrow(
+    return one(await conn.fetchrow(
         f"""INSERT INTO alert_silences (matchers, starts_at, ends_at, created_by, comment)
             VALUES ($1, $2, $3, $4, $5) RETURNING {SILENCE_COLUMNS}""",
-        [m.model_dump() for m in s.matchers], starts_at, s.ends_at, created_by, s.comment)
+        [m.model_dump() for m in s.matchers], starts_at, s.ends_at, created_by, s.comment))
 
 
 async def list_silences(conn: Conn, include_expired: bool) -> list[asyncpg.Record]:

@@ -28,7 +28,7 @@ from services.alerts import store
 from services.alerts.egress import EgressPolicy, EgressRefused, Resolver, system_resolver, target_of
 from services.alerts.settings import Settings
 from services.alerts.signing import signed_headers
-from shared.db import UNAVAILABLE_ERRORS, asyncpg_dsn
+from shared.db import DATABASE_ERRORS, asyncpg_dsn, transaction
 
 log = logging.getLogger("baseload.alerts.dispatch")
 USER_AGENT = "baseload-alerts/0.1"
@@ -126,7 +126,7 @@ class Dispatcher:
                     await lost.wait()
                 finally:
                     await conn.close()
-            except (*UNAVAILABLE_ERRORS, asyncpg.PostgresError) as exc:
+            except DATABASE_ERRORS as exc:
                 log.warning("dispatcher: LISTEN connection lost (%r); retrying", exc)
                 await asyncio.sleep(1.0)
 
@@ -135,7 +135,7 @@ class Dispatcher:
             try:
                 if await self.deliver_one():
                     continue
-            except (*UNAVAILABLE_ERRORS, asyncpg.PostgresError) as exc:
+            except DATABASE_ERRORS as exc:
                 log.warning("dispatcher: database error (%r)", exc)
             except Exception:
                 log.exception("dispatcher: unexpected error; the delivery stays queued")
@@ -145,14 +145,14 @@ class Dispatcher:
 
     async def deliver_one(self) -> bool:
         """Lease the next due delivery, send it with no connection held, record the outcome; True if one was tried."""
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             claim = await store.claim_delivery(conn, lease_s=self.settings.delivery_lease_s,
                                                token=secrets.token_hex(16))
         if claim is None:
             return False
         result = await send(self.client, claim.url, claim.secret, claim.webhook_id, claim.body.encode(),
                             policy=self.policy, resolver=self.resolver, timeout_s=self.settings.delivery_timeout_s)
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             recorded = await self._record(conn, claim, result)
         if result.delivered and recorded:
             self.sent += 1

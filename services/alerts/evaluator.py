@@ -42,7 +42,7 @@ from services.alerts.rules import (
 from services.alerts.settings import Settings
 from services.alerts.signing import new_message_id
 from shared.contracts import ContractError, decode_readings_changed
-from shared.db import UNAVAILABLE_ERRORS, asyncpg_dsn
+from shared.db import DATABASE_ERRORS, UNAVAILABLE_ERRORS, asyncpg_dsn, transaction
 
 log = logging.getLogger("baseload.alerts.evaluator")
 
@@ -92,7 +92,7 @@ class Evaluator:
                 await self._listen_and_loop()
             except asyncio.CancelledError:
                 raise
-            except (*UNAVAILABLE_ERRORS, asyncpg.PostgresError) as exc:
+            except DATABASE_ERRORS as exc:
                 log.warning("evaluator: database unavailable (%r); retrying", exc)
                 await asyncio.sleep(1.0)
             except Exception:
@@ -127,9 +127,9 @@ class Evaluator:
         finally:
             await conn.close()
 
-    def _on_readings(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+    def _on_readings(self, _conn: Any, _pid: int, _channel: str, payload: object) -> None:
         try:
-            self._touched.update(decode_readings_changed(payload).signal_ids)
+            self._touched.update(decode_readings_changed(str(payload)).signal_ids)
         except ContractError:
             log.warning("ignoring a malformed readings notification: %.200s", payload)
             return
@@ -141,7 +141,7 @@ class Evaluator:
 
     async def refresh_rules(self) -> None:
         self._rules_dirty = False
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             loaded = await store.load_rules(conn)
             if loaded.failed:
                 await store.mark_rule_errors(conn, loaded.failed, self.clock())
@@ -168,7 +168,7 @@ class Evaluator:
         ids = self.candidates(touched, timer=timer, full=full)
         result = CycleResult()
         if ids:
-            async with self.pool.acquire() as conn, conn.transaction():
+            async with transaction(self.pool) as conn:
                 result = await self.evaluate_rules(conn, ids)
         self.deferred = result.deferred
         self.hot = (self.hot - (ids - result.deferred)) | result.hot
@@ -221,7 +221,7 @@ class Evaluator:
                     state = await self.apply(conn, rule, verdict, existing, ctx)
                     if state.state in (PENDING, FIRING):
                         result.hot.add(rule.id)
-        except (*UNAVAILABLE_ERRORS, asyncpg.InterfaceError):
+        except UNAVAILABLE_ERRORS:  # InterfaceError among them
             raise  # the connection is gone: nothing else can be evaluated either
         except Exception as exc:  # one rule's defect must not silence the others
             del ctx.outbox[queued:]

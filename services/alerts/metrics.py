@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from services.alerts import store
 from shared.contracts import AlertState
-from shared.db import UNAVAILABLE_ERRORS, connection
+from shared.db import DATABASE_ERRORS, connection
 
 log = logging.getLogger("baseload.alerts.metrics")
 
@@ -66,6 +66,6 @@ async def run_upkeep(pool: asyncpg.Pool, metrics: AlertsMetrics, *, every_s: flo
                 if loop.time() - pruned_at >= prune_every_s:
                     metrics.forgotten.inc(await store.forget_delivered(conn, datetime.now(UTC) - retention))
                     pruned_at = loop.time()
-        except (*UNAVAILABLE_ERRORS, asyncpg.PostgresError) as exc:
+        except DATABASE_ERRORS as exc:
             log.warning("alerts upkeep failed, will retry: %r", exc)
         await asyncio.sleep(every_s)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -154,6 +154,8 @@ class RuleCommon(Strict):
     enabled: bool = True
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    if TYPE_CHECKING:  # each rule kind below declares its own typed `params` model
+        params: BaseModel
 
     def stored_params(self) -> dict[str, Any]:
         raw = self.params.model_dump()

@@ -62,7 +62,7 @@ async def load_rules(conn: asyncpg.Connection) -> LoadedRules:
         if row["last_error"] is not None:
             out.marked.add(row["id"])
         try:
-            out.rules[row["id"]] = rule_from_row(row, signals, plants, plant_ids)
+            out.rules[row["id"]] = rule_from_row(dict(row), signals, plants, plant_ids)
         except Exception as exc:  # any defect of one stored row: that rule is reported and skipped
             out.failed[row["id"]] = describe(exc)
     return out

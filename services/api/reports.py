@@ -125,7 +125,7 @@ async def plant_frequency(request: Request, plant: str, start: deps.Start = None
     rows = await store.frequency_excursions(
         pool, freq.id, lo, hi, nominal=settings.nominal_frequency_hz, band_mhz=band_mhz(settings.excursion_band_hz),
         max_gap_s=settings.max_gap_s, min_s=settings.excursion_min_s, limit=settings.max_excursions + 1)
-    excursions = [excursion(r, settings.nominal_frequency_hz) for r in rows[: settings.max_excursions]]
+    excursions = [excursion(dict(r), settings.nominal_frequency_hz) for r in rows[: settings.max_excursions]]
     covered = summary["covered"]
     payload = {
         "plant": found.key, "signal": freq.key, "start": lo, "end": hi,

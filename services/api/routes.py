@@ -51,7 +51,7 @@ async def list_signals(request: Request, plant: str, principal: Principal = deps
     out, rows = [], []
     for s in signals:
         ts, value, quality = latest.get(s.id, (None, None, None))
-        last = None if ts is None else {"ts": ts, "value": value, "quality": from_db(quality),
+        last = None if ts is None or quality is None else {"ts": ts, "value": value, "quality": from_db(quality),
                                         "severity": severity(from_db(quality))}
         out.append({"key": s.key, "kind": s.kind, "unit": s.unit, "range": {"min": s.min_value, "max": s.max_value},
                     "description": s.description, "latest": last})

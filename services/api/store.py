@@ -12,7 +12,7 @@ import asyncpg
 
 from services.api.buckets import MINUTE, Bucketing
 from services.api.catalog import Catalog, Plant, Signal
-from shared.db import UNAVAILABLE_ERRORS, asyncpg_dsn
+from shared.db import DATABASE_ERRORS, asyncpg_dsn, one
 from shared.quality import GOOD_SQL_PREDICATE
 from shared.settlement import Reading
 from shared.settlement.frequency import BAND_DEVIATION_SQL
@@ -335,7 +335,7 @@ async def frequency_summary(conn: Conn, signal_id: int, start: datetime, end: da
                                  sum(value * hold) / nullif(sum(hold), 0) AS mean,
                                  count(*) FILTER (WHERE inside) AS samples, coalesce(sum(hold), 0) AS covered,
                                  {inside} FROM h WHERE good"""
-    return await conn.fetchrow(sql, signal_id, start, end, nominal, float(max_gap_s), *map(int, bands_mhz))
+    return one(await conn.fetchrow(sql, signal_id, start, end, nominal, float(max_gap_s), *map(int, bands_mhz)))
 
 
 async def frequency_excursions(conn: Conn, signal_id: int, start: datetime, end: datetime, *, nominal: float,
@@ -367,7 +367,7 @@ async def listen_for_changes(url: str, channel: str, on_payload: Callable[[str],
             while not conn.is_closed():
                 await asyncio.sleep(check_every_s)
                 await conn.fetchval("SELECT 1", timeout=5)  # notices a half-open connection
-        except (*UNAVAILABLE_ERRORS, asyncpg.PostgresError):
+        except DATABASE_ERRORS:
             pass
         finally:
             on_state(False)

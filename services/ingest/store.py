@@ -11,6 +11,7 @@ import asyncpg
 
 from services.ingest.validation import SignalInfo
 from shared.contracts import READINGS_CHANNEL, encode_readings_changed
+from shared.db import one
 from shared.quality import GOOD_SQL_PREDICATE
 
 STAGING_DDL = """
@@ -284,15 +285,16 @@ async def write_rows(conn: asyncpg.Connection, rows: Sequence[tuple[int, int, da
     `try_append` first tries the cheaper plain insert (for rows believed newer than anything stored).
     """
     await conn.copy_records_to_table("ingest_staging", records=rows, columns=STAGING_COLUMNS)
-    result, path = None, "dedup"
+    result: asyncpg.Record | None = None
+    path = "dedup"
     if try_append:
         try:
             async with conn.transaction():  # a savepoint: a duplicate rolls back only the attempt
-                result, path = await conn.fetchrow(APPEND_SQL), "append"
+                result, path = one(await conn.fetchrow(APPEND_SQL)), "append"
         except asyncpg.UniqueViolationError:
             result = None
     if result is None:
-        result, path = await conn.fetchrow(WRITE_SQL), "dedup"
+        result, path = one(await conn.fetchrow(WRITE_SQL)), "dedup"
     inserted = result["inserted"]
     if result["stale_ids"]:  # late data inside stored minutes: rebuild their integral columns from readings
         await conn.execute(RECOMPUTE_SQL, result["stale_ids"], result["stale_buckets"])

@@ -27,6 +27,7 @@ from services.ingest.validation import (
     utc_days,
 )
 from shared.auth import Principal
+from shared.db import transaction
 from shared.errors import ApiError
 from shared.ledger.digest import batch_digest
 from shared.worker import Backoff, Worker, worker_metrics
@@ -202,7 +203,7 @@ class Ingestor:
         self, principal: Principal, checked: Checked, idem: Idempotency | None, prior: Sequence[Rejection],
         digest: str,
     ) -> Replay:
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             if idem is not None:
                 await store.lock_idempotency_key(conn, principal.key_id, idem.key)
                 earlier = await store.find_response(conn, principal.key_id, idem.key)

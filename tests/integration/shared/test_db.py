@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from shared.db import connection, transaction
+from shared.db import connection, one, transaction
 
 
 async def test_a_transaction_block_commits_when_it_ends(db: asyncpg.Pool) -> None:
@@ -37,3 +37,10 @@ async def test_a_plain_connection_autocommits_each_statement(db: asyncpg.Pool) -
         assert not conn.is_in_transaction()
         await conn.execute("CREATE TABLE t (x int)")
     assert await db.fetchval("SELECT count(*) FROM t") == 0
+
+
+async def test_one_returns_the_row_and_refuses_none(db: asyncpg.Pool) -> None:
+    async with connection(db) as conn:
+        assert one(await conn.fetchrow("SELECT 1 AS x"))["x"] == 1
+        with pytest.raises(LookupError):
+            one(await conn.fetchrow("SELECT 1 WHERE false"))

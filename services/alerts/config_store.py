@@ -42,7 +42,7 @@ async def check_rule_refs(conn: Conn, rule: schemas.RuleCommon) -> None:
 
 
 def _rule_values(rule: schemas.RuleCommon) -> tuple[Any, ...]:
-    return (rule.name, getattr(rule, "kind"), rule.severity, dict(rule.labels), rule.stored_params(),  # noqa: B009
+    return (rule.name, rule.kind, rule.severity, dict(rule.labels), rule.stored_params(),
             rule.for_, rule.keep_firing_for, rule.repeat_interval, rule.enabled)
 
 

@@ -154,7 +154,8 @@ class RuleCommon(Strict):
     enabled: bool = True
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    if TYPE_CHECKING:  # each rule kind below declares its own typed `params` model
+    if TYPE_CHECKING:  # each rule kind below declares its own `kind` literal and typed `params` model
+        kind: str
         params: BaseModel
 
     def stored_params(self) -> dict[str, Any]:

@@ -34,3 +34,17 @@ class BaseServiceSettings(BaseSettings):
     db_pool_size: int = Field(default=4, ge=1, le=64)
     db_connect_timeout_s: float = Field(default=5.0, gt=0)
     log_level: str = "info"
+
+
+class SettlingServiceSettings(BaseServiceSettings):
+    """A service that states settlement numbers (the api and alerts). Their parameters are read from one set of
+    variables, without the service prefix, so the compliance report and the alerts cannot be configured apart."""
+
+    max_gap_s: float = Field(
+        default=60.0, gt=0, le=60.0, validation_alias=AliasChoices("BASELOAD_MAX_GAP_S"),
+        description="A reading holds its value until the next one, at most this long; longer gaps are not bridged.",
+    )
+    settlement_period_s: int = Field(
+        default=900, gt=0, validation_alias=AliasChoices("BASELOAD_SETTLEMENT_PERIOD_S"),
+        description="The settlement period where no commitment names its own.",
+    )

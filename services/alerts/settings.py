@@ -9,13 +9,13 @@ from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from shared.contracts import READINGS_CHANNEL
-from shared.settings import BaseServiceSettings
+from shared.settings import SettlingServiceSettings
 
 # The Standard Webhooks retry schedule: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
 STANDARD_WEBHOOKS_SCHEDULE_S = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 
 
-class Settings(BaseServiceSettings):
+class Settings(SettlingServiceSettings):
     model_config = SettingsConfigDict(env_prefix="BASELOAD_ALERTS_", extra="ignore", populate_by_name=True)
 
     host: str = "127.0.0.1"
@@ -44,10 +44,6 @@ class Settings(BaseServiceSettings):
         description="Delay before each attempt; its length is the attempt limit, then the delivery is dead-lettered.",
     )
     retry_jitter: float = Field(default=0.1, ge=0, le=1, description="± fraction of each delay, random.")
-    max_gap_s: float = Field(default=60.0, gt=0, le=60.0, description="The settlement engine's hold limit; keep it"
-                             " equal to BASELOAD_API_MAX_GAP_S so alerts state the compliance report's numbers.")
-    settlement_period_s: int = Field(default=900, gt=0, description="Used when no commitment names its period (as"
-                                     " BASELOAD_API_SETTLEMENT_PERIOD_S).")
     metrics_refresh_s: float = Field(default=5.0, gt=0, description="How often the /metrics gauges are re-read.")
     delivery_log_retention_days: float = Field(default=30.0, gt=0,
                                                description="Delivered notifications (and attempts) kept this long.")

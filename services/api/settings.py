@@ -11,10 +11,10 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.contracts import READINGS_CHANNEL
-from shared.settings import BaseServiceSettings
+from shared.settings import SettlingServiceSettings
 
 
-class Settings(BaseServiceSettings):
+class Settings(SettlingServiceSettings):
     model_config = SettingsConfigDict(env_prefix="BASELOAD_API_", extra="ignore", populate_by_name=True)
 
     host: str = "127.0.0.1"
@@ -22,13 +22,8 @@ class Settings(BaseServiceSettings):
     max_buckets: int = Field(default=100_000, ge=1, description="Larger requests are refused with 400.")
     max_points: int = Field(default=1_000_000, ge=1, description="Buckets × signals of a plant aggregates request.")
     max_readings_page: int = Field(default=10_000, ge=1, description="Largest `limit` of a raw readings page.")
-    max_gap_s: float = Field(
-        default=60.0, gt=0, le=60.0,
-        description="A good sample holds its value until the next one, at most this long; longer gaps are not bridged.",
-    )
     integration: str = Field(default="step", pattern="^step$", description="Energy and twa: sample-and-hold only "
                              "(shared/settlement; trapezoid was dropped so that every number has one method).")
-    settlement_period_s: int = Field(default=900, gt=0, description="Used when no commitment names its period.")
     compliance_min_coverage: float = Field(
         default=0.5, ge=0, le=1, description="Periods with less good net-output coverage are not assessed."
     )

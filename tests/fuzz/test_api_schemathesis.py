@@ -15,10 +15,7 @@ from tests.fuzz.schemathesis_run import check_operation, operation_labels
 # The event stream never ends for a known plant, so a generated request could wait forever: its errors are covered
 # here through unknown plants only by the api tests (tests/integration/api: test_formats, test_edge_bounds).
 ENDLESS = ("GET /v1/plants/{plant}/stream",)
-# Known failures of endpoints other helpers own, reported on the team board; remove an entry once it is fixed.
-KNOWN = {"GET /v1/plants/{plant}/disputes": "answers an undocumented 400 for an `end` outside 1970..2200 (disputes)"}
-OPERATIONS = [pytest.param(label, marks=pytest.mark.xfail(reason=KNOWN[label])) if label in KNOWN else label
-              for label in operation_labels(create_app(Settings()).openapi()) if label not in ENDLESS]
+OPERATIONS = [label for label in operation_labels(create_app(Settings()).openapi()) if label not in ENDLESS]
 
 
 @pytest.fixture(scope="module")

@@ -66,7 +66,7 @@ def _json(payload: Any, status: int = 200) -> Response:
     return Response(msgspec.json.encode(payload), status_code=status, media_type="application/json")
 
 
-@router.get("/disputes", summary="Disputes of a plant", responses=ok(LIST_EXAMPLE, 404, 422))
+@router.get("/disputes", summary="Disputes of a plant", responses=ok(LIST_EXAMPLE, 400, 404, 422))
 async def list_disputes(request: Request, plant: str, principal: Principal = ANY_HUMAN,
                         start: AwareDatetime | None = None, end: AwareDatetime | None = None,
                         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:

@@ -62,13 +62,20 @@ async def latency(url: str, receiver: Receiver, hook: str) -> tuple[list[float],
         _, gateway = await auth.create_key(pool, role="gateway", name="bench-gw", plants=("nish",))
         _, operator = await auth.create_key(pool, role="operator", name="bench-op")
     ops = {"authorization": f"Bearer {operator}"}
-    async with service_process("ingest", url, ingest_port), service_process("alerts", url, alerts_port) as proc, \
-            httpx.AsyncClient(headers={"authorization": f"Bearer {gateway}"}) as http:
+    async with (
+        service_process("ingest", url, ingest_port),
+        service_process("alerts", url, alerts_port) as proc,
+        httpx.AsyncClient(headers={"authorization": f"Bearer {gateway}"}) as http,
+    ):
         with RssSampler(proc) as rss:
-            await http.post(f"http://127.0.0.1:{alerts_port}/v1/webhook-endpoints", headers=ops,
-                            json={"name": "bench", "url": hook})
-            await http.post(f"http://127.0.0.1:{alerts_port}/v1/rules", headers=ops, json={
-                "name": "band", "kind": "frequency_band", "severity": "critical", "params": {}})
+            await http.post(
+                f"http://127.0.0.1:{alerts_port}/v1/webhook-endpoints", headers=ops, json={"name": "bench", "url": hook}
+            )
+            await http.post(
+                f"http://127.0.0.1:{alerts_port}/v1/rules",
+                headers=ops,
+                json={"name": "band", "kind": "frequency_band", "severity": "critical", "params": {}},
+            )
             await asyncio.sleep(1.5)
             results = []
             for _ in range(EXCURSIONS):
@@ -92,15 +99,22 @@ async def evaluation_cost(url: str) -> tuple[float, float]:
         plant = await pool.fetchval("SELECT id FROM plants WHERE key = 'nish'")
         await pool.executemany(
             "INSERT INTO signals (key, plant_id, kind, unit, min_value, max_value) VALUES ($1, $2, 'x', 'MW', 0, 1e6)",
-            [(f"bench.s{i:03d}", plant) for i in range(SIGNALS)])
+            [(f"bench.s{i:03d}", plant) for i in range(SIGNALS)],
+        )
         ids = [r["id"] for r in await pool.fetch("SELECT id FROM signals WHERE key LIKE 'bench.s%' ORDER BY id")]
         now = datetime.now(UTC)
         async with pool.acquire() as conn:
             await write_readings(conn, [(i, now, random.uniform(0, 200), 0) for i in ids], notify_channel=None)
         await pool.executemany(
             "INSERT INTO alert_rules (name, kind, severity, params) VALUES ($1, 'threshold', 'warning', $2)",
-            [(f"bench-{n}", {"signal": f"bench.s{n % SIGNALS:03d}", "op": "above", "value": 150.0 + n % 50,
-                             "max_age_s": 3600}) for n in range(RULES)])
+            [
+                (
+                    f"bench-{n}",
+                    {"signal": f"bench.s{n % SIGNALS:03d}", "op": "above", "value": 150.0 + n % 50, "max_age_s": 3600},
+                )
+                for n in range(RULES)
+            ],
+        )
         evaluator = Evaluator(pool, Settings(database_url=url), url)
         await evaluator.refresh_rules()
         cpu, wall = [], []
@@ -116,12 +130,20 @@ async def evaluation_cost(url: str) -> tuple[float, float]:
 
 async def throughput(url: str, receiver: Receiver, hook: str) -> float:
     async with asyncpg.create_pool(url, min_size=1, max_size=2) as pool:
-        endpoint = await pool.fetchval("INSERT INTO webhook_endpoints (name, url, secret) VALUES ('tp', $1, $2)"
-                                       " RETURNING id", hook, "whsec_" + "QUJD" * 8)
-        rule = await pool.fetchval("INSERT INTO alert_rules (name, kind, severity) VALUES ('tp', 'threshold',"
-                                   " 'info') RETURNING id")
-        alerts = [await pool.fetchval("INSERT INTO alerts (rule_id, fingerprint) VALUES ($1, $2) RETURNING id", rule,
-                                      f"tp{n}") for n in range(ALERTS)]
+        endpoint = await pool.fetchval(
+            "INSERT INTO webhook_endpoints (name, url, secret) VALUES ('tp', $1, $2) RETURNING id",
+            hook,
+            "whsec_" + "QUJD" * 8,
+        )
+        rule = await pool.fetchval(
+            "INSERT INTO alert_rules (name, kind, severity) VALUES ('tp', 'threshold', 'info') RETURNING id"
+        )
+        alerts = [
+            await pool.fetchval(
+                "INSERT INTO alerts (rule_id, fingerprint) VALUES ($1, $2) RETURNING id", rule, f"tp{n}"
+            )
+            for n in range(ALERTS)
+        ]
         await pool.execute("UPDATE webhook_endpoints SET enabled = false WHERE id <> $1", endpoint)
         port = free_port()
         async with service_process("alerts", url, port, BASELOAD_ALERTS_EVALUATOR_ENABLED="false"):
@@ -130,7 +152,8 @@ async def throughput(url: str, receiver: Receiver, hook: str) -> float:
             await pool.executemany(
                 "INSERT INTO webhook_outbox (endpoint_id, alert_id, event_type, webhook_id, body)"
                 " VALUES ($1, $2, 'alert.firing', $3, '{\"type\":\"alert.firing\"}')",
-                [(endpoint, alerts[i % ALERTS], f"msg_tp{i}") for i in range(DELIVERIES)])
+                [(endpoint, alerts[i % ALERTS], f"msg_tp{i}") for i in range(DELIVERIES)],
+            )
             await pool.execute("SELECT pg_notify('baseload_alerts_outbox', '')")
             while await pool.fetchval("SELECT count(*) FROM webhook_outbox WHERE status = 'pending'"):  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
@@ -140,8 +163,15 @@ async def throughput(url: str, receiver: Receiver, hook: str) -> float:
 async def main() -> None:
     receiver = Receiver()
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(Starlette(routes=[Route("/hook", receiver.hook, methods=["POST"])]),
-                                           host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            Starlette(routes=[Route("/hook", receiver.hook, methods=["POST"])]),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+        )
+    )
     task = asyncio.create_task(server.serve())
     hook = f"http://127.0.0.1:{port}/hook"
     async with bench_database() as url:
@@ -149,11 +179,15 @@ async def main() -> None:
         await apply_plant(conn, load_plant_file("deploy/plants/nish.yaml"))
         await conn.close()
         cpu, wall = await evaluation_cost(url)
-        print(f"evaluation: {RULES} threshold rules over {SIGNALS} signals: {cpu * 1000:.0f} ms CPU, "
-              f"{wall * 1000:.0f} ms wall per full cycle (median of 5)")
+        print(
+            f"evaluation: {RULES} threshold rules over {SIGNALS} signals: {cpu * 1000:.0f} ms CPU, "
+            f"{wall * 1000:.0f} ms wall per full cycle (median of 5)"
+        )
         latencies, rss_mb = await latency(url, receiver, hook)
-        print(f"reading → webhook through ingest ({EXCURSIONS} excursions): p50 {percentile(latencies, 50) * 1000:.0f}"
-              f" ms, p95 {percentile(latencies, 95) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms")
+        print(
+            f"reading → webhook through ingest ({EXCURSIONS} excursions): p50 {percentile(latencies, 50) * 1000:.0f}"
+            f" ms, p95 {percentile(latencies, 95) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms"
+        )
         print(f"alerts process peak RSS during the latency run: {rss_mb:.0f} MB")
         rate = await throughput(url, receiver, hook)
         print(f"delivery throughput (outbox → local receiver, 4 workers, {ALERTS} alerts): {rate:.0f} webhooks/s")

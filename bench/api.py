@@ -77,18 +77,24 @@ FROM (SELECT *, CASE WHEN lead(ts) OVER w < bucket + interval '1 minute'
       WINDOW w AS (PARTITION BY signal_id ORDER BY ts)) AS x
 GROUP BY signal_id, bucket
 """
-COARSE = [f"INSERT INTO rollups_15m ({', '.join(ROLLUP_COLUMNS)}) {coarser(source='rollups_1m', width='15 minutes')}",
-          f"INSERT INTO rollups_1h ({', '.join(ROLLUP_COLUMNS)}) {coarser(source='rollups_15m', width='1 hour')}"]
+COARSE = [
+    f"INSERT INTO rollups_15m ({', '.join(ROLLUP_COLUMNS)}) {coarser(source='rollups_1m', width='15 minutes')}",
+    f"INSERT INTO rollups_1h ({', '.join(ROLLUP_COLUMNS)}) {coarser(source='rollups_15m', width='1 hour')}",
+]
 
 
 def bench_plant() -> dict:
     signals = [{"key": "bench.net_output", "kind": "net_output", "unit": "MW", "min": -50, "max": 1000}]
-    signals += [{"key": f"bench.s{i:03d}", "kind": "active_power", "unit": "MW", "min": -50, "max": 1000}
-                for i in range(1, WIDE_SIGNALS)]
+    signals += [
+        {"key": f"bench.s{i:03d}", "kind": "active_power", "unit": "MW", "min": -50, "max": 1000}
+        for i in range(1, WIDE_SIGNALS)
+    ]
     signals.append({"key": "bench.check", "kind": "other", "unit": "MW", "min": -50, "max": 1000})
-    return {"plant": {"key": "bench", "name": "Bench", "capacity_mw": 500, "partners": ["eps", "socar"]},
-            "signals": signals,
-            "commitments": [{"valid_from": "2026-01-01T00:00:00Z", "committed_mw": 480, "tolerance_mw": 10}]}
+    return {
+        "plant": {"key": "bench", "name": "Bench", "capacity_mw": 500, "partners": ["eps", "socar"]},
+        "signals": signals,
+        "commitments": [{"valid_from": "2026-01-01T00:00:00Z", "committed_mw": 480, "tolerance_mw": 10}],
+    }
 
 
 async def load(conn: asyncpg.Connection, days: int, long_signals: int, wide_step_s: int) -> dict[str, int]:
@@ -105,7 +111,7 @@ async def load(conn: asyncpg.Connection, days: int, long_signals: int, wide_step
             groups.append((ordered[long_signals:], wide_step_s))
         for chosen, step in groups:
             for chunk in range(0, len(chosen), 20):
-                part = chosen[chunk:chunk + 20]
+                part = chosen[chunk : chunk + 20]
                 await conn.execute(GENERATE, part, day, OMEGA, step)
                 await conn.execute(ROLLUP, part, day)
         if (d + 1) % 5 == 0 or d == days - 1:
@@ -120,11 +126,18 @@ async def check_rollups_match_ingest(conn: asyncpg.Connection, ids: dict[str, in
     """One hour of bench.net_output's values written through ingest's store into bench.check: same rollups."""
     sid, check = ids["bench.net_output"], ids["bench.check"]
     day = END - timedelta(days=1)
-    rows = [(check, day + timedelta(seconds=i), 480.0 + 5.0 * math.sin(i * OMEGA + sid) + (sid % 7),
-             1073741824 if i % 997 == 0 else 0) for i in range(3600)]
+    rows = [
+        (
+            check,
+            day + timedelta(seconds=i),
+            480.0 + 5.0 * math.sin(i * OMEGA + sid) + (sid % 7),
+            1073741824 if i % 997 == 0 else 0,
+        )
+        for i in range(3600)
+    ]
     await write_readings(conn, rows, notify_channel=None)
     for table, n in (("rollups_1m", 60), ("rollups_15m", 4), ("rollups_1h", 1)):
-        sql = f"""SELECT {', '.join(ROLLUP_COLUMNS[1:])} FROM {table} WHERE signal_id = $1 AND bucket >= $2
+        sql = f"""SELECT {", ".join(ROLLUP_COLUMNS[1:])} FROM {table} WHERE signal_id = $1 AND bucket >= $2
                   AND bucket < $3 ORDER BY bucket"""
         mine = await conn.fetch(sql, sid, day, day + timedelta(hours=1))
         theirs = await conn.fetch(sql, check, day, day + timedelta(hours=1))
@@ -136,10 +149,19 @@ async def check_rollups_match_ingest(conn: asyncpg.Connection, ids: dict[str, in
 
 
 def start_api(url: str, port: int, *, cache: bool = True) -> subprocess.Popen:
-    env = {**os.environ, "BASELOAD_DATABASE_URL": url, "BASELOAD_API_LATE_DATA_WINDOW_S": "0",
-           "BASELOAD_API_CACHE_MAX_ENTRIES": "100000" if cache else "0"}
-    return subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "api", "--port", str(port)], cwd=ROOT,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "BASELOAD_DATABASE_URL": url,
+        "BASELOAD_API_LATE_DATA_WINDOW_S": "0",
+        "BASELOAD_API_CACHE_MAX_ENTRIES": "100000" if cache else "0",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "serve", "api", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 async def wait_ready(client: httpx.AsyncClient, proc: subprocess.Popen) -> None:
@@ -189,13 +211,19 @@ async def measure(base: str, token: str, days: int, n: int, *, full: bool = True
     day = {"start": (END - timedelta(days=1)).isoformat(), "end": END.isoformat()}
     limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60, limits=limits) as client:
+
         def get(path: str, **params: str) -> Callable[[], Awaitable[httpx.Response]]:
             return lambda: client.get(path, params=params)
 
         hourly = get("/v1/signals/bench.s001/aggregates", **month, every="1h", fn="avg")
         compliance = get("/v1/plants/bench/compliance", **month)
-        wide = get("/v1/plants/bench/aggregates", **day, every="1m", fn="avg",
-                   signals=",".join(["bench.net_output"] + [f"bench.s{i:03d}" for i in range(1, WIDE_SIGNALS)]))
+        wide = get(
+            "/v1/plants/bench/aggregates",
+            **day,
+            every="1m",
+            fn="avg",
+            signals=",".join(["bench.net_output"] + [f"bench.s{i:03d}" for i in range(1, WIDE_SIGNALS)]),
+        )
         figures = {
             f"hourly avg, 1 signal, {days} days ({days * 24} buckets)": await latencies(hourly, n),
             f"15-min compliance, {days} days ({days * 96} periods)": await latencies(compliance, max(5, n // 2)),
@@ -261,8 +289,10 @@ async def run(args: argparse.Namespace) -> None:
         await upgrade_async(url)
         conn = await asyncpg.connect(url, server_settings={"timezone": "UTC"})
         await apply_plant(conn, parse_plant(bench_plant()))
-        print(f"loading {args.days} days × {args.long_signals} signals at 1 Hz + 1 day × {WIDE_SIGNALS} signals "
-              f"(every {args.wide_step_s} s) into {name}")
+        print(
+            f"loading {args.days} days × {args.long_signals} signals at 1 Hz + 1 day × {WIDE_SIGNALS} signals "
+            f"(every {args.wide_step_s} s) into {name}"
+        )
         t = time.perf_counter()
         ids = await load(conn, args.days, args.long_signals, args.wide_step_s)
         total = await conn.fetchval("SELECT count(*) FROM readings")

@@ -57,7 +57,8 @@ async def service_process(service: str, url: str, port: int, **env: str) -> Asyn
     """`baseload serve <service>` as a child process on 127.0.0.1:<port>, ready when /healthz answers."""
     child = subprocess.Popen(  # noqa: ASYNC220 - started once, before any load
         [sys.executable, "-m", "services.cli", "serve", service, "--port", str(port)],
-        env={**os.environ, "BASELOAD_DATABASE_URL": url, **env}, cwd=REPO,
+        env={**os.environ, "BASELOAD_DATABASE_URL": url, **env},
+        cwd=REPO,
     )
     try:
         async with httpx.AsyncClient() as client:
@@ -159,9 +160,9 @@ class StorageMeter:
             await conn.close()
         per = max(readings, 1)
         parts = ", ".join(
-            f"{r['kind']} {(r['heap'] + r['indexes']) / per:.0f} B (indexes {r['indexes'] / per:.0f} B)"
-            for r in sizes
+            f"{r['kind']} {(r['heap'] + r['indexes']) / per:.0f} B (indexes {r['indexes'] / per:.0f} B)" for r in sizes
         )
         total = sum(r["heap"] + r["indexes"] for r in sizes) / per
-        return (f"  storage per reading ({readings:,} stored): WAL {float(wal) / per:.0f} B; disk {total:.0f} B = "
-                f"{parts}")
+        return (
+            f"  storage per reading ({readings:,} stored): WAL {float(wal) / per:.0f} B; disk {total:.0f} B = {parts}"
+        )

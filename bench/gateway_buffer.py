@@ -67,9 +67,11 @@ async def run(mode: str, readings: int, burst: int, rate: float) -> None:
         await bridge.close()
     lags.sort()
     p99 = lags[int(len(lags) * 0.99)]
-    print(f"{mode:>10}: {readings} readings in {elapsed:.2f} s = {readings / elapsed:,.0f} readings/s to disk, "
-          f"{len(begins)} SQLite transactions; loop lag median {statistics.median(lags) * 1e3:.2f} ms, "
-          f"p99 {p99 * 1e3:.2f} ms, max {lags[-1] * 1e3:.2f} ms ({len(lags)} samples)")
+    print(
+        f"{mode:>10}: {readings} readings in {elapsed:.2f} s = {readings / elapsed:,.0f} readings/s to disk, "
+        f"{len(begins)} SQLite transactions; loop lag median {statistics.median(lags) * 1e3:.2f} ms, "
+        f"p99 {p99 * 1e3:.2f} ms, max {lags[-1] * 1e3:.2f} ms ({len(lags)} samples)"
+    )
 
 
 def main() -> None:

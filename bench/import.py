@@ -51,12 +51,22 @@ async def main(args: argparse.Namespace) -> None:
         port = free_port()
         async with service_process("ingest", url, port):
             started = time.perf_counter()
-            done = await asyncio.to_thread(run_import, path, f"http://127.0.0.1:{port}", token, batch=args.batch,
-                                           report=work / "rejected.csv", state=work / "state", progress=False)
+            done = await asyncio.to_thread(
+                run_import,
+                path,
+                f"http://127.0.0.1:{port}",
+                token,
+                batch=args.batch,
+                report=work / "rejected.csv",
+                state=work / "state",
+                progress=False,
+            )
             elapsed = time.perf_counter() - started
     assert done.accepted == args.rows and done.rejected == 0, done
-    print(f"baseload import: {args.rows:,} rows in {elapsed:.1f} s = {args.rows / elapsed:,.0f} rows/s "
-          f"(batches of {args.batch:,}{', gzip' if args.gzip else ''}; importer, ingest and PostgreSQL on one machine)")
+    print(
+        f"baseload import: {args.rows:,} rows in {elapsed:.1f} s = {args.rows / elapsed:,.0f} rows/s "
+        f"(batches of {args.batch:,}{', gzip' if args.gzip else ''}; importer, ingest and PostgreSQL on one machine)"
+    )
 
 
 if __name__ == "__main__":

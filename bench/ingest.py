@@ -40,12 +40,14 @@ BATCH = 5000  # 200 signals at 1 Hz: 25 seconds of plant data per batch
 async def make_plant(url: str) -> tuple[str, list[int]]:
     conn = await asyncpg.connect(url)
     try:
-        plant = await conn.fetchval("INSERT INTO plants (key, name, capacity_mw) VALUES ('bench', 'Bench', 500) "
-                                    "RETURNING id")
+        plant = await conn.fetchval(
+            "INSERT INTO plants (key, name, capacity_mw) VALUES ('bench', 'Bench', 500) RETURNING id"
+        )
         await conn.executemany(
             "INSERT INTO signals (key, plant_id, kind, unit, min_value, max_value)"
             " VALUES ($1, $2, 'x', 'MW', -1e9, 1e9)",
-            [(f"u{i:03d}.p", plant) for i in range(SIGNALS)])
+            [(f"u{i:03d}.p", plant) for i in range(SIGNALS)],
+        )
         ids = [r["id"] for r in await conn.fetch("SELECT id FROM signals WHERE plant_id = $1 ORDER BY key", plant)]
         _, token = await auth.create_key(conn, role="gateway", name="bench", plants=("bench",))
         return token, ids
@@ -57,8 +59,11 @@ def json_batches(start: datetime, count: int) -> list[bytes]:
     out = []
     for b in range(count):
         t0 = start + timedelta(seconds=b * (BATCH // SIGNALS))
-        readings = [{"signal": f"u{s:03d}.p", "ts": (t0 + timedelta(seconds=k)).isoformat(), "value": 100 + s + k / 7}
-                    for k in range(BATCH // SIGNALS) for s in range(SIGNALS)]
+        readings = [
+            {"signal": f"u{s:03d}.p", "ts": (t0 + timedelta(seconds=k)).isoformat(), "value": 100 + s + k / 7}
+            for k in range(BATCH // SIGNALS)
+            for s in range(SIGNALS)
+        ]
         out.append(json.dumps({"readings": readings}).encode())
     return out
 
@@ -72,8 +77,9 @@ def line_batches(start: datetime, count: int) -> list[bytes]:
     return out
 
 
-async def blast(url: str, path: str, headers: dict[str, str], bodies: list[bytes], clients: int
-                ) -> tuple[float, list[float]]:
+async def blast(
+    url: str, path: str, headers: dict[str, str], bodies: list[bytes], clients: int
+) -> tuple[float, list[float]]:
     """Post every body once with `clients` concurrent clients; returns (seconds, per-batch latencies)."""
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
@@ -99,6 +105,7 @@ async def paced(url: str, headers: dict[str, str], bodies: list[bytes], per_seco
     """Offer batches at a fixed rate (open loop) and collect latencies."""
     latencies: list[float] = []
     async with httpx.AsyncClient(base_url=url, timeout=60, headers=headers) as http:
+
         async def one(body: bytes) -> None:
             t = now()
             response = await http.post("/v1/readings", content=body)
@@ -114,12 +121,15 @@ async def paced(url: str, headers: dict[str, str], bodies: list[bytes], per_seco
     return latencies
 
 
-async def raw_limit(url: str, ids: list[int], start: datetime, batches: int, connections: int = 2,
-                    append: bool = False) -> float:
+async def raw_limit(
+    url: str, ids: list[int], start: datetime, batches: int, connections: int = 2, append: bool = False
+) -> float:
     """The database alone: COPY into staging + the same statement as ingest (dedup or append path)."""
     rows_per_batch = [
-        [(i, ids[s], start + timedelta(seconds=b * 25 + k), 100.0 + s + k / 7, 0)
-         for i, (k, s) in enumerate((k, s) for k in range(BATCH // SIGNALS) for s in range(SIGNALS))]
+        [
+            (i, ids[s], start + timedelta(seconds=b * 25 + k), 100.0 + s + k / 7, 0)
+            for i, (k, s) in enumerate((k, s) for k in range(BATCH // SIGNALS) for s in range(SIGNALS))
+        ]
         for b in range(batches)
     ]
     pool = await asyncpg.create_pool(url, min_size=connections, max_size=connections, init=store.prepare_connection)
@@ -159,8 +169,10 @@ class CpuMeter:
 
 
 def report(name: str, readings: int, seconds: float, latencies: list[float], cpu: str = "") -> None:
-    print(f"  {name:<34} {readings / seconds:>10,.0f} readings/s   p50 {percentile(latencies, 50) * 1000:6.1f} ms"
-          f"   p99 {percentile(latencies, 99) * 1000:6.1f} ms   ({readings:,} in {seconds:.1f} s; {cpu})")
+    print(
+        f"  {name:<34} {readings / seconds:>10,.0f} readings/s   p50 {percentile(latencies, 50) * 1000:6.1f} ms"
+        f"   p99 {percentile(latencies, 99) * 1000:6.1f} ms   ({readings:,} in {seconds:.1f} s; {cpu})"
+    )
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -171,8 +183,9 @@ async def main(args: argparse.Namespace) -> None:
         base = f"http://127.0.0.1:{port}"
         # Start a day back, well inside retention; each phase writes its own time range (no accidental duplicates).
         start = datetime.now(UTC).replace(microsecond=0, second=0) - timedelta(days=1)
-        print(f"Ingest benchmark: batches of {BATCH} readings ({SIGNALS} signals at 1 Hz), "
-              f"{args.batches} batches per run")
+        print(
+            f"Ingest benchmark: batches of {BATCH} readings ({SIGNALS} signals at 1 Hz), {args.batches} batches per run"
+        )
         async with service_process("ingest", url, port) as proc:
             with RssSampler(proc) as rss:
                 meter = CpuMeter(proc)
@@ -191,16 +204,18 @@ async def main(args: argparse.Namespace) -> None:
                 lines = line_batches(start + timedelta(seconds=offset), args.batches)
                 offset += args.batches * 25
                 meter.mark()
-                seconds, lat = await blast(base, "/api/v2/write?precision=s", {"Authorization": f"Token {token}"},
-                                           lines, max(args.clients))
-                report(f"line protocol, {max(args.clients)} client(s)", len(lines) * BATCH, seconds, lat,
-                       meter.split())
+                seconds, lat = await blast(
+                    base, "/api/v2/write?precision=s", {"Authorization": f"Token {token}"}, lines, max(args.clients)
+                )
+                report(f"line protocol, {max(args.clients)} client(s)", len(lines) * BATCH, seconds, lat, meter.split())
                 paced_bodies = json_batches(start + timedelta(seconds=offset), args.paced_seconds * 10)
                 offset += len(paced_bodies) * 25
                 lat = await paced(base, headers, paced_bodies, per_second=10)
-                print(f"  {'offered 50,000 readings/s':<34} {'':>10}               p50 "
-                      f"{percentile(lat, 50) * 1000:6.1f} ms   p99 {percentile(lat, 99) * 1000:6.1f} ms"
-                      f"   ({len(lat)} batches over {args.paced_seconds} s)")
+                print(
+                    f"  {'offered 50,000 readings/s':<34} {'':>10}               p50 "
+                    f"{percentile(lat, 50) * 1000:6.1f} ms   p99 {percentile(lat, 99) * 1000:6.1f} ms"
+                    f"   ({len(lat)} batches over {args.paced_seconds} s)"
+                )
             print(f"  ingest server peak RSS: {rss.peak_mb:.0f} MB")
             print(await storage.report())
         offset += 100
@@ -208,8 +223,10 @@ async def main(args: argparse.Namespace) -> None:
             limit = await raw_limit(url, ids, start + timedelta(seconds=offset), args.batches, append=append)
             offset += args.batches * 25
             path = "append" if append else "dedup"
-            print(f"  {f'raw database limit, {path} path':<34} {limit:>10,.0f} readings/s   "
-                  "(2 connections: COPY into staging + insert + rollup upsert, no HTTP)")
+            print(
+                f"  {f'raw database limit, {path} path':<34} {limit:>10,.0f} readings/s   "
+                "(2 connections: COPY into staging + insert + rollup upsert, no HTTP)"
+            )
 
 
 if __name__ == "__main__":

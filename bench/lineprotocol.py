@@ -12,14 +12,21 @@ import time
 
 from services.ingest import lineprotocol as lp
 
-SIGNALS = ("gt1,unit=GT1,site=nish active_power", "gt2,unit=GT2,site=nish active_power",
-           "st1,unit=ST1,site=nish active_power", "grid,site=nish frequency")
+SIGNALS = (
+    "gt1,unit=GT1,site=nish active_power",
+    "gt2,unit=GT2,site=nish active_power",
+    "st1,unit=ST1,site=nish active_power",
+    "grid,site=nish frequency",
+)
 
 
 def body(lines: int) -> str:
     start = 1_764_000_000_000_000_000
-    return "\n".join(f"{SIGNALS[i % 4]}={150 + i % 97 / 7:.3f},quality={0 if i % 50 else 1083179008}i "
-                     f"{start + (i // 4) * 1_000_000_000}" for i in range(lines))
+    return "\n".join(
+        f"{SIGNALS[i % 4]}={150 + i % 97 / 7:.3f},quality={0 if i % 50 else 1083179008}i "
+        f"{start + (i // 4) * 1_000_000_000}"
+        for i in range(lines)
+    )
 
 
 def main() -> None:
@@ -35,8 +42,10 @@ def main() -> None:
         best = min(best, time.perf_counter() - started)
     assert not result.errors and len(result.points) == args.lines
     fast = sum(1 for line in text.split("\n") if lp._parse_common(line, 1, 1, lp.Keys()) is not None)
-    print(f"line protocol decode, lines with tags and quality: {args.lines / best:,.0f} lines/s "
-          f"(best of {args.repeat} × {args.lines:,} lines; fast path took {fast:,} of them)")
+    print(
+        f"line protocol decode, lines with tags and quality: {args.lines / best:,.0f} lines/s "
+        f"(best of {args.repeat} × {args.lines:,} lines; fast path took {fast:,} of them)"
+    )
 
 
 if __name__ == "__main__":

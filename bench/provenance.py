@@ -27,8 +27,10 @@ from shared.ledger.digest import batch_digest
 
 
 def batch_rows(ids: list[int], start: datetime) -> list[tuple[int, int, datetime, float, int]]:
-    return [(i, ids[s], start + timedelta(seconds=k), 100.0 + s + k / 7, 0)
-            for i, (k, s) in enumerate((k, s) for k in range(BATCH // SIGNALS) for s in range(SIGNALS))]
+    return [
+        (i, ids[s], start + timedelta(seconds=k), 100.0 + s + k / 7, 0)
+        for i, (k, s) in enumerate((k, s) for k in range(BATCH // SIGNALS) for s in range(SIGNALS))
+    ]
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -56,16 +58,24 @@ async def main(args: argparse.Namespace) -> None:
             times[with_provenance].append(now() - t)
         await conn.close()
     base, prov = times[False][5:], times[True][5:]  # the first batches warm caches and plans
-    print(f"Provenance cost: {len(base)} + {len(prov)} alternating write transactions of {BATCH} readings on one "
-          "connection (machine shared with other work: compare the columns, not the absolutes)")
+    print(
+        f"Provenance cost: {len(base)} + {len(prov)} alternating write transactions of {BATCH} readings on one "
+        "connection (machine shared with other work: compare the columns, not the absolutes)"
+    )
     for name, values in (("without provenance", base), ("with provenance", prov)):
-        print(f"  {name:<20} median {statistics.median(values) * 1000:7.2f} ms   mean "
-              f"{statistics.fmean(values) * 1000:7.2f} ms   ({BATCH / statistics.median(values):,.0f} readings/s)")
+        print(
+            f"  {name:<20} median {statistics.median(values) * 1000:7.2f} ms   mean "
+            f"{statistics.fmean(values) * 1000:7.2f} ms   ({BATCH / statistics.median(values):,.0f} readings/s)"
+        )
     digest_ms = statistics.median(digests) * 1000
-    print(f"  in the transaction (the INSERT): median {statistics.median(prov) / statistics.median(base) - 1:+.1%}, "
-          f"mean {statistics.fmean(prov) / statistics.fmean(base) - 1:+.1%}")
-    print(f"  batch_digest before it: median {digest_ms:.2f} ms per batch (ingest process CPU) = "
-          f"{digest_ms / (statistics.median(base) * 1000):.1%} of a write without provenance")
+    print(
+        f"  in the transaction (the INSERT): median {statistics.median(prov) / statistics.median(base) - 1:+.1%}, "
+        f"mean {statistics.fmean(prov) / statistics.fmean(base) - 1:+.1%}"
+    )
+    print(
+        f"  batch_digest before it: median {digest_ms:.2f} ms per batch (ingest process CPU) = "
+        f"{digest_ms / (statistics.median(base) * 1000):.1%} of a write without provenance"
+    )
 
 
 if __name__ == "__main__":

@@ -52,15 +52,19 @@ def version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="baseload", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="baseload", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"baseload {version()}")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     db = sub.add_parser("db", help="the embedded PostgreSQL (used when BASELOAD_DATABASE_URL is not set)")
-    db.add_argument("action", choices=("start", "stop", "status", "url"),
-                    help="start it (it keeps running), stop it, say whether it runs, or print its URL")
+    db.add_argument(
+        "action",
+        choices=("start", "stop", "status", "url"),
+        help="start it (it keeps running), stop it, say whether it runs, or print its URL",
+    )
 
     sub.add_parser("migrate", help="apply database migrations")
 
@@ -75,8 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=[str(r) for r in Role], help="what the key may do")
     create.add_argument("--name", required=True, help="a name to recognise the key by (in lists and logs)")
     create.add_argument("--partner", help="for --role partner: the partner whose plants the key may read")
-    create.add_argument("--plant", action="append", default=[], metavar="PLANT",
-                        help="for --role gateway (required, repeatable): a plant whose signals the key may write")
+    create.add_argument(
+        "--plant",
+        action="append",
+        default=[],
+        metavar="PLANT",
+        help="for --role gateway (required, repeatable): a plant whose signals the key may write",
+    )
     revoke = keys_sub.add_parser("revoke", help="revoke a key by id, name or token prefix")
     revoke.add_argument("key", help="the key's id, name or token prefix (as `baseload keys list` shows)")
     keys_sub.add_parser("list", help="list keys (never their tokens)")
@@ -121,7 +130,11 @@ def _dispatch(argv: list[str]) -> int:
     from shared.settings import BaseServiceSettings
 
     handlers: dict[str, Callable[[argparse.Namespace, BaseServiceSettings], int]] = {
-        "db": _db, "migrate": _migrate, "plant": _plant, "keys": _keys, "serve": _serve,
+        "db": _db,
+        "migrate": _migrate,
+        "plant": _plant,
+        "keys": _keys,
+        "serve": _serve,
     }
     return handlers[args.command](args, BaseServiceSettings())
 
@@ -136,8 +149,10 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, CliError | ValueError | FileNotFoundError):
         return text
     if isinstance(exc, ConnectionRefusedError) or "Connect call failed" in text:
-        return ("cannot reach the database (connection refused); is it running? Set BASELOAD_DATABASE_URL or run "
-                "`baseload db start`")
+        return (
+            "cannot reach the database (connection refused); is it running? Set BASELOAD_DATABASE_URL or run "
+            "`baseload db start`"
+        )
     if "does not exist" in text and "relation" in text:
         return f"database error: {text}; run `baseload migrate` first"
     if module.startswith(("asyncpg", "sqlalchemy")):
@@ -221,11 +236,14 @@ def _keys(args: argparse.Namespace, settings: BaseServiceSettings) -> int:
         if args.keys_command in ("create", "revoke"):
             from shared import auth  # imports the web stack: not for `keys list`
         if args.keys_command == "create":
-            principal, token = await auth.create_key(conn, role=args.role, name=args.name, partner=args.partner,
-                                                     plants=args.plant)
+            principal, token = await auth.create_key(
+                conn, role=args.role, name=args.name, partner=args.partner, plants=args.plant
+            )
             print(token)
-            print(f"key {principal.key_id} ({principal.role}) created; the token above is shown only once",
-                  file=sys.stderr)
+            print(
+                f"key {principal.key_id} ({principal.role}) created; the token above is shown only once",
+                file=sys.stderr,
+            )
         elif args.keys_command == "revoke":
             revoked = await auth.revoke_key(conn, args.key)
             print(f"revoked {revoked} key(s)")
@@ -238,8 +256,10 @@ def _keys(args: argparse.Namespace, settings: BaseServiceSettings) -> int:
                    FROM api_keys AS k ORDER BY k.id"""
             ):
                 state = "revoked" if row["revoked_at"] else "active"
-                print(f"{row['id']:>4}  {row['role']:<8} {row['name']:<24} {row['partner'] or '-':<10} "
-                      f"{row['plants'] or '-':<12} {row['token_prefix']}…  {state}")
+                print(
+                    f"{row['id']:>4}  {row['role']:<8} {row['name']:<24} {row['partner'] or '-':<10} "
+                    f"{row['plants'] or '-':<12} {row['token_prefix']}…  {state}"
+                )
         return 0
 
     try:
@@ -257,8 +277,15 @@ def _serve(args: argparse.Namespace, _: BaseServiceSettings) -> int:
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = settings_module.Settings(**overrides)
     app = app_module.create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level,
-                loop="uvloop", http="httptools", access_log=False)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+    )
     return 0
 
 

@@ -52,8 +52,13 @@ from shared.settings import BaseServiceSettings
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_PLANT = REPO_ROOT / "deploy" / "plants" / "nish.yaml"
 DEMO_GATEWAY = REPO_ROOT / "deploy" / "gateway.yaml"
-DEMO_KEYS = (("gateway", "demo-gateway", None), ("operator", "demo-operator", None),
-             ("partner", "demo-eps", "eps"), ("partner", "demo-socar", "socar"), ("admin", "demo-admin", None))
+DEMO_KEYS = (
+    ("gateway", "demo-gateway", None),
+    ("operator", "demo-operator", None),
+    ("partner", "demo-eps", "eps"),
+    ("partner", "demo-socar", "socar"),
+    ("admin", "demo-admin", None),
+)
 SCENARIOS = ("gt_trip", "steady", "ramp", "sensor_bad", "frozen")
 SINK_ENDPOINT = "demo-sink"
 STALE_RULE = "net-output-stale"
@@ -63,19 +68,36 @@ START_TIMEOUT_S = 60.0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="baseload demo", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="baseload demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--scenario", choices=SCENARIOS, default="gt_trip", help="the simulator's scenario")
-    p.add_argument("--time-scale", type=float, default=20.0,
-                   help="replay speed until the simulation meets the wall clock (1: live from the start)")
-    p.add_argument("--trip-after", type=float, default=60.0, metavar="SECONDS",
-                   help="wall seconds until the scenario's event (the GT trip)")
-    p.add_argument("--fresh", action="store_true",
-                   help="start from an empty embedded database (its data directory's pgdata is deleted first; "
-                        "refused when BASELOAD_DATABASE_URL is set)")
-    p.add_argument("--ports", type=ports_argument, default=Ports(),
-                   help="override ports, e.g. ingest=18001,api=18002,alerts=18003,sink=19000,gateway=18010,"
-                        "opcua=14840,modbus=15020")
+    p.add_argument(
+        "--time-scale",
+        type=float,
+        default=20.0,
+        help="replay speed until the simulation meets the wall clock (1: live from the start)",
+    )
+    p.add_argument(
+        "--trip-after",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="wall seconds until the scenario's event (the GT trip)",
+    )
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start from an empty embedded database (its data directory's pgdata is deleted first; "
+        "refused when BASELOAD_DATABASE_URL is set)",
+    )
+    p.add_argument(
+        "--ports",
+        type=ports_argument,
+        default=Ports(),
+        help="override ports, e.g. ingest=18001,api=18002,alerts=18003,sink=19000,gateway=18010,"
+        "opcua=14840,modbus=15020",
+    )
     return p
 
 
@@ -127,9 +149,12 @@ class Supervisor:
 
     def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
         # A session of its own: a Ctrl-C in the terminal reaches only the demo, which stops each child once.
-        self.children[name] = subprocess.Popen([sys.executable, "-m", "services.cli", *args],
-                                               env={**self.env, **(env or {})}, cwd=REPO_ROOT,
-                                               start_new_session=True)
+        self.children[name] = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", *args],
+            env={**self.env, **(env or {})},
+            cwd=REPO_ROOT,
+            start_new_session=True,
+        )
 
     def exited(self) -> tuple[str, int] | None:
         for name, child in self.children.items():
@@ -156,13 +181,17 @@ class Supervisor:
 
 
 def child_env(settings: BaseServiceSettings, url: str, ports: Ports, gateway_key: str) -> dict[str, str]:
-    env = {**os.environ, "BASELOAD_DATABASE_URL": url, "BASELOAD_GATEWAY_KEY": gateway_key,
-           "BASELOAD_GATEWAY_BUFFER_PATH": str(settings.data_dir / "gateway-buffer.sqlite3"),
-           "BASELOAD_GATEWAY_INGEST_URL": f"http://127.0.0.1:{ports.ingest}",
-           "BASELOAD_GATEWAY_HTTP_PORT": str(ports.gateway),
-           "BASELOAD_GATEWAY_OPCUA_ENDPOINT": f"opc.tcp://127.0.0.1:{ports.opcua}/baseload/",
-           "BASELOAD_GATEWAY_MODBUS_PORT": str(ports.modbus),
-           "BASELOAD_ALERTS_WEBHOOK_ALLOW_CIDRS": "127.0.0.1/32"}  # the demo's webhook sink runs on this host
+    env = {
+        **os.environ,
+        "BASELOAD_DATABASE_URL": url,
+        "BASELOAD_GATEWAY_KEY": gateway_key,
+        "BASELOAD_GATEWAY_BUFFER_PATH": str(settings.data_dir / "gateway-buffer.sqlite3"),
+        "BASELOAD_GATEWAY_INGEST_URL": f"http://127.0.0.1:{ports.ingest}",
+        "BASELOAD_GATEWAY_HTTP_PORT": str(ports.gateway),
+        "BASELOAD_GATEWAY_OPCUA_ENDPOINT": f"opc.tcp://127.0.0.1:{ports.opcua}/baseload/",
+        "BASELOAD_GATEWAY_MODBUS_PORT": str(ports.modbus),
+        "BASELOAD_ALERTS_WEBHOOK_ALLOW_CIDRS": "127.0.0.1/32",
+    }  # the demo's webhook sink runs on this host
     for service in ("INGEST", "API", "ALERTS"):  # quieter services, so the sink's lines stand out
         env.setdefault(f"BASELOAD_{service}_LOG_LEVEL", "warning")
     return env
@@ -170,9 +199,20 @@ def child_env(settings: BaseServiceSettings, url: str, ports: Ports, gateway_key
 
 def simulator_args(ports: Ports, scenario: str, start: datetime, time_scale: float, event_at_s: float) -> list[str]:
     """A replay (time scale > 1) goes live by itself when it meets the clock (`--then-live`)."""
-    args = ["simulate", "--opcua-port", str(ports.opcua), "--modbus-port", str(ports.modbus),
-            "--scenario", scenario, f"--event-at={event_at_s:.3f}", "--time-scale", f"{time_scale:g}",
-            "--start", start.isoformat()]
+    args = [
+        "simulate",
+        "--opcua-port",
+        str(ports.opcua),
+        "--modbus-port",
+        str(ports.modbus),
+        "--scenario",
+        scenario,
+        f"--event-at={event_at_s:.3f}",
+        "--time-scale",
+        f"{time_scale:g}",
+        "--start",
+        start.isoformat(),
+    ]
     return [*args, "--then-live"] if time_scale > 1 else args
 
 
@@ -196,8 +236,10 @@ def run_demo(settings: BaseServiceSettings, options: DemoOptions) -> int:
 def _run_with_database(settings: BaseServiceSettings, options: DemoOptions) -> int:
     if options.fresh:
         if settings.database_url is not None:
-            print("baseload demo: --fresh only empties the embedded database; BASELOAD_DATABASE_URL is set",
-                  file=sys.stderr)
+            print(
+                "baseload demo: --fresh only empties the embedded database; BASELOAD_DATABASE_URL is set",
+                file=sys.stderr,
+            )
             return 2
         stop_embedded(settings.data_dir)
         shutil.rmtree(pgdata_path(settings.data_dir), ignore_errors=True)
@@ -248,12 +290,16 @@ def _continue_after_earlier_runs(options: DemoOptions, url: str) -> DemoOptions:
         return options
     newest = asyncio.run(newest_demo_reading(url, plan.start))
     if newest is None:
-        print(f"  [demo] replaying from {plan.start:%H:%M:%S} UTC (no earlier demo readings in that window)",
-              flush=True)
+        print(
+            f"  [demo] replaying from {plan.start:%H:%M:%S} UTC (no earlier demo readings in that window)", flush=True
+        )
         return options
-    print(f"  [demo] readings of an earlier demo run reach {newest:%H:%M:%S} UTC, inside the replay window: running "
-          f"live from now, so nothing is stored twice (`baseload demo --fresh` replays the trip on an empty "
-          f"database)", flush=True)
+    print(
+        f"  [demo] readings of an earlier demo run reach {newest:%H:%M:%S} UTC, inside the replay window: running "
+        f"live from now, so nothing is stored twice (`baseload demo --fresh` replays the trip on an empty "
+        f"database)",
+        flush=True,
+    )
     return replace(options, time_scale=1.0)
 
 
@@ -263,7 +309,10 @@ async def newest_demo_reading(url: str, since: datetime) -> datetime | None:
     try:
         newest: datetime | None = await conn.fetchval(
             "SELECT max(r.ts) FROM readings r JOIN signals s ON s.id = r.signal_id"
-            " JOIN plants p ON p.id = s.plant_id WHERE p.key = $1 AND r.ts >= $2", DEMO_PLANT_KEY, since)
+            " JOIN plants p ON p.id = s.plant_id WHERE p.key = $1 AND r.ts >= $2",
+            DEMO_PLANT_KEY,
+            since,
+        )
         return newest
     finally:
         await conn.close()
@@ -319,18 +368,39 @@ def _configure_alerts(sup: Supervisor, ports: Ports, admin_token: str, plan: Sim
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {admin_token}"}, timeout=10.0) as http:
         # Replaying, readings are older than the rule's 30 s; live, there are none until the gateway's first post.
         until = datetime.now(UTC) + timedelta(seconds=max(plan.catch_up_s, 0) + STALE_GRACE_S)
-        _checked(http.post("/silences", json={
-            "matchers": [{"name": "alertname", "value": STALE_RULE}], "ends_at": until.isoformat(),
-            "comment": "demo start-up and replay: no live readings yet", "created_by": "baseload demo"}))
-        load = subprocess.run([sys.executable, "-m", "services.cli", "alerts", "load", str(DEMO_PLANT)],
-                              env=sup.env, cwd=REPO_ROOT, timeout=START_TIMEOUT_S, check=False)
+        _checked(
+            http.post(
+                "/silences",
+                json={
+                    "matchers": [{"name": "alertname", "value": STALE_RULE}],
+                    "ends_at": until.isoformat(),
+                    "comment": "demo start-up and replay: no live readings yet",
+                    "created_by": "baseload demo",
+                },
+            )
+        )
+        load = subprocess.run(
+            [sys.executable, "-m", "services.cli", "alerts", "load", str(DEMO_PLANT)],
+            env=sup.env,
+            cwd=REPO_ROOT,
+            timeout=START_TIMEOUT_S,
+            check=False,
+        )
         if load.returncode != 0:
             raise DemoError("loading the alert rules failed")
         for endpoint in _checked(http.get("/webhook-endpoints")):
             if endpoint["name"] == SINK_ENDPOINT:  # its secret was shown once, in an earlier run: start afresh
                 _checked(http.delete(f"/webhook-endpoints/{endpoint['id']}"))
-        created = _checked(http.post("/webhook-endpoints", json={
-            "name": SINK_ENDPOINT, "url": f"http://127.0.0.1:{ports.sink}/webhooks/demo", "format": "standard"}))
+        created = _checked(
+            http.post(
+                "/webhook-endpoints",
+                json={
+                    "name": SINK_ENDPOINT,
+                    "url": f"http://127.0.0.1:{ports.sink}/webhooks/demo",
+                    "format": "standard",
+                },
+            )
+        )
     return str(created["secret"])
 
 
@@ -374,21 +444,26 @@ Baseload demo is running. Press Ctrl-C to stop.
         print(f"  {name:<15} {token}")
     print(f"\n  {_timeline(plan, scenario)}\n")
     since = quarter_hour(plan.start).strftime("%Y-%m-%dT%H:%M:%SZ")
-    print(f"""  Try (the operator key reads everything; partner keys read their plants):
-    export KEY={tokens['demo-operator']}
+    print(
+        f"""  Try (the operator key reads everything; partner keys read their plants):
+    export KEY={tokens["demo-operator"]}
     curl -s -H "Authorization: Bearer $KEY" \\
       "{api}/v1/plants/nish/compliance?start={since}&end=$(date -u +%FT%TZ)" | python3 -m json.tool
     curl -s -H "Authorization: Bearer $KEY" "{alerts}/v1/alerts" | python3 -m json.tool
     curl -s -H "Authorization: Bearer $KEY" \\
       "{api}/v1/signals/plant.net_output/aggregates?start={since}&end=$(date -u +%FT%TZ)&every=5m&fn=avg,min,max"
     curl -s "http://127.0.0.1:{ports.sink}/v1/events" | python3 -m json.tool
-""", flush=True)
+""",
+        flush=True,
+    )
 
 
 def _timeline(plan: SimPlan, scenario: str) -> str:
     event = "GT1 trips" if scenario == "gt_trip" else f"the {scenario} event starts"
     if plan.catch_up_s <= 0:
         return f"Live simulation: {event} at {plan.event_ts:%H:%M:%S} UTC."
-    return (f"Replaying from {plan.start:%H:%M:%S} UTC at {plan.time_scale:g}x: {event} at {plan.event_ts:%H:%M:%S} "
-            f"UTC, about {plan.event_at_s / plan.time_scale:.0f} s from now.\n  The replay meets the clock in "
-            f"{plan.catch_up_s:.0f} s, then runs live; the stale-data rule is silenced until then.")
+    return (
+        f"Replaying from {plan.start:%H:%M:%S} UTC at {plan.time_scale:g}x: {event} at {plan.event_ts:%H:%M:%S} "
+        f"UTC, about {plan.event_at_s / plan.time_scale:.0f} s from now.\n  The replay meets the clock in "
+        f"{plan.catch_up_s:.0f} s, then runs live; the stale-data rule is silenced until then."
+    )

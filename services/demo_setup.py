@@ -51,10 +51,10 @@ def parse_ports(text: str, base: Ports = Ports()) -> Ports:
 class SimPlan:
     """How the simulator runs: from `start` at `time_scale` for `catch_up_s` wall seconds, then live."""
 
-    start: datetime         # simulated time at t = 0
+    start: datetime  # simulated time at t = 0
     time_scale: float
-    event_at_s: float       # simulated seconds after `start`
-    catch_up_s: float       # 0: live from the start
+    event_at_s: float  # simulated seconds after `start`
+    catch_up_s: float  # 0: live from the start
 
     @property
     def event_ts(self) -> datetime:
@@ -70,8 +70,9 @@ def quarter_hour(ts: datetime, period_s: int = 900) -> datetime:
     return EPOCH + timedelta(seconds=(ts - EPOCH).total_seconds() // period_s * period_s)
 
 
-def plan_simulation(now: datetime, *, time_scale: float, trip_after_s: float, period_s: int = 900,
-                    start_up_s: float = 2.0) -> SimPlan:
+def plan_simulation(
+    now: datetime, *, time_scale: float, trip_after_s: float, period_s: int = 900, start_up_s: float = 2.0
+) -> SimPlan:
     """Live at time scale 1. Faster, a replay whose event starts the previous settlement period, `trip_after_s`
     wall seconds in, and that ends just behind the clock even if the simulator takes `start_up_s` to start
     (its `--duration` counts from then, while simulated time runs from its first moment)."""
@@ -110,8 +111,10 @@ class DemoLock:
             handle.seek(0)
             holder = handle.read().strip() or "unknown"
             handle.close()
-            raise DemoError(f"another Baseload demo is running ({holder}); stop it with Ctrl-C in its terminal "
-                            f"(or `kill -INT <pid>`), or give this one its own BASELOAD_DATA_DIR and --ports") from None
+            raise DemoError(
+                f"another Baseload demo is running ({holder}); stop it with Ctrl-C in its terminal "
+                f"(or `kill -INT <pid>`), or give this one its own BASELOAD_DATA_DIR and --ports"
+            ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"pid {os.getpid()}, {describe_ports(ports)}")
@@ -138,5 +141,7 @@ def check_ports_free(ports: Ports, host: str = "127.0.0.1") -> None:
             try:
                 probe.bind((host, port))
             except OSError:
-                raise DemoError(f"port {port} ({f.name}) on {host} is in use by another program; free it or move "
-                                f"the demo, e.g. --ports {f.name}={port + 10000}") from None
+                raise DemoError(
+                    f"port {port} ({f.name}) on {host} is in use by another program; free it or move "
+                    f"the demo, e.g. --ports {f.name}={port + 10000}"
+                ) from None

@@ -56,7 +56,11 @@ def token_from_headers(authorization: str | None) -> str | None:
 
 
 async def create_key(
-    conn: asyncpg.Connection | asyncpg.Pool, *, role: str, name: str, partner: str | None = None,
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    role: str,
+    name: str,
+    partner: str | None = None,
     plants: Sequence[str] = (),
 ) -> tuple[Principal, str]:
     """Create a key; the token is returned once and never stored.
@@ -68,15 +72,22 @@ async def create_key(
         token = new_token()
         key_id = await c.fetchval(
             "INSERT INTO api_keys (name, role, partner, token_hash, token_prefix) VALUES ($1, $2, $3, $4, $5)"
-            " RETURNING id", name, role, partner, hash_token(token), token[:10])
-        await c.executemany("INSERT INTO api_key_plants (api_key_id, plant_id) VALUES ($1, $2)",
-                            [(key_id, plant_id) for plant_id in plant_ids])
+            " RETURNING id",
+            name,
+            role,
+            partner,
+            hash_token(token),
+            token[:10],
+        )
+        await c.executemany(
+            "INSERT INTO api_key_plants (api_key_id, plant_id) VALUES ($1, $2)",
+            [(key_id, plant_id) for plant_id in plant_ids],
+        )
     scope = frozenset(plant_ids) if role == Role.GATEWAY else None
     return Principal(key_id, name, role, partner, scope), token
 
 
-async def _check_new_key(conn: asyncpg.Connection, role: str, partner: str | None, plants: Sequence[str]
-                         ) -> list[int]:
+async def _check_new_key(conn: asyncpg.Connection, role: str, partner: str | None, plants: Sequence[str]) -> list[int]:
     """The plant ids of a valid new key; `InvalidKey` naming the problem otherwise."""
     if role not in ROLES:
         raise InvalidKey(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
@@ -144,16 +155,21 @@ async def authenticate(pool: asyncpg.Pool, token: str | None, roles: tuple[str, 
     """The key's principal if it exists, is not revoked and has one of `roles`; else 401/403."""
     if token is None:
         raise ApiError(
-            401, "missing_credentials", "Send an API key as 'Authorization: Bearer <token>'.",
+            401,
+            "missing_credentials",
+            "Send an API key as 'Authorization: Bearer <token>'.",
             headers={"WWW-Authenticate": "Bearer"},
         )
     principal = await lookup(pool, token)
     if principal is None:
-        raise ApiError(401, "invalid_credentials", "The API key is unknown or revoked.",
-                       headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401, "invalid_credentials", "The API key is unknown or revoked.", headers={"WWW-Authenticate": "Bearer"}
+        )
     if principal.role not in roles:
         raise ApiError(
-            403, "forbidden_role", f"A {principal.role} key cannot do this.",
+            403,
+            "forbidden_role",
+            f"A {principal.role} key cannot do this.",
             {"role": principal.role, "allowed_roles": list(roles)},
         )
     return principal

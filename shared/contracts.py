@@ -61,8 +61,9 @@ class ContractError(ValueError):
 _DECODER = msgspec.json.Decoder(ReadingsChanged)
 
 
-def encode_readings_changed(signal_ids: Iterable[int], start: datetime, end: datetime, *,
-                            limit: int = NOTIFY_PAYLOAD_LIMIT) -> list[str]:
+def encode_readings_changed(
+    signal_ids: Iterable[int], start: datetime, end: datetime, *, limit: int = NOTIFY_PAYLOAD_LIMIT
+) -> list[str]:
     """Compact JSON payloads naming the touched signals (sorted) and time range, split so each fits `limit` bytes."""
     ids = sorted(signal_ids)
     payloads: list[str] = []

@@ -39,7 +39,7 @@ def asyncpg_dsn(url: str) -> str:
     """asyncpg wants a plain postgresql:// URL; accept SQLAlchemy-style driver suffixes too."""
     for prefix in ("postgresql+asyncpg://", "postgres+asyncpg://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql://" + url[len(prefix):]
+            return "postgresql://" + url[len(prefix) :]
     return url
 
 
@@ -83,8 +83,9 @@ async def connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
 
 
 @asynccontextmanager
-async def transaction(pool: asyncpg.Pool, *, isolation: Isolation | None = None,
-                      readonly: bool = False) -> AsyncIterator[asyncpg.Connection]:
+async def transaction(
+    pool: asyncpg.Pool, *, isolation: Isolation | None = None, readonly: bool = False
+) -> AsyncIterator[asyncpg.Connection]:
     """A pooled connection inside one transaction: the edge's unit of work, committed when the block ends."""
     async with connection(pool) as conn, conn.transaction(isolation=isolation, readonly=readonly):
         yield conn

@@ -28,18 +28,38 @@ def add_operational_routes(app: FastAPI, registry: CollectorRegistry) -> None:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness: the database answers",
-             responses={200: {"description": "The database answers", "content": {"application/json": {
-                 "schema": {"type": "object", "properties": {"status": {"type": "string", "enum": ["ready"]}}}}}},
-                 **error_responses(503)})
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Readiness: the database answers",
+        responses={
+            200: {
+                "description": "The database answers",
+                "content": {
+                    "application/json": {
+                        "schema": {"type": "object", "properties": {"status": {"type": "string", "enum": ["ready"]}}}
+                    }
+                },
+            },
+            **error_responses(503),
+        },
+    )
     async def readyz(request: Request) -> Response:
         if await database_ready(request.app.state.pool):
             return Response('{"status":"ready"}', media_type="application/json")
-        return error_response(503, "database_unavailable", "The database is unreachable.",
-                              headers={"Retry-After": "2"})
+        return error_response(503, "database_unavailable", "The database is unreachable.", headers={"Retry-After": "2"})
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse,
-             responses={200: {"description": f"Prometheus text exposition format ({CONTENT_TYPE_LATEST})",
-                              "content": {"text/plain": {"schema": {"type": "string"}}}}})
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics",
+        response_class=PlainTextResponse,
+        responses={
+            200: {
+                "description": f"Prometheus text exposition format ({CONTENT_TYPE_LATEST})",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
+    )
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -159,10 +159,16 @@ async def apply_plant(conn: asyncpg.Connection, config: PlantConfig) -> int:
                ON CONFLICT (key) DO UPDATE SET name = excluded.name, capacity_mw = excluded.capacity_mw,
                    timezone = excluded.timezone
                RETURNING id""",
-            config.key, config.name, config.capacity_mw, config.timezone,
+            config.key,
+            config.name,
+            config.capacity_mw,
+            config.timezone,
         )
-        await conn.execute("DELETE FROM plant_partners WHERE plant_id = $1 AND partner <> ALL($2::text[])",
-                           plant_id, list(config.partners))
+        await conn.execute(
+            "DELETE FROM plant_partners WHERE plant_id = $1 AND partner <> ALL($2::text[])",
+            plant_id,
+            list(config.partners),
+        )
         await conn.executemany(
             "INSERT INTO plant_partners (plant_id, partner) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             [(plant_id, p) for p in config.partners],
@@ -183,8 +189,15 @@ async def apply_plant(conn: asyncpg.Connection, config: PlantConfig) -> int:
                    committed_mw = excluded.committed_mw, tolerance_mw = excluded.tolerance_mw,
                    tolerance_pct = excluded.tolerance_pct, settlement_period_s = excluded.settlement_period_s""",
             [
-                (plant_id, c.valid_from, c.valid_to, c.committed_mw, c.tolerance_mw, c.tolerance_pct,
-                 c.settlement_period_s)
+                (
+                    plant_id,
+                    c.valid_from,
+                    c.valid_to,
+                    c.committed_mw,
+                    c.tolerance_mw,
+                    c.tolerance_pct,
+                    c.settlement_period_s,
+                )
                 for c in config.commitments
             ],
         )
@@ -192,12 +205,12 @@ async def apply_plant(conn: asyncpg.Connection, config: PlantConfig) -> int:
     return plant_id
 
 
-async def _apply_signal_maps(conn: asyncpg.Connection, plant_id: int, maps: tuple[tuple[str, SignalMap], ...]
-                             ) -> None:
+async def _apply_signal_maps(conn: asyncpg.Connection, plant_id: int, maps: tuple[tuple[str, SignalMap], ...]) -> None:
     """The plant's line-protocol maps become exactly those of its file (a scope moves if another plant had it)."""
     scopes = [scope for scope, _ in maps]
-    await conn.execute("DELETE FROM line_protocol_maps WHERE plant_id = $1 AND scope <> ALL($2::text[])",
-                       plant_id, scopes)
+    await conn.execute(
+        "DELETE FROM line_protocol_maps WHERE plant_id = $1 AND scope <> ALL($2::text[])", plant_id, scopes
+    )
     await conn.executemany(
         """INSERT INTO line_protocol_maps (scope, plant_id, templates, aliases) VALUES ($1, $2, $3, $4::jsonb)
            ON CONFLICT (scope) DO UPDATE SET plant_id = excluded.plant_id, templates = excluded.templates,

@@ -84,6 +84,7 @@ readings = sa.Table(
     postgresql_partition_by="RANGE (ts)",
 )
 
+
 # One row per signal and UTC minute. Plain columns cover every reading; good_* only Good-quality ones.
 # rollups_15m and rollups_1h have the same shape over their buckets (derived from the finer table in the write
 # transaction); their area columns also join consecutive readings across the minutes inside them.

@@ -41,10 +41,15 @@ class SettlingServiceSettings(BaseServiceSettings):
     variables, without the service prefix, so the compliance report and the alerts cannot be configured apart."""
 
     max_gap_s: float = Field(
-        default=60.0, gt=0, le=60.0, validation_alias=AliasChoices("BASELOAD_MAX_GAP_S"),
+        default=60.0,
+        gt=0,
+        le=60.0,
+        validation_alias=AliasChoices("BASELOAD_MAX_GAP_S"),
         description="A reading holds its value until the next one, at most this long; longer gaps are not bridged.",
     )
     settlement_period_s: int = Field(
-        default=900, gt=0, validation_alias=AliasChoices("BASELOAD_SETTLEMENT_PERIOD_S"),
+        default=900,
+        gt=0,
+        validation_alias=AliasChoices("BASELOAD_SETTLEMENT_PERIOD_S"),
         description="The settlement period where no commitment names its own.",
     )

@@ -32,15 +32,16 @@ def compile_template(text: str) -> tuple[Part, ...]:
     parts: list[Part] = []
     position = 0
     for match in _PLACEHOLDER.finditer(text):
-        _literal(text[position:match.start()], text, parts)
+        _literal(text[position : match.start()], text, parts)
         name = match.group(1)
         if name in ("measurement", "field"):
             parts.append((name, ""))
         elif name.startswith("tag:") and len(name) > 4:
             parts.append(("tag", name[4:]))
         else:
-            raise TemplateError(f"template {text!r}: unknown placeholder {{{name}}}; "
-                                "use {measurement}, {field} or {tag:NAME}")
+            raise TemplateError(
+                f"template {text!r}: unknown placeholder {{{name}}}; use {{measurement}}, {{field}} or {{tag:NAME}}"
+            )
         position = match.end()
     _literal(text[position:], text, parts)
     if not any(kind != "text" for kind, _ in parts):
@@ -119,8 +120,7 @@ def parse_signal_map(raw: object, where: str) -> SignalMap:
     if not isinstance(templates, list) or not all(isinstance(t, str) for t in templates):
         raise TemplateError(f"{where}.templates: a list of template strings is expected")
     aliases = raw.get("map") or {}
-    if not isinstance(aliases, dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                                for k, v in aliases.items()):
+    if not isinstance(aliases, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in aliases.items()):
         raise TemplateError(f"{where}.map: a mapping of rendered name → signal key (both strings) is expected")
     try:
         return SignalMap(tuple(templates), MappingProxyType(dict(aliases)))

@@ -54,11 +54,15 @@ def worker_metrics(registry: CollectorRegistry) -> WorkerMetrics:
     found = _METRICS.get(registry)
     if found is None:
         found = WorkerMetrics(
-            failures=Counter("baseload_worker_failures", "Failed iterations of a background worker", ["worker"],
-                             registry=registry),
-            last_success=Gauge("baseload_worker_last_success_timestamp_seconds",
-                               "Unix time of a background worker's last successful iteration", ["worker"],
-                               registry=registry),
+            failures=Counter(
+                "baseload_worker_failures", "Failed iterations of a background worker", ["worker"], registry=registry
+            ),
+            last_success=Gauge(
+                "baseload_worker_last_success_timestamp_seconds",
+                "Unix time of a background worker's last successful iteration",
+                ["worker"],
+                registry=registry,
+            ),
         )
         _METRICS[registry] = found
     return found
@@ -67,11 +71,20 @@ def worker_metrics(registry: CollectorRegistry) -> WorkerMetrics:
 class Worker:
     """A named loop around `step`; see the module docstring."""
 
-    def __init__(self, name: str, step: Callable[[], Awaitable[object]], *, every_s: float,
-                 backoff: Backoff = Backoff(), retry_on: tuple[type[Exception], ...] = (Exception,),
-                 metrics: WorkerMetrics | None = None, logger: logging.Logger = log,
-                 clock: Callable[[], float] = time.time, rand: Callable[[], float] = random.random,
-                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        name: str,
+        step: Callable[[], Awaitable[object]],
+        *,
+        every_s: float,
+        backoff: Backoff = Backoff(),
+        retry_on: tuple[type[Exception], ...] = (Exception,),
+        metrics: WorkerMetrics | None = None,
+        logger: logging.Logger = log,
+        clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
         self.name = name
         self.step = step
         self.every_s = every_s
@@ -105,8 +118,9 @@ class Worker:
             if self.metrics is not None:
                 self.metrics.failures.labels(self.name).inc()
             delay = self.backoff.delay(self.consecutive_failures, self.rand())
-            self.log.warning("%s failed (%d in a row), retrying in %.1f s", self.name, self.consecutive_failures,
-                             delay, exc_info=exc)
+            self.log.warning(
+                "%s failed (%d in a row), retrying in %.1f s", self.name, self.consecutive_failures, delay, exc_info=exc
+            )
             return delay
         self.consecutive_failures = 0
         self.last_error = None

@@ -22,13 +22,19 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
-def cli_process(*args: str, env: dict[str, str], log: Path, stop_timeout: float = 10
-                ) -> Iterator[subprocess.Popen[bytes]]:
+def cli_process(
+    *args: str, env: dict[str, str], log: Path, stop_timeout: float = 10
+) -> Iterator[subprocess.Popen[bytes]]:
     """`baseload <args>` as a user would run it, in its own session; Ctrl-C on exit, then SIGKILL to the session."""
     with open(log, "wb") as out:  # a file, not a pipe: a chatty child can never block on a full pipe
-        proc = subprocess.Popen([sys.executable, "-m", "services.cli", *args], cwd=REPO_ROOT,
-                                env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", *args],
+            cwd=REPO_ROOT,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         yield proc
     finally:
@@ -50,8 +56,7 @@ def free_port() -> int:
 async def serving(app: Any, *, port: int | None = None) -> AsyncIterator[str]:
     """Run an ASGI app under uvicorn on 127.0.0.1 (lifespan included) and yield its base URL."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
-                            access_log=False)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -66,8 +71,14 @@ async def serving(app: Any, *, port: int | None = None) -> AsyncIterator[str]:
         await asyncio.wait_for(task, timeout=10)
 
 
-async def make_key(conn: asyncpg.Connection | asyncpg.Pool, *, role: str = "gateway", name: str | None = None,
-                   partner: str | None = None, plants: tuple[str, ...] | None = None) -> str:
+async def make_key(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    role: str = "gateway",
+    name: str | None = None,
+    partner: str | None = None,
+    plants: tuple[str, ...] | None = None,
+) -> str:
     """A fresh API key's token (a gateway key writes the demo plant unless `plants` says otherwise)."""
     if role == "partner" and partner is None:
         partner = "eps"
@@ -77,12 +88,18 @@ async def make_key(conn: asyncpg.Connection | asyncpg.Pool, *, role: str = "gate
     return token
 
 
-async def make_orphan_partner_key(conn: asyncpg.Connection | asyncpg.Pool, *, partner: str = "acme",
-                                 name: str = "orphan-partner") -> str:
+async def make_orphan_partner_key(
+    conn: asyncpg.Connection | asyncpg.Pool, *, partner: str = "acme", name: str = "orphan-partner"
+) -> str:
     """A partner key whose partner no plant names (as after a plant file dropped that partner).
 
     `auth.create_key` refuses to mint one, so it is written directly: it exists to test what such a key sees."""
     token = auth.new_token()
-    await conn.execute("INSERT INTO api_keys (name, role, partner, token_hash, token_prefix)"
-                       " VALUES ($1, 'partner', $2, $3, $4)", name, partner, auth.hash_token(token), token[:10])
+    await conn.execute(
+        "INSERT INTO api_keys (name, role, partner, token_hash, token_prefix) VALUES ($1, 'partner', $2, $3, $4)",
+        name,
+        partner,
+        auth.hash_token(token),
+        token[:10],
+    )
     return token

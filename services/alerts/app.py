@@ -30,17 +30,26 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver = system_
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = await asyncio.to_thread(resolve_database_url, settings)  # may start the embedded server
-        pool = await create_pool(url, max_size=settings.db_pool_size, timeout=settings.db_connect_timeout_s,
-                                 init=store.init_connection)
+        pool = await create_pool(
+            url, max_size=settings.db_pool_size, timeout=settings.db_connect_timeout_s, init=store.init_connection
+        )
         # No proxies from the environment: the egress policy checks the address the POST really connects to.
         client = httpx.AsyncClient(timeout=settings.delivery_timeout_s, follow_redirects=False, trust_env=False)
         app.state.pool, app.state.settings = pool, settings
         app.state.egress, app.state.resolver = EgressPolicy(settings.webhook_allow_cidrs), resolver
         app.state.evaluator = Evaluator(pool, settings, url, metrics=metrics)
         app.state.dispatcher = Dispatcher(pool, settings, url, client, resolver=resolver)
-        tasks = [asyncio.create_task(run_upkeep(pool, metrics, every_s=settings.metrics_refresh_s,
-                                                retention=timedelta(days=settings.delivery_log_retention_days)),
-                                     name="alerts-upkeep")]
+        tasks = [
+            asyncio.create_task(
+                run_upkeep(
+                    pool,
+                    metrics,
+                    every_s=settings.metrics_refresh_s,
+                    retention=timedelta(days=settings.delivery_log_retention_days),
+                ),
+                name="alerts-upkeep",
+            )
+        ]
         if settings.evaluator_enabled:
             tasks.append(asyncio.create_task(app.state.evaluator.run(), name="alerts-evaluator"))
         if settings.dispatcher_enabled:

@@ -65,8 +65,10 @@ def _droop(rule: Rule) -> Droop | None:
     p = rule.params
     full = p.get("full_activation_mhz", 200)
     return Droop(
-        p_nominal_mw=float(p.get("p_nominal_mw") or rule.p_nominal_mw or 0.0), droop=float(p.get("droop", 0.05)),
-        deadband_hz=float(p.get("deadband_mhz", 10)) / 1000.0, nominal_hz=float(p.get("nominal_hz", 50.0)),
+        p_nominal_mw=float(p.get("p_nominal_mw") or rule.p_nominal_mw or 0.0),
+        droop=float(p.get("droop", 0.05)),
+        deadband_hz=float(p.get("deadband_mhz", 10)) / 1000.0,
+        nominal_hz=float(p.get("nominal_hz", 50.0)),
         full_activation_hz=None if full is None else float(full) / 1000.0,
     )
 
@@ -79,8 +81,7 @@ def _offset(rule: Rule, inputs: Inputs, period: SettlementPeriod) -> float:
     droop = _droop(rule)
     if droop is None:
         return 0.0
-    return mean_response_mw(inputs.minutes.get(rule.signals["frequency_signal"], []), period.start, period.end,
-                            droop)
+    return mean_response_mw(inputs.minutes.get(rule.signals["frequency_signal"], []), period.start, period.end, droop)
 
 
 def _final(rule: Rule, inputs: Inputs, book: CommitmentBook, now: datetime) -> Verdict:
@@ -90,18 +91,27 @@ def _final(rule: Rule, inputs: Inputs, book: CommitmentBook, now: datetime) -> V
     if period is None or period.commitment is None:
         return Verdict(labels, False, "no commitment", None, {"reason": "no_commitment"})
     offset = _offset(rule, inputs, period)
-    result = settle(period, inputs.readings.get(rule.signals["signal"], []), book, max_gap_s=inputs.max_gap_s,
-                    min_coverage=float(rule.params.get("min_coverage", 0.5)), expected_offset_mw=offset)
+    result = settle(
+        period,
+        inputs.readings.get(rule.signals["signal"], []),
+        book,
+        max_gap_s=inputs.max_gap_s,
+        min_coverage=float(rule.params.get("min_coverage", 0.5)),
+        expected_offset_mw=offset,
+    )
     evidence = {**settlement_evidence(result), "frequency_response_mw": offset}
     span = f"period {period.start:%H:%M}–{period.end:%H:%M} UTC"
     if result.status in (EXCLUDED, NO_COMMITMENT):
         return Verdict(labels, False, f"{span}: {result.status}", None, evidence)
     if result.status == INSUFFICIENT_DATA:
-        return Verdict(labels, None, f"{span}: not enough data for a verdict (coverage {result.coverage:.0%})",
-                       None, evidence)
-    summary = (f"{span}: delivered {result.delivered_mw:.1f} MW vs {result.committed_mw:.1f} ± "
-               f"{result.tolerance_mw:g} MW, deviation {result.deviation_mw:+.1f} MW ({result.deviation_mwh:+.2f} MWh)"
-               f", coverage {result.coverage:.0%}")
+        return Verdict(
+            labels, None, f"{span}: not enough data for a verdict (coverage {result.coverage:.0%})", None, evidence
+        )
+    summary = (
+        f"{span}: delivered {result.delivered_mw:.1f} MW vs {result.committed_mw:.1f} ± "
+        f"{result.tolerance_mw:g} MW, deviation {result.deviation_mw:+.1f} MW ({result.deviation_mwh:+.2f} MWh)"
+        f", coverage {result.coverage:.0%}"
+    )
     return Verdict(labels, result.status == NON_COMPLIANT, summary, result.deviation_mw, evidence)
 
 
@@ -114,8 +124,11 @@ def revised(verdict: Verdict, previous: Mapping[str, Any] | None) -> Verdict:
     if not same_period or before is None or before == now:
         return verdict
     note = f"revised by late data: {before} → {now}"
-    return replace(verdict, summary=f"{note}; {verdict.summary}",
-                   evidence={**verdict.evidence, "revised_from": before, "revision": note})
+    return replace(
+        verdict,
+        summary=f"{note}; {verdict.summary}",
+        evidence={**verdict.evidence, "revised_from": before, "revision": note},
+    )
 
 
 def _projected(rule: Rule, inputs: Inputs, book: CommitmentBook, now: datetime) -> Verdict:
@@ -132,16 +145,34 @@ def _projected(rule: Rule, inputs: Inputs, book: CommitmentBook, now: datetime) 
     offset = 0.0
     if droop is not None:
         freq = fresh_sample(rule, inputs, now, "frequency_signal")
-        offset = projected_response_mw(inputs.minutes.get(rule.signals["frequency_signal"], []),
-                                       freq.value if freq else None, period.start, period.end, now, droop)
-    projection = project(period, inputs.readings.get(rule.signals["signal"], []), current.value, now,
-                         max_gap_s=inputs.max_gap_s, expected_offset_mw=offset)
+        offset = projected_response_mw(
+            inputs.minutes.get(rule.signals["frequency_signal"], []),
+            freq.value if freq else None,
+            period.start,
+            period.end,
+            now,
+            droop,
+        )
+    projection = project(
+        period,
+        inputs.readings.get(rule.signals["signal"], []),
+        current.value,
+        now,
+        max_gap_s=inputs.max_gap_s,
+        expected_offset_mw=offset,
+    )
     assert projection is not None  # a commitment is in force
-    evidence = {"period_start": period.start.isoformat(), "period_end": period.end.isoformat(),
-                "frequency_response_mw": offset, **projection.evidence()}
-    summary = (f"projection (extrapolated, not a settlement): period mean {projection.projected_mean_mw:.1f} MW vs "
-               f"{projection.committed_mw:.1f} ± {projection.tolerance_mw:g} MW if output stays at "
-               f"{current.value:.1f} MW until {period.end:%H:%M} UTC (deviation {projection.deviation_mwh:+.2f} MWh)")
+    evidence = {
+        "period_start": period.start.isoformat(),
+        "period_end": period.end.isoformat(),
+        "frequency_response_mw": offset,
+        **projection.evidence(),
+    }
+    summary = (
+        f"projection (extrapolated, not a settlement): period mean {projection.projected_mean_mw:.1f} MW vs "
+        f"{projection.committed_mw:.1f} ± {projection.tolerance_mw:g} MW if output stays at "
+        f"{current.value:.1f} MW until {period.end:%H:%M} UTC (deviation {projection.deviation_mwh:+.2f} MWh)"
+    )
     return Verdict(labels, projection.missed, summary, projection.deviation_mw, evidence)
 
 
@@ -149,8 +180,7 @@ def _sustained(rule: Rule, inputs: Inputs, book: CommitmentBook, now: datetime) 
     """Mean output over the rolling window below the (time-varying) commitment by more than the margin."""
     labels = base_labels(rule)
     window = timedelta(seconds=float(rule.params["window_s"]))
-    periods = periods_between(now - window, now, book.commitments, book.schedule, book.default_period_s,
-                              limit=100_000)
+    periods = periods_between(now - window, now, book.commitments, book.schedule, book.default_period_s, limit=100_000)
     usable = []
     expected_sum, tolerance = 0.0, None
     minutes = minutes_in(inputs.minutes.get(rule.signals["signal"], []), now - window, now)
@@ -174,9 +204,17 @@ def _sustained(rule: Rule, inputs: Inputs, book: CommitmentBook, now: datetime) 
     margin = float(rule.params["margin_mw"]) if rule.params.get("margin_mw") is not None else float(tolerance or 0)
     shortfall = expected - mean
     window_h = window.total_seconds() / 3600.0
-    evidence = {"mean_mw": round(mean, 3), "committed_mw": round(expected, 3), "margin_mw": margin,
-                "shortfall_mw": round(shortfall, 3), "shortfall_mwh": round(shortfall * window_h, 4),
-                "window_s": window.total_seconds(), "coverage": round(coverage, 3)}
-    summary = (f"mean {mean:.1f} MW over {window_h:g} h vs committed {expected:.1f} MW "
-               f"(shortfall {shortfall:.1f} MW, {shortfall * window_h:.2f} MWh)")
+    evidence = {
+        "mean_mw": round(mean, 3),
+        "committed_mw": round(expected, 3),
+        "margin_mw": margin,
+        "shortfall_mw": round(shortfall, 3),
+        "shortfall_mwh": round(shortfall * window_h, 4),
+        "window_s": window.total_seconds(),
+        "coverage": round(coverage, 3),
+    }
+    summary = (
+        f"mean {mean:.1f} MW over {window_h:g} h vs committed {expected:.1f} MW "
+        f"(shortfall {shortfall:.1f} MW, {shortfall * window_h:.2f} MWh)"
+    )
     return Verdict(labels, shortfall > margin, summary, -shortfall, evidence)

@@ -31,8 +31,10 @@ def parse_file(path: Path) -> tuple[list[Any], list[schemas.EndpointIn]]:
     with open(path, encoding="utf-8") as fh:
         doc = yaml.safe_load(fh) or {}
     rules = [_validated(RULES.validate_python, raw, f"rules[{i}]") for i, raw in enumerate(doc.get("rules") or [])]
-    endpoints = [_validated(schemas.EndpointIn.model_validate, raw, f"webhook_endpoints[{i}]")
-                 for i, raw in enumerate(doc.get("webhook_endpoints") or [])]
+    endpoints = [
+        _validated(schemas.EndpointIn.model_validate, raw, f"webhook_endpoints[{i}]")
+        for i, raw in enumerate(doc.get("webhook_endpoints") or [])
+    ]
     return rules, endpoints
 
 
@@ -45,8 +47,9 @@ def _validated(validate: Any, raw: Any, where: str) -> Any:
         raise DefinitionError(f"{where}.{field}: {first['msg']}") from exc
 
 
-async def apply(conn: asyncpg.Connection, rules: list[Any], endpoints: list[schemas.EndpointIn],
-                rules_channel: str) -> list[tuple[str, str]]:
+async def apply(
+    conn: asyncpg.Connection, rules: list[Any], endpoints: list[schemas.EndpointIn], rules_channel: str
+) -> list[tuple[str, str]]:
     """Upsert rules by name and create missing endpoints; returns (endpoint name, secret) for new endpoints."""
     for i, rule in enumerate(rules):
         try:

@@ -25,6 +25,7 @@ class Problem(ValueError):
 
 # --- rules --------------------------------------------------------------------------------------------------------
 
+
 async def check_rule_refs(conn: Conn, rule: schemas.RuleCommon) -> None:
     """Raise Problem if the rule names an unknown plant, signal or gateway."""
     params = rule.stored_params()
@@ -42,20 +43,33 @@ async def check_rule_refs(conn: Conn, rule: schemas.RuleCommon) -> None:
 
 
 def _rule_values(rule: schemas.RuleCommon) -> tuple[Any, ...]:
-    return (rule.name, rule.kind, rule.severity, dict(rule.labels), rule.stored_params(),
-            rule.for_, rule.keep_firing_for, rule.repeat_interval, rule.enabled)
+    return (
+        rule.name,
+        rule.kind,
+        rule.severity,
+        dict(rule.labels),
+        rule.stored_params(),
+        rule.for_,
+        rule.keep_firing_for,
+        rule.repeat_interval,
+        rule.enabled,
+    )
 
 
 async def upsert_rule(conn: Conn, rule: schemas.RuleCommon) -> asyncpg.Record:
     """Create the rule, or replace the one with the same name."""
-    return one(await conn.fetchrow(
-        """INSERT INTO alert_rules (name, kind, severity, labels, params, for_s, keep_firing_for_s,
+    return one(
+        await conn.fetchrow(
+            """INSERT INTO alert_rules (name, kind, severity, labels, params, for_s, keep_firing_for_s,
                repeat_interval_s, enabled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
            ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, severity = excluded.severity,
                labels = excluded.labels, params = excluded.params, for_s = excluded.for_s,
                keep_firing_for_s = excluded.keep_firing_for_s, repeat_interval_s = excluded.repeat_interval_s,
                enabled = excluded.enabled, updated_at = now(), last_error = NULL, last_error_at = NULL
-           RETURNING *""", *_rule_values(rule)))
+           RETURNING *""",
+            *_rule_values(rule),
+        )
+    )
 
 
 async def create_rule(conn: Conn, rule: schemas.RuleCommon) -> asyncpg.Record | None:
@@ -63,7 +77,9 @@ async def create_rule(conn: Conn, rule: schemas.RuleCommon) -> asyncpg.Record | 
     return await conn.fetchrow(
         """INSERT INTO alert_rules (name, kind, severity, labels, params, for_s, keep_firing_for_s,
                repeat_interval_s, enabled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-           ON CONFLICT (name) DO NOTHING RETURNING *""", *_rule_values(rule))
+           ON CONFLICT (name) DO NOTHING RETURNING *""",
+        *_rule_values(rule),
+    )
 
 
 async def update_rule(conn: Conn, rule_id: int, rule: schemas.RuleCommon) -> asyncpg.Record | None:
@@ -71,7 +87,10 @@ async def update_rule(conn: Conn, rule_id: int, rule: schemas.RuleCommon) -> asy
         """UPDATE alert_rules SET name = $2, kind = $3, severity = $4, labels = $5, params = $6, for_s = $7,
                keep_firing_for_s = $8, repeat_interval_s = $9, enabled = $10, updated_at = now(),
                last_error = NULL, last_error_at = NULL
-           WHERE id = $1 RETURNING *""", rule_id, *_rule_values(rule))
+           WHERE id = $1 RETURNING *""",
+        rule_id,
+        *_rule_values(rule),
+    )
 
 
 async def list_rules(conn: Conn) -> list[asyncpg.Record]:
@@ -105,16 +124,28 @@ async def upsert_commitment(conn: Conn, pid: int, c: schemas.CommitmentIn) -> as
                tolerance_pct = excluded.tolerance_pct, settlement_period_s = excluded.settlement_period_s,
                note = excluded.note
            RETURNING id""",
-        pid, c.valid_from, c.valid_to, c.committed_mw, c.tolerance_mw, c.tolerance_pct, int(c.settlement_period),
-        c.note)
-    return one(await conn.fetchrow(f"SELECT {COMMITMENT_COLUMNS} FROM commitments c JOIN plants p ON p.id = c.plant_id"
-                               " WHERE c.id = $1", row_id))
+        pid,
+        c.valid_from,
+        c.valid_to,
+        c.committed_mw,
+        c.tolerance_mw,
+        c.tolerance_pct,
+        int(c.settlement_period),
+        c.note,
+    )
+    return one(
+        await conn.fetchrow(
+            f"SELECT {COMMITMENT_COLUMNS} FROM commitments c JOIN plants p ON p.id = c.plant_id WHERE c.id = $1", row_id
+        )
+    )
 
 
 async def list_commitments(conn: Conn, plant: str | None) -> list[asyncpg.Record]:
     return await conn.fetch(
         f"SELECT {COMMITMENT_COLUMNS} FROM commitments c JOIN plants p ON p.id = c.plant_id"
-        " WHERE $1::text IS NULL OR p.key = $1 ORDER BY p.key, c.valid_from", plant)
+        " WHERE $1::text IS NULL OR p.key = $1 ORDER BY p.key, c.valid_from",
+        plant,
+    )
 
 
 async def delete_commitment(conn: Conn, commitment_id: int) -> bool:
@@ -125,37 +156,57 @@ async def period_at(conn: Conn, pid: int, ts: datetime) -> int | None:
     """The settlement period length of the commitment in force at `ts`."""
     return await conn.fetchval(
         """SELECT settlement_period_s FROM commitments WHERE plant_id = $1 AND valid_from <= $2
-           AND (valid_to IS NULL OR $2 < valid_to) ORDER BY valid_from DESC LIMIT 1""", pid, ts)
+           AND (valid_to IS NULL OR $2 < valid_to) ORDER BY valid_from DESC LIMIT 1""",
+        pid,
+        ts,
+    )
 
 
 async def put_schedule(conn: Conn, pid: int, entries: Sequence[schemas.ScheduleEntry]) -> int:
     await conn.executemany(
         """INSERT INTO commitment_schedule (plant_id, period_start, committed_mw) VALUES ($1, $2, $3)
            ON CONFLICT (plant_id, period_start) DO UPDATE SET committed_mw = excluded.committed_mw""",
-        [(pid, e.period_start, e.committed_mw) for e in entries])
+        [(pid, e.period_start, e.committed_mw) for e in entries],
+    )
     return len(entries)
 
 
 async def get_schedule(conn: Conn, pid: int, start: datetime, end: datetime) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT period_start, committed_mw FROM commitment_schedule WHERE plant_id = $1"
-        " AND period_start >= $2 AND period_start < $3 ORDER BY period_start", pid, start, end)
+        " AND period_start >= $2 AND period_start < $3 ORDER BY period_start",
+        pid,
+        start,
+        end,
+    )
 
 
 async def add_exclusion(conn: Conn, pid: int, e: schemas.ExclusionIn) -> asyncpg.Record:
-    return one(await conn.fetchrow(
-        "INSERT INTO commitment_exclusions (plant_id, starts_at, ends_at, reason) VALUES ($1, $2, $3, $4)"
-        " RETURNING id, starts_at, ends_at, reason", pid, e.starts_at, e.ends_at, e.reason))
+    return one(
+        await conn.fetchrow(
+            "INSERT INTO commitment_exclusions (plant_id, starts_at, ends_at, reason) VALUES ($1, $2, $3, $4)"
+            " RETURNING id, starts_at, ends_at, reason",
+            pid,
+            e.starts_at,
+            e.ends_at,
+            e.reason,
+        )
+    )
 
 
 async def list_exclusions(conn: Conn, pid: int) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT id, starts_at, ends_at, reason FROM commitment_exclusions WHERE plant_id = $1"
-                            " ORDER BY starts_at", pid)
+    return await conn.fetch(
+        "SELECT id, starts_at, ends_at, reason FROM commitment_exclusions WHERE plant_id = $1 ORDER BY starts_at", pid
+    )
 
 
 async def delete_exclusion(conn: Conn, pid: int, exclusion_id: int) -> bool:
-    return await conn.fetchval("DELETE FROM commitment_exclusions WHERE plant_id = $1 AND id = $2 RETURNING id",
-                               pid, exclusion_id) is not None
+    return (
+        await conn.fetchval(
+            "DELETE FROM commitment_exclusions WHERE plant_id = $1 AND id = $2 RETURNING id", pid, exclusion_id
+        )
+        is not None
+    )
 
 
 # --- endpoints ----------------------------------------------------------------------------------------------------
@@ -167,14 +218,30 @@ async def create_endpoint(conn: Conn, e: schemas.EndpointIn, secret: str) -> asy
     return await conn.fetchrow(
         f"""INSERT INTO webhook_endpoints (name, url, secret, format, severities, label_filters, options, enabled)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name) DO NOTHING RETURNING {ENDPOINT_COLUMNS}""",
-        e.name, e.url, secret, e.format, list(e.severities), dict(e.labels), dict(e.options), e.enabled)
+        e.name,
+        e.url,
+        secret,
+        e.format,
+        list(e.severities),
+        dict(e.labels),
+        dict(e.options),
+        e.enabled,
+    )
 
 
 async def update_endpoint(conn: Conn, endpoint_id: int, e: schemas.EndpointIn) -> asyncpg.Record | None:
     return await conn.fetchrow(
         f"""UPDATE webhook_endpoints SET name = $2, url = $3, format = $4, severities = $5, label_filters = $6,
                 options = $7, enabled = $8 WHERE id = $1 RETURNING {ENDPOINT_COLUMNS}""",
-        endpoint_id, e.name, e.url, e.format, list(e.severities), dict(e.labels), dict(e.options), e.enabled)
+        endpoint_id,
+        e.name,
+        e.url,
+        e.format,
+        list(e.severities),
+        dict(e.labels),
+        dict(e.options),
+        e.enabled,
+    )
 
 
 async def list_endpoints(conn: Conn) -> list[asyncpg.Record]:
@@ -195,21 +262,31 @@ SILENCE_COLUMNS = "id, matchers, starts_at, ends_at, created_by, comment, create
 
 
 async def create_silence(conn: Conn, s: schemas.SilenceIn, starts_at: datetime, created_by: str) -> asyncpg.Record:
-    return one(await conn.fetchrow(
-        f"""INSERT INTO alert_silences (matchers, starts_at, ends_at, created_by, comment)
+    return one(
+        await conn.fetchrow(
+            f"""INSERT INTO alert_silences (matchers, starts_at, ends_at, created_by, comment)
             VALUES ($1, $2, $3, $4, $5) RETURNING {SILENCE_COLUMNS}""",
-        [m.model_dump() for m in s.matchers], starts_at, s.ends_at, created_by, s.comment))
+            [m.model_dump() for m in s.matchers],
+            starts_at,
+            s.ends_at,
+            created_by,
+            s.comment,
+        )
+    )
 
 
 async def list_silences(conn: Conn, include_expired: bool) -> list[asyncpg.Record]:
-    return await conn.fetch(f"SELECT {SILENCE_COLUMNS} FROM alert_silences WHERE $1 OR ends_at > now()"
-                            " ORDER BY id", include_expired)
+    return await conn.fetch(
+        f"SELECT {SILENCE_COLUMNS} FROM alert_silences WHERE $1 OR ends_at > now() ORDER BY id", include_expired
+    )
 
 
 async def expire_silence(conn: Conn, silence_id: int) -> asyncpg.Record | None:
     return await conn.fetchrow(
         f"UPDATE alert_silences SET ends_at = greatest(starts_at + interval '1 microsecond', least(ends_at, now()))"
-        f" WHERE id = $1 RETURNING {SILENCE_COLUMNS}", silence_id)
+        f" WHERE id = $1 RETURNING {SILENCE_COLUMNS}",
+        silence_id,
+    )
 
 
 # --- alerts, acks, deliveries -------------------------------------------------------------------------------------
@@ -231,31 +308,45 @@ def _for_partner(sql: str, n: int) -> str:
     return sql.replace("$P", f"${n}")
 
 
-async def list_alerts(conn: Conn, state: str | None, limit: int, partner: str | None = None
-                      ) -> list[asyncpg.Record]:
+async def list_alerts(conn: Conn, state: str | None, limit: int, partner: str | None = None) -> list[asyncpg.Record]:
     return await conn.fetch(
         f"SELECT {ALERT_COLUMNS} FROM alerts a JOIN alert_rules r ON r.id = a.rule_id"
         f" WHERE ($1::text IS NULL OR a.state = $1) AND {_for_partner(PARTNER_SEES_RULE, 3)}"
-        " ORDER BY a.id DESC LIMIT $2", state, limit, partner)
+        " ORDER BY a.id DESC LIMIT $2",
+        state,
+        limit,
+        partner,
+    )
 
 
 async def get_alert(conn: Conn, alert_id: int, partner: str | None = None) -> asyncpg.Record | None:
     return await conn.fetchrow(
         f"SELECT {ALERT_COLUMNS} FROM alerts a JOIN alert_rules r ON r.id = a.rule_id WHERE a.id = $1"
-        f" AND {_for_partner(PARTNER_SEES_RULE, 2)}", alert_id, partner)
+        f" AND {_for_partner(PARTNER_SEES_RULE, 2)}",
+        alert_id,
+        partner,
+    )
 
 
 async def transitions(conn: Conn, alert_id: int) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT at, from_state, to_state, evidence FROM alert_transitions WHERE alert_id = $1"
-                            " ORDER BY id", alert_id)
+    return await conn.fetch(
+        "SELECT at, from_state, to_state, evidence FROM alert_transitions WHERE alert_id = $1 ORDER BY id", alert_id
+    )
 
 
 async def set_ack(conn: Conn, alert_id: int, who: str | None, comment: str | None) -> bool:
     """Acknowledge (who set) or unacknowledge (who None) a firing alert; False if it is not firing."""
-    return await conn.fetchval(
-        """UPDATE alerts SET acked_by = $2, ack_comment = $3,
+    return (
+        await conn.fetchval(
+            """UPDATE alerts SET acked_by = $2, ack_comment = $3,
                acked_at = CASE WHEN $2::text IS NULL THEN NULL ELSE now() END
-           WHERE id = $1 AND state = 'firing' RETURNING id""", alert_id, who, comment) is not None
+           WHERE id = $1 AND state = 'firing' RETURNING id""",
+            alert_id,
+            who,
+            comment,
+        )
+        is not None
+    )
 
 
 DELIVERY_COLUMNS = """o.id, o.endpoint_id, e.name AS endpoint, o.alert_id, o.event_type, o.webhook_id, o.status,
@@ -267,28 +358,51 @@ PARTNER_SEES_DELIVERY = f"""($P::text IS NULL OR e.partner = $P OR EXISTS (
     SELECT 1 FROM alerts a JOIN alert_rules r ON r.id = a.rule_id WHERE a.id = o.alert_id AND {PARTNER_SEES_RULE}))"""
 
 
-async def list_deliveries(conn: Conn, *, endpoint_id: int | None, alert_id: int | None, status: str | None,
-                          limit: int, partner: str | None = None) -> list[asyncpg.Record]:
+async def list_deliveries(
+    conn: Conn,
+    *,
+    endpoint_id: int | None,
+    alert_id: int | None,
+    status: str | None,
+    limit: int,
+    partner: str | None = None,
+) -> list[asyncpg.Record]:
     return await conn.fetch(
         f"""SELECT {DELIVERY_COLUMNS} FROM webhook_outbox o JOIN webhook_endpoints e ON e.id = o.endpoint_id
             WHERE ($1::int IS NULL OR o.endpoint_id = $1) AND ($2::int IS NULL OR o.alert_id = $2)
               AND ($3::text IS NULL OR o.status = $3) AND {_for_partner(PARTNER_SEES_DELIVERY, 5)}
-            ORDER BY o.id DESC LIMIT $4""", endpoint_id, alert_id, status, limit, partner)
+            ORDER BY o.id DESC LIMIT $4""",
+        endpoint_id,
+        alert_id,
+        status,
+        limit,
+        partner,
+    )
 
 
 async def get_delivery(conn: Conn, delivery_id: int, partner: str | None = None) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT {DELIVERY_COLUMNS} FROM webhook_outbox o JOIN webhook_endpoints e"
-                               f" ON e.id = o.endpoint_id WHERE o.id = $1 AND {_for_partner(PARTNER_SEES_DELIVERY, 2)}",
-                               delivery_id, partner)
+    return await conn.fetchrow(
+        f"SELECT {DELIVERY_COLUMNS} FROM webhook_outbox o JOIN webhook_endpoints e"
+        f" ON e.id = o.endpoint_id WHERE o.id = $1 AND {_for_partner(PARTNER_SEES_DELIVERY, 2)}",
+        delivery_id,
+        partner,
+    )
 
 
 async def attempts(conn: Conn, delivery_id: int) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT attempt, at, status_code, latency_ms, error FROM webhook_attempts"
-                            " WHERE outbox_id = $1 ORDER BY id", delivery_id)
+    return await conn.fetch(
+        "SELECT attempt, at, status_code, latency_ms, error FROM webhook_attempts WHERE outbox_id = $1 ORDER BY id",
+        delivery_id,
+    )
 
 
 async def redeliver(conn: Conn, delivery_id: int) -> bool:
     """Queue a delivery again (same webhook-id, a fresh attempt schedule)."""
-    return await conn.fetchval(
-        "UPDATE webhook_outbox SET status = 'pending', attempts = 0, next_attempt_at = now(), last_error = NULL"
-        " WHERE id = $1 RETURNING id", delivery_id) is not None
+    return (
+        await conn.fetchval(
+            "UPDATE webhook_outbox SET status = 'pending', attempts = 0, next_attempt_at = now(), last_error = NULL"
+            " WHERE id = $1 RETURNING id",
+            delivery_id,
+        )
+        is not None
+    )

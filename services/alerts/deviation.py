@@ -65,8 +65,9 @@ class CommitmentBook:
     def periods_around(self, ts: datetime) -> list[SettlementPeriod]:
         """The settlement periods from two of the longest periods before `ts` to one after it."""
         span = timedelta(seconds=self.longest_period_s)
-        return settlement_periods(ts - 2 * span, ts + span, self.commitments, self.schedule, self.default_period_s,
-                                  limit=MAX_PERIODS)
+        return settlement_periods(
+            ts - 2 * span, ts + span, self.commitments, self.schedule, self.default_period_s, limit=MAX_PERIODS
+        )
 
     def last_ended(self, ref: datetime) -> SettlementPeriod | None:
         """The last settlement period that ended at or before `ref`."""
@@ -84,25 +85,46 @@ class CommitmentBook:
         return self.exclusion(start, end) is not None
 
 
-def settle(period: SettlementPeriod, readings: Sequence[Reading], book: CommitmentBook, *, max_gap_s: float,
-           min_coverage: float, expected_offset_mw: float = 0.0) -> PeriodSettlement:
+def settle(
+    period: SettlementPeriod,
+    readings: Sequence[Reading],
+    book: CommitmentBook,
+    *,
+    max_gap_s: float,
+    min_coverage: float,
+    expected_offset_mw: float = 0.0,
+) -> PeriodSettlement:
     """The period's verdict exactly as the api gives it (plus an expected offset, e.g. the frequency response)."""
     integral = held_integral(readings, period.start, period.end, max_gap_s=max_gap_s)
     commitment = period.commitment
     if commitment is not None and expected_offset_mw:
         commitment = replace(commitment, committed_mw=commitment.committed_mw + expected_offset_mw)
-    return settle_period(period.start, period.end, commitment, book.exclusion(period.start, period.end), integral,
-                         min_coverage=min_coverage)
+    return settle_period(
+        period.start,
+        period.end,
+        commitment,
+        book.exclusion(period.start, period.end),
+        integral,
+        min_coverage=min_coverage,
+    )
 
 
 def settlement_evidence(p: PeriodSettlement) -> dict[str, Any]:
     """Every number of the period, unrounded, as the compliance report states it."""
     return {
-        "period_start": p.start.isoformat(), "period_end": p.end.isoformat(), "status": p.status,
-        "committed_mw": p.committed_mw, "tolerance_mw": p.tolerance_mw, "delivered_mw": p.delivered_mw,
-        "deviation_mw": p.deviation_mw, "deviation_mwh": p.deviation_mwh, "delivered_mwh": p.delivered_mwh,
-        "coverage": p.coverage, "commitment_source": p.commitment.source if p.commitment else None,
-        "excluded_reason": p.excluded_reason, "method": "shared.settlement (as GET /v1/plants/{plant}/compliance)",
+        "period_start": p.start.isoformat(),
+        "period_end": p.end.isoformat(),
+        "status": p.status,
+        "committed_mw": p.committed_mw,
+        "tolerance_mw": p.tolerance_mw,
+        "delivered_mw": p.delivered_mw,
+        "deviation_mw": p.deviation_mw,
+        "deviation_mwh": p.deviation_mwh,
+        "delivered_mwh": p.delivered_mwh,
+        "coverage": p.coverage,
+        "commitment_source": p.commitment.source if p.commitment else None,
+        "excluded_reason": p.excluded_reason,
+        "method": "shared.settlement (as GET /v1/plants/{plant}/compliance)",
     }
 
 
@@ -125,16 +147,29 @@ class Projection:
         return {
             "extrapolated": True,
             "basis": "held integral so far, then the current output held to the period end",
-            "delivered_mwh_so_far": self.so_far.area / 3600.0, "covered_s_so_far": self.so_far.covered_s,
-            "elapsed_s": self.elapsed_s, "remaining_s": self.remaining_s, "current_mw": self.current_mw,
-            "projected_mean_mw": self.projected_mean_mw, "committed_mw": self.committed_mw,
-            "tolerance_mw": self.tolerance_mw, "deviation_mw": self.deviation_mw,
-            "deviation_mwh": self.deviation_mwh, "missed": self.missed,
+            "delivered_mwh_so_far": self.so_far.area / 3600.0,
+            "covered_s_so_far": self.so_far.covered_s,
+            "elapsed_s": self.elapsed_s,
+            "remaining_s": self.remaining_s,
+            "current_mw": self.current_mw,
+            "projected_mean_mw": self.projected_mean_mw,
+            "committed_mw": self.committed_mw,
+            "tolerance_mw": self.tolerance_mw,
+            "deviation_mw": self.deviation_mw,
+            "deviation_mwh": self.deviation_mwh,
+            "missed": self.missed,
         }
 
 
-def project(period: SettlementPeriod, readings: Sequence[Reading], current_mw: float, now: datetime, *,
-            max_gap_s: float, expected_offset_mw: float = 0.0) -> Projection | None:
+def project(
+    period: SettlementPeriod,
+    readings: Sequence[Reading],
+    current_mw: float,
+    now: datetime,
+    *,
+    max_gap_s: float,
+    expected_offset_mw: float = 0.0,
+) -> Projection | None:
     """The held integral of [period start, now) plus `current_mw` held to the period end; None without a
     commitment in force."""
     if period.commitment is None:
@@ -143,13 +178,25 @@ def project(period: SettlementPeriod, readings: Sequence[Reading], current_mw: f
     so_far = held_integral(readings, period.start, stop, max_gap_s=max_gap_s)
     remaining = (period.end - stop).total_seconds()
     length = (period.end - period.start).total_seconds()
-    mean = (so_far.area + current_mw * remaining) / (so_far.covered_s + remaining) if so_far.covered_s + remaining \
+    mean = (
+        (so_far.area + current_mw * remaining) / (so_far.covered_s + remaining)
+        if so_far.covered_s + remaining
         else current_mw
+    )
     expected = period.commitment.committed_mw + expected_offset_mw
     deviation = mean - expected
-    return Projection(so_far, (stop - period.start).total_seconds(), remaining, current_mw, mean, expected,
-                      period.commitment.tolerance_mw, deviation, deviation * length / 3600.0,
-                      abs(deviation) > period.commitment.tolerance_mw)
+    return Projection(
+        so_far,
+        (stop - period.start).total_seconds(),
+        remaining,
+        current_mw,
+        mean,
+        expected,
+        period.commitment.tolerance_mw,
+        deviation,
+        deviation * length / 3600.0,
+        abs(deviation) > period.commitment.tolerance_mw,
+    )
 
 
 def minutes_in(minutes: Sequence[Minute], start: datetime, end: datetime) -> list[Minute]:

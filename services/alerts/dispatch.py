@@ -34,8 +34,14 @@ log = logging.getLogger("baseload.alerts.dispatch")
 USER_AGENT = "baseload-alerts/0.1"
 
 
-def next_attempt_at(attempts_made: int, now: datetime, schedule: Sequence[float], *, jitter: float = 0.0,
-                    rand: Callable[[], float] = random.random) -> datetime | None:
+def next_attempt_at(
+    attempts_made: int,
+    now: datetime,
+    schedule: Sequence[float],
+    *,
+    jitter: float = 0.0,
+    rand: Callable[[], float] = random.random,
+) -> datetime | None:
     """When to try again after `attempts_made` failed attempts; None once the schedule is used up (dead-letter).
 
     schedule[i] is the delay before attempt i+1 (the first is normally 0: immediately).
@@ -68,8 +74,17 @@ def _reason(exc: httpx.HTTPError) -> str:
     return "transport error"
 
 
-async def send(client: httpx.AsyncClient, url: str, secret: str, webhook_id: str, body: bytes, *,
-               policy: EgressPolicy, resolver: Resolver, timeout_s: float) -> SendResult:
+async def send(
+    client: httpx.AsyncClient,
+    url: str,
+    secret: str,
+    webhook_id: str,
+    body: bytes,
+    *,
+    policy: EgressPolicy,
+    resolver: Resolver,
+    timeout_s: float,
+) -> SendResult:
     """One signed POST to the address the policy checked; failures become a result, never an exception."""
     started = time.perf_counter()
     host, port = target_of(url)
@@ -77,9 +92,12 @@ async def send(client: httpx.AsyncClient, url: str, secret: str, webhook_id: str
         async with asyncio.timeout(timeout_s):
             address = await policy.resolve(host, port, resolver)
             target = httpx.URL(url).copy_with(host=address)
-            headers = {**signed_headers(secret, webhook_id, int(time.time()), body),
-                       "content-type": "application/json", "user-agent": USER_AGENT,
-                       "host": httpx.URL(url).netloc.decode("ascii")}
+            headers = {
+                **signed_headers(secret, webhook_id, int(time.time()), body),
+                "content-type": "application/json",
+                "user-agent": USER_AGENT,
+                "host": httpx.URL(url).netloc.decode("ascii"),
+            }
             extensions = {"sni_hostname": host} if target.scheme == "https" else {}
             response = await client.post(target, content=body, headers=headers, extensions=extensions)
     except EgressRefused as exc:
@@ -97,8 +115,15 @@ def _ms(started: float) -> float:
 
 
 class Dispatcher:
-    def __init__(self, pool: asyncpg.Pool, settings: Settings, database_url: str, client: httpx.AsyncClient, *,
-                 resolver: Resolver = system_resolver) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        settings: Settings,
+        database_url: str,
+        client: httpx.AsyncClient,
+        *,
+        resolver: Resolver = system_resolver,
+    ) -> None:
         self.pool, self.settings, self.database_url, self.client = pool, settings, database_url, client
         self.policy, self.resolver = EgressPolicy(settings.webhook_allow_cidrs), resolver
         self._wake = asyncio.Event()
@@ -146,12 +171,21 @@ class Dispatcher:
     async def deliver_one(self) -> bool:
         """Lease the next due delivery, send it with no connection held, record the outcome; True if one was tried."""
         async with transaction(self.pool) as conn:
-            claim = await store.claim_delivery(conn, lease_s=self.settings.delivery_lease_s,
-                                               token=secrets.token_hex(16))
+            claim = await store.claim_delivery(
+                conn, lease_s=self.settings.delivery_lease_s, token=secrets.token_hex(16)
+            )
         if claim is None:
             return False
-        result = await send(self.client, claim.url, claim.secret, claim.webhook_id, claim.body.encode(),
-                            policy=self.policy, resolver=self.resolver, timeout_s=self.settings.delivery_timeout_s)
+        result = await send(
+            self.client,
+            claim.url,
+            claim.secret,
+            claim.webhook_id,
+            claim.body.encode(),
+            policy=self.policy,
+            resolver=self.resolver,
+            timeout_s=self.settings.delivery_timeout_s,
+        )
         async with transaction(self.pool) as conn:
             recorded = await self._record(conn, claim, result)
         if result.delivered and recorded:
@@ -161,14 +195,25 @@ class Dispatcher:
     async def _record(self, conn: asyncpg.Connection, claim: store.Claim, result: SendResult) -> bool:
         now = datetime.now(UTC)
         attempt = claim.attempts + 1
-        retry = None if result.delivered else next_attempt_at(
-            attempt, now, self.settings.retry_schedule_s, jitter=self.settings.retry_jitter)
+        retry = (
+            None
+            if result.delivered
+            else next_attempt_at(attempt, now, self.settings.retry_schedule_s, jitter=self.settings.retry_jitter)
+        )
         if not result.delivered:
             log.info("delivery %s attempt %d failed: %s", claim.webhook_id, attempt, result.error)
-        recorded = await store.record_attempt(conn, claim, at=now, status_code=result.status_code,
-                                              latency_ms=result.latency_ms, error=result.error,
-                                              next_attempt_at=retry, delivered=result.delivered)
+        recorded = await store.record_attempt(
+            conn,
+            claim,
+            at=now,
+            status_code=result.status_code,
+            latency_ms=result.latency_ms,
+            error=result.error,
+            next_attempt_at=retry,
+            delivered=result.delivered,
+        )
         if not recorded:
-            log.warning("delivery %s: the lease expired during the attempt; another worker owns it now",
-                        claim.webhook_id)
+            log.warning(
+                "delivery %s: the lease expired during the attempt; another worker owns it now", claim.webhook_id
+            )
         return recorded

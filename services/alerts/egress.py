@@ -26,8 +26,9 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 # Hosts written as numbers other than a plain dotted quad (2130706433, 0x7f.1, 0177.0.0.1): refused outright,
 # because resolvers and HTTP clients disagree on what they mean.
 _NUMERIC_HOST = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+))*\.?$", re.IGNORECASE)
-_HOST_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$",
-                        re.IGNORECASE)
+_HOST_NAME = re.compile(
+    r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$", re.IGNORECASE
+)
 
 
 class EgressRefused(ValueError):
@@ -102,8 +103,10 @@ class EgressPolicy:
             self.check_address(inner)
             raise EgressRefused(f"{address} embeds an IPv4 address; write the IPv4 address itself")
         if not address.is_global or address.is_multicast:
-            raise EgressRefused(f"{address} is not a public address (private, loopback, link-local or reserved);"
-                                " an operator can allow it with BASELOAD_ALERTS_WEBHOOK_ALLOW_CIDRS")
+            raise EgressRefused(
+                f"{address} is not a public address (private, loopback, link-local or reserved);"
+                " an operator can allow it with BASELOAD_ALERTS_WEBHOOK_ALLOW_CIDRS"
+            )
 
     async def resolve(self, host: str, port: int, resolver: Resolver) -> str:
         """The address to connect to: `host` itself if it is an IP literal, else its DNS answers, every one of

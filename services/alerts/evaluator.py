@@ -69,8 +69,15 @@ class CycleContext:
 
 
 class Evaluator:
-    def __init__(self, pool: asyncpg.Pool, settings: Settings, database_url: str, *,
-                 clock: Callable[[], datetime] = utcnow, metrics: AlertsMetrics | None = None) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        settings: Settings,
+        database_url: str,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        metrics: AlertsMetrics | None = None,
+    ) -> None:
         self.pool, self.settings, self.database_url, self.clock = pool, settings, database_url, clock
         self.metrics = metrics
         self.rules: dict[int, Rule] = {}
@@ -210,8 +217,15 @@ class Evaluator:
         result.notifications = len(ctx.outbox)
         return result
 
-    async def _evaluate_one(self, conn: asyncpg.Connection, rule: Rule, inputs: Inputs,
-                            existing: dict[str, store.AlertRow], ctx: CycleContext, result: CycleResult) -> None:
+    async def _evaluate_one(
+        self,
+        conn: asyncpg.Connection,
+        rule: Rule,
+        inputs: Inputs,
+        existing: dict[str, store.AlertRow],
+        ctx: CycleContext,
+        result: CycleResult,
+    ) -> None:
         """Evaluate one rule and write its alerts in a savepoint; on any error, undo them and report the rule."""
         queued = len(ctx.outbox)
         try:
@@ -238,8 +252,14 @@ class Evaluator:
             if self.metrics is not None:
                 self.metrics.rule_errors.labels(stage).inc()
 
-    async def apply(self, conn: asyncpg.Connection, rule: Rule, verdict: Verdict, existing: dict[str, store.AlertRow],
-                    ctx: CycleContext) -> AlertState:
+    async def apply(
+        self,
+        conn: asyncpg.Connection,
+        rule: Rule,
+        verdict: Verdict,
+        existing: dict[str, store.AlertRow],
+        ctx: CycleContext,
+    ) -> AlertState:
         """Step one alert; write it (only if it is not quiet), its transition and its notifications."""
         labels = dict(verdict.labels)
         fp = fingerprint(rule.id, labels)
@@ -251,32 +271,64 @@ class Evaluator:
         if row is None and outcome.state.state == INACTIVE:
             return outcome.state  # never active: no alert row yet
         evidence = {**verdict.evidence, "summary": verdict.summary, "active": verdict.active}
-        alert_id = await store.save_alert(conn, rule_id=rule.id, fingerprint=fp, labels=labels, value=verdict.value,
-                                          evidence=evidence, now=ctx.now, state=outcome.state)
+        alert_id = await store.save_alert(
+            conn,
+            rule_id=rule.id,
+            fingerprint=fp,
+            labels=labels,
+            value=verdict.value,
+            evidence=evidence,
+            now=ctx.now,
+            state=outcome.state,
+        )
         if outcome.transition:
-            await store.record_transition(conn, alert_id, ctx.now, *outcome.transition,
-                                          {**evidence, "value": verdict.value})
+            await store.record_transition(
+                conn, alert_id, ctx.now, *outcome.transition, {**evidence, "value": verdict.value}
+            )
         if outcome.notify:
-            await self.queue_notifications(conn, rule, verdict, alert_id, fp, outcome.state, outcome.notify,
-                                           row.acked_by if row else None, ctx)
+            await self.queue_notifications(
+                conn, rule, verdict, alert_id, fp, outcome.state, outcome.notify, row.acked_by if row else None, ctx
+            )
         return outcome.state
 
-    async def queue_notifications(self, conn: asyncpg.Connection, rule: Rule, verdict: Verdict, alert_id: int,
-                                  fp: str, state: AlertState, event: str, acked_by: str | None,
-                                  ctx: CycleContext) -> None:
+    async def queue_notifications(
+        self,
+        conn: asyncpg.Connection,
+        rule: Rule,
+        verdict: Verdict,
+        alert_id: int,
+        fp: str,
+        state: AlertState,
+        event: str,
+        acked_by: str | None,
+        ctx: CycleContext,
+    ) -> None:
         if ctx.endpoints is None:
             ctx.endpoints = await store.enabled_endpoints(conn)
         for endpoint in ctx.endpoints:
             if not endpoint.wants(rule.severity, verdict.labels):
                 continue
             note = Notification(
-                event_type=event, at=ctx.now, alert_id=alert_id, fingerprint=fp, incident=state.incident,
-                rule_id=rule.id, rule_name=rule.name, rule_kind=rule.kind, severity=rule.severity,
-                status="resolved" if event == RESOLVED_EVENT else "firing", labels=verdict.labels,
-                summary=verdict.summary, value=verdict.value, evidence=verdict.evidence,
-                starts_at=state.firing_since, ends_at=state.resolved_at if event == RESOLVED_EVENT else None,
-                acked_by=acked_by if state.acked_at else None, acked_at=state.acked_at,
-                receiver=endpoint.name, external_url=self.settings.external_url,
+                event_type=event,
+                at=ctx.now,
+                alert_id=alert_id,
+                fingerprint=fp,
+                incident=state.incident,
+                rule_id=rule.id,
+                rule_name=rule.name,
+                rule_kind=rule.kind,
+                severity=rule.severity,
+                status="resolved" if event == RESOLVED_EVENT else "firing",
+                labels=verdict.labels,
+                summary=verdict.summary,
+                value=verdict.value,
+                evidence=verdict.evidence,
+                starts_at=state.firing_since,
+                ends_at=state.resolved_at if event == RESOLVED_EVENT else None,
+                acked_by=acked_by if state.acked_at else None,
+                acked_at=state.acked_at,
+                receiver=endpoint.name,
+                external_url=self.settings.external_url,
             )
             body = render(endpoint.format, note, endpoint.options).decode()
             ctx.outbox.append((endpoint.id, alert_id, event, new_message_id(), body))

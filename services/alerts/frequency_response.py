@@ -42,7 +42,11 @@ def mean_response_mw(frequency_minutes: Sequence[Minute], start: datetime, end: 
 
 
 def projected_response_mw(
-    frequency_minutes: Sequence[Minute], current_hz: float | None, start: datetime, end: datetime, now: datetime,
+    frequency_minutes: Sequence[Minute],
+    current_hz: float | None,
+    start: datetime,
+    end: datetime,
+    now: datetime,
     droop: Droop,
 ) -> float:
     """Expected response over a whole period: the elapsed minutes' response, then the current one held to the end."""

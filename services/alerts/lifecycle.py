@@ -14,8 +14,12 @@ from datetime import datetime, timedelta
 from shared.contracts import AlertState as State
 
 # The states are the cross-service contract's (shared/contracts.py), as plain strings for storage and JSON.
-INACTIVE, PENDING, FIRING, RESOLVED = (State.INACTIVE.value, State.PENDING.value, State.FIRING.value,
-                                       State.RESOLVED.value)
+INACTIVE, PENDING, FIRING, RESOLVED = (
+    State.INACTIVE.value,
+    State.PENDING.value,
+    State.FIRING.value,
+    State.RESOLVED.value,
+)
 FIRING_EVENT, RESOLVED_EVENT, REMINDER_EVENT = "alert.firing", "alert.resolved", "alert.reminder"
 
 
@@ -79,9 +83,16 @@ def _from_pending(current: AlertState, active: bool, timing: Timing, *, silenced
 
 
 def _fire(current: AlertState, from_state: str, *, silenced: bool, now: datetime) -> Step:
-    firing = replace(current, state=FIRING, firing_since=now, resolved_at=None, incident=current.incident + 1,
-                     notified_firing=not silenced, acked_at=None,
-                     last_notified_at=None if silenced else now)
+    firing = replace(
+        current,
+        state=FIRING,
+        firing_since=now,
+        resolved_at=None,
+        incident=current.incident + 1,
+        notified_firing=not silenced,
+        acked_at=None,
+        last_notified_at=None if silenced else now,
+    )
     return Step(firing, (from_state, FIRING), None if silenced else FIRING_EVENT)
 
 
@@ -91,8 +102,14 @@ def _from_firing(current: AlertState, active: bool, timing: Timing, *, silenced:
     last_active = current.last_active_at or now
     if now - last_active < timing.keep_firing_for:
         return _notify_while_firing(current, timing, silenced=silenced, now=now)
-    resolved = replace(current, state=RESOLVED, resolved_at=now, pending_since=None, notified_firing=False,
-                       last_notified_at=now if current.notified_firing else current.last_notified_at)
+    resolved = replace(
+        current,
+        state=RESOLVED,
+        resolved_at=now,
+        pending_since=None,
+        notified_firing=False,
+        last_notified_at=now if current.notified_firing else current.last_notified_at,
+    )
     return Step(resolved, (FIRING, RESOLVED), RESOLVED_EVENT if current.notified_firing else None)
 
 

@@ -36,14 +36,26 @@ class AlertsMetrics:
         return cls(
             registry=registry,
             alerts=Gauge("baseload_alerts", "Alerts by state", ["state"], registry=registry),
-            outbox=Gauge("baseload_alerts_notifications", "Webhook notifications in the outbox by status",
-                         ["status"], registry=registry),
-            forgotten=Counter("baseload_alerts_delivery_log_pruned", "Delivered notifications removed after the "
-                              "retention period", registry=registry),
-            rule_errors=Counter("baseload_alerts_rule_errors", "Rules that failed to load or evaluate and were"
-                                " skipped (the other rules still ran), by stage", ["stage"], registry=registry),
-            rules_failing=Gauge("baseload_alerts_rules_failing", "Rules whose last load or evaluation failed",
-                                registry=registry),
+            outbox=Gauge(
+                "baseload_alerts_notifications",
+                "Webhook notifications in the outbox by status",
+                ["status"],
+                registry=registry,
+            ),
+            forgotten=Counter(
+                "baseload_alerts_delivery_log_pruned",
+                "Delivered notifications removed after the retention period",
+                registry=registry,
+            ),
+            rule_errors=Counter(
+                "baseload_alerts_rule_errors",
+                "Rules that failed to load or evaluate and were skipped (the other rules still ran), by stage",
+                ["stage"],
+                registry=registry,
+            ),
+            rules_failing=Gauge(
+                "baseload_alerts_rules_failing", "Rules whose last load or evaluation failed", registry=registry
+            ),
         )
 
     def show(self, alert_states: dict[str, int], outbox_statuses: dict[str, int], failing_rules: int = 0) -> None:
@@ -54,8 +66,9 @@ class AlertsMetrics:
             self.outbox.labels(status).set(outbox_statuses.get(status, 0))
 
 
-async def run_upkeep(pool: asyncpg.Pool, metrics: AlertsMetrics, *, every_s: float, retention: timedelta,
-                     prune_every_s: float = 3600.0) -> None:
+async def run_upkeep(
+    pool: asyncpg.Pool, metrics: AlertsMetrics, *, every_s: float, retention: timedelta, prune_every_s: float = 3600.0
+) -> None:
     """Refresh the gauges every `every_s`; prune delivered notifications older than `retention` hourly."""
     pruned_at = float("-inf")
     loop = asyncio.get_running_loop()

@@ -22,13 +22,15 @@ Reader = Annotated[Principal, Depends(require_roles(Role.PARTNER, Role.OPERATOR,
 def partner_of(principal: Principal) -> str | None:
     """The partner whose plants bound what this key reads; None for operator and admin keys (everything)."""
     return principal.partner if principal.role == Role.PARTNER else None
+
+
 router = APIRouter(prefix="/v1", responses=COMMON_RESPONSES)
 
 
 @router.get("/alerts", tags=["alerts"])
-async def list_alerts(request: Request, conn: Db, who: Reader,
-                      state: AlertState | None = None,
-                      limit: Limit = 100) -> list[dict[str, Any]]:
+async def list_alerts(
+    request: Request, conn: Db, who: Reader, state: AlertState | None = None, limit: Limit = 100
+) -> list[dict[str, Any]]:
     """Alerts, newest first, optionally in one state (a partner key: those of its partner's plants)."""
     return rows(await cs.list_alerts(conn, state, limit, partner_of(who)))
 
@@ -43,8 +45,9 @@ async def get_alert(alert_id: Id, request: Request, conn: Db, who: Reader) -> di
 
 
 @router.post("/alerts/{alert_id}/ack", tags=["alerts"], responses=error_responses(400, 404, 409))
-async def ack_alert(alert_id: Id, request: Request, conn: Db, who: Operator,
-                    body: schemas.AckIn | None = None) -> dict[str, Any]:
+async def ack_alert(
+    alert_id: Id, request: Request, conn: Db, who: Operator, body: schemas.AckIn | None = None
+) -> dict[str, Any]:
     """Acknowledge a firing alert: reminders stop until the incident ends."""
     body = body or schemas.AckIn()
     await _set_ack(conn, alert_id, body.who or who.name, body.comment)
@@ -67,14 +70,22 @@ async def _set_ack(conn: asyncpg.Connection, alert_id: int, who: str | None, com
 
 
 @router.get("/deliveries", tags=["webhooks"])
-async def list_deliveries(request: Request, conn: Db, who: Reader, endpoint_id: IdFilter = None,
-                          alert_id: IdFilter = None,
-                          status: Literal["pending", "delivered", "dead"] | None = None,
-                          limit: Limit = 100) -> list[dict[str, Any]]:
+async def list_deliveries(
+    request: Request,
+    conn: Db,
+    who: Reader,
+    endpoint_id: IdFilter = None,
+    alert_id: IdFilter = None,
+    status: Literal["pending", "delivered", "dead"] | None = None,
+    limit: Limit = 100,
+) -> list[dict[str, Any]]:
     """The delivery log: one row per notification and endpoint, newest first (a partner key: those of alerts it
     may read and those to its own endpoints)."""
-    return rows(await cs.list_deliveries(conn, endpoint_id=endpoint_id, alert_id=alert_id,
-                                         status=status, limit=limit, partner=partner_of(who)))
+    return rows(
+        await cs.list_deliveries(
+            conn, endpoint_id=endpoint_id, alert_id=alert_id, status=status, limit=limit, partner=partner_of(who)
+        )
+    )
 
 
 @router.get("/deliveries/{delivery_id}", tags=["webhooks"], responses=error_responses(404))
@@ -86,8 +97,7 @@ async def get_delivery(delivery_id: BigId, request: Request, conn: Db, who: Read
     return {**dict(row), "attempts": rows(await cs.attempts(conn, delivery_id))}
 
 
-@router.post("/deliveries/{delivery_id}/redeliver", status_code=202, tags=["webhooks"],
-             responses=error_responses(404))
+@router.post("/deliveries/{delivery_id}/redeliver", status_code=202, tags=["webhooks"], responses=error_responses(404))
 async def redeliver(delivery_id: BigId, request: Request, conn: Db, _: Operator) -> Response:
     """Send a delivery again (same webhook-id, so receivers can dedupe)."""
     async with conn.transaction():

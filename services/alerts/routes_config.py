@@ -36,6 +36,7 @@ async def _checked(conn: Any, rule: schemas.RuleCommon) -> None:
 
 # --- rules --------------------------------------------------------------------------------------------------------
 
+
 @router.post("/rules", status_code=201, tags=["rules"], responses=error_responses(400, 409))
 async def create_rule(rule: schemas.RuleIn, request: Request, conn: Db, _: Manager) -> dict[str, Any]:
     """Create an alert rule; unknown plants, signals or gateways are rejected naming the field."""
@@ -87,6 +88,7 @@ async def delete_rule(rule_id: Id, request: Request, conn: Db, _: Manager) -> Re
 
 # --- commitments --------------------------------------------------------------------------------------------------
 
+
 async def _plant(conn: asyncpg.Connection, key: str, field: str = "plant") -> int:
     pid = await cs.plant_id(conn, key)
     if pid is None:
@@ -116,8 +118,9 @@ async def delete_commitment(commitment_id: Id, request: Request, conn: Db, _: Ma
 
 
 @router.put("/plants/{plant}/schedule", tags=["commitments"], responses=error_responses(400, 404))
-async def put_schedule(plant: PlantPath, body: schemas.ScheduleIn, request: Request, conn: Db,
-                       _: Manager) -> dict[str, int]:
+async def put_schedule(
+    plant: PlantPath, body: schemas.ScheduleIn, request: Request, conn: Db, _: Manager
+) -> dict[str, int]:
     """Per-period overrides of the flat commitment; each period_start must start a settlement period."""
     pid = await _plant(conn, plant, "path")
     async with conn.transaction():
@@ -127,15 +130,24 @@ async def put_schedule(plant: PlantPath, body: schemas.ScheduleIn, request: Requ
             if period_s is None:
                 raise ApiError(400, "no_commitment", "No commitment is in force at this period.", {"field": field})
             if entry.period_start.timestamp() % period_s:
-                raise ApiError(400, "unaligned_period", f"Not the start of a {period_s} s settlement period (UTC).",
-                               {"field": field})
+                raise ApiError(
+                    400,
+                    "unaligned_period",
+                    f"Not the start of a {period_s} s settlement period (UTC).",
+                    {"field": field},
+                )
         return {"stored": await cs.put_schedule(conn, pid, body.entries)}
 
 
 @router.get("/plants/{plant}/schedule", tags=["commitments"], responses=error_responses(404))
-async def get_schedule(plant: PlantPath, request: Request, conn: Db, _: Manager,
-                       start: Annotated[schemas.Timestamp | None, Query()] = None,
-                       end: Annotated[schemas.Timestamp | None, Query()] = None) -> list[dict[str, Any]]:
+async def get_schedule(
+    plant: PlantPath,
+    request: Request,
+    conn: Db,
+    _: Manager,
+    start: Annotated[schemas.Timestamp | None, Query()] = None,
+    end: Annotated[schemas.Timestamp | None, Query()] = None,
+) -> list[dict[str, Any]]:
     """Schedule overrides in [start, end) (default: today and tomorrow, UTC; at most 366 days)."""
     start = start or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     end = end or start + timedelta(days=2)
@@ -145,10 +157,10 @@ async def get_schedule(plant: PlantPath, request: Request, conn: Db, _: Manager,
     return rows(await cs.get_schedule(conn, pid, start, end))
 
 
-@router.post("/plants/{plant}/exclusions", status_code=201, tags=["commitments"],
-             responses=error_responses(400, 404))
-async def add_exclusion(plant: PlantPath, body: schemas.ExclusionIn, request: Request, conn: Db,
-                        _: Manager) -> dict[str, Any]:
+@router.post("/plants/{plant}/exclusions", status_code=201, tags=["commitments"], responses=error_responses(400, 404))
+async def add_exclusion(
+    plant: PlantPath, body: schemas.ExclusionIn, request: Request, conn: Db, _: Manager
+) -> dict[str, Any]:
     """A window (planned outage, grid-operator instruction) in which the commitment does not apply."""
     pid = await _plant(conn, plant, "path")
     return dict(await cs.add_exclusion(conn, pid, body))
@@ -160,8 +172,9 @@ async def list_exclusions(plant: PlantPath, request: Request, conn: Db, _: Manag
     return rows(await cs.list_exclusions(conn, await _plant(conn, plant, "path")))
 
 
-@router.delete("/plants/{plant}/exclusions/{exclusion_id}", status_code=204, tags=["commitments"],
-               responses=error_responses(404))
+@router.delete(
+    "/plants/{plant}/exclusions/{exclusion_id}", status_code=204, tags=["commitments"], responses=error_responses(404)
+)
 async def delete_exclusion(plant: PlantPath, exclusion_id: Id, request: Request, conn: Db, _: Manager) -> Response:
     """Remove an exclusion window."""
     if not await cs.delete_exclusion(conn, await _plant(conn, plant, "path"), exclusion_id):
@@ -170,6 +183,7 @@ async def delete_exclusion(plant: PlantPath, exclusion_id: Id, request: Request,
 
 
 # --- webhook endpoints --------------------------------------------------------------------------------------------
+
 
 async def _allowed_target(request: Request, url: str) -> None:
     """The egress policy at registration (it is applied again at every send)."""
@@ -210,8 +224,9 @@ async def get_endpoint(endpoint_id: Id, request: Request, conn: Db, _: Manager) 
 
 
 @router.put("/webhook-endpoints/{endpoint_id}", tags=["webhooks"], responses=error_responses(400, 404, 409))
-async def replace_endpoint(endpoint_id: Id, body: schemas.EndpointIn, request: Request, conn: Db,
-                           _: Manager) -> dict[str, Any]:
+async def replace_endpoint(
+    endpoint_id: Id, body: schemas.EndpointIn, request: Request, conn: Db, _: Manager
+) -> dict[str, Any]:
     """Change an endpoint's URL, format or filters; its secret stays."""
     await _allowed_target(request, body.url)
     async with unique_name("endpoint", body.name):
@@ -221,8 +236,7 @@ async def replace_endpoint(endpoint_id: Id, body: schemas.EndpointIn, request: R
     return dict(row)
 
 
-@router.delete("/webhook-endpoints/{endpoint_id}", status_code=204, tags=["webhooks"],
-               responses=error_responses(404))
+@router.delete("/webhook-endpoints/{endpoint_id}", status_code=204, tags=["webhooks"], responses=error_responses(404))
 async def delete_endpoint(endpoint_id: Id, request: Request, conn: Db, _: Manager) -> Response:
     """Delete an endpoint and its delivery log."""
     if not await cs.delete_endpoint(conn, endpoint_id):
@@ -231,6 +245,7 @@ async def delete_endpoint(endpoint_id: Id, request: Request, conn: Db, _: Manage
 
 
 # --- silences -----------------------------------------------------------------------------------------------------
+
 
 @router.post("/silences", status_code=201, tags=["silences"], responses=error_responses(400))
 async def create_silence(body: schemas.SilenceIn, request: Request, conn: Db, who: Manager) -> dict[str, Any]:
@@ -242,8 +257,9 @@ async def create_silence(body: schemas.SilenceIn, request: Request, conn: Db, wh
 
 
 @router.get("/silences", tags=["silences"])
-async def list_silences(request: Request, conn: Db, _: Manager,
-                        include_expired: Annotated[bool, Query()] = False) -> list[dict[str, Any]]:
+async def list_silences(
+    request: Request, conn: Db, _: Manager, include_expired: Annotated[bool, Query()] = False
+) -> list[dict[str, Any]]:
     """Active and future silences (and expired ones on request)."""
     return rows(await cs.list_silences(conn, include_expired))
 

@@ -28,8 +28,23 @@ from services.alerts.model import (
 )
 from shared.settlement.frequency import to_mhz
 
-__all__ = ["BASELOAD_KINDS", "KINDS", "SEVERITIES", "SIGNAL_KINDS", "TIMER_KINDS", "Inputs", "Needs", "Rule", "Sample",
-           "Verdict", "base_labels", "evaluate", "fingerprint", "fresh_sample", "needs"]
+__all__ = [
+    "BASELOAD_KINDS",
+    "KINDS",
+    "SEVERITIES",
+    "SIGNAL_KINDS",
+    "TIMER_KINDS",
+    "Inputs",
+    "Needs",
+    "Rule",
+    "Sample",
+    "Verdict",
+    "base_labels",
+    "evaluate",
+    "fingerprint",
+    "fresh_sample",
+    "needs",
+]
 
 
 def needs(rule: Rule, books: Mapping[int, CommitmentBook], now: datetime) -> Needs:
@@ -79,8 +94,13 @@ def _band(rule: Rule, inputs: Inputs, now: datetime) -> Verdict:
     # Integer mHz, boundary inside: the rule shared.settlement.frequency states for the report too.
     active = not (to_mhz(low) <= to_mhz(sample.value) <= to_mhz(high))
     nominal = float(rule.params.get("nominal_hz", 50.0))
-    evidence = {"frequency_hz": sample.value, "reading_ts": sample.ts.isoformat(), "low_hz": low, "high_hz": high,
-                "delta_mhz": round((sample.value - nominal) * 1000.0, 3)}
+    evidence = {
+        "frequency_hz": sample.value,
+        "reading_ts": sample.ts.isoformat(),
+        "low_hz": low,
+        "high_hz": high,
+        "delta_mhz": round((sample.value - nominal) * 1000.0, 3),
+    }
     summary = f"grid frequency {sample.value:.3f} Hz, band {low:g}–{high:g} Hz"
     return Verdict(labels, active, summary, sample.value, evidence)
 

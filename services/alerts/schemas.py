@@ -54,8 +54,11 @@ def _no_nul(value: Any) -> Any:
     return value
 
 
-Duration = Annotated[float, BeforeValidator(_seconds),
-                     Field(ge=0, le=MAX_DURATION_S, description="Seconds, or text like 30s, 15m, 1h (at most 366d).")]
+Duration = Annotated[
+    float,
+    BeforeValidator(_seconds),
+    Field(ge=0, le=MAX_DURATION_S, description="Seconds, or text like 30s, 15m, 1h (at most 366d)."),
+]
 Timestamp = Annotated[AwareDatetime, AfterValidator(_in_range)]
 Severity = Literal["critical", "warning", "info"]
 LabelName = Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=100)]
@@ -99,8 +102,9 @@ class FrequencyBandParams(Strict):
 
 class StaleParams(Strict):
     signal: Key | None = None
-    gateway: str | None = Field(default=None, min_length=1, max_length=200,
-                                description="The name of a gateway API key.")
+    gateway: str | None = Field(
+        default=None, min_length=1, max_length=200, description="The name of a gateway API key."
+    )
     max_silence: Duration
 
     @model_validator(mode="after")
@@ -300,14 +304,17 @@ class AckIn(Strict):
 class EndpointIn(Strict):
     name: str = Field(min_length=1, max_length=200)
     url: Annotated[str, AfterValidator(check_url_shape)] = Field(
-        pattern=r"^https?://", max_length=2000,
+        pattern=r"^https?://",
+        max_length=2000,
         description="http(s) URL without credentials; private, loopback and link-local targets are refused unless"
-                    " an operator allows them (BASELOAD_ALERTS_WEBHOOK_ALLOW_CIDRS).")
+        " an operator allows them (BASELOAD_ALERTS_WEBHOOK_ALLOW_CIDRS).",
+    )
     format: Literal["standard", "alertmanager", "pagerduty", "slack"] = "standard"
     severities: list[Severity] = Field(default=[], max_length=3)
     labels: Labels = {}
-    options: Annotated[dict[Annotated[str, Field(max_length=100)], Annotated[str, Field(max_length=1000)]],
-                       Field(max_length=20)] = {}
+    options: Annotated[
+        dict[Annotated[str, Field(max_length=100)], Annotated[str, Field(max_length=1000)]], Field(max_length=20)
+    ] = {}
     enabled: bool = True
 
     @model_validator(mode="after")

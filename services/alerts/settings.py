@@ -34,19 +34,26 @@ class Settings(SettlingServiceSettings):
     dispatch_poll_s: float = Field(default=1.0, gt=0, description="Look for due retries at least this often.")
     delivery_timeout_s: float = Field(default=10.0, gt=0, le=300, description="Whole request, connect to reply.")
     delivery_lease_margin_s: float = Field(
-        default=20.0, gt=0, description="A claimed delivery is leased for the timeout plus this margin; if the sender"
-                                        " dies, another worker resends it (same webhook-id) once the lease expires.")
+        default=20.0,
+        gt=0,
+        description="A claimed delivery is leased for the timeout plus this margin; if the sender"
+        " dies, another worker resends it (same webhook-id) once the lease expires.",
+    )
     webhook_allow_cidrs: Annotated[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...], NoDecode] = Field(
-        default=(), description="Address ranges webhook targets may use beyond public addresses, comma-separated"
-                                " (e.g. 127.0.0.1/32 for a receiver on this host). Empty: public addresses only.")
+        default=(),
+        description="Address ranges webhook targets may use beyond public addresses, comma-separated"
+        " (e.g. 127.0.0.1/32 for a receiver on this host). Empty: public addresses only.",
+    )
     retry_schedule_s: tuple[float, ...] = Field(
-        default=STANDARD_WEBHOOKS_SCHEDULE_S, min_length=1,
+        default=STANDARD_WEBHOOKS_SCHEDULE_S,
+        min_length=1,
         description="Delay before each attempt; its length is the attempt limit, then the delivery is dead-lettered.",
     )
     retry_jitter: float = Field(default=0.1, ge=0, le=1, description="± fraction of each delay, random.")
     metrics_refresh_s: float = Field(default=5.0, gt=0, description="How often the /metrics gauges are re-read.")
-    delivery_log_retention_days: float = Field(default=30.0, gt=0,
-                                               description="Delivered notifications (and attempts) kept this long.")
+    delivery_log_retention_days: float = Field(
+        default=30.0, gt=0, description="Delivered notifications (and attempts) kept this long."
+    )
 
     @field_validator("webhook_allow_cidrs", mode="before")
     @classmethod

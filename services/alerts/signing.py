@@ -41,8 +41,9 @@ def signed_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dic
     }
 
 
-def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float,
-           tolerance_s: int = DEFAULT_TOLERANCE_S) -> bool:
+def verify(
+    secret: str, headers: Mapping[str, str], body: bytes, now: float, tolerance_s: int = DEFAULT_TOLERANCE_S
+) -> bool:
     """What a receiver does: the timestamp is recent and one of the space-separated v1 signatures matches."""
     try:
         msg_id, timestamp = headers["webhook-id"], int(headers["webhook-timestamp"])

@@ -34,14 +34,19 @@ async def init_connection(conn: asyncpg.Connection) -> None:
 
 # --- rules --------------------------------------------------------------------------------------------------------
 
+
 class RuleLoadError(ValueError):
     """A stored rule that cannot become a domain `Rule` (bad timing, a signal that no longer exists, ...)."""
 
 
 # The signal roles each kind cannot do without (stale needs a signal or a gateway).
-REQUIRED_SIGNALS = {"threshold": ("signal",), "frequency_band": ("signal",), "baseload_deviation": ("signal",),
-                    "frequency_corrected_deviation": ("signal", "frequency_signal"),
-                    "sustained_under_delivery": ("signal",)}
+REQUIRED_SIGNALS = {
+    "threshold": ("signal",),
+    "frequency_band": ("signal",),
+    "baseload_deviation": ("signal",),
+    "frequency_corrected_deviation": ("signal", "frequency_signal"),
+    "sustained_under_delivery": ("signal",),
+}
 
 
 @dataclass
@@ -74,8 +79,12 @@ def describe(exc: BaseException) -> str:
     return f"{what}: {exc}".replace("\n", " ")[:300]
 
 
-def rule_from_row(row: Mapping[str, Any], signals: Mapping[str, tuple[int, int]], plants: Mapping[int, Any],
-                  plant_ids: Mapping[str, int]) -> Rule:
+def rule_from_row(
+    row: Mapping[str, Any],
+    signals: Mapping[str, tuple[int, int]],
+    plants: Mapping[int, Any],
+    plant_ids: Mapping[str, int],
+) -> Rule:
     params = row["params"]
     if not isinstance(params, Mapping):
         raise RuleLoadError("params is not an object")
@@ -97,30 +106,43 @@ def rule_from_row(row: Mapping[str, Any], signals: Mapping[str, tuple[int, int]]
         plant_id = resolved["signal"][1]
     plant = plants.get(plant_id) if plant_id is not None else None
     return Rule(
-        id=row["id"], name=row["name"], kind=row["kind"], severity=row["severity"], labels=row["labels"],
+        id=row["id"],
+        name=row["name"],
+        kind=row["kind"],
+        severity=row["severity"],
+        labels=row["labels"],
         params=params,
-        timing=Timing(timedelta(seconds=row["for_s"]), timedelta(seconds=row["keep_firing_for_s"]),
-                      timedelta(seconds=row["repeat_interval_s"])),
-        signals={role: ids[0] for role, ids in resolved.items()}, plant_id=plant_id,
-        plant_key=plant["key"] if plant else None, p_nominal_mw=plant["capacity_mw"] if plant else None,
+        timing=Timing(
+            timedelta(seconds=row["for_s"]),
+            timedelta(seconds=row["keep_firing_for_s"]),
+            timedelta(seconds=row["repeat_interval_s"]),
+        ),
+        signals={role: ids[0] for role, ids in resolved.items()},
+        plant_id=plant_id,
+        plant_key=plant["key"] if plant else None,
+        p_nominal_mw=plant["capacity_mw"] if plant else None,
     )
 
 
 async def mark_rule_errors(conn: asyncpg.Connection, errors: Mapping[int, str], at: datetime) -> None:
     """Note on each rule why it failed (shown by GET /v1/rules)."""
-    await conn.executemany("UPDATE alert_rules SET last_error = $2, last_error_at = $3 WHERE id = $1",
-                           [(rule_id, error, at) for rule_id, error in errors.items()])
+    await conn.executemany(
+        "UPDATE alert_rules SET last_error = $2, last_error_at = $3 WHERE id = $1",
+        [(rule_id, error, at) for rule_id, error in errors.items()],
+    )
 
 
 async def clear_rule_errors(conn: asyncpg.Connection, rule_ids: Iterable[int]) -> None:
-    await conn.execute("UPDATE alert_rules SET last_error = NULL WHERE id = ANY($1::int[]) AND last_error IS NOT NULL",
-                       list(rule_ids))
+    await conn.execute(
+        "UPDATE alert_rules SET last_error = NULL WHERE id = ANY($1::int[]) AND last_error IS NOT NULL", list(rule_ids)
+    )
 
 
 async def lock_rules(conn: asyncpg.Connection, rule_ids: Iterable[int]) -> set[int]:
     """Lock the rules this replica evaluates now; rules another replica holds are skipped (and retried later)."""
-    rows = await conn.fetch("SELECT id FROM alert_rules WHERE id = ANY($1::int[]) FOR UPDATE SKIP LOCKED",
-                            list(rule_ids))
+    rows = await conn.fetch(
+        "SELECT id FROM alert_rules WHERE id = ANY($1::int[]) FOR UPDATE SKIP LOCKED", list(rule_ids)
+    )
     return {r["id"] for r in rows}
 
 
@@ -130,8 +152,10 @@ async def notify(conn: asyncpg.Connection, channel: str, payload: str = "") -> N
 
 # --- inputs -------------------------------------------------------------------------------------------------------
 
-async def load_books(conn: asyncpg.Connection, plant_ids: Iterable[int], now: datetime, *,
-                     default_period_s: int = 900) -> dict[int, CommitmentBook]:
+
+async def load_books(
+    conn: asyncpg.Connection, plant_ids: Iterable[int], now: datetime, *, default_period_s: int = 900
+) -> dict[int, CommitmentBook]:
     ids = sorted(set(plant_ids))
     if not ids:
         return {}
@@ -139,18 +163,37 @@ async def load_books(conn: asyncpg.Connection, plant_ids: Iterable[int], now: da
     commitments = await conn.fetch("SELECT * FROM commitments WHERE plant_id = ANY($1::int[])", ids)
     schedule = await conn.fetch(
         "SELECT plant_id, period_start, committed_mw FROM commitment_schedule"
-        " WHERE plant_id = ANY($1::int[]) AND period_start >= $2 AND period_start < $3", ids, lo, hi)
+        " WHERE plant_id = ANY($1::int[]) AND period_start >= $2 AND period_start < $3",
+        ids,
+        lo,
+        hi,
+    )
     exclusions = await conn.fetch(
         "SELECT plant_id, starts_at, ends_at, reason FROM commitment_exclusions"
-        " WHERE plant_id = ANY($1::int[]) AND ends_at > $2 AND starts_at < $3", ids, lo, hi)
+        " WHERE plant_id = ANY($1::int[]) AND ends_at > $2 AND starts_at < $3",
+        ids,
+        lo,
+        hi,
+    )
     return {
         pid: CommitmentBook(
-            commitments=[Commitment(c["valid_from"], c["valid_to"], c["committed_mw"], c["tolerance_mw"],
-                                    c["tolerance_pct"], c["settlement_period_s"], c["id"])
-                         for c in commitments if c["plant_id"] == pid],
+            commitments=[
+                Commitment(
+                    c["valid_from"],
+                    c["valid_to"],
+                    c["committed_mw"],
+                    c["tolerance_mw"],
+                    c["tolerance_pct"],
+                    c["settlement_period_s"],
+                    c["id"],
+                )
+                for c in commitments
+                if c["plant_id"] == pid
+            ],
             schedule={s["period_start"]: s["committed_mw"] for s in schedule if s["plant_id"] == pid},
-            exclusions=[Exclusion(e["starts_at"], e["ends_at"], e["reason"]) for e in exclusions
-                        if e["plant_id"] == pid],
+            exclusions=[
+                Exclusion(e["starts_at"], e["ends_at"], e["reason"]) for e in exclusions if e["plant_id"] == pid
+            ],
             default_period_s=default_period_s,
         )
         for pid in ids
@@ -193,8 +236,9 @@ CROSS JOIN LATERAL (
 """
 
 
-async def load_inputs(conn: asyncpg.Connection, needs: Needs, books: dict[int, CommitmentBook],
-                      now: datetime, *, max_gap_s: float = 60.0) -> Inputs:
+async def load_inputs(
+    conn: asyncpg.Connection, needs: Needs, books: dict[int, CommitmentBook], now: datetime, *, max_gap_s: float = 60.0
+) -> Inputs:
     """Everything a cycle's rules read, in at most five queries (rollups_1m is kept in step by ingest)."""
     inputs = Inputs(books=books, max_gap_s=max_gap_s)
     if needs.latest:
@@ -205,7 +249,9 @@ async def load_inputs(conn: asyncpg.Connection, needs: Needs, books: dict[int, C
     if needs.gateways:
         rows = await conn.fetch(
             "SELECT name, max(last_seen_at) AS seen FROM api_keys WHERE role = 'gateway' AND revoked_at IS NULL"
-            " AND name = ANY($1::text[]) GROUP BY name", sorted(needs.gateways))
+            " AND name = ANY($1::text[]) GROUP BY name",
+            sorted(needs.gateways),
+        )
         inputs.gateway_seen = {r["name"]: r["seen"] for r in rows}
     if needs.minutes:
         ids = list(needs.minutes)
@@ -225,6 +271,7 @@ async def active_silences(conn: asyncpg.Connection, now: datetime) -> list[tuple
 
 # --- alerts -------------------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class AlertRow:
     id: int
@@ -235,17 +282,34 @@ class AlertRow:
     evidence: Mapping[str, Any] | None = None
 
 
-STATE_COLUMNS = ("state", "pending_since", "firing_since", "last_active_at", "resolved_at", "last_notified_at",
-                 "notified_firing", "incident", "acked_at")
+STATE_COLUMNS = (
+    "state",
+    "pending_since",
+    "firing_since",
+    "last_active_at",
+    "resolved_at",
+    "last_notified_at",
+    "notified_firing",
+    "incident",
+    "acked_at",
+)
 
 
 async def lock_alerts(conn: asyncpg.Connection, rule_ids: Sequence[int]) -> dict[str, AlertRow]:
     rows = await conn.fetch(
         f"SELECT id, rule_id, fingerprint, acked_by, evidence, {', '.join(STATE_COLUMNS)} FROM alerts"
-        " WHERE rule_id = ANY($1::int[]) FOR UPDATE", list(rule_ids))
+        " WHERE rule_id = ANY($1::int[]) FOR UPDATE",
+        list(rule_ids),
+    )
     return {
-        r["fingerprint"]: AlertRow(r["id"], r["rule_id"], r["fingerprint"],
-                                   AlertState(**{c: r[c] for c in STATE_COLUMNS}), r["acked_by"], r["evidence"])
+        r["fingerprint"]: AlertRow(
+            r["id"],
+            r["rule_id"],
+            r["fingerprint"],
+            AlertState(**{c: r[c] for c in STATE_COLUMNS}),
+            r["acked_by"],
+            r["evidence"],
+        )
         for r in rows
     }
 
@@ -263,20 +327,44 @@ RETURNING id
 """
 
 
-async def save_alert(conn: asyncpg.Connection, *, rule_id: int, fingerprint: str, labels: Mapping[str, str],
-                     value: float | None, evidence: Mapping[str, Any], now: datetime, state: AlertState) -> int:
-    return await conn.fetchval(UPSERT_ALERT_SQL, rule_id, fingerprint, dict(labels), value, dict(evidence), now,
-                               *(getattr(state, c) for c in STATE_COLUMNS))
+async def save_alert(
+    conn: asyncpg.Connection,
+    *,
+    rule_id: int,
+    fingerprint: str,
+    labels: Mapping[str, str],
+    value: float | None,
+    evidence: Mapping[str, Any],
+    now: datetime,
+    state: AlertState,
+) -> int:
+    return await conn.fetchval(
+        UPSERT_ALERT_SQL,
+        rule_id,
+        fingerprint,
+        dict(labels),
+        value,
+        dict(evidence),
+        now,
+        *(getattr(state, c) for c in STATE_COLUMNS),
+    )
 
 
-async def record_transition(conn: asyncpg.Connection, alert_id: int, at: datetime, from_state: str, to_state: str,
-                            evidence: Mapping[str, Any]) -> None:
+async def record_transition(
+    conn: asyncpg.Connection, alert_id: int, at: datetime, from_state: str, to_state: str, evidence: Mapping[str, Any]
+) -> None:
     await conn.execute(
         "INSERT INTO alert_transitions (alert_id, at, from_state, to_state, evidence) VALUES ($1, $2, $3, $4, $5)",
-        alert_id, at, from_state, to_state, dict(evidence))
+        alert_id,
+        at,
+        from_state,
+        to_state,
+        dict(evidence),
+    )
 
 
 # --- outbox and delivery ------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
@@ -296,17 +384,22 @@ class Endpoint:
 
 async def enabled_endpoints(conn: asyncpg.Connection) -> list[Endpoint]:
     # Partner endpoints (partner IS NOT NULL) receive only their plant's settlement events, never alerts.
-    rows = await conn.fetch("SELECT id, name, url, format, severities, label_filters, options"
-                            " FROM webhook_endpoints WHERE enabled AND partner IS NULL ORDER BY id")
-    return [Endpoint(r["id"], r["name"], r["url"], r["format"], tuple(r["severities"]), r["label_filters"],
-                     r["options"]) for r in rows]
+    rows = await conn.fetch(
+        "SELECT id, name, url, format, severities, label_filters, options"
+        " FROM webhook_endpoints WHERE enabled AND partner IS NULL ORDER BY id"
+    )
+    return [
+        Endpoint(r["id"], r["name"], r["url"], r["format"], tuple(r["severities"]), r["label_filters"], r["options"])
+        for r in rows
+    ]
 
 
 async def enqueue(conn: asyncpg.Connection, rows: Sequence[tuple[int, int, str, str, str]]) -> None:
     """Outbox rows (endpoint_id, alert_id, event_type, webhook_id, body), in the state change's transaction."""
     await conn.executemany(
-        "INSERT INTO webhook_outbox (endpoint_id, alert_id, event_type, webhook_id, body)"
-        " VALUES ($1, $2, $3, $4, $5)", rows)
+        "INSERT INTO webhook_outbox (endpoint_id, alert_id, event_type, webhook_id, body) VALUES ($1, $2, $3, $4, $5)",
+        rows,
+    )
 
 
 # The oldest due delivery whose predecessors for the same alert and endpoint are done (per-alert order), and whose
@@ -352,9 +445,17 @@ async def claim_delivery(conn: asyncpg.Connection, *, lease_s: float, token: str
     return Claim(row["id"], row["webhook_id"], row["body"], row["attempts"], row["url"], row["secret"], token)
 
 
-async def record_attempt(conn: asyncpg.Connection, claim: Claim, *, at: datetime, status_code: int | None,
-                         latency_ms: float, error: str | None, next_attempt_at: datetime | None,
-                         delivered: bool) -> bool:
+async def record_attempt(
+    conn: asyncpg.Connection,
+    claim: Claim,
+    *,
+    at: datetime,
+    status_code: int | None,
+    latency_ms: float,
+    error: str | None,
+    next_attempt_at: datetime | None,
+    delivered: bool,
+) -> bool:
     """Log one attempt and move the delivery on (delivered, retry at `next_attempt_at`, or dead when None), if the
     lease is still ours; False (nothing written) when it expired and another worker took the delivery."""
     attempt = claim.attempts + 1
@@ -364,12 +465,26 @@ async def record_attempt(conn: asyncpg.Connection, claim: Claim, *, at: datetime
         " delivered_at = CASE WHEN $3 = 'delivered' THEN $6::timestamptz END, last_error = $7,"
         " leased_until = NULL, lease_token = NULL"
         " WHERE id = $1 AND lease_token = $2 RETURNING id",
-        claim.id, claim.token, status, attempt, next_attempt_at, at, error)
+        claim.id,
+        claim.token,
+        status,
+        attempt,
+        next_attempt_at,
+        at,
+        error,
+    )
     if updated is None:
         return False
     await conn.execute(
         "INSERT INTO webhook_attempts (outbox_id, attempt, at, status_code, latency_ms, error)"
-        " VALUES ($1, $2, $3, $4, $5, $6)", claim.id, attempt, at, status_code, latency_ms, error)
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        claim.id,
+        attempt,
+        at,
+        status_code,
+        latency_ms,
+        error,
+    )
     return True
 
 

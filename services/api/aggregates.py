@@ -11,14 +11,19 @@ from services.api.buckets import Bucketing
 from shared.settlement import Integral
 
 VALUE_FUNCTIONS = ("avg", "min", "max", "first", "last", "twa")
-FILL_METHODS = {"none": "empty buckets omitted", "null": "empty buckets with null values",
-                "previous": "empty buckets carry the previous bucket's values",
-                "linear": "empty buckets interpolated in time between the neighbouring non-empty buckets"}
-HOLD_RULE = ("sample-and-hold over readings of every quality: a reading holds its value until the next reading if "
-             "that comes within {g:g} s, otherwise (a longer gap, or no later reading) as long as the step from the "
-             "reading before it, at most {g:g} s; with the Good filter only Good readings' holds count (a non-Good "
-             "reading ends the hold of the Good one before it); holds crossing a bucket edge are split, a reading "
-             "before the bucket can hold into it")
+FILL_METHODS = {
+    "none": "empty buckets omitted",
+    "null": "empty buckets with null values",
+    "previous": "empty buckets carry the previous bucket's values",
+    "linear": "empty buckets interpolated in time between the neighbouring non-empty buckets",
+}
+HOLD_RULE = (
+    "sample-and-hold over readings of every quality: a reading holds its value until the next reading if "
+    "that comes within {g:g} s, otherwise (a longer gap, or no later reading) as long as the step from the "
+    "reading before it, at most {g:g} s; with the Good filter only Good readings' holds count (a non-Good "
+    "reading ends the hold of the Good one before it); holds crossing a bucket edge are split, a reading "
+    "before the bucket can hold into it"
+)
 
 
 def bucket_ends(b: Bucketing) -> dict[datetime, datetime]:
@@ -42,8 +47,9 @@ def output_names(fns: Sequence[str]) -> list[str]:
     return ["start", "end", *value_names(fns)]
 
 
-def shape_grid(grid: Mapping[str, list[Any]], b: Bucketing, fns: Sequence[str], held: Sequence[Integral],
-               fill_mode: str) -> dict[str, list[Any]]:
+def shape_grid(
+    grid: Mapping[str, list[Any]], b: Bucketing, fns: Sequence[str], held: Sequence[Integral], fill_mode: str
+) -> dict[str, list[Any]]:
     """One signal's dense arrays from the store and its held integral per bucket → output value arrays.
 
     twa = held area / held seconds, coverage = held seconds / bucket seconds: both from the holds falling inside the
@@ -55,8 +61,9 @@ def shape_grid(grid: Mapping[str, list[Any]], b: Bucketing, fns: Sequence[str], 
         out["twa"] = [h.mean for h in held]
     out["count"] = grid["count"]
     ends = bucket_ends(b)
-    out["coverage"] = [min(1.0, h.covered_s / (ends[s] - s).total_seconds()) for h, s in
-                       zip(held, b.starts(), strict=True)]
+    out["coverage"] = [
+        min(1.0, h.covered_s / (ends[s] - s).total_seconds()) for h, s in zip(held, b.starts(), strict=True)
+    ]
     if fill_mode in ("previous", "linear"):
         values = [f for f in fns if f in VALUE_FUNCTIONS]
         filler = _carry if fill_mode == "previous" else _interpolate
@@ -85,8 +92,9 @@ def _interpolate(values: list[Any], counts: Sequence[int], starts: Sequence[date
     return result
 
 
-def bucket_rows(values: Mapping[str, list[Any]], b: Bucketing, fns: Sequence[str], fill_mode: str
-                ) -> list[dict[str, Any]]:
+def bucket_rows(
+    values: Mapping[str, list[Any]], b: Bucketing, fns: Sequence[str], fill_mode: str
+) -> list[dict[str, Any]]:
     """Row form for one signal; empty buckets are dropped when fill is none."""
     starts = b.starts()
     columns = {"start": starts, "end": [*starts[1:], b.end] if b.edges is None else list(b.edges[1:]), **values}
@@ -94,14 +102,16 @@ def bucket_rows(values: Mapping[str, list[Any]], b: Bucketing, fns: Sequence[str
     return [r for r in rows if r["count"] or r["coverage"]] if fill_mode == "none" else rows
 
 
-def aggregate_method(b: Bucketing, fns: Sequence[str], quality: str, fill_mode: str, unit: str,
-                     max_gap_s: float) -> dict[str, Any]:
+def aggregate_method(
+    b: Bucketing, fns: Sequence[str], quality: str, fill_mode: str, unit: str, max_gap_s: float
+) -> dict[str, Any]:
     """How every number of an aggregates response was computed."""
     fine = b.fine
     method: dict[str, Any] = {
-        "source": "readings (raw; sub-minute buckets are not served from the rollups)" if fine else
-                  "rollups_1m (per signal and UTC minute); the held integral from raw readings where a minute "
-                  "has a step longer than the maximum gap",
+        "source": "readings (raw; sub-minute buckets are not served from the rollups)"
+        if fine
+        else "rollups_1m (per signal and UTC minute); the held integral from raw readings where a minute "
+        "has a step longer than the maximum gap",
         "alignment": b.describe(),
         "timezone": "UTC" if fine else b.tz,
         "range": {"start": b.start, "end": b.end},
@@ -113,13 +123,17 @@ def aggregate_method(b: Bucketing, fns: Sequence[str], quality: str, fill_mode: 
         "fill": FILL_METHODS[fill_mode],
     }
     if "twa" in fns:
-        method["twa"] = ("sample-and-hold integral within the bucket / covered seconds (null when nothing is held "
-                         "in it), "
-                         "also when no reading starts inside the bucket")
+        method["twa"] = (
+            "sample-and-hold integral within the bucket / covered seconds (null when nothing is held "
+            "in it), "
+            "also when no reading starts inside the bucket"
+        )
     return method
 
 
 def integral_method(max_gap_s: float) -> str:
     """The held integral, in words (the rule lives in shared/settlement/integral.py)."""
-    return (f"time integral, {HOLD_RULE.format(g=max_gap_s)}; exact from raw readings or from the rollups, which "
-            "keep each minute's inner area and first/last readings (the same numbers)")
+    return (
+        f"time integral, {HOLD_RULE.format(g=max_gap_s)}; exact from raw readings or from the rollups, which "
+        "keep each minute's inner area and first/last readings (the same numbers)"
+    )

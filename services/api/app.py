@@ -50,8 +50,13 @@ class CatalogCache:
 class Metrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.requests = Counter("baseload_api_requests", "HTTP requests", ["route", "status"], registry=registry)
-        self.latency = Histogram("baseload_api_request_seconds", "Request latency", ["route"], registry=registry,
-                                 buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10))
+        self.latency = Histogram(
+            "baseload_api_request_seconds",
+            "Request latency",
+            ["route"],
+            registry=registry,
+            buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+        )
 
 
 class MetricsMiddleware:
@@ -89,11 +94,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = await asyncio.to_thread(resolve_database_url, settings)
-        app.state.pool = await create_pool(url, max_size=settings.db_pool_size, timeout=settings.db_connect_timeout_s,
-                                           init=_prepare_connection)
+        app.state.pool = await create_pool(
+            url, max_size=settings.db_pool_size, timeout=settings.db_connect_timeout_s, init=_prepare_connection
+        )
         cache: BucketCache = app.state.cache
-        listener = asyncio.create_task(store.listen_for_changes(url, settings.notify_channel, cache.on_notification,
-                                                                _cache_switch(cache)))
+        listener = asyncio.create_task(
+            store.listen_for_changes(url, settings.notify_channel, cache.on_notification, _cache_switch(cache))
+        )
         app.state.statements, issuer = await statements.start(app.state.pool, settings)
         try:
             yield
@@ -144,9 +151,11 @@ async def _bad_query(_: Request, exc: Exception) -> JSONResponse:
 
 def _cache_switch(cache: BucketCache) -> Callable[[bool], None]:
     """Use the cache only while changes are heard; start empty after any time deaf."""
+
     def switch(listening: bool) -> None:
         cache.clear()
         cache.enabled = listening
+
     return switch
 
 

@@ -17,8 +17,21 @@ DAY = timedelta(days=1)
 EVERY = {
     text: timedelta(minutes=m)
     for text, m in (
-        ("1m", 1), ("2m", 2), ("5m", 5), ("10m", 10), ("15m", 15), ("30m", 30), ("1h", 60), ("2h", 120),
-        ("3h", 180), ("4h", 240), ("6h", 360), ("8h", 480), ("12h", 720), ("1d", 1440), ("1w", 10080),
+        ("1m", 1),
+        ("2m", 2),
+        ("5m", 5),
+        ("10m", 10),
+        ("15m", 15),
+        ("30m", 30),
+        ("1h", 60),
+        ("2h", 120),
+        ("3h", 180),
+        ("4h", 240),
+        ("6h", 360),
+        ("8h", 480),
+        ("12h", 720),
+        ("1d", 1440),
+        ("1w", 10080),
     )
 }
 # Sub-minute buckets (aggregates only) are computed from raw readings, UTC-aligned to `ORIGIN`.
@@ -77,30 +90,38 @@ class Bucketing:
     def describe(self) -> str:
         if self.edges is not None:
             return f"calendar {self.every.days}-day buckets from local midnight in {self.tz} (DST days are 23 or 25 h)"
-        return (f"fixed {int(self.every.total_seconds())} s buckets aligned to {self.origin.isoformat()}; "
-                "the range is widened to whole buckets")
+        return (
+            f"fixed {int(self.every.total_seconds())} s buckets aligned to {self.origin.isoformat()}; "
+            "the range is widened to whole buckets"
+        )
 
 
 def parse_time(text: str | None, name: str) -> datetime:
     """An RFC 3339 timestamp with an offset (or Z) → aware UTC datetime."""
     if not text:
-        raise QueryError("missing_parameter", f"`{name}` is required (RFC 3339, e.g. 2026-11-25T00:00:00Z).",
-                         {"parameter": name})
+        raise QueryError(
+            "missing_parameter", f"`{name}` is required (RFC 3339, e.g. 2026-11-25T00:00:00Z).", {"parameter": name}
+        )
     try:
         parsed = datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError:
         parsed = None
     if parsed is None or parsed.tzinfo is None or "T" not in text.upper():
-        raise QueryError("invalid_time", f"`{name}` is not an RFC 3339 timestamp with an offset: {text!r}.",
-                         {"parameter": name, "value": text})
+        raise QueryError(
+            "invalid_time",
+            f"`{name}` is not an RFC 3339 timestamp with an offset: {text!r}.",
+            {"parameter": name, "value": text},
+        )
     try:
         utc = parsed.astimezone(UTC)
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before datetime.min in UTC
         utc = None
     if utc is None or not EARLIEST <= utc <= LATEST:
-        raise QueryError("time_out_of_range", f"`{name}` must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} "
-                         f"(UTC): {text!r}.", {"parameter": name, "value": text, "earliest": EARLIEST.isoformat(),
-                                               "latest": LATEST.isoformat()})
+        raise QueryError(
+            "time_out_of_range",
+            f"`{name}` must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC): {text!r}.",
+            {"parameter": name, "value": text, "earliest": EARLIEST.isoformat(), "latest": LATEST.isoformat()},
+        )
     return utc
 
 
@@ -171,24 +192,35 @@ def _local_day_edges(start: datetime, end: datetime, days: int, tz: ZoneInfo, ma
     return edges
 
 
-def make_bucketing(start: datetime, end: datetime, every: timedelta, *, tz: str = "UTC",
-                   max_buckets: int = 100_000) -> Bucketing:
+def make_bucketing(
+    start: datetime, end: datetime, every: timedelta, *, tz: str = "UTC", max_buckets: int = 100_000
+) -> Bucketing:
     """Align [start, end) to whole buckets; local-day buckets when `tz` is set and `every` is a day or a week.
     Sub-minute buckets are UTC-aligned only: another `tz` with them is refused."""
     if tz != "UTC" and every < MINUTE:
-        raise QueryError("unsupported_tz", f"`tz` {tz!r} applies to buckets of 1m and more; sub-minute buckets are "
-                         "aligned to UTC: omit `tz` or pass UTC.", {"tz": tz, "every_s": every.total_seconds()})
+        raise QueryError(
+            "unsupported_tz",
+            f"`tz` {tz!r} applies to buckets of 1m and more; sub-minute buckets are "
+            "aligned to UTC: omit `tz` or pass UTC.",
+            {"tz": tz, "every_s": every.total_seconds()},
+        )
     if tz != "UTC" and every >= DAY:
         at_least = int((end - start) / (every + every / 24)) - 1  # local days last 23 to 25 hours
         if at_least > max_buckets:  # counted, not built
-            raise QueryError("too_many_buckets", f"The request spans at least {at_least} buckets; at most "
-                             f"{max_buckets}.", {"buckets": at_least, "max_buckets": max_buckets})
+            raise QueryError(
+                "too_many_buckets",
+                f"The request spans at least {at_least} buckets; at most {max_buckets}.",
+                {"buckets": at_least, "max_buckets": max_buckets},
+            )
         edges = _local_day_edges(start, end, every.days, ZoneInfo(tz), max_buckets)
         bucketing = Bucketing(every, edges[0], edges[-1], edges=tuple(edges), tz=tz)
     else:
         origin = ORIGIN if tz == "UTC" else local_midnight(start.astimezone(ZoneInfo(tz)).date(), ZoneInfo(tz))
         bucketing = Bucketing(every, _floor(start, every, origin), _ceil(end, every, origin), origin=origin, tz=tz)
     if bucketing.count > max_buckets:
-        raise QueryError("too_many_buckets", f"The request spans {bucketing.count} buckets; at most {max_buckets}.",
-                         {"buckets": bucketing.count, "max_buckets": max_buckets})
+        raise QueryError(
+            "too_many_buckets",
+            f"The request spans {bucketing.count} buckets; at most {max_buckets}.",
+            {"buckets": bucketing.count, "max_buckets": max_buckets},
+        )
     return bucketing

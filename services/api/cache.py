@@ -45,8 +45,9 @@ class BucketCache:
         self.hits += 1
         return {s: stored[s] for s in starts}
 
-    def store(self, signal_id: int, variant: Hashable, generation: tuple[int, int],
-              values: Mapping[datetime, Any]) -> None:
+    def store(
+        self, signal_id: int, variant: Hashable, generation: tuple[int, int], values: Mapping[datetime, Any]
+    ) -> None:
         """Keep `values` unless the signal changed (or the cache was cleared) since `generation` was read."""
         if not self.usable or generation != self.generation(signal_id):
             return

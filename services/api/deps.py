@@ -20,10 +20,12 @@ from shared.errors import ApiError
 # required (see `require_marked_parameters`).
 REQUIRED_MARK = "x-baseload-required"
 _TIME_HELP = "RFC 3339 with an offset (e.g. 2026-11-25T00:00:00Z), between 1970-01-01 and 2200-01-01 UTC."
-Start = Annotated[str | None, Query(description=f"Range start (inclusive). {_TIME_HELP}",
-                                    json_schema_extra={REQUIRED_MARK: True})]
-End = Annotated[str | None, Query(description=f"Range end (exclusive). {_TIME_HELP}",
-                                  json_schema_extra={REQUIRED_MARK: True})]
+Start = Annotated[
+    str | None, Query(description=f"Range start (inclusive). {_TIME_HELP}", json_schema_extra={REQUIRED_MARK: True})
+]
+End = Annotated[
+    str | None, Query(description=f"Range end (exclusive). {_TIME_HELP}", json_schema_extra={REQUIRED_MARK: True})
+]
 
 
 def require_marked_parameters(document: dict[str, Any]) -> dict[str, Any]:
@@ -68,8 +70,12 @@ async def get_catalog(request: Request, refresh: bool = False) -> Catalog:
 
 def authorize(principal: Principal, plant: Plant) -> None:
     if not can_read_plant(principal, plant):
-        raise ApiError(403, "forbidden_plant", f"This key may not read plant {plant.key!r}.",
-                       {"plant": plant.key, "partner": principal.partner})
+        raise ApiError(
+            403,
+            "forbidden_plant",
+            f"This key may not read plant {plant.key!r}.",
+            {"plant": plant.key, "partner": principal.partner},
+        )
 
 
 async def plant_for(request: Request, principal: Principal, key: str) -> tuple[Catalog, Plant]:
@@ -107,8 +113,6 @@ def utcnow() -> datetime:
 
 def closed(settings: Settings, end: datetime) -> bool:
     return is_closed(end, utcnow(), settings.late_data_window_s)
-
-
 
 
 def cache_horizon(settings: Settings) -> datetime:

@@ -32,8 +32,9 @@ def closed_part(b: Bucketing, closed_before: datetime) -> tuple[Bucketing | None
     return replace(b, end=cut), (replace(b, start=cut) if cut < b.end else None)
 
 
-async def through_cache(cache: BucketCache, variant: Hashable, ids: Sequence[int], b: Bucketing,
-                        closed_before: datetime, fetch: Fetch[V]) -> dict[int, dict[datetime, V | None]]:
+async def through_cache(
+    cache: BucketCache, variant: Hashable, ids: Sequence[int], b: Bucketing, closed_before: datetime, fetch: Fetch[V]
+) -> dict[int, dict[datetime, V | None]]:
     """Per signal and bucket start the fetched value (None: no data); closed buckets via the cache."""
     closed, rest = closed_part(b, closed_before) if cache.usable and len(ids) <= MAX_CACHED_SIGNALS else (None, b)
     out: dict[int, dict[datetime, V | None]] = {sid: {} for sid in ids}
@@ -63,8 +64,9 @@ async def through_cache(cache: BucketCache, variant: Hashable, ids: Sequence[int
 bucket_edges = store.bucket_edges
 
 
-async def exact_integrals(conn: Conn, ids: Sequence[int], edges: Sequence[datetime], *, good: bool,
-                          max_gap_s: float) -> dict[int, list[Integral]]:
+async def exact_integrals(
+    conn: Conn, ids: Sequence[int], edges: Sequence[datetime], *, good: bool, max_gap_s: float
+) -> dict[int, list[Integral]]:
     """The held integral of each signal in each bucket [edges[i], edges[i+1]), exact: from the coarsest rollups
     aligned with the edges whose rows can give it (no step inside a row longer than the maximum gap), else from
     finer rollups, else from raw readings. All through shared.settlement, so all give the same numbers."""
@@ -89,9 +91,18 @@ async def exact_integrals(conn: Conn, ids: Sequence[int], edges: Sequence[dateti
     return out
 
 
-async def integrals(conn: Conn, cache: BucketCache | None, ids: Sequence[int], b: Bucketing, *, good: bool,
-                    max_gap_s: float, closed_before: datetime) -> dict[tuple[int, datetime], Integral]:
+async def integrals(
+    conn: Conn,
+    cache: BucketCache | None,
+    ids: Sequence[int],
+    b: Bucketing,
+    *,
+    good: bool,
+    max_gap_s: float,
+    closed_before: datetime,
+) -> dict[tuple[int, datetime], Integral]:
     """`exact_integrals` per (signal, bucket start), with closed buckets cached."""
+
     async def fetch(some: list[int], part: Bucketing) -> dict[int, dict[datetime, Integral]]:
         edges = bucket_edges(part)
         got = await exact_integrals(conn, some, edges, good=good, max_gap_s=max_gap_s)
@@ -105,8 +116,16 @@ async def integrals(conn: Conn, cache: BucketCache | None, ids: Sequence[int], b
     return {(sid, s): v for sid, per in got.items() for s, v in per.items() if v is not None}
 
 
-async def aggregate_grid(pool: Conn, cache: BucketCache | None, ids: Sequence[int], b: Bucketing,
-                         fns: Sequence[str], *, good: bool, closed_before: datetime) -> dict[int, dict[str, list[Any]]]:
+async def aggregate_grid(
+    pool: Conn,
+    cache: BucketCache | None,
+    ids: Sequence[int],
+    b: Bucketing,
+    fns: Sequence[str],
+    *,
+    good: bool,
+    closed_before: datetime,
+) -> dict[int, dict[str, list[Any]]]:
     """`store.aggregate_grid`, with closed buckets of narrow requests cached."""
     if cache is None or not cache.usable or len(ids) > MAX_CACHED_SIGNALS or closed_part(b, closed_before)[0] is None:
         return await store.aggregate_grid(pool, ids, b, fns, good=good)
@@ -115,8 +134,10 @@ async def aggregate_grid(pool: Conn, cache: BucketCache | None, ids: Sequence[in
     async def fetch(some: list[int], part: Bucketing) -> dict[int, dict[datetime, tuple]]:
         grid = await store.aggregate_grid(pool, some, part, fns, good=good)
         starts = part.starts()
-        return {sid: {s: tuple(arrays[k][i] for k in keys) for i, s in enumerate(starts) if arrays["count"][i]}
-                for sid, arrays in grid.items()}
+        return {
+            sid: {s: tuple(arrays[k][i] for k in keys) for i, s in enumerate(starts) if arrays["count"][i]}
+            for sid, arrays in grid.items()
+        }
 
     variant = (b.every.total_seconds(), "aggregate", good, tuple(keys))
     got = await through_cache(cache, variant, ids, b, closed_before, fetch)
@@ -124,6 +145,7 @@ async def aggregate_grid(pool: Conn, cache: BucketCache | None, ids: Sequence[in
     result = {}
     for sid in ids:
         rows = [got[sid].get(s) for s in starts]
-        result[sid] = {k: [(r[j] if r is not None else (0 if k == "count" else None)) for r in rows]
-                       for j, k in enumerate(keys)}
+        result[sid] = {
+            k: [(r[j] if r is not None else (0 if k == "count" else None)) for r in rows] for j, k in enumerate(keys)
+        }
     return result

@@ -38,11 +38,22 @@ from shared.settlement.frequency import band_mhz
 router = APIRouter(prefix="/v1")
 
 
-@router.get("/plants/{plant}/energy", tags=["energy"], summary="MWh per period for net output and each unit",
-            responses=documented("energy", 400, 404))
-async def plant_energy(request: Request, plant: str, start: deps.Start = None, end: deps.End = None,
-                       every: str | None = None, tz: str | None = None, quality: str | None = None,
-                       principal: Principal = deps.READ) -> Response:
+@router.get(
+    "/plants/{plant}/energy",
+    tags=["energy"],
+    summary="MWh per period for net output and each unit",
+    responses=documented("energy", 400, 404),
+)
+async def plant_energy(
+    request: Request,
+    plant: str,
+    start: deps.Start = None,
+    end: deps.End = None,
+    every: str | None = None,
+    tz: str | None = None,
+    quality: str | None = None,
+    principal: Principal = deps.READ,
+) -> Response:
     """Time integral of power per period (default 15m) for net output and each unit, with coverage."""
     settings = deps.get_settings(request)
     catalog, found = await deps.plant_for(request, principal, plant)
@@ -50,102 +61,215 @@ async def plant_energy(request: Request, plant: str, start: deps.Start = None, e
     quality_mode = parse_choice(quality, QUALITIES, "quality")
     b = make_bucketing(lo, hi, parse_every(every, "15m"), tz=parse_tz(tz), max_buckets=settings.max_buckets)
     power = sorted(catalog.signals_of(found, POWER_KINDS), key=lambda s: (s.kind != "net_output", s.key))
-    ints = await queries.integrals(request.app.state.pool, request.app.state.cache, [s.id for s in power], b,
-                                   good=quality_mode == "good", max_gap_s=settings.max_gap_s,
-                                   closed_before=deps.cache_horizon(settings))
+    ints = await queries.integrals(
+        request.app.state.pool,
+        request.app.state.cache,
+        [s.id for s in power],
+        b,
+        good=quality_mode == "good",
+        max_gap_s=settings.max_gap_s,
+        closed_before=deps.cache_horizon(settings),
+    )
     ends = bucket_ends(b)
     series = [energy_series(s, list(ends), ends, ints) for s in power]
-    method = {"integral": integral_method(settings.max_gap_s), "alignment": b.describe(),
-              "quality_filter": "Good readings only" if quality_mode == "good" else "all readings",
-              "unit": "MWh = ∫ MW dt / 3600 s", "coverage": "seconds covered by held readings / period seconds",
-              "mean_mw": "integral / covered time"}
+    method = {
+        "integral": integral_method(settings.max_gap_s),
+        "alignment": b.describe(),
+        "quality_filter": "Good readings only" if quality_mode == "good" else "all readings",
+        "unit": "MWh = ∫ MW dt / 3600 s",
+        "coverage": "seconds covered by held readings / period seconds",
+        "mean_mw": "integral / covered time",
+    }
     table = [{"signal": s["signal"], **p} for s in series for p in s["periods"]]
     payload = {"plant": found.key, "every": every or "15m", "method": method, "series": series}
-    return render(request, payload, Table(table, ["signal", "start", "end", "mwh", "mean_mw", "coverage"]),
-                  closed=deps.closed(settings, b.end), max_age_s=settings.cache_max_age_s)
+    return render(
+        request,
+        payload,
+        Table(table, ["signal", "start", "end", "mwh", "mean_mw", "coverage"]),
+        closed=deps.closed(settings, b.end),
+        max_age_s=settings.cache_max_age_s,
+    )
 
 
-PERIOD_COLUMNS = ["start", "end", "status", "committed_mw", "tolerance_mw", "delivered_mw", "deviation_mw",
-                  "deviation_mwh", "delivered_mwh", "within_tolerance", "coverage", "commitment_id",
-                  "commitment_source", "note"]
+PERIOD_COLUMNS = [
+    "start",
+    "end",
+    "status",
+    "committed_mw",
+    "tolerance_mw",
+    "delivered_mw",
+    "deviation_mw",
+    "deviation_mwh",
+    "delivered_mwh",
+    "within_tolerance",
+    "coverage",
+    "commitment_id",
+    "commitment_source",
+    "note",
+]
 
 
 def period_row(p: PeriodSettlement) -> dict[str, Any]:
     """One settlement period as served (JSON and CSV alike)."""
     c = p.commitment
-    return {"start": p.start, "end": p.end, "status": p.status, "committed_mw": p.committed_mw,
-            "tolerance_mw": p.tolerance_mw, "delivered_mw": p.delivered_mw, "deviation_mw": p.deviation_mw,
-            "deviation_mwh": p.deviation_mwh, "delivered_mwh": p.delivered_mwh,
-            "within_tolerance": p.within_tolerance, "coverage": p.coverage,
-            "commitment_id": c.commitment_id if c else None, "commitment_source": c.source if c else None,
-            "note": p.note}
+    return {
+        "start": p.start,
+        "end": p.end,
+        "status": p.status,
+        "committed_mw": p.committed_mw,
+        "tolerance_mw": p.tolerance_mw,
+        "delivered_mw": p.delivered_mw,
+        "deviation_mw": p.deviation_mw,
+        "deviation_mwh": p.deviation_mwh,
+        "delivered_mwh": p.delivered_mwh,
+        "within_tolerance": p.within_tolerance,
+        "coverage": p.coverage,
+        "commitment_id": c.commitment_id if c else None,
+        "commitment_source": c.source if c else None,
+        "note": p.note,
+    }
 
 
-@router.get("/plants/{plant}/compliance", tags=["compliance"], summary="Settlement-period compliance",
-            responses=documented("compliance", 400, 404))
-async def plant_compliance(request: Request, plant: str, start: deps.Start = None, end: deps.End = None,
-                           principal: Principal = deps.READ) -> Response:
+@router.get(
+    "/plants/{plant}/compliance",
+    tags=["compliance"],
+    summary="Settlement-period compliance",
+    responses=documented("compliance", 400, 404),
+)
+async def plant_compliance(
+    request: Request, plant: str, start: deps.Start = None, end: deps.End = None, principal: Principal = deps.READ
+) -> Response:
     """Per settlement period: committed vs delivered mean MW, deviation, tolerance, coverage; and totals."""
     settings, pool = deps.get_settings(request), request.app.state.pool
     catalog, found = await deps.plant_for(request, principal, plant)
     net = deps.one_of_kind(catalog, found, "net_output")
     lo, hi = parse_range(start, end)
     try:
-        periods, total = await plant_settlement(pool, found.key, lo, hi, settings=settings,
-                                                cache=request.app.state.cache,
-                                                closed_before=deps.cache_horizon(settings))
+        periods, total = await plant_settlement(
+            pool,
+            found.key,
+            lo,
+            hi,
+            settings=settings,
+            cache=request.app.state.cache,
+            closed_before=deps.cache_horizon(settings),
+        )
     except TooManyPeriods as exc:
-        raise QueryError("too_many_buckets", f"{exc.count} periods exceed {settings.max_buckets}.",
-                         {"periods": exc.count, "max_buckets": settings.max_buckets}) from exc
+        raise QueryError(
+            "too_many_buckets",
+            f"{exc.count} periods exceed {settings.max_buckets}.",
+            {"periods": exc.count, "max_buckets": settings.max_buckets},
+        ) from exc
     rows = [period_row(p) for p in periods]
     lengths = sorted({int((p.end - p.start).total_seconds()) for p in periods})
-    payload = {"plant": found.key, "signal": net.key,
-               "settlement_period_s": lengths[0] if len(lengths) == 1 else settings.settlement_period_s,
-               "method": compliance_method(settings), "periods": rows, "totals": asdict(total)}
+    payload = {
+        "plant": found.key,
+        "signal": net.key,
+        "settlement_period_s": lengths[0] if len(lengths) == 1 else settings.settlement_period_s,
+        "method": compliance_method(settings),
+        "periods": rows,
+        "totals": asdict(total),
+    }
     last = periods[-1].end if periods else hi
-    return render(request, payload, Table(rows, PERIOD_COLUMNS), closed=deps.closed(settings, last),
-                  max_age_s=settings.cache_max_age_s)
+    return render(
+        request,
+        payload,
+        Table(rows, PERIOD_COLUMNS),
+        closed=deps.closed(settings, last),
+        max_age_s=settings.cache_max_age_s,
+    )
 
 
-@router.get("/plants/{plant}/frequency", tags=["frequency"], summary="Grid frequency quality",
-            responses=documented("frequency", 400, 404, csv=True))
-async def plant_frequency(request: Request, plant: str, start: deps.Start = None, end: deps.End = None,
-                          principal: Principal = deps.READ) -> Response:
+@router.get(
+    "/plants/{plant}/frequency",
+    tags=["frequency"],
+    summary="Grid frequency quality",
+    responses=documented("frequency", 400, 404, csv=True),
+)
+async def plant_frequency(
+    request: Request, plant: str, start: deps.Start = None, end: deps.End = None, principal: Principal = deps.READ
+) -> Response:
     """min, max, time-weighted mean; time inside ±50 mHz and ±200 mHz and beyond; excursions beyond the band."""
     settings, pool = deps.get_settings(request), request.app.state.pool
     catalog, found = await deps.plant_for(request, principal, plant)
     freq = deps.one_of_kind(catalog, found, "frequency")
     lo, hi = parse_range(start, end)
     if (hi - lo).total_seconds() > settings.max_raw_span_days * 86400:
-        raise QueryError("range_too_long", f"Frequency reports read raw readings: at most "
-                         f"{settings.max_raw_span_days} days per request.", {"max_days": settings.max_raw_span_days})
+        raise QueryError(
+            "range_too_long",
+            f"Frequency reports read raw readings: at most {settings.max_raw_span_days} days per request.",
+            {"max_days": settings.max_raw_span_days},
+        )
     bands = sorted(settings.frequency_bands_hz)
-    summary = await store.frequency_summary(pool, freq.id, lo, hi, nominal=settings.nominal_frequency_hz,
-                                            bands_mhz=[band_mhz(b) for b in bands], max_gap_s=settings.max_gap_s)
+    summary = await store.frequency_summary(
+        pool,
+        freq.id,
+        lo,
+        hi,
+        nominal=settings.nominal_frequency_hz,
+        bands_mhz=[band_mhz(b) for b in bands],
+        max_gap_s=settings.max_gap_s,
+    )
     rows = await store.frequency_excursions(
-        pool, freq.id, lo, hi, nominal=settings.nominal_frequency_hz, band_mhz=band_mhz(settings.excursion_band_hz),
-        max_gap_s=settings.max_gap_s, min_s=settings.excursion_min_s, limit=settings.max_excursions + 1)
+        pool,
+        freq.id,
+        lo,
+        hi,
+        nominal=settings.nominal_frequency_hz,
+        band_mhz=band_mhz(settings.excursion_band_hz),
+        max_gap_s=settings.max_gap_s,
+        min_s=settings.excursion_min_s,
+        limit=settings.max_excursions + 1,
+    )
     excursions = [excursion(dict(r), settings.nominal_frequency_hz) for r in rows[: settings.max_excursions]]
     covered = summary["covered"]
     payload = {
-        "plant": found.key, "signal": freq.key, "start": lo, "end": hi,
-        "min": summary["min"], "max": summary["max"], "mean": summary["mean"], "samples": summary["samples"],
+        "plant": found.key,
+        "signal": freq.key,
+        "start": lo,
+        "end": hi,
+        "min": summary["min"],
+        "max": summary["max"],
+        "mean": summary["mean"],
+        "samples": summary["samples"],
         "coverage": min(1.0, covered / (hi - lo).total_seconds()),
         "bands": band_times([summary[f"inside_{i}"] for i in range(len(bands))], covered, bands),
-        "excursion_band_mhz": band_mhz(settings.excursion_band_hz), "excursions": excursions,
+        "excursion_band_mhz": band_mhz(settings.excursion_band_hz),
+        "excursions": excursions,
         "excursions_truncated": len(rows) > settings.max_excursions,
-        "method": frequency_method(settings.nominal_frequency_hz, bands, settings.excursion_band_hz,
-                                   settings.max_gap_s, settings.excursion_min_s),
+        "method": frequency_method(
+            settings.nominal_frequency_hz,
+            bands,
+            settings.excursion_band_hz,
+            settings.max_gap_s,
+            settings.excursion_min_s,
+        ),
     }
     columns = ["start", "end", "duration_s", "extreme_hz", "extreme_deviation_mhz", "samples"]
-    return render(request, payload, Table(excursions, columns), closed=deps.closed(settings, hi),
-                  max_age_s=settings.cache_max_age_s)
+    return render(
+        request,
+        payload,
+        Table(excursions, columns),
+        closed=deps.closed(settings, hi),
+        max_age_s=settings.cache_max_age_s,
+    )
 
 
-@router.get("/plants/{plant}/fuel", tags=["energy"], summary="Fuel-gas volume, heat rate and efficiency",
-            responses=documented("fuel", 400, 404))
-async def plant_fuel(request: Request, plant: str, start: deps.Start = None, end: deps.End = None,
-                     every: str | None = None, tz: str | None = None, principal: Principal = deps.READ) -> Response:
+@router.get(
+    "/plants/{plant}/fuel",
+    tags=["energy"],
+    summary="Fuel-gas volume, heat rate and efficiency",
+    responses=documented("fuel", 400, 404),
+)
+async def plant_fuel(
+    request: Request,
+    plant: str,
+    start: deps.Start = None,
+    end: deps.End = None,
+    every: str | None = None,
+    tz: str | None = None,
+    principal: Principal = deps.READ,
+) -> Response:
     """Fuel-gas volume per period (Nm3); with the gas LHV configured, net heat rate and efficiency."""
     settings = deps.get_settings(request)
     catalog, found = await deps.plant_for(request, principal, plant)
@@ -153,39 +277,72 @@ async def plant_fuel(request: Request, plant: str, start: deps.Start = None, end
     net = deps.one_of_kind(catalog, found, "net_output")
     lo, hi = parse_range(start, end)
     b = make_bucketing(lo, hi, parse_every(every, "15m"), tz=parse_tz(tz), max_buckets=settings.max_buckets)
-    ints = await queries.integrals(request.app.state.pool, request.app.state.cache, [s.id for s in [*flows, net]],
-                                   b, good=True, max_gap_s=settings.max_gap_s,
-                                   closed_before=deps.cache_horizon(settings))
+    ints = await queries.integrals(
+        request.app.state.pool,
+        request.app.state.cache,
+        [s.id for s in [*flows, net]],
+        b,
+        good=True,
+        max_gap_s=settings.max_gap_s,
+        closed_before=deps.cache_horizon(settings),
+    )
     ends = bucket_ends(b)
     starts = list(ends)
     net_mwh = {k[1]: v.area / 3600.0 for k, v in ints.items() if k[0] == net.id and v.covered_s > 0}
     periods = fuel_periods(starts, ends, volume_per_period(flows, starts, ints), net_mwh, settings.gas_lhv_mj_per_nm3)
     for p in periods:
-        p["signals"] = {s.key: ints[(s.id, p["start"])].area / per_hour_factor(s.unit)
-                        for s in flows if (s.id, p["start"]) in ints}
-    payload = {"plant": found.key, "every": every or "15m", "lhv_mj_per_nm3": settings.gas_lhv_mj_per_nm3,
-               "method": _fuel_method(settings, b), "periods": periods}
+        p["signals"] = {
+            s.key: ints[(s.id, p["start"])].area / per_hour_factor(s.unit) for s in flows if (s.id, p["start"]) in ints
+        }
+    payload = {
+        "plant": found.key,
+        "every": every or "15m",
+        "lhv_mj_per_nm3": settings.gas_lhv_mj_per_nm3,
+        "method": _fuel_method(settings, b),
+        "periods": periods,
+    }
     columns = ["start", "end", "fuel_nm3", "net_mwh", "heat_rate_kj_per_kwh", "efficiency"]
-    return render(request, payload, Table(periods, columns), closed=deps.closed(settings, b.end),
-                  max_age_s=settings.cache_max_age_s)
+    return render(
+        request,
+        payload,
+        Table(periods, columns),
+        closed=deps.closed(settings, b.end),
+        max_age_s=settings.cache_max_age_s,
+    )
 
 
 def _fuel_method(settings: Settings, b: Bucketing) -> dict[str, str]:
     lhv = settings.gas_lhv_mj_per_nm3
     return {
         "volume": "fuel_nm3 = Σ over fuel_gas_flow signals of ∫ flow dt (Nm3/h × h); Nm3 at 0 °C, 101.325 kPa; "
-                  + integral_method(settings.max_gap_s),
+        + integral_method(settings.max_gap_s),
         "alignment": b.describe(),
-        "heat_rate": (f"net heat rate = fuel_nm3 × LHV {lhv:g} MJ/Nm3 / net_mwh (MJ/MWh = kJ/kWh); "
-                      "efficiency = net_mwh × 3600 / (fuel_nm3 × LHV)") if lhv else
-                     "not computed: set BASELOAD_API_GAS_LHV_MJ_PER_NM3 (e.g. 35.8 for methane)",
+        "heat_rate": (
+            f"net heat rate = fuel_nm3 × LHV {lhv:g} MJ/Nm3 / net_mwh (MJ/MWh = kJ/kWh); "
+            "efficiency = net_mwh × 3600 / (fuel_nm3 × LHV)"
+        )
+        if lhv
+        else "not computed: set BASELOAD_API_GAS_LHV_MJ_PER_NM3 (e.g. 35.8 for methane)",
     }
 
 
-@router.get("/plants/{plant}/stream", tags=["plants"], summary="Server-Sent Events: latest value of each signal",
-            responses={200: {"content": {"text/event-stream": {"example": 'event: latest\ndata: {"plant":"nish",'
-                             '"signals":{"plant.net_output":{"ts":"2026-11-25T10:00:00Z","value":481.2,'
-                             '"quality":0}}}\n\n'}}}, **error_responses(401, 403, 404)})
+@router.get(
+    "/plants/{plant}/stream",
+    tags=["plants"],
+    summary="Server-Sent Events: latest value of each signal",
+    responses={
+        200: {
+            "content": {
+                "text/event-stream": {
+                    "example": 'event: latest\ndata: {"plant":"nish",'
+                    '"signals":{"plant.net_output":{"ts":"2026-11-25T10:00:00Z","value":481.2,'
+                    '"quality":0}}}\n\n'
+                }
+            }
+        },
+        **error_responses(401, 403, 404),
+    },
+)
 async def plant_stream(request: Request, plant: str, principal: Principal = deps.READ) -> StreamingResponse:
     """An `event: latest` about once a second with each signal's newest reading; reconnect with the usual SSE rules.
     If the key is revoked, a last `event: revoked` is sent and the stream ends."""
@@ -198,14 +355,22 @@ async def plant_stream(request: Request, plant: str, principal: Principal = deps
         yield f"retry: {int(settings.stream_interval_s * 1000)}\n\n".encode()
         while not await request.is_disconnected():
             if not await deps.key_active(request, principal):  # revoked while streaming: say so and end
-                yield b'event: revoked\ndata: {"error":{"code":"invalid_credentials","message":"The API key was ' \
-                      b'revoked.","details":{}}}\n\n'
+                yield (
+                    b'event: revoked\ndata: {"error":{"code":"invalid_credentials","message":"The API key was '
+                    b'revoked.","details":{}}}\n\n'
+                )
                 return
             latest = await store.latest_values(pool, list(signals))
-            body = {"plant": found.key, "sent_at": deps.utcnow(), "signals": {
-                signals[i]: {"ts": ts, "value": v, "quality": from_db(q)} for i, (ts, v, q) in latest.items()}}
+            body = {
+                "plant": found.key,
+                "sent_at": deps.utcnow(),
+                "signals": {
+                    signals[i]: {"ts": ts, "value": v, "quality": from_db(q)} for i, (ts, v, q) in latest.items()
+                },
+            }
             yield b"event: latest\ndata: " + encode(body) + b"\n\n"
             await asyncio.sleep(settings.stream_interval_s)
 
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )

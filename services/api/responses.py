@@ -39,8 +39,9 @@ def etag_of(body: bytes) -> str:
     return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
 
 
-def render(request: Request, payload: Mapping[str, Any], table: Table | None, *, closed: bool = False,
-           max_age_s: int = 300) -> Response:
+def render(
+    request: Request, payload: Mapping[str, Any], table: Table | None, *, closed: bool = False, max_age_s: int = 300
+) -> Response:
     """JSON by default, CSV when asked (and the endpoint has a table); conditional GET for closed ranges."""
     headers: dict[str, str] = {"Vary": "Accept, Authorization"}
     if table is not None and wants_csv(request):

@@ -22,8 +22,12 @@ class Settings(SettlingServiceSettings):
     max_buckets: int = Field(default=100_000, ge=1, description="Larger requests are refused with 400.")
     max_points: int = Field(default=1_000_000, ge=1, description="Buckets × signals of a plant aggregates request.")
     max_readings_page: int = Field(default=10_000, ge=1, description="Largest `limit` of a raw readings page.")
-    integration: str = Field(default="step", pattern="^step$", description="Energy and twa: sample-and-hold only "
-                             "(shared/settlement; trapezoid was dropped so that every number has one method).")
+    integration: str = Field(
+        default="step",
+        pattern="^step$",
+        description="Energy and twa: sample-and-hold only "
+        "(shared/settlement; trapezoid was dropped so that every number has one method).",
+    )
     compliance_min_coverage: float = Field(
         default=0.5, ge=0, le=1, description="Periods with less good net-output coverage are not assessed."
     )

@@ -52,8 +52,12 @@ async def load_catalog(conn: Conn) -> Catalog:
     )
     return Catalog.build(
         [Plant(r["id"], r["key"], r["name"], r["capacity_mw"], r["timezone"], tuple(r["partners"])) for r in plants],
-        [Signal(r["id"], r["key"], r["plant_id"], r["kind"], r["unit"], r["min_value"], r["max_value"],
-                r["description"]) for r in signals],
+        [
+            Signal(
+                r["id"], r["key"], r["plant_id"], r["kind"], r["unit"], r["min_value"], r["max_value"], r["description"]
+            )
+            for r in signals
+        ],
     )
 
 
@@ -81,14 +85,23 @@ def grid_names(fns: Sequence[str]) -> list[str]:
 def _aggregate_exprs(c: dict[str, str], fns: Sequence[str], one_row: bool) -> dict[str, str]:
     """SQL per output array; over one rollup row per bucket (1m) or grouped minute rows. Only what is asked."""
     if one_row:
-        exprs = {"count": f"{c['count']}::int8", "avg": f"{c['sum']} / {c['count']}", "min": c["min"], "max": c["max"],
-                 "first": c["first_value"], "last": c["last_value"]}
+        exprs = {
+            "count": f"{c['count']}::int8",
+            "avg": f"{c['sum']} / {c['count']}",
+            "min": c["min"],
+            "max": c["max"],
+            "first": c["first_value"],
+            "last": c["last_value"],
+        }
     else:
-        exprs = {"count": f"sum({c['count']})::int8", "avg": f"sum({c['sum']}) / sum({c['count']})",
-                 "min": f"min({c['min']})",
-                 "max": f"max({c['max']})",
-                 "first": f"(min(ARRAY[date_part('epoch', {c['first_ts']}), {c['first_value']}]))[2]",
-                 "last": f"(max(ARRAY[date_part('epoch', {c['last_ts']}), {c['last_value']}]))[2]"}
+        exprs = {
+            "count": f"sum({c['count']})::int8",
+            "avg": f"sum({c['sum']}) / sum({c['count']})",
+            "min": f"min({c['min']})",
+            "max": f"max({c['max']})",
+            "first": f"(min(ARRAY[date_part('epoch', {c['first_ts']}), {c['first_value']}]))[2]",
+            "last": f"(max(ARRAY[date_part('epoch', {c['last_ts']}), {c['last_value']}]))[2]",
+        }
     return {k: exprs[k] for k in grid_names(fns)}
 
 
@@ -101,8 +114,9 @@ def _grid_index(b: Bucketing) -> Any:
     return lambda epoch: index[epoch]
 
 
-async def aggregate_grid(conn: Conn, signal_ids: Sequence[int], b: Bucketing, fns: Sequence[str], *,
-                         good: bool) -> dict[int, dict[str, list[Any]]]:
+async def aggregate_grid(
+    conn: Conn, signal_ids: Sequence[int], b: Bucketing, fns: Sequence[str], *, good: bool
+) -> dict[int, dict[str, list[Any]]]:
     """Per signal, arrays aligned to `b.starts()`: count (0 where empty) and each of `fns` except twa (None where
     empty), from the coarsest rollup table aligned with the buckets. Arrays are built in PostgreSQL, one index scan
     per signal; bucket times are placed only for signals with empty buckets, so wide requests cost little in Python.
@@ -112,13 +126,13 @@ async def aggregate_grid(conn: Conn, signal_ids: Sequence[int], b: Bucketing, fn
     one_row = b.edges is None and b.every == width
     exprs = _aggregate_exprs(c, fns, one_row)
     if one_row:
-        inner = f"""SELECT bucket AS b, {', '.join(f'{e} AS {k}' for k, e in exprs.items())} FROM {table}
-                    WHERE signal_id = s.id AND bucket >= $2 AND bucket < $3 AND {c['count']} > 0"""
+        inner = f"""SELECT bucket AS b, {", ".join(f"{e} AS {k}" for k, e in exprs.items())} FROM {table}
+                    WHERE signal_id = s.id AND bucket >= $2 AND bucket < $3 AND {c["count"]} > 0"""
         params: list[Any] = []
     else:
         start, _, params = _bucket_sql(b, "bucket", 4)
-        inner = f"""SELECT {start} AS b, {', '.join(f'{e} AS {k}' for k, e in exprs.items())} FROM {table}
-                    WHERE signal_id = s.id AND bucket >= $2 AND bucket < $3 AND {c['count']} > 0 GROUP BY 1"""
+        inner = f"""SELECT {start} AS b, {", ".join(f"{e} AS {k}" for k, e in exprs.items())} FROM {table}
+                    WHERE signal_id = s.id AND bucket >= $2 AND bucket < $3 AND {c["count"]} > 0 GROUP BY 1"""
     arrays = ", ".join(f"array_agg({k} ORDER BY b) AS {k}" for k in exprs)
     # The bucket times come in the same statement as the values (one snapshot): a second query could see a bucket
     # that a concurrent write has just filled, and the two would no longer line up.
@@ -163,11 +177,18 @@ SELECT s.id AS signal_id, {arrays} FROM unnest($1::int4[]) AS s(id) CROSS JOIN L
 ) AS x GROUP BY s.id
 """
 _US = "(extract(epoch FROM {0}) * 1000000)::int8"
-ROLLUP_COLUMNS = {"start_us": _US.format("bucket"), "first_us": _US.format("first_ts"),
-                  "last_us": _US.format("last_ts"),
-                  "last_value": "last_value", "last_good": "good_last_ts IS NOT DISTINCT FROM last_ts",
-                  "last_step_s": "last_step_s", "max_step_s": "max_step_s", "area": "area",
-                  "good_area": "good_area", "good_held_s": "good_held_s"}
+ROLLUP_COLUMNS = {
+    "start_us": _US.format("bucket"),
+    "first_us": _US.format("first_ts"),
+    "last_us": _US.format("last_ts"),
+    "last_value": "last_value",
+    "last_good": "good_last_ts IS NOT DISTINCT FROM last_ts",
+    "last_step_s": "last_step_s",
+    "max_step_s": "max_step_s",
+    "area": "area",
+    "good_area": "good_area",
+    "good_held_s": "good_held_s",
+}
 # Rollup tables, coarsest first, with their bucket widths (all aligned to UTC midnight).
 ROLLUP_TABLES = (("rollups_1h", timedelta(hours=1)), ("rollups_15m", timedelta(minutes=15)), ("rollups_1m", MINUTE))
 
@@ -187,14 +208,16 @@ def bucket_edges(b: Bucketing) -> list[datetime]:
     return list(b.edges) if b.edges is not None else [*b.starts(), b.end]
 
 
-async def rollup_rows(conn: Conn, signal_ids: Sequence[int], start: datetime, end: datetime, *,
-                      table: str = "rollups_1m") -> dict[int, RollupColumns]:
+async def rollup_rows(
+    conn: Conn, signal_ids: Sequence[int], start: datetime, end: datetime, *, table: str = "rollups_1m"
+) -> dict[int, RollupColumns]:
     """Per signal, its rollup rows of `table` covering [start, end) with the context rows the edges need, as
     columns in time order (one row per signal comes back: arrays built in PostgreSQL)."""
     cols = ", ".join(f"{expr} AS {name}" for name, expr in ROLLUP_COLUMNS.items())
     arrays = ", ".join(f"array_agg(x.{name} ORDER BY x.start_us) AS {name}" for name in ROLLUP_COLUMNS)
-    rows = await conn.fetch(_ROLLUP_ROWS_SQL.format(cols=cols, arrays=arrays, table=table), list(signal_ids),
-                            start, end)
+    rows = await conn.fetch(
+        _ROLLUP_ROWS_SQL.format(cols=cols, arrays=arrays, table=table), list(signal_ids), start, end
+    )
     out = {sid: RollupColumns(*([] for _ in ROLLUP_COLUMNS)) for sid in signal_ids}
     for r in rows:
         out[r["signal_id"]] = RollupColumns(*(list(r[name]) for name in ROLLUP_COLUMNS))
@@ -213,8 +236,9 @@ SELECT s.id AS signal_id, x.* FROM unnest($1::int4[]) AS s(id) CROSS JOIN LATERA
 """
 
 
-async def raw_readings(conn: Conn, signal_ids: Sequence[int], start: datetime, end: datetime
-                       ) -> dict[int, list[Reading]]:
+async def raw_readings(
+    conn: Conn, signal_ids: Sequence[int], start: datetime, end: datetime
+) -> dict[int, list[Reading]]:
     """Per signal, its readings (every quality, time order) in [start, end) with the context the edges need."""
     rows = await conn.fetch(_RAW_READINGS_SQL, list(signal_ids), start, end)
     out: dict[int, list[Reading]] = {sid: [] for sid in signal_ids}
@@ -235,8 +259,9 @@ FROM readings WHERE signal_id = ANY($1) AND ts >= $2 AND ts < $3 AND {q} GROUP B
 RAW_NAMES = ("count", "avg", "min", "max", "first", "last")
 
 
-async def raw_buckets(conn: Conn, signal_ids: Sequence[int], b: Bucketing, *, good: bool
-                      ) -> dict[int, dict[str, list[Any]]]:
+async def raw_buckets(
+    conn: Conn, signal_ids: Sequence[int], b: Bucketing, *, good: bool
+) -> dict[int, dict[str, list[Any]]]:
     """Per signal, arrays aligned to `b.starts()` (fixed sub-minute widths) of `RAW_NAMES`, in one query:
     count (0 where empty), avg … last (None where empty)."""
     sql = _RAW_BUCKETS_SQL.format(q=GOOD if good else "true")
@@ -250,19 +275,27 @@ async def raw_buckets(conn: Conn, signal_ids: Sequence[int], b: Bucketing, *, go
     return out
 
 
-async def readings_page(conn: Conn, signal_id: int, start: datetime, end: datetime, *, after: datetime | None,
-                        limit: int) -> list[asyncpg.Record]:
+async def readings_page(
+    conn: Conn, signal_id: int, start: datetime, end: datetime, *, after: datetime | None, limit: int
+) -> list[asyncpg.Record]:
     """Raw readings in ts order, `limit` of them, after the keyset cursor `after` when given."""
     if after is None:
         return await conn.fetch(
             """SELECT ts, value, quality FROM readings WHERE signal_id = $1 AND ts >= $2 AND ts < $3
                ORDER BY ts LIMIT $4""",
-            signal_id, start, end, limit,
+            signal_id,
+            start,
+            end,
+            limit,
         )
     return await conn.fetch(
         """SELECT ts, value, quality FROM readings WHERE signal_id = $1 AND ts >= $2 AND ts < $3 AND ts > $5
            ORDER BY ts LIMIT $4""",
-        signal_id, start, end, limit, after,
+        signal_id,
+        start,
+        end,
+        limit,
+        after,
     )
 
 
@@ -277,24 +310,31 @@ async def plant_net_output(conn: Conn, plant_key: str) -> tuple[int, int] | None
     return None if row is None else (row["id"], row["signal_id"])
 
 
-async def commitment_rows(conn: Conn, plant_id: int, start: datetime, end: datetime
-                          ) -> tuple[list[asyncpg.Record], list[asyncpg.Record], list[asyncpg.Record]]:
+async def commitment_rows(
+    conn: Conn, plant_id: int, start: datetime, end: datetime
+) -> tuple[list[asyncpg.Record], list[asyncpg.Record], list[asyncpg.Record]]:
     """Commitments, per-period schedule overrides and exclusions touching [start, end)."""
     flat = await conn.fetch(
         """SELECT id, valid_from, valid_to, committed_mw, tolerance_mw, tolerance_pct, settlement_period_s
            FROM commitments WHERE plant_id = $1 AND valid_from < $3 AND (valid_to IS NULL OR valid_to > $2)
            ORDER BY valid_from""",
-        plant_id, start, end,
+        plant_id,
+        start,
+        end,
     )
     schedule = await conn.fetch(
         """SELECT period_start, committed_mw FROM commitment_schedule
            WHERE plant_id = $1 AND period_start >= $2 AND period_start < $3""",
-        plant_id, start, end,
+        plant_id,
+        start,
+        end,
     )
     exclusions = await conn.fetch(
         """SELECT starts_at, ends_at, reason FROM commitment_exclusions
            WHERE plant_id = $1 AND starts_at < $3 AND ends_at > $2 ORDER BY starts_at""",
-        plant_id, start, end,
+        plant_id,
+        start,
+        end,
     )
     return flat, schedule, exclusions
 
@@ -326,23 +366,47 @@ WITH x AS (
 """
 
 
-async def frequency_summary(conn: Conn, signal_id: int, start: datetime, end: datetime, *, nominal: float,
-                            bands_mhz: Sequence[int], max_gap_s: float) -> asyncpg.Record:
+async def frequency_summary(
+    conn: Conn,
+    signal_id: int,
+    start: datetime,
+    end: datetime,
+    *,
+    nominal: float,
+    bands_mhz: Sequence[int],
+    max_gap_s: float,
+) -> asyncpg.Record:
     """min, max, time-weighted mean, samples, covered seconds and seconds inside each ±band (Good readings)."""
-    inside = ", ".join(f"coalesce(sum(hold) FILTER (WHERE dev <= ${6 + i}), 0) AS inside_{i}"
-                       for i in range(len(bands_mhz)))
-    sql = _HELD_SQL + f"""SELECT min(value) FILTER (WHERE inside) AS min, max(value) FILTER (WHERE inside) AS max,
+    inside = ", ".join(
+        f"coalesce(sum(hold) FILTER (WHERE dev <= ${6 + i}), 0) AS inside_{i}" for i in range(len(bands_mhz))
+    )
+    sql = (
+        _HELD_SQL
+        + f"""SELECT min(value) FILTER (WHERE inside) AS min, max(value) FILTER (WHERE inside) AS max,
                                  sum(value * hold) / nullif(sum(hold), 0) AS mean,
                                  count(*) FILTER (WHERE inside) AS samples, coalesce(sum(hold), 0) AS covered,
                                  {inside} FROM h WHERE good"""
+    )
     return one(await conn.fetchrow(sql, signal_id, start, end, nominal, float(max_gap_s), *map(int, bands_mhz)))
 
 
-async def frequency_excursions(conn: Conn, signal_id: int, start: datetime, end: datetime, *, nominal: float,
-                               band_mhz: int, max_gap_s: float, min_s: float, limit: int) -> list[asyncpg.Record]:
+async def frequency_excursions(
+    conn: Conn,
+    signal_id: int,
+    start: datetime,
+    end: datetime,
+    *,
+    nominal: float,
+    band_mhz: int,
+    max_gap_s: float,
+    min_s: float,
+    limit: int,
+) -> list[asyncpg.Record]:
     """Runs of Good readings beyond ±band (a reading back inside, a non-Good reading or a gap longer than the
     maximum ends a run): start, end (the last reading's hold), extreme value, samples."""
-    sql = _HELD_SQL + """, g AS (
+    sql = (
+        _HELD_SQL
+        + """, g AS (
         SELECT *, sum(CASE WHEN dev <= $6 OR after_gap OR NOT good THEN 1 ELSE 0 END) OVER (ORDER BY ts) AS grp
         FROM h
     )
@@ -351,12 +415,18 @@ async def frequency_excursions(conn: Conn, signal_id: int, start: datetime, end:
     FROM g WHERE dev > $6 AND good GROUP BY grp
     HAVING date_part('epoch', max(held_to) - greatest(min(ts), $2)) >= $7
     ORDER BY 1 LIMIT $8"""
-    return await conn.fetch(sql, signal_id, start, end, nominal, float(max_gap_s), int(band_mhz), float(min_s),
-                            limit)
+    )
+    return await conn.fetch(sql, signal_id, start, end, nominal, float(max_gap_s), int(band_mhz), float(min_s), limit)
 
 
-async def listen_for_changes(url: str, channel: str, on_payload: Callable[[str], None],
-                             on_state: Callable[[bool], None], *, check_every_s: float = 5.0) -> None:
+async def listen_for_changes(
+    url: str,
+    channel: str,
+    on_payload: Callable[[str], None],
+    on_state: Callable[[bool], None],
+    *,
+    check_every_s: float = 5.0,
+) -> None:
     """LISTEN on `channel` until cancelled, reconnecting; `on_state(True)` once listening, `False` when not."""
     while True:
         conn = None

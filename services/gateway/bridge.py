@@ -31,13 +31,15 @@ class Bridge:
         self.metrics = GatewayMetrics()
         self.buffer = DiskBuffer(config.buffer.path, config.buffer.max_readings)
         self.client = httpx.AsyncClient(
-            base_url=config.ingest.url, timeout=config.ingest.timeout_s,
+            base_url=config.ingest.url,
+            timeout=config.ingest.timeout_s,
             headers={"Authorization": f"Bearer {config.ingest_key()}"},
         )
         self.sender = Sender(config, self.buffer, self.metrics, self.client)
         self.observers = list(observers)
-        self.intake = Intake(self.buffer, self.metrics, interval_s=config.buffer.write_interval_s,
-                             on_queued=[self._queued])
+        self.intake = Intake(
+            self.buffer, self.metrics, interval_s=config.buffer.write_interval_s, on_queued=[self._queued]
+        )
         self.sources: list[OpcUaSource | ModbusSource] = []
         self.source_tasks: list[asyncio.Task[None]] = []
         if config.opcua is not None and config.opcua.nodes:
@@ -69,17 +71,29 @@ class Bridge:
 
 
 @contextlib.asynccontextmanager
-async def running_bridge(config: GatewayConfig, *, serve_http: bool = True,
-                         observers: Sequence[Callable[[Reading], None]] = ()) -> AsyncIterator[Bridge]:
+async def running_bridge(
+    config: GatewayConfig, *, serve_http: bool = True, observers: Sequence[Callable[[Reading], None]] = ()
+) -> AsyncIterator[Bridge]:
     """Run a bridge in this event loop until the block exits (then stop it, buffer intact)."""
     bridge = Bridge(config, observers=observers)
     bridge.source_tasks = [asyncio.create_task(s.run(), name=type(s).__name__) for s in bridge.sources]
-    tasks = [*bridge.source_tasks, asyncio.create_task(bridge.intake.run(), name="intake"),
-             asyncio.create_task(bridge.sender.run(), name="sender")]
+    tasks = [
+        *bridge.source_tasks,
+        asyncio.create_task(bridge.intake.run(), name="intake"),
+        asyncio.create_task(bridge.sender.run(), name="sender"),
+    ]
     server: uvicorn.Server | None = None
     if serve_http:
-        server = uvicorn.Server(uvicorn.Config(create_app(bridge), host=config.http.host, port=config.http.port,
-                                               log_level="warning", access_log=False, lifespan="off"))
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(bridge),
+                host=config.http.host,
+                port=config.http.port,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+            )
+        )
         tasks.append(asyncio.create_task(server.serve(), name="http"))
     try:
         yield bridge
@@ -95,6 +109,11 @@ async def running_bridge(config: GatewayConfig, *, serve_http: bool = True,
 
 async def run_forever(config: GatewayConfig) -> None:
     async with running_bridge(config) as bridge:
-        log.info("gateway running: %d source(s), ingest %s, buffer %s (%d waiting)", len(bridge.sources),
-                 config.ingest.url, config.buffer.path, bridge.buffer.depth())
+        log.info(
+            "gateway running: %d source(s), ingest %s, buffer %s (%d waiting)",
+            len(bridge.sources),
+            config.ingest.url,
+            config.buffer.path,
+            bridge.buffer.depth(),
+        )
         await asyncio.Event().wait()

@@ -95,11 +95,13 @@ class DiskBuffer:
             )
             excess = max(was.depth + len(rows) - self.max_readings, 0)
             if excess:
-                self._db.execute("DELETE FROM pending WHERE id IN (SELECT id FROM pending ORDER BY id LIMIT ?)",
-                                 (excess,))
+                self._db.execute(
+                    "DELETE FROM pending WHERE id IN (SELECT id FROM pending ORDER BY id LIMIT ?)", (excess,)
+                )
             head = self._head() if excess or was.depth == 0 else (was.oldest_enqueued_at, was.oldest_ts)
-            self._stats = replace(was, depth=was.depth + len(rows) - excess, oldest_enqueued_at=head[0],
-                                  oldest_ts=head[1])
+            self._stats = replace(
+                was, depth=was.depth + len(rows) - excess, oldest_enqueued_at=head[0], oldest_ts=head[1]
+            )
         return excess
 
     def peek(self, limit: int) -> list[Queued]:
@@ -133,7 +135,8 @@ class DiskBuffer:
         with self._transaction() as was:
             cursor = self._db.execute(
                 "INSERT INTO pending (signal, ts, value, quality, enqueued_at)"
-                " SELECT signal, ts, value, quality, ? FROM dead_letters ORDER BY id", (now,)
+                " SELECT signal, ts, value, quality, ? FROM dead_letters ORDER BY id",
+                (now,),
             )
             self._db.execute("DELETE FROM dead_letters")
             self._stats = BufferStats(was.depth + cursor.rowcount, *self._head(), 0)

@@ -21,8 +21,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="baseload gateway", description=__doc__)
     p.add_argument("--config", type=Path, default=Path("deploy/gateway.yaml"))
     p.add_argument("--check", action="store_true", help="validate the configuration and exit")
-    p.add_argument("--requeue-dead-letters", action="store_true",
-                   help="put dead-lettered readings back in the queue (after fixing the cause) and exit")
+    p.add_argument(
+        "--requeue-dead-letters",
+        action="store_true",
+        help="put dead-lettered readings back in the queue (after fixing the cause) and exit",
+    )
     p.add_argument("--log-level", default="info")
     return p
 
@@ -55,5 +58,7 @@ def main(argv: Sequence[str]) -> int:
 def _summary(config: GatewayConfig) -> str:
     opcua = len(config.opcua.nodes) if config.opcua else 0
     modbus = len(config.modbus.registers) if config.modbus else 0
-    return (f"ok: {opcua} OPC UA node(s), {modbus} Modbus register(s) → {config.ingest.url}; "
-            f"buffer {config.buffer.path}; health on http://{config.http.host}:{config.http.port}/healthz")
+    return (
+        f"ok: {opcua} OPC UA node(s), {modbus} Modbus register(s) → {config.ingest.url}; "
+        f"buffer {config.buffer.path}; health on http://{config.http.host}:{config.http.port}/healthz"
+    )

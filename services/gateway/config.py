@@ -41,7 +41,9 @@ class BufferConfig(_Strict):
     path: Path = Path("gateway-buffer.sqlite3")
     max_readings: int = Field(default=2_000_000, ge=100, description="When full, the oldest readings are dropped.")
     write_interval_s: float = Field(
-        default=0.05, ge=0, le=1.0,
+        default=0.05,
+        ge=0,
+        le=1.0,
         description="Readings handed over within this tick are written in one transaction (off the event loop).",
     )
 
@@ -52,7 +54,7 @@ class HttpConfig(_Strict):
 
 
 class OpcUaNode(_Strict):
-    node_id: str                       # e.g. "ns=2;s=gt1.active_power"
+    node_id: str  # e.g. "ns=2;s=gt1.active_power"
     signal: str
     sampling_interval_ms: float = Field(default=1000.0, ge=0)
     deadband: float | None = Field(default=None, ge=0, description="Absolute deadband in engineering units.")

@@ -11,9 +11,9 @@ from typing import Any
 
 
 class Verdict(StrEnum):
-    DELIVERED = "delivered"    # drop the batch from the buffer (some readings may have been rejected)
-    RETRY = "retry"            # keep it; try again after a delay
-    DEAD = "dead"              # the batch itself is unacceptable: move it to the dead letters
+    DELIVERED = "delivered"  # drop the batch from the buffer (some readings may have been rejected)
+    RETRY = "retry"  # keep it; try again after a delay
+    DEAD = "dead"  # the batch itself is unacceptable: move it to the dead letters
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +42,12 @@ def classify(status: int, body: Any, retry_after: str | None, now: datetime) -> 
     """What an ingest response means for the batch that was sent."""
     if 200 <= status < 300:
         body = body if isinstance(body, dict) else {}
-        return Outcome(Verdict.DELIVERED, accepted=int(body.get("accepted", 0)),
-                       duplicates=int(body.get("duplicates", 0)), rejected=list(body.get("rejected") or []))
+        return Outcome(
+            Verdict.DELIVERED,
+            accepted=int(body.get("accepted", 0)),
+            duplicates=int(body.get("duplicates", 0)),
+            rejected=list(body.get("rejected") or []),
+        )
     reason = f"HTTP {status}{_error_code(body)}"
     if status in RETRYABLE_STATUSES or status >= 500:
         return Outcome(Verdict.RETRY, reason, retry_after_s=parse_retry_after(retry_after, now))
@@ -79,8 +83,9 @@ def backoff_s(attempt: int, base_s: float, max_s: float, rng: random.Random) -> 
     return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
-def retry_delay_s(attempt: int, retry_after_s: float | None, base_s: float, max_s: float, max_retry_after_s: float,
-                  rng: random.Random) -> float:
+def retry_delay_s(
+    attempt: int, retry_after_s: float | None, base_s: float, max_s: float, max_retry_after_s: float, rng: random.Random
+) -> float:
     """The wait before the next attempt: our backoff, or the server's Retry-After if longer (capped)."""
     delay = backoff_s(attempt, base_s, max_s, rng)
     if retry_after_s is not None:

@@ -50,8 +50,9 @@ def health(bridge: Observed, now: float) -> dict[str, Any]:
         "dead_letters": stats.dead_letters,
         "last_successful_post": _iso(sender.last_success),
         "last_error": sender.last_error,
-        "sources": {type(s).__name__.removesuffix("Source").lower(): {"connected": s.connected}
-                    for s in bridge.sources},
+        "sources": {
+            type(s).__name__.removesuffix("Source").lower(): {"connected": s.connected} for s in bridge.sources
+        },
     }
 
 

@@ -33,9 +33,15 @@ class Spool(Protocol):
 
 
 class Intake:
-    def __init__(self, buffer: Spool, metrics: GatewayMetrics, *, interval_s: float,
-                 on_queued: Sequence[Callable[[Sequence[Reading]], None]] = (),
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        buffer: Spool,
+        metrics: GatewayMetrics,
+        *,
+        interval_s: float,
+        on_queued: Sequence[Callable[[Sequence[Reading]], None]] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.buffer = buffer
         self.metrics = metrics
         self.interval_s = interval_s
@@ -44,9 +50,15 @@ class Intake:
         self._staged: list[Reading] = []
         self._arrived = asyncio.Event()
         self._writing: asyncio.Task[None] | None = None
-        self.worker = Worker("gateway.intake", self._step, every_s=0.0, retry_on=(sqlite3.Error, OSError),
-                             backoff=Backoff(base_s=0.1, max_s=5.0), metrics=worker_metrics(metrics.registry),
-                             logger=log)
+        self.worker = Worker(
+            "gateway.intake",
+            self._step,
+            every_s=0.0,
+            retry_on=(sqlite3.Error, OSError),
+            backoff=Backoff(base_s=0.1, max_s=5.0),
+            metrics=worker_metrics(metrics.registry),
+            logger=log,
+        )
 
     def put(self, readings: Sequence[Reading]) -> None:
         """Called by sources on the event loop: never blocks."""

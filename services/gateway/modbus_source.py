@@ -36,8 +36,9 @@ class ModbusSource:
         self.sink = sink
         self.metrics = metrics
         self.last = LastValues(config.bad_readings)
-        self.client = AsyncModbusTcpClient(self.config.host, port=self.config.port, timeout=self.config.timeout_s,
-                                           retries=0, reconnect_delay=0)
+        self.client = AsyncModbusTcpClient(
+            self.config.host, port=self.config.port, timeout=self.config.timeout_s, retries=0, reconnect_delay=0
+        )
         self.connected = False
 
     async def run(self) -> None:
@@ -85,8 +86,9 @@ class ModbusSource:
 
     async def _read(self, register: ModbusRegister, now: datetime) -> Reading | None:
         try:
-            response = await self.client.read_holding_registers(register.address, count=2,
-                                                                device_id=self.config.device_id)
+            response = await self.client.read_holding_registers(
+                register.address, count=2, device_id=self.config.device_id
+            )
         except (ModbusException, OSError, TimeoutError) as exc:
             log.warning("Modbus read of %s failed: %r", register.signal, exc)
             if not self.client.connected:
@@ -96,8 +98,9 @@ class ModbusSource:
         if response.isError():
             log.warning("Modbus device answered %s for %s", response, register.signal)
             return self.last.reading(register.signal, now, None, BAD_DEVICE_FAILURE)
-        value = engineering_value(decode_float32(response.registers, register.word_order), register.scale,
-                                  register.offset)
+        value = engineering_value(
+            decode_float32(response.registers, register.word_order), register.scale, register.offset
+        )
         return self.last.reading(register.signal, now, value, GOOD if value is not None else BAD_DEVICE_FAILURE)
 
     def _set_connected(self, connected: bool) -> None:

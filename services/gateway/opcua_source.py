@@ -64,16 +64,16 @@ def monitored_item_requests(nodes: Sequence[OpcUaNode]) -> list[ua.MonitoredItem
             flt.Trigger = ua.DataChangeTrigger.StatusValueTimestamp
         params.Filter = flt
         request = ua.MonitoredItemCreateRequest()
-        request.ItemToMonitor = ua.ReadValueId(NodeId=ua.NodeId.from_string(node.node_id),
-                                               AttributeId=ua.AttributeIds.Value)
+        request.ItemToMonitor = ua.ReadValueId(
+            NodeId=ua.NodeId.from_string(node.node_id), AttributeId=ua.AttributeIds.Value
+        )
         request.MonitoringMode = ua.MonitoringMode.Reporting
         request.RequestedParameters = params
         requests.append(request)
     return requests
 
 
-def reading_from_datavalue(node: OpcUaNode, dv: ua.DataValue, received: datetime,
-                           last: LastValues) -> Reading | None:
+def reading_from_datavalue(node: OpcUaNode, dv: ua.DataValue, received: datetime, last: LastValues) -> Reading | None:
     status = dv.StatusCode.value if dv.StatusCode is not None else 0
     ts = dv.SourceTimestamp or dv.ServerTimestamp or received
     raw = dv.Value.Value if dv.Value is not None else None

@@ -14,9 +14,9 @@ BAD_DEVICE_FAILURE = 0x808B0000
 @dataclass(frozen=True, slots=True)
 class Reading:
     signal: str
-    ts: datetime          # source timestamp, UTC
+    ts: datetime  # source timestamp, UTC
     value: float
-    quality: int = GOOD   # OPC UA StatusCode, uint32
+    quality: int = GOOD  # OPC UA StatusCode, uint32
 
 
 def is_bad(status: int) -> bool:
@@ -33,8 +33,7 @@ def parse_ts(text: str) -> datetime:
 
 
 def to_json(reading: Reading) -> dict[str, object]:
-    return {"signal": reading.signal, "ts": format_ts(reading.ts), "value": reading.value,
-            "quality": reading.quality}
+    return {"signal": reading.signal, "ts": format_ts(reading.ts), "value": reading.value, "quality": reading.quality}
 
 
 def as_utc(ts: datetime) -> datetime:

@@ -26,8 +26,16 @@ logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per POST d
 
 
 class Sender:
-    def __init__(self, config: GatewayConfig, buffer: DiskBuffer, metrics: GatewayMetrics, client: httpx.AsyncClient,
-                 *, clock: Callable[[], float] = time.time, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        buffer: DiskBuffer,
+        metrics: GatewayMetrics,
+        client: httpx.AsyncClient,
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
         self.config = config
         self.buffer = buffer
         self.metrics = metrics
@@ -45,9 +53,15 @@ class Sender:
 
     async def run(self) -> None:
         """Deliver batches until cancelled; a failing disk buffer is logged, counted and retried (shared.worker)."""
-        await Worker("gateway.sender", self._step, every_s=0.0, retry_on=(sqlite3.Error, OSError),
-                     backoff=Backoff(base_s=0.5, max_s=30.0), metrics=worker_metrics(self.metrics.registry),
-                     logger=log).run()
+        await Worker(
+            "gateway.sender",
+            self._step,
+            every_s=0.0,
+            retry_on=(sqlite3.Error, OSError),
+            backoff=Backoff(base_s=0.5, max_s=30.0),
+            metrics=worker_metrics(self.metrics.registry),
+            logger=log,
+        ).run()
 
     async def _step(self) -> None:
         await self._wait_until_due()
@@ -79,8 +93,9 @@ class Sender:
             self._record_delivery(batch, outcome)
             return 0.0
         if outcome.verdict is Verdict.DEAD:
-            log.error("ingest refused a batch of %d readings for good (%s); moved to dead letters",
-                      len(batch), outcome.reason)
+            log.error(
+                "ingest refused a batch of %d readings for good (%s); moved to dead letters", len(batch), outcome.reason
+            )
             await self.buffer.off_loop(self.buffer.dead_letter, ids, outcome.reason, self.clock())
             self._attempt = 0
             return 0.0
@@ -89,8 +104,12 @@ class Sender:
         r = self.config.retry
         delay = retry_delay_s(self._attempt, outcome.retry_after_s, r.base_s, r.max_s, r.max_retry_after_s, self.rng)
         self._attempt += 1
-        log.warning("ingest not reachable or busy (%s); %d readings buffered, retrying in %.1fs",
-                    outcome.reason, self.buffer.depth(), delay)
+        log.warning(
+            "ingest not reachable or busy (%s); %d readings buffered, retrying in %.1fs",
+            outcome.reason,
+            self.buffer.depth(),
+            delay,
+        )
         return delay
 
     async def _post(self, batch: list[Queued]) -> Outcome:
@@ -99,8 +118,9 @@ class Sender:
             response = await self.client.post("/v1/readings", json=body)
         except httpx.HTTPError as exc:
             return Outcome(Verdict.RETRY, f"{type(exc).__name__}")
-        return classify(response.status_code, _json_or_none(response), response.headers.get("retry-after"),
-                        datetime.now(UTC))
+        return classify(
+            response.status_code, _json_or_none(response), response.headers.get("retry-after"), datetime.now(UTC)
+        )
 
     def _record_delivery(self, batch: list[Queued], outcome: Outcome) -> None:
         self._attempt = 0
@@ -141,8 +161,10 @@ def rejection_lines(rejected: list[dict[str, Any]], batch: list[Reading]) -> lis
             span = format_ts(first) if first == last else f"{format_ts(first)} .. {format_ts(last)}"
             where = f" ({names}; {span})"
         example = next((m for _, m in items if m), "")
-        lines.append(f"ingest rejected {len(items)} reading{'s' if len(items) != 1 else ''} as {code}{where}"
-                     + (f": {example}" if example else ""))
+        lines.append(
+            f"ingest rejected {len(items)} reading{'s' if len(items) != 1 else ''} as {code}{where}"
+            + (f": {example}" if example else "")
+        )
     return lines
 
 

@@ -44,8 +44,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             _, gen1, gen2 = gc.get_threshold()
             gc.set_threshold(settings.gc_gen0_threshold, gen1, gen2)
         url = await asyncio.to_thread(resolve_database_url, settings)
-        pool = await create_pool(url, max_size=settings.max_concurrent_writes + 1,
-                                 timeout=settings.db_connect_timeout_s, init=store.prepare_connection)
+        pool = await create_pool(
+            url,
+            max_size=settings.max_concurrent_writes + 1,
+            timeout=settings.db_connect_timeout_s,
+            init=store.prepare_connection,
+        )
         app.state.pool = pool
         app.state.ingestor = Ingestor(pool, settings, metrics)
         maintenance = asyncio.create_task(run_maintenance(app.state.ingestor))
@@ -57,8 +61,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await maintenance
             await pool.close()
 
-    app = FastAPI(title="Baseload ingest", version="1", lifespan=lifespan,
-                  description="The SCADA gateways' write path: durable, exactly-once, per-reading errors.")
+    app = FastAPI(
+        title="Baseload ingest",
+        version="1",
+        lifespan=lifespan,
+        description="The SCADA gateways' write path: durable, exactly-once, per-reading errors.",
+    )
     install_error_handlers(app)
     app.add_exception_handler(decoding.BodyError, _body_error)
     add_operational_routes(app, metrics.registry)
@@ -92,8 +100,12 @@ def _add_json_route(app: FastAPI, settings: Settings) -> None:
         summary="Store a batch of readings",
         response_model=WriteReplyDoc,
         responses=error_responses(400, 401, 403, 408, 413, 415, 422, 503),
-        openapi_extra={"requestBody": {"required": True, "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/BatchDoc"}}}}},
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchDoc"}}},
+            }
+        },
     )
     async def post_readings(request: Request) -> Response:
         """Each bad reading is rejected on its own; the rest are stored, once, before the reply."""
@@ -104,8 +116,9 @@ def _add_json_route(app: FastAPI, settings: Settings) -> None:
             idem = Idempotency.of(request.headers.get("idempotency-key"), request.url.path, body)
             if (earlier := await ingestor.replay(principal, idem)) is None:
                 items, decode_rejections = decoding.decode_batch(body, settings.max_readings_per_request)
-                earlier = await ingestor.write(principal, items, datetime.now(UTC), fmt="json", idem=idem,
-                                               prior=decode_rejections)
+                earlier = await ingestor.write(
+                    principal, items, datetime.now(UTC), fmt="json", idem=idem, prior=decode_rejections
+                )
         ingestor.metrics.requests.labels("json", "200").inc()
         return _respond(earlier) if isinstance(earlier, store.StoredResponse) else _json_reply(earlier)
 
@@ -134,18 +147,30 @@ def _add_line_protocol_routes(app: FastAPI, settings: Settings) -> None:
         ingestor.metrics.requests.labels("line", str(response.status_code)).inc()
         return response
 
-    @app.post("/write", tags=["influxdb"], status_code=204, summary="InfluxDB v1 write (line protocol)",
-              responses=error_responses(400, 401, 403, 408, 413, 415, 422, 503))
-    async def write_v1(request: Request, db: str | None = None, precision: str = "ns", u: str | None = None,
-                       p: str | None = None) -> Response:
+    @app.post(
+        "/write",
+        tags=["influxdb"],
+        status_code=204,
+        summary="InfluxDB v1 write (line protocol)",
+        responses=error_responses(400, 401, 403, 408, 413, 415, 422, 503),
+    )
+    async def write_v1(
+        request: Request, db: str | None = None, precision: str = "ns", u: str | None = None, p: str | None = None
+    ) -> Response:
         """Token as `p`, as `Authorization: Token [user:]token`, or as the password of Basic auth; `db` naming a
         plant selects that plant's signal map (line_protocol in its plant file)."""
         return await write_lines(request, p or _influx_token(request), precision, db)
 
-    @app.post("/api/v2/write", tags=["influxdb"], status_code=204, summary="InfluxDB v2 write (line protocol)",
-              responses=error_responses(400, 401, 403, 408, 413, 415, 422, 503))
-    async def write_v2(request: Request, org: str | None = None, bucket: str | None = None,
-                       precision: str = "ns") -> Response:
+    @app.post(
+        "/api/v2/write",
+        tags=["influxdb"],
+        status_code=204,
+        summary="InfluxDB v2 write (line protocol)",
+        responses=error_responses(400, 401, 403, 408, 413, 415, 422, 503),
+    )
+    async def write_v2(
+        request: Request, org: str | None = None, bucket: str | None = None, precision: str = "ns"
+    ) -> Response:
         """`Authorization: Token <token>`; `bucket` naming a plant selects that plant's signal map; `org` is
         ignored."""
         return await write_lines(request, _influx_token(request), precision, bucket)
@@ -155,8 +180,15 @@ def _add_line_protocol_routes(app: FastAPI, settings: Settings) -> None:
         return Response(status_code=204, headers={"X-Influxdb-Version": "baseload-1"})
 
     # GET and HEAD as two routes: one route with both methods gives both one OpenAPI operation id (a warning).
-    app.add_api_route("/ping", ping, methods=["GET"], tags=["influxdb"], status_code=204,
-                      summary="InfluxDB client liveness probe", operation_id="influxdb_ping")
+    app.add_api_route(
+        "/ping",
+        ping,
+        methods=["GET"],
+        tags=["influxdb"],
+        status_code=204,
+        summary="InfluxDB client liveness probe",
+        operation_id="influxdb_ping",
+    )
     app.add_api_route("/ping", ping, methods=["HEAD"], include_in_schema=False, status_code=204)
 
 
@@ -210,10 +242,15 @@ async def _receive(request: Request, settings: Settings) -> bytes:
         except StopAsyncIteration:
             return b"".join(chunks)
         except TimeoutError:
-            raise ApiError(408, "body_timeout", f"The body did not arrive in time ({size} bytes in "
-                           f"{loop.time() - started:.1f} s; allowed: {settings.body_timeout_s:g} s, then "
-                           f"{settings.body_min_rate_bytes_s} bytes/s).", {"received_bytes": size},
-                           headers={"Connection": "close"}) from None
+            raise ApiError(
+                408,
+                "body_timeout",
+                f"The body did not arrive in time ({size} bytes in "
+                f"{loop.time() - started:.1f} s; allowed: {settings.body_timeout_s:g} s, then "
+                f"{settings.body_min_rate_bytes_s} bytes/s).",
+                {"received_bytes": size},
+                headers={"Connection": "close"},
+            ) from None
         size += len(chunk)
         if size > limit:
             raise decoding.too_large(limit)
@@ -221,14 +258,15 @@ async def _receive(request: Request, settings: Settings) -> bytes:
 
 
 def _json_reply(result: BatchResult) -> Response:
-    reply = WriteReply(result.accepted, result.duplicates,
-                       [RejectionOut(r.index, r.code, r.message) for r in result.rejected])
+    reply = WriteReply(
+        result.accepted, result.duplicates, [RejectionOut(r.index, r.code, r.message) for r in result.rejected]
+    )
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None
     return Response(_json_encoder.encode(reply), media_type="application/json", headers=headers)
 
 
 def _respond(stored: store.StoredResponse, headers: dict[str, str] | None = None) -> Response:
     headers = {**(headers or {}), "Idempotent-Replayed": "true"} if stored.replayed else headers
-    return Response(stored.body or None, status_code=stored.status_code, media_type=stored.content_type,
-                    headers=headers)
-
+    return Response(
+        stored.body or None, status_code=stored.status_code, media_type=stored.content_type, headers=headers
+    )

@@ -53,8 +53,9 @@ _reading_decoder = msgspec.json.Decoder(_LooseReading, float_hook=float)
 
 
 def too_large(limit: int) -> BodyError:
-    return BodyError(413, "payload_too_large", f"The body exceeds {limit} bytes (after decompression).",
-                     {"max_body_bytes": limit})
+    return BodyError(
+        413, "payload_too_large", f"The body exceeds {limit} bytes (after decompression).", {"max_body_bytes": limit}
+    )
 
 
 def gunzip(body: bytes, limit: int) -> bytes:
@@ -80,15 +81,20 @@ def gunzip(body: bytes, limit: int) -> bytes:
         if not rest:
             return b"".join(parts)
         if not rest.startswith(GZIP_MAGIC):
-            raise BodyError(400, "invalid_gzip", f"{len(rest)} byte(s) after the gzip stream are not a gzip member.",
-                            {"trailing_bytes": len(rest)})
+            raise BodyError(
+                400,
+                "invalid_gzip",
+                f"{len(rest)} byte(s) after the gzip stream are not a gzip member.",
+                {"trailing_bytes": len(rest)},
+            )
 
 
 def decode_error(exc: Exception) -> BodyError:
     """The one mapping of a JSON body that does not decode (syntax, encoding, nesting) to a 400."""
     if isinstance(exc, UnicodeDecodeError):
-        return BodyError(400, "invalid_json", f"The body is not UTF-8 (byte {exc.start}); JSON must be UTF-8.",
-                         {"byte": exc.start})
+        return BodyError(
+            400, "invalid_json", f"The body is not UTF-8 (byte {exc.start}); JSON must be UTF-8.", {"byte": exc.start}
+        )
     if isinstance(exc, RecursionError):
         return BodyError(400, "invalid_json", "The body is nested too deeply to be a batch of readings.")
     return BodyError(400, "invalid_json", f"The body is not valid JSON: {exc}.")
@@ -155,12 +161,23 @@ def _as_float(value: int | float) -> float:
 
 
 def _json_type(value: object) -> str:
-    names = {type(None): "null", bool: "a boolean", str: "a string", list: "an array", dict: "an object",
-             float: "a number", int: "a number"}
+    names = {
+        type(None): "null",
+        bool: "a boolean",
+        str: "a string",
+        list: "an array",
+        dict: "an object",
+        float: "a number",
+        int: "a number",
+    }
     return names.get(type(value), type(value).__name__)
 
 
 def check_count(count: int, max_readings: int) -> None:
     if count > max_readings:
-        raise BodyError(413, "too_many_readings", f"{count} readings in one request; the limit is {max_readings}.",
-                        {"count": count, "max_readings_per_request": max_readings})
+        raise BodyError(
+            413,
+            "too_many_readings",
+            f"{count} readings in one request; the limit is {max_readings}.",
+            {"count": count, "max_readings_per_request": max_readings},
+        )

@@ -12,8 +12,12 @@ RETRY_AFTER_S = 1
 
 
 def overloaded(reason: str) -> ApiError:
-    return ApiError(503, "overloaded", f"Ingest is at capacity ({reason}); nothing was stored. Retry later.",
-                    headers={"Retry-After": str(RETRY_AFTER_S)})
+    return ApiError(
+        503,
+        "overloaded",
+        f"Ingest is at capacity ({reason}); nothing was stored. Retry later.",
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
 
 
 class WriteGate:

@@ -18,8 +18,15 @@ from shared.signalmap import DEFAULT_MAP, SignalMap
 
 # Nanoseconds per unit, for the `precision` query parameter of /write (v1) and /api/v2/write.
 PRECISION_NS = {
-    "ns": 1, "n": 1, "us": 1_000, "u": 1_000, "µ": 1_000, "ms": 1_000_000,
-    "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000,
+    "ns": 1,
+    "n": 1,
+    "us": 1_000,
+    "u": 1_000,
+    "µ": 1_000,
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+    "h": 3_600_000_000_000,
 }
 _TRUE = frozenset(("t", "T", "true", "True", "TRUE"))
 _FALSE = frozenset(("f", "F", "false", "False", "FALSE"))
@@ -90,8 +97,9 @@ def count_lines(body: bytes) -> int:
     return body.count(b"\n") + 1
 
 
-def parse(text: str, precision: str = "ns", signal_map: SignalMap = DEFAULT_MAP,
-          max_line_chars: int = MAX_LINE_CHARS) -> ParseResult:
+def parse(
+    text: str, precision: str = "ns", signal_map: SignalMap = DEFAULT_MAP, max_line_chars: int = MAX_LINE_CHARS
+) -> ParseResult:
     """Parse a whole body; bad lines are reported, good ones kept (partial writes)."""
     scale = PRECISION_NS.get(precision)
     if scale is None:
@@ -284,8 +292,9 @@ def _read_quoted(line: str, i: int) -> tuple[str, int]:
     raise LineError("unterminated string field value")
 
 
-def _fields(measurement: str, tags: dict[str, str], series: str, pairs: list[tuple[str, str]], keys: Keys
-            ) -> tuple[tuple[tuple[str, float], ...], int | None, int]:
+def _fields(
+    measurement: str, tags: dict[str, str], series: str, pairs: list[tuple[str, str]], keys: Keys
+) -> tuple[tuple[tuple[str, float], ...], int | None, int]:
     fields: list[tuple[str, float]] = []
     quality: int | None = None
     strings = 0

@@ -39,26 +39,40 @@ class DecodedLines:
         bad_lines = sorted({line for line, _ in problems})
         summary = "; ".join(f"line {line}: {msg}" for line, msg in problems[:20])
         message = f"partial write: {len(bad_lines)} line(s) rejected, the others stored: {summary}"
-        details = {"lines": [{"line": line, "message": msg} for line, msg in problems],
-                   "accepted": result.accepted, "duplicates": result.duplicates,
-                   "ignored_string_fields": self.strings}
-        body = {"code": "invalid", "message": message, "line": bad_lines[0],
-                **error_body("partial_write", message, details)}
+        details = {
+            "lines": [{"line": line, "message": msg} for line, msg in problems],
+            "accepted": result.accepted,
+            "duplicates": result.duplicates,
+            "ignored_string_fields": self.strings,
+        }
+        body = {
+            "code": "invalid",
+            "message": message,
+            "line": bad_lines[0],
+            **error_body("partial_write", message, details),
+        }
         return store.StoredResponse(b"", 400, "application/json", _json_encoder.encode(body))
 
     def _problem(self, rejection: Rejection) -> str:
         if rejection.code == CONFLICTING_VALUE and rejection.index in self.truncated:
-            return (f"{TIMESTAMP_COLLISION}: its nanosecond timestamp, truncated to the microsecond, meets a "
-                    "different reading already stored for this signal in that microsecond")
+            return (
+                f"{TIMESTAMP_COLLISION}: its nanosecond timestamp, truncated to the microsecond, meets a "
+                "different reading already stored for this signal in that microsecond"
+            )
         return f"{rejection.code}: {rejection.message}"
 
 
-def decode_lines(body: bytes, precision: str, now: datetime, max_readings: int,
-                  signal_map: SignalMap = DEFAULT_MAP) -> DecodedLines:
+def decode_lines(
+    body: bytes, precision: str, now: datetime, max_readings: int, signal_map: SignalMap = DEFAULT_MAP
+) -> DecodedLines:
     lines = lineprotocol.count_lines(body)
     if lines > max_readings:  # before decoding or parsing anything: a memchr pass over the body
-        raise ApiError(413, "too_many_lines", f"{lines} lines in one request; the limit is {max_readings}.",
-                       {"count": lines, "max_readings_per_request": max_readings})
+        raise ApiError(
+            413,
+            "too_many_lines",
+            f"{lines} lines in one request; the limit is {max_readings}.",
+            {"count": lines, "max_readings_per_request": max_readings},
+        )
     try:
         text = body.decode("utf-8")
         parsed = lineprotocol.parse(text, precision, signal_map)
@@ -82,17 +96,21 @@ def decode_lines(body: bytes, precision: str, now: datetime, max_readings: int,
             items.append((len(items), key, ts, value, 0 if quality is None else quality))
             line_of.append(line)
     if len(items) > max_readings:
-        raise ApiError(413, "too_many_readings",
-                       f"{len(items)} readings in one request; the limit is {max_readings}.",
-                       {"count": len(items), "max_readings_per_request": max_readings})
+        raise ApiError(
+            413,
+            "too_many_readings",
+            f"{len(items)} readings in one request; the limit is {max_readings}.",
+            {"count": len(items), "max_readings_per_request": max_readings},
+        )
     errors = parsed.errors
     if truncated:
         items, errors = _split_collisions(items, line_of, parsed, errors)
     return DecodedLines(items, line_of, errors, parsed.ignored_strings, truncated)
 
 
-def _split_collisions(items: list[Item], line_of: list[int], parsed: lineprotocol.ParseResult,
-                      errors: list[tuple[int, str]]) -> tuple[list[Item], list[tuple[int, str]]]:
+def _split_collisions(
+    items: list[Item], line_of: list[int], parsed: lineprotocol.ParseResult, errors: list[tuple[int, str]]
+) -> tuple[list[Item], list[tuple[int, str]]]:
     """Readings of one signal whose distinct ns timestamps fall in one microsecond: the first is kept, each later
     one is an error of its line (never a silent conflict or duplicate)."""
     ns_of = {p.line: p.timestamp_ns for p in parsed.points}
@@ -104,8 +122,13 @@ def _split_collisions(items: list[Item], line_of: list[int], parsed: lineprotoco
         ns = ns_of[line_of[index]]
         seen = first.setdefault((key, ts), ns)
         if seen != ns:
-            errors.append((line_of[index], f"{TIMESTAMP_COLLISION}: {key} at {ns} ns falls in the same microsecond "
-                                           f"as {seen} ns in this request; readings are stored to the microsecond"))
+            errors.append(
+                (
+                    line_of[index],
+                    f"{TIMESTAMP_COLLISION}: {key} at {ns} ns falls in the same microsecond "
+                    f"as {seen} ns in this request; readings are stored to the microsecond",
+                )
+            )
             continue
         kept.append(item)
     return kept, errors

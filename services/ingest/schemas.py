@@ -40,8 +40,9 @@ class WriteReply(msgspec.Struct):
 # Pydantic mirrors, only for the OpenAPI document (/docs); the hot path decodes with msgspec.
 class ReadingDoc(BaseModel):
     signal: str = Field(examples=["gt1.active_power"])
-    ts: datetime = Field(description="RFC 3339 with an offset (the source timestamp)",
-                         examples=["2026-11-25T10:00:00.250Z"])
+    ts: datetime = Field(
+        description="RFC 3339 with an offset (the source timestamp)", examples=["2026-11-25T10:00:00.250Z"]
+    )
     value: float = Field(examples=[251.3])
     quality: int | str = Field(default=0, description='OPC UA StatusCode (uint32) or "good"/"uncertain"/"bad"')
 

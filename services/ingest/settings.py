@@ -21,17 +21,29 @@ class Settings(BaseServiceSettings):
     max_concurrent_writes: int = Field(default=4, ge=1, description="Write transactions in flight at once.")
     max_queued_writes: int = Field(default=16, ge=0, description="Requests that may wait for a write slot.")
     queue_timeout_s: float = Field(default=5.0, gt=0, description="Longest wait for a write slot before 503.")
-    max_body_reads: int = Field(default=64, ge=1, description="Request bodies being received at once (else 503); "
-                                "no write slot is held while a body arrives.")
-    body_timeout_s: float = Field(default=10.0, gt=0, description="Time a body may take to arrive; beyond it, it "
-                                  "must keep up `body_min_rate_bytes_s` on average, else 408.")
-    body_min_rate_bytes_s: int = Field(default=16_384, ge=1, description="Slowest average upload rate accepted once "
-                                       "`body_timeout_s` has passed (16 KiB/s: a 64 MiB body may take ~70 min).")
+    max_body_reads: int = Field(
+        default=64,
+        ge=1,
+        description="Request bodies being received at once (else 503); no write slot is held while a body arrives.",
+    )
+    body_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Time a body may take to arrive; beyond it, it "
+        "must keep up `body_min_rate_bytes_s` on average, else 408.",
+    )
+    body_min_rate_bytes_s: int = Field(
+        default=16_384,
+        ge=1,
+        description="Slowest average upload rate accepted once "
+        "`body_timeout_s` has passed (16 KiB/s: a 64 MiB body may take ~70 min).",
+    )
     partitions_ahead_days: int = Field(default=7, ge=1)
     idempotency_ttl_h: int = Field(default=24, ge=1)
     notify_channel: str = READINGS_CHANNEL
     gc_gen0_threshold: int = Field(
-        default=50_000, ge=0,
+        default=50_000,
+        ge=0,
         description="Allocations between young-generation GC passes; a batch allocates ~10^4 objects, so Python's "
-                    "700 runs the collector dozens of times per request (0 keeps Python's default).",
+        "700 runs the collector dozens of times per request (0 keeps Python's default).",
     )

@@ -38,8 +38,9 @@ class SignalMaps:
         return chosen or DEFAULT_MAP
 
 
-def _compile(rows: dict[str, tuple[int, list[str], dict[str, str]]]
-             ) -> tuple[dict[str, SignalMap], dict[int, SignalMap]]:
+def _compile(
+    rows: dict[str, tuple[int, list[str], dict[str, str]]],
+) -> tuple[dict[str, SignalMap], dict[int, SignalMap]]:
     maps, plant_maps = {}, {}
     for scope, (plant_id, templates, aliases) in rows.items():
         try:

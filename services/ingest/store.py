@@ -41,9 +41,31 @@ WITH inserted AS (
     SELECT signal_id, ts, value, quality FROM ingest_staging
     RETURNING signal_id, ts, value, quality
 )"""
-ROLLUP_COLUMNS = ("signal_id", "bucket", "count", "sum", "min", "max", "first_ts", "first_value", "last_ts",
-                  "last_value", "good_count", "good_sum", "good_min", "good_max", "good_first_ts", "good_first_value",
-                  "good_last_ts", "good_last_value", "area", "good_area", "good_held_s", "max_step_s", "last_step_s")
+ROLLUP_COLUMNS = (
+    "signal_id",
+    "bucket",
+    "count",
+    "sum",
+    "min",
+    "max",
+    "first_ts",
+    "first_value",
+    "last_ts",
+    "last_value",
+    "good_count",
+    "good_sum",
+    "good_min",
+    "good_max",
+    "good_first_ts",
+    "good_first_value",
+    "good_last_ts",
+    "good_last_value",
+    "area",
+    "good_area",
+    "good_held_s",
+    "max_step_s",
+    "last_step_s",
+)
 
 
 def coarser(*, source: str, width: str) -> str:
@@ -74,7 +96,7 @@ def merge_into(table: str, source: str) -> str:
     """Upsert rollup-shaped rows: sums and extremes merge; the integral columns extend a row the batch comes after
     (its stored last reading joined to the batch's first); any other overlap marks the row stale (area = NaN) for
     a recompute in the same transaction."""
-    return f"""INSERT INTO {table} AS r ({', '.join(ROLLUP_COLUMNS)})
+    return f"""INSERT INTO {table} AS r ({", ".join(ROLLUP_COLUMNS)})
     SELECT * FROM {source}
     ON CONFLICT (signal_id, bucket) DO UPDATE SET
         count = r.count + excluded.count,
@@ -192,7 +214,7 @@ def recompute_coarser(table: str, finer: str, width: str) -> str:
         JOIN {finer} AS f ON f.signal_id = t.signal_id AND f.bucket >= t.bucket
                          AND f.bucket < t.bucket + interval '{width}') AS finer"""
     updates = ", ".join(f"{c} = excluded.{c}" for c in ROLLUP_COLUMNS[2:])
-    return f"""INSERT INTO {table} ({', '.join(ROLLUP_COLUMNS)}) {coarser(source=source, width=width)}
+    return f"""INSERT INTO {table} ({", ".join(ROLLUP_COLUMNS)}) {coarser(source=source, width=width)}
     ON CONFLICT (signal_id, bucket) DO UPDATE SET {updates}"""
 
 
@@ -208,6 +230,7 @@ JOIN readings AS r ON r.signal_id = s.signal_id AND r.ts = s.ts
 WHERE r.value <> s.value OR r.quality <> s.quality
 ORDER BY s.idx
 """
+
 
 @dataclass(frozen=True, slots=True)
 class WriteOutcome:
@@ -277,8 +300,13 @@ async def ensure_partitions_ahead(conn: asyncpg.Connection | asyncpg.Pool, now: 
     )
 
 
-async def write_rows(conn: asyncpg.Connection, rows: Sequence[tuple[int, int, datetime, float, int]],
-                     *, notify_channel: str | None = None, try_append: bool = False) -> WriteOutcome:
+async def write_rows(
+    conn: asyncpg.Connection,
+    rows: Sequence[tuple[int, int, datetime, float, int]],
+    *,
+    notify_channel: str | None = None,
+    try_append: bool = False,
+) -> WriteOutcome:
     """Store (idx, signal_id, ts, value, quality) rows exactly once and fold them into the rollups.
 
     Runs inside the caller's transaction (the edge commits); the NOTIFY is delivered on commit only.
@@ -307,16 +335,21 @@ async def write_rows(conn: asyncpg.Connection, rows: Sequence[tuple[int, int, da
         # The staging side is small and unanalysed; without this the planner hashes every stored reading.
         await conn.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
         conflicts = [r["idx"] for r in await conn.fetch(CONFLICTS_SQL)]
-    outcome = WriteOutcome(inserted, path, conflicts, list(result["signal_ids"] or ()), result["start_ts"],
-                           result["end_ts"])
+    outcome = WriteOutcome(
+        inserted, path, conflicts, list(result["signal_ids"] or ()), result["start_ts"], result["end_ts"]
+    )
     if notify_channel and inserted:
         for payload in notification_payloads(outcome):
             await conn.execute("SELECT pg_notify($1, $2)", notify_channel, payload)
     return outcome
 
 
-async def write_readings(conn: asyncpg.Connection, rows: Sequence[tuple[int, datetime, float, int]],
-                         *, notify_channel: str | None = READINGS_CHANNEL) -> WriteOutcome:
+async def write_readings(
+    conn: asyncpg.Connection,
+    rows: Sequence[tuple[int, datetime, float, int]],
+    *,
+    notify_channel: str | None = READINGS_CHANNEL,
+) -> WriteOutcome:
     """Bulk write (signal_id, ts, value, quality int4) rows in one transaction, creating partitions as needed.
 
     For tools, benchmarks and tests; the HTTP path does the same through `write_rows`.
@@ -337,7 +370,8 @@ def notification_payloads(outcome: WriteOutcome) -> list[str]:
 async def find_response(conn: asyncpg.Connection | asyncpg.Pool, api_key_id: int, key: str) -> StoredResponse | None:
     row = await conn.fetchrow(
         "SELECT request_hash, status_code, content_type, body FROM idempotency_keys WHERE api_key_id = $1 AND key = $2",
-        api_key_id, key,
+        api_key_id,
+        key,
     )
     if row is None:
         return None
@@ -353,7 +387,12 @@ async def save_response(conn: asyncpg.Connection, api_key_id: int, key: str, res
     await conn.execute(
         """INSERT INTO idempotency_keys (api_key_id, key, request_hash, status_code, content_type, body)
            VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""",
-        api_key_id, key, response.request_hash, response.status_code, response.content_type, response.body,
+        api_key_id,
+        key,
+        response.request_hash,
+        response.status_code,
+        response.content_type,
+        response.body,
     )
 
 
@@ -367,8 +406,7 @@ async def touch_key(conn: asyncpg.Connection | asyncpg.Pool, api_key_id: int) ->
     await conn.execute("UPDATE api_keys SET last_seen_at = now() WHERE id = $1", api_key_id)
 
 
-async def load_signal_maps(conn: asyncpg.Connection | asyncpg.Pool
-                           ) -> dict[str, tuple[int, list[str], dict[str, str]]]:
+async def load_signal_maps(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, tuple[int, list[str], dict[str, str]]]:
     """Line-protocol signal maps by scope: (plant id, templates, key-mapping table), as the plant files gave them."""
     rows = await conn.fetch("SELECT scope, plant_id, templates, aliases::text AS aliases FROM line_protocol_maps")
     return {row["scope"]: (row["plant_id"], list(row["templates"]), json.loads(row["aliases"])) for row in rows}
@@ -380,4 +418,10 @@ async def record_batch(conn: asyncpg.Connection, api_key_id: int, outcome: Write
     await conn.execute(
         """INSERT INTO ingest_batches (api_key_id, received_at, count, digest, signal_ids, first_ts, last_ts)
            VALUES ($1, now(), $2, $3, $4, $5, $6)""",
-        api_key_id, outcome.inserted, digest, outcome.signal_ids, outcome.start, outcome.end)
+        api_key_id,
+        outcome.inserted,
+        digest,
+        outcome.signal_ids,
+        outcome.start,
+        outcome.end,
+    )

@@ -104,28 +104,42 @@ def check_readings(
             continue
         quality = 0 if raw_quality.__class__ is int and raw_quality == 0 else parse_quality(raw_quality)
         if quality is None:
-            rejected.append(Rejection(
-                index, INVALID_QUALITY,
-                'quality must be an OPC UA StatusCode (0..4294967295) or "good", "uncertain", "bad"',
-            ))
+            rejected.append(
+                Rejection(
+                    index,
+                    INVALID_QUALITY,
+                    'quality must be an OPC UA StatusCode (0..4294967295) or "good", "uncertain", "bad"',
+                )
+            )
             continue
         if not isfinite(value):
             rejected.append(Rejection(index, NON_FINITE_VALUE, f"value {value!r} is not a finite number"))
             continue
         # A Bad-quality reading's value is not a measurement, so its range is not checked: the quality says it all.
         if quality >= 0 and not signal.min_value <= value <= signal.max_value:
-            rejected.append(Rejection(
-                index, OUT_OF_RANGE,
-                f"{value} is outside the physical range [{signal.min_value}, {signal.max_value}] of {key}",
-            ))
+            rejected.append(
+                Rejection(
+                    index,
+                    OUT_OF_RANGE,
+                    f"{value} is outside the physical range [{signal.min_value}, {signal.max_value}] of {key}",
+                )
+            )
             continue
         if ts > not_after:
-            rejected.append(Rejection(index, FUTURE_TIMESTAMP, f"ts {ts.isoformat()} is ahead of the server clock "
-                                                               f"by more than the allowed skew"))
+            rejected.append(
+                Rejection(
+                    index,
+                    FUTURE_TIMESTAMP,
+                    f"ts {ts.isoformat()} is ahead of the server clock by more than the allowed skew",
+                )
+            )
             continue
         if ts < not_before:
-            rejected.append(Rejection(index, TOO_OLD, f"ts {ts.isoformat()} is older than the retention horizon "
-                                                      f"{not_before.isoformat()}"))
+            rejected.append(
+                Rejection(
+                    index, TOO_OLD, f"ts {ts.isoformat()} is older than the retention horizon {not_before.isoformat()}"
+                )
+            )
             continue
         rows.append((index, signal.id, ts, value, quality))
     if rows:

@@ -78,8 +78,9 @@ def decode_outcome(stored: store.StoredResponse) -> Replay:
     if stored.content_type != OUTCOME_CONTENT_TYPE:
         return stored
     out = msgspec.json.decode(stored.body, type=_StoredOutcome)
-    return BatchResult(out.accepted, out.duplicates, [Rejection(r.index, r.code, r.message) for r in out.rejected],
-                       replayed=True)
+    return BatchResult(
+        out.accepted, out.duplicates, [Rejection(r.index, r.code, r.message) for r in out.rejected], replayed=True
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +104,12 @@ class Ingestor:
         self.pool = pool
         self.settings = settings
         self.metrics = metrics
-        self.gate = WriteGate(settings.max_concurrent_writes, settings.max_queued_writes, settings.queue_timeout_s,
-                              settings.max_body_reads)
+        self.gate = WriteGate(
+            settings.max_concurrent_writes,
+            settings.max_queued_writes,
+            settings.queue_timeout_s,
+            settings.max_body_reads,
+        )
         metrics.body_reads.set_function(lambda: self.gate.reads)
         self.catalog: dict[str, SignalInfo] = {}
         self._catalog_loaded_at = float("-inf")
@@ -126,8 +131,9 @@ class Ingestor:
         await store.forget_old_responses(self.pool, now - timedelta(hours=self.settings.idempotency_ttl_h))
 
     def window(self, now: datetime) -> Window:
-        return Window.around(now, retention_days=self.settings.retention_days,
-                             max_future_skew_s=self.settings.max_future_skew_s)
+        return Window.around(
+            now, retention_days=self.settings.retention_days, max_future_skew_s=self.settings.max_future_skew_s
+        )
 
     async def check(self, items: Sequence[Item], now: datetime, plant_ids: frozenset[int] | None = None) -> Checked:
         if not self.catalog:  # before the background refresh has succeeded once
@@ -147,8 +153,12 @@ class Ingestor:
         if stored is None:
             return None
         if stored.request_hash != idem.request_hash:
-            raise ApiError(422, "idempotency_key_reused",
-                           "This Idempotency-Key was used with a different request body.", {"key": idem.key})
+            raise ApiError(
+                422,
+                "idempotency_key_reused",
+                "This Idempotency-Key was used with a different request body.",
+                {"key": idem.key},
+            )
         return decode_outcome(stored)
 
     async def write(
@@ -184,7 +194,11 @@ class Ingestor:
         return result
 
     async def _write_once(
-        self, principal: Principal, checked: Checked, idem: Idempotency | None, prior: Sequence[Rejection],
+        self,
+        principal: Principal,
+        checked: Checked,
+        idem: Idempotency | None,
+        prior: Sequence[Rejection],
         digest: str,
     ) -> Replay:
         for attempt in range(2):
@@ -200,7 +214,11 @@ class Ingestor:
         raise AssertionError("unreachable")
 
     async def _transaction(
-        self, principal: Principal, checked: Checked, idem: Idempotency | None, prior: Sequence[Rejection],
+        self,
+        principal: Principal,
+        checked: Checked,
+        idem: Idempotency | None,
+        prior: Sequence[Rejection],
         digest: str,
     ) -> Replay:
         async with transaction(self.pool) as conn:
@@ -211,8 +229,12 @@ class Ingestor:
                     return decode_outcome(earlier)
             outcome = None
             if checked.rows:
-                outcome = await store.write_rows(conn, checked.rows, notify_channel=self.settings.notify_channel,
-                                                 try_append=self._looks_like_append(checked))
+                outcome = await store.write_rows(
+                    conn,
+                    checked.rows,
+                    notify_channel=self.settings.notify_channel,
+                    try_append=self._looks_like_append(checked),
+                )
                 self.metrics.write_paths.labels(outcome.path).inc()
                 if outcome.inserted:  # provenance of the batch (issue 11): who sent what, when
                     await store.record_batch(conn, principal.key_id, outcome, digest)
@@ -259,16 +281,19 @@ def _result(checked: Checked, outcome: store.WriteOutcome | None, prior: Sequenc
     conflicts = outcome.conflicts if outcome else []
     rejected = [*checked.rejected]
     for index in conflicts:
-        rejected.append(Rejection(index, CONFLICTING_VALUE,
-                                  "a different value or quality is already stored for this signal and ts; "
-                                  "readings are immutable"))
+        rejected.append(
+            Rejection(
+                index,
+                CONFLICTING_VALUE,
+                "a different value or quality is already stored for this signal and ts; readings are immutable",
+            )
+        )
     rejected = sorted([*prior, *rejected], key=lambda r: r.index)
     duplicates = len(checked.rows) - inserted - len(conflicts)
     return BatchResult(inserted, duplicates, rejected)
 
 
-async def run_maintenance(ingestor: Ingestor, *, refresh_every_s: float = 30.0, upkeep_every_s: float = 3600.0
-                          ) -> None:
+async def run_maintenance(ingestor: Ingestor, *, refresh_every_s: float = 30.0, upkeep_every_s: float = 3600.0) -> None:
     """Background task, off the request path: the catalog every `refresh_every_s`, upkeep at start-up and every
     `upkeep_every_s`; survives database outages (shared.worker: logged, counted, retried with backoff)."""
     upkept_at = float("-inf")
@@ -280,5 +305,11 @@ async def run_maintenance(ingestor: Ingestor, *, refresh_every_s: float = 30.0, 
             upkept_at = time.monotonic()
         await ingestor.refresh()
 
-    await Worker("ingest.maintenance", step, every_s=refresh_every_s, backoff=Backoff(base_s=5.0, max_s=60.0),
-                 metrics=worker_metrics(ingestor.metrics.registry), logger=log).run()
+    await Worker(
+        "ingest.maintenance",
+        step,
+        every_s=refresh_every_s,
+        backoff=Backoff(base_s=5.0, max_s=60.0),
+        metrics=worker_metrics(ingestor.metrics.registry),
+        logger=log,
+    ).run()

@@ -30,17 +30,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--modbus-device-id", type=int, default=1)
     p.add_argument("--scenario", choices=[k.value for k in ScenarioKind], default="steady")
     p.add_argument("--event-at", type=float, default=60.0, help="simulated seconds until the scenario's event")
-    p.add_argument("--signal", default="gt2.active_power", choices=SIGNALS,
-                   help="the sensor that goes Bad or freezes (sensor_bad, frozen)")
+    p.add_argument(
+        "--signal",
+        default="gt2.active_power",
+        choices=SIGNALS,
+        help="the sensor that goes Bad or freezes (sensor_bad, frozen)",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--time-scale", type=float, default=1.0, help="simulated seconds per wall second")
     p.add_argument("--tick", type=float, default=1.0, help="simulated seconds between values")
-    p.add_argument("--start", type=datetime.fromisoformat,
-                   help="simulated time at t=0, with offset (default: now); use a past start with --time-scale > 1 "
-                        "so source timestamps do not run into the future")
-    p.add_argument("--then-live", action="store_true",
-                   help="with a past --start: replay at --time-scale until simulated time meets the clock, then "
-                        "run live (time scale 1) in the same servers, so clients keep their sessions")
+    p.add_argument(
+        "--start",
+        type=datetime.fromisoformat,
+        help="simulated time at t=0, with offset (default: now); use a past start with --time-scale > 1 "
+        "so source timestamps do not run into the future",
+    )
+    p.add_argument(
+        "--then-live",
+        action="store_true",
+        help="with a past --start: replay at --time-scale until simulated time meets the clock, then "
+        "run live (time scale 1) in the same servers, so clients keep their sessions",
+    )
     p.add_argument("--duration", type=float, help="stop after this many wall seconds")
     return p
 
@@ -55,11 +65,17 @@ def options_from_args(args: argparse.Namespace) -> SimulatorOptions:
     if args.start is not None and args.start.tzinfo is None:
         raise ValueError("--start needs a UTC offset, e.g. 2026-11-25T00:00:00+00:00")
     return SimulatorOptions(
-        host=args.host, opcua_port=args.opcua_port, modbus_port=args.modbus_port,
-        modbus_device_id=args.modbus_device_id, seed=args.seed,
+        host=args.host,
+        opcua_port=args.opcua_port,
+        modbus_port=args.modbus_port,
+        modbus_device_id=args.modbus_device_id,
+        seed=args.seed,
         scenario=Scenario(ScenarioKind(args.scenario), event_at_s=args.event_at, signal=args.signal),
         params=replace(PlantParams(), nominal_mw=plant.capacity_mw),
-        time_scale=args.time_scale, tick_s=args.tick, start=args.start, plant_name=plant.key,
+        time_scale=args.time_scale,
+        tick_s=args.tick,
+        start=args.start,
+        plant_name=plant.key,
         then_live=args.then_live,
     )
 
@@ -80,12 +96,15 @@ def main(argv: Sequence[str]) -> int:
 async def _run(options: SimulatorOptions, duration: float | None) -> None:
     async with running_simulator(options) as sim:
         print(f"OPC UA  {sim.opcua.endpoint}  nodes ns={sim.opcua.namespace_index};s=<signal>", flush=True)
-        print(f"Modbus  {options.host}:{options.modbus_port} device {options.modbus_device_id}, FLOAT32 holding "
-              f"registers: signal i at {BLOCK_SIZE}·k + 2i for word order k in {', '.join(WORD_ORDERS)}")
+        print(
+            f"Modbus  {options.host}:{options.modbus_port} device {options.modbus_device_id}, FLOAT32 holding "
+            f"registers: signal i at {BLOCK_SIZE}·k + 2i for word order k in {', '.join(WORD_ORDERS)}"
+        )
         for i, signal in enumerate(SIGNALS):
             print(f"  {2 * i:>3}  {signal}")
-        print(f"scenario {options.scenario.kind.value}, seed {options.seed}, time scale {options.time_scale}",
-              flush=True)
+        print(
+            f"scenario {options.scenario.kind.value}, seed {options.seed}, time scale {options.time_scale}", flush=True
+        )
         live = asyncio.create_task(_say_when_live(sim)) if sim.clock.live_after_s is not None else None
         try:
             if duration is None:
@@ -101,5 +120,8 @@ async def _say_when_live(sim: Simulator) -> None:
     clock = sim.clock
     assert clock.live_after_s is not None
     await asyncio.sleep(max(clock.wall_delay(clock.live_after_s, time.monotonic()), 0.0))
-    print(f"\n  [simulator] caught up with the clock; running live from "
-          f"{clock.timestamp(clock.live_after_s):%H:%M:%S} UTC\n", flush=True)
+    print(
+        f"\n  [simulator] caught up with the clock; running live from "
+        f"{clock.timestamp(clock.live_after_s):%H:%M:%S} UTC\n",
+        flush=True,
+    )

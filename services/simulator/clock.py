@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 
 @dataclass(frozen=True, slots=True)
 class SimClock:
-    start: datetime        # simulated UTC time at t = 0 (the source timestamp base)
-    time_scale: float      # simulated seconds per wall second (until it goes live)
-    origin: float          # monotonic wall time at t = 0
+    start: datetime  # simulated UTC time at t = 0 (the source timestamp base)
+    time_scale: float  # simulated seconds per wall second (until it goes live)
+    origin: float  # monotonic wall time at t = 0
     live_after_s: float | None = None  # simulated seconds at which it meets the wall clock; None: never live
 
     @classmethod
@@ -33,8 +33,9 @@ class SimClock:
         return self.live_after_s + (wall - self.live_after_s / self.time_scale)
 
     def is_live(self, monotonic_now: float) -> bool:
-        return self.time_scale == 1 or (self.live_after_s is not None and
-                                        (monotonic_now - self.origin) * self.time_scale >= self.live_after_s)
+        return self.time_scale == 1 or (
+            self.live_after_s is not None and (monotonic_now - self.origin) * self.time_scale >= self.live_after_s
+        )
 
     def timestamp(self, t: float) -> datetime:
         return self.start + timedelta(seconds=t)

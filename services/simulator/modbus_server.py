@@ -20,8 +20,9 @@ logging.getLogger("pymodbus").setLevel(logging.WARNING)
 
 
 class ModbusPlantServer:
-    def __init__(self, host: str, port: int, device_id: int, current_state: Callable[[], PlantState],
-                 signals: tuple[str, ...]) -> None:
+    def __init__(
+        self, host: str, port: int, device_id: int, current_state: Callable[[], PlantState], signals: tuple[str, ...]
+    ) -> None:
         self.address = (host, port)
         self.device_id = device_id
         self.current_state = current_state
@@ -40,8 +41,15 @@ class ModbusPlantServer:
             await self._server.shutdown()
             self._server = None
 
-    async def _action(self, function_code: int, start_address: int, address: int, count: int,
-                      registers: list[int], set_values: list[int] | list[bool] | None) -> ExcCodes | None:
+    async def _action(
+        self,
+        function_code: int,
+        start_address: int,
+        address: int,
+        count: int,
+        registers: list[int],
+        set_values: list[int] | list[bool] | None,
+    ) -> ExcCodes | None:
         if set_values is not None:
             return ExcCodes.ILLEGAL_FUNCTION
         state = self.current_state()

@@ -16,8 +16,13 @@ GOOD = 0x00000000
 BAD_SENSOR_FAILURE = 0x808C0000
 
 SIGNALS = (
-    "gt1.active_power", "gt2.active_power", "st1.active_power", "plant.net_output",
-    "gt1.fuel_gas_flow", "gt2.fuel_gas_flow", "grid.frequency",
+    "gt1.active_power",
+    "gt2.active_power",
+    "st1.active_power",
+    "plant.net_output",
+    "gt1.fuel_gas_flow",
+    "gt2.fuel_gas_flow",
+    "grid.frequency",
 )
 GTS = ("gt1", "gt2")
 
@@ -35,12 +40,12 @@ class PlantParams:
     """Physical assumptions of the demo plant (DOMAIN.md); all overridable, none buried in code."""
 
     nominal_mw: float = 500.0
-    gt_mw: float = 163.0               # each GT at baseload
-    gt_max_mw: float = 175.0           # headroom for frequency response
-    st_mw: float = 167.0               # ST at baseload (both GTs running)
-    aux_fraction: float = 0.025        # auxiliary load: net = gross × (1 − aux)
-    efficiency: float = 0.58           # CCGT electrical efficiency on LHV (heat rate 3600/η kJ/kWh)
-    lhv_mj_per_nm3: float = 35.8       # natural gas LHV, MJ/Nm³ (0 °C, 101.325 kPa)
+    gt_mw: float = 163.0  # each GT at baseload
+    gt_max_mw: float = 175.0  # headroom for frequency response
+    st_mw: float = 167.0  # ST at baseload (both GTs running)
+    aux_fraction: float = 0.025  # auxiliary load: net = gross × (1 − aux)
+    efficiency: float = 0.58  # CCGT electrical efficiency on LHV (heat rate 3600/η kJ/kWh)
+    lhv_mj_per_nm3: float = 35.8  # natural gas LHV, MJ/Nm³ (0 °C, 101.325 kPa)
     frequency_hz: float = 50.0
     droop: float = 0.05
     deadband_hz: float = 0.015
@@ -48,15 +53,15 @@ class PlantParams:
     st_time_constant_s: float = 120.0  # steam cycle lag behind the GTs' exhaust heat
     power_noise_mw: float = 0.4
     excursions_per_hour: float = 2.0
-    trip_dip_hz: float = 0.12          # frequency dip after a unit trip
+    trip_dip_hz: float = 0.12  # frequency dip after a unit trip
 
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
     kind: ScenarioKind = ScenarioKind.STEADY
-    event_at_s: float = 60.0           # when the trip / ramp / bad sensor / freeze starts
-    signal: str = "gt2.active_power"   # the sensor that goes Bad or freezes
-    ramp_from_fraction: float = 0.5    # load before the ramp (minimum stable load)
+    event_at_s: float = 60.0  # when the trip / ramp / bad sensor / freeze starts
+    signal: str = "gt2.active_power"  # the sensor that goes Bad or freezes
+    ramp_from_fraction: float = 0.5  # load before the ramp (minimum stable load)
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,9 @@ class OpcUaPlantServer:
         plant = await server.nodes.objects.add_object(self.namespace_index, self.plant_name)
         for signal in self.signals:
             self._nodes[signal] = await plant.add_variable(
-                ua.NodeId.from_string(f"ns={self.namespace_index};s={signal}"), signal, 0.0,
+                ua.NodeId.from_string(f"ns={self.namespace_index};s={signal}"),
+                signal,
+                0.0,
                 varianttype=ua.VariantType.Double,
             )
         self._server = server
@@ -52,10 +54,15 @@ class OpcUaPlantServer:
         source = cast(ua.DateTime, source_ts)
         for signal, node in self._nodes.items():
             s = state.samples[signal]
-            await self._server.write_attribute_value(node.nodeid, ua.DataValue(
-                ua.Variant(s.value, ua.VariantType.Double), ua.StatusCode(ua.UInt32(s.status)),
-                SourceTimestamp=source, ServerTimestamp=server_ts,
-            ))
+            await self._server.write_attribute_value(
+                node.nodeid,
+                ua.DataValue(
+                    ua.Variant(s.value, ua.VariantType.Double),
+                    ua.StatusCode(ua.UInt32(s.status)),
+                    SourceTimestamp=source,
+                    ServerTimestamp=server_ts,
+                ),
+            )
 
     async def stop(self) -> None:
         if self._server is not None:

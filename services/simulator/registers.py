@@ -46,7 +46,7 @@ def fill_registers(registers: list[int], values: Mapping[str, float], slots: Seq
     """Write every slot's value into the register image (in place: pymodbus hands us its own list)."""
     for slot in slots:
         if slot.signal in values:
-            registers[slot.address:slot.address + 2] = encode_float32(values[slot.signal], slot.word_order)
+            registers[slot.address : slot.address + 2] = encode_float32(values[slot.signal], slot.word_order)
 
 
 def slots_touched(slots: Sequence[RegisterSlot], address: int, count: int) -> list[RegisterSlot]:

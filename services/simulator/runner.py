@@ -26,9 +26,9 @@ class SimulatorOptions:
     params: PlantParams = field(default_factory=PlantParams)
     time_scale: float = 1.0
     tick_s: float = 1.0
-    start: datetime | None = None      # simulated time at t = 0; default: now
+    start: datetime | None = None  # simulated time at t = 0; default: now
     plant_name: str = "Plant"
-    then_live: bool = False            # a past start replays at time_scale until it meets the clock, then runs live
+    then_live: bool = False  # a past start replays at time_scale until it meets the clock, then runs live
 
 
 class Simulator:
@@ -39,8 +39,9 @@ class Simulator:
         self.clock = self.start_clock()
         self.state = self.state_at_tick(0)
         self.opcua = OpcUaPlantServer(options.host, options.opcua_port, SIGNALS, options.plant_name)
-        self.modbus = ModbusPlantServer(options.host, options.modbus_port, options.modbus_device_id,
-                                        lambda: self.state, SIGNALS)
+        self.modbus = ModbusPlantServer(
+            options.host, options.modbus_port, options.modbus_device_id, lambda: self.state, SIGNALS
+        )
 
     def start_clock(self) -> SimClock:
         """A clock whose t = 0 is now (called again once the servers are up, so no second is skipped)."""

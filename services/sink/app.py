@@ -28,8 +28,9 @@ def print_line(line: str) -> None:
 class Receiver:
     """Verify, dedupe, remember and print deliveries. `clock` gives seconds since the epoch."""
 
-    def __init__(self, settings: Settings, *, printer: Printer = print_line,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, settings: Settings, *, printer: Printer = print_line, clock: Callable[[], float] = time.time
+    ) -> None:
         self.key = secret_key(settings.secret.get_secret_value())
         self.tolerance_s, self.printer, self.clock = settings.tolerance_s, printer, clock
         self.seen = SeenIds()
@@ -51,9 +52,16 @@ class Receiver:
             payload: Any = json.loads(body)
         except ValueError:
             payload = body.decode(errors="replace")
-        self.events.append({"webhook_id": delivery.msg_id, "webhook_timestamp": delivery.timestamp,
-                            "received_at": _stamp(now), "headers": headers, "body": body.decode(errors="replace"),
-                            "payload": payload})
+        self.events.append(
+            {
+                "webhook_id": delivery.msg_id,
+                "webhook_timestamp": delivery.timestamp,
+                "received_at": _stamp(now),
+                "headers": headers,
+                "body": body.decode(errors="replace"),
+                "payload": payload,
+            }
+        )
         self.printer(f"{_stamp(now)} {describe(payload)}")
         return True
 
@@ -78,8 +86,14 @@ def create_app(settings: Settings | None = None, *, printer: Printer = print_lin
         return JSONResponse({"received": True, "duplicate": not new})
 
     for path in ("/", "/webhooks", "/webhooks/{name}"):
-        app.add_api_route(path, deliver, methods=["POST"], tags=["webhooks"], responses=error_responses(401),
-                          summary="Receive a signed delivery (401 unless the Standard Webhooks signature verifies)")
+        app.add_api_route(
+            path,
+            deliver,
+            methods=["POST"],
+            tags=["webhooks"],
+            responses=error_responses(401),
+            summary="Receive a signed delivery (401 unless the Standard Webhooks signature verifies)",
+        )
 
     @app.get("/v1/events", tags=["webhooks"], summary="Verified deliveries, oldest first")
     async def events() -> dict[str, Any]:

@@ -14,8 +14,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="bind address (default 127.0.0.1, env BASELOAD_SINK_HOST)")
     p.add_argument("--port", type=int, help="port (default 9000, env BASELOAD_SINK_PORT)")
     p.add_argument("--secret", help="the endpoint's signing secret whsec_… (env BASELOAD_SINK_SECRET)")
-    p.add_argument("--tolerance", type=float, dest="tolerance_s",
-                   help="refuse webhook-timestamps further from now, seconds (default 300)")
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        dest="tolerance_s",
+        help="refuse webhook-timestamps further from now, seconds (default 300)",
+    )
     return p
 
 
@@ -37,7 +41,6 @@ def main(argv: Sequence[str]) -> int:
     except ValueError as exc:
         print(f"baseload sink: {exc}", file=sys.stderr)
         return 2
-    print(f"webhook sink on http://{settings.host}:{settings.port}/ (verified deliveries: GET /v1/events)",
-          flush=True)
+    print(f"webhook sink on http://{settings.host}:{settings.port}/ (verified deliveries: GET /v1/events)", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
     return 0

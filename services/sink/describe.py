@@ -8,9 +8,16 @@ from typing import Any
 EVENT_WORDS = {"alert.firing": "FIRING", "alert.resolved": "RESOLVED", "alert.reminder": "REMINDER"}
 # Evidence worth a glance, in this order, with its unit.
 KEY_NUMBERS = (
-    ("deviation_mw", "deviation", "MW"), ("deviation_mwh", "", "MWh"), ("mean_mw", "mean", "MW"),
-    ("projected_mean_mw", "projected", "MW"), ("committed_mw", "committed", "MW"), ("shortfall_mw", "shortfall", "MW"),
-    ("shortfall_mwh", "", "MWh"), ("frequency_hz", "f", "Hz"), ("delta_mhz", "Δf", "mHz"), ("silent_s", "silent", "s"),
+    ("deviation_mw", "deviation", "MW"),
+    ("deviation_mwh", "", "MWh"),
+    ("mean_mw", "mean", "MW"),
+    ("projected_mean_mw", "projected", "MW"),
+    ("committed_mw", "committed", "MW"),
+    ("shortfall_mw", "shortfall", "MW"),
+    ("shortfall_mwh", "", "MWh"),
+    ("frequency_hz", "f", "Hz"),
+    ("delta_mhz", "Δf", "mHz"),
+    ("silent_s", "silent", "s"),
 )
 
 
@@ -39,8 +46,11 @@ def _standard(payload: Mapping[str, Any]) -> str:
     data = payload["data"]
     rule = data.get("rule") or {}
     labels = data.get("labels") or {}
-    head = [EVENT_WORDS.get(str(payload["type"]), str(payload["type"])), str(data.get("severity", "?")),
-            str(rule.get("name") or labels.get("alertname", "?"))]
+    head = [
+        EVENT_WORDS.get(str(payload["type"]), str(payload["type"])),
+        str(data.get("severity", "?")),
+        str(rule.get("name") or labels.get("alertname", "?")),
+    ]
     head += [f"{k}={labels[k]}" for k in ("plant", "check", "signal") if k in labels]
     numbers = key_numbers(data.get("evidence") or {})
     summary = str(data.get("summary") or "")
@@ -52,6 +62,8 @@ def _alertmanager(payload: Mapping[str, Any]) -> str:
     for alert in payload["alerts"]:
         labels = alert.get("labels") or {}
         summary = (alert.get("annotations") or {}).get("summary", "")
-        lines.append(f"{str(alert.get('status', '?')).upper()} {labels.get('severity', '?')} "
-                     f"{labels.get('alertname', '?')} plant={labels.get('plant', '-')} | {summary}")
+        lines.append(
+            f"{str(alert.get('status', '?')).upper()} {labels.get('severity', '?')} "
+            f"{labels.get('alertname', '?')} plant={labels.get('plant', '-')} | {summary}"
+        )
     return "; ".join(lines)

@@ -52,8 +52,9 @@ def expected_signature(key: bytes, msg_id: str, timestamp: int, body: bytes) -> 
     return "v1," + base64.b64encode(mac).decode()
 
 
-def verify(key: bytes, headers: Mapping[str, str], body: bytes, now: float,
-           tolerance_s: float = DEFAULT_TOLERANCE_S) -> Delivery:
+def verify(
+    key: bytes, headers: Mapping[str, str], body: bytes, now: float, tolerance_s: float = DEFAULT_TOLERANCE_S
+) -> Delivery:
     """The delivery if its headers are complete, its timestamp fresh and one v1 signature matches; else raise."""
     msg_id, raw_ts, offered = (headers.get(h) for h in ("webhook-id", "webhook-timestamp", "webhook-signature"))
     if not msg_id or not raw_ts or not offered:

@@ -29,8 +29,9 @@ def _time(text: str) -> datetime:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="baseload export", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="baseload export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--signals", required=True, help="comma-separated signal keys, e.g. gt1.active_power,grid.frequency")
     p.add_argument("--start", required=True, type=_time, help="first instant (inclusive), RFC 3339 with an offset")
     p.add_argument("--end", required=True, type=_time, help="last instant (exclusive), RFC 3339 with an offset")
@@ -58,8 +59,16 @@ def main(argv: Sequence[str]) -> int:
     return 0
 
 
-async def export(conn: asyncpg.Connection, keys: list[str], start: datetime, end: datetime, out: Path, fmt: str,
-                 *, progress: bool = True) -> int:
+async def export(
+    conn: asyncpg.Connection,
+    keys: list[str],
+    start: datetime,
+    end: datetime,
+    out: Path,
+    fmt: str,
+    *,
+    progress: bool = True,
+) -> int:
     """Write the readings; returns how many."""
     from tqdm import tqdm
 
@@ -68,8 +77,10 @@ async def export(conn: asyncpg.Connection, keys: list[str], start: datetime, end
     total = await store.count_readings(conn, keys, start, end)
     writer = _ParquetOut(out) if fmt == "parquet" else _CsvOut(out)
     written = 0
-    with writer, tqdm(total=total, unit="rows", unit_scale=True, desc=out.name,
-                      disable=None if progress else True) as bar:
+    with (
+        writer,
+        tqdm(total=total, unit="rows", unit_scale=True, desc=out.name, disable=None if progress else True) as bar,
+    ):
         for key in keys:
             async for rows in store.stream_readings(conn, key, start, end, CHUNK):
                 writer.write(rows)
@@ -85,8 +96,10 @@ class _CsvOut:
         self.csv.writerow(["signal", "ts", "value", "quality"])
 
     def write(self, rows: list[Any]) -> None:
-        self.csv.writerows((r["key"], r["ts"].isoformat().replace("+00:00", "Z"), repr(r["value"]),
-                            r["quality"] & 0xFFFFFFFF) for r in rows)
+        self.csv.writerows(
+            (r["key"], r["ts"].isoformat().replace("+00:00", "Z"), repr(r["value"]), r["quality"] & 0xFFFFFFFF)
+            for r in rows
+        )
 
     def __enter__(self) -> _CsvOut:
         return self
@@ -101,15 +114,27 @@ class _ParquetOut:
         import pyarrow.parquet as pq
 
         self.pa = pa
-        self.schema = pa.schema([("signal", pa.string()), ("ts", pa.timestamp("us", tz="UTC")),
-                                 ("value", pa.float64()), ("quality", pa.uint32())])
+        self.schema = pa.schema(
+            [
+                ("signal", pa.string()),
+                ("ts", pa.timestamp("us", tz="UTC")),
+                ("value", pa.float64()),
+                ("quality", pa.uint32()),
+            ]
+        )
         self.writer = pq.ParquetWriter(path, self.schema, compression="zstd")
 
     def write(self, rows: list[Any]) -> None:
         pa = self.pa
-        table = pa.table({"signal": [r["key"] for r in rows], "ts": [r["ts"] for r in rows],
-                          "value": [r["value"] for r in rows], "quality": [r["quality"] & 0xFFFFFFFF for r in rows]},
-                         schema=self.schema)
+        table = pa.table(
+            {
+                "signal": [r["key"] for r in rows],
+                "ts": [r["ts"] for r in rows],
+                "value": [r["value"] for r in rows],
+                "quality": [r["quality"] & 0xFFFFFFFF for r in rows],
+            },
+            schema=self.schema,
+        )
         self.writer.write_table(table)
 
     def __enter__(self) -> _ParquetOut:

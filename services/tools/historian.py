@@ -10,8 +10,14 @@ from dataclasses import dataclass
 BASELOAD_COLUMNS = ("signal", "ts", "value")
 PI_COLUMNS = ("tag", "timestamp", "value")
 # PI/historian status words → the quality ingest accepts ("good", "uncertain", "bad" or a StatusCode).
-STATUS_WORDS = {"good": "good", "ok": "good", "uncertain": "uncertain", "questionable": "uncertain",
-                "substituted": "uncertain", "bad": "bad"}
+STATUS_WORDS = {
+    "good": "good",
+    "ok": "good",
+    "uncertain": "uncertain",
+    "questionable": "uncertain",
+    "substituted": "uncertain",
+    "bad": "bad",
+}
 
 
 class LayoutError(ValueError):
@@ -35,8 +41,9 @@ def detect_layout(header: Sequence[str]) -> Layout:
         if all(c in names for c in columns):
             signal, ts, value = (names.index(c) for c in columns)
             return Layout(name, signal, ts, value, names.index(quality) if quality in names else None)
-    raise LayoutError(f"header {', '.join(header)!r}: expected signal,ts,value[,quality] or "
-                      "tag,timestamp,value[,status]")
+    raise LayoutError(
+        f"header {', '.join(header)!r}: expected signal,ts,value[,quality] or tag,timestamp,value[,status]"
+    )
 
 
 Reading = dict[str, object]

@@ -43,13 +43,20 @@ class Progress:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="baseload import", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="baseload import", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("file", type=Path, help="CSV or CSV.gz: signal,ts,value[,quality] or tag,timestamp,value[,status]")
-    p.add_argument("--ingest-url", default=os.environ.get("BASELOAD_GATEWAY_INGEST_URL", "http://127.0.0.1:8001"),
-                   help="the ingest service (default $BASELOAD_GATEWAY_INGEST_URL or http://127.0.0.1:8001)")
-    p.add_argument("--key", default=os.environ.get("BASELOAD_IMPORT_KEY") or os.environ.get("BASELOAD_GATEWAY_KEY"),
-                   help="a gateway or admin API key (default $BASELOAD_IMPORT_KEY, then $BASELOAD_GATEWAY_KEY)")
+    p.add_argument(
+        "--ingest-url",
+        default=os.environ.get("BASELOAD_GATEWAY_INGEST_URL", "http://127.0.0.1:8001"),
+        help="the ingest service (default $BASELOAD_GATEWAY_INGEST_URL or http://127.0.0.1:8001)",
+    )
+    p.add_argument(
+        "--key",
+        default=os.environ.get("BASELOAD_IMPORT_KEY") or os.environ.get("BASELOAD_GATEWAY_KEY"),
+        help="a gateway or admin API key (default $BASELOAD_IMPORT_KEY, then $BASELOAD_GATEWAY_KEY)",
+    )
     p.add_argument("--batch", type=int, default=10_000, help="readings per request (default 10000)")
     p.add_argument("--parallel", type=int, default=2, help="requests in flight at once (default 2)")
     p.add_argument("--report", type=Path, help="where refused rows go (default FILE.rejected.csv)")
@@ -66,10 +73,22 @@ def main(argv: Sequence[str]) -> int:
         raise FileNotFoundError(f"{args.file}: no such file")
     report = args.report or args.file.with_name(args.file.name + ".rejected.csv")
     state = args.file.with_name(args.file.name + ".import-state")
-    done = run_import(args.file, args.ingest_url, args.key, batch=args.batch, report=report, state=state,
-                      restart=args.restart, progress=not args.no_progress, parallel=max(1, args.parallel))
-    print(f"imported {args.file}: {done.rows} rows, {done.accepted} stored, {done.duplicates} already stored, "
-          f"{done.rejected} refused" + (f" (see {report})" if done.rejected else ""), file=sys.stderr)
+    done = run_import(
+        args.file,
+        args.ingest_url,
+        args.key,
+        batch=args.batch,
+        report=report,
+        state=state,
+        restart=args.restart,
+        progress=not args.no_progress,
+        parallel=max(1, args.parallel),
+    )
+    print(
+        f"imported {args.file}: {done.rows} rows, {done.accepted} stored, {done.duplicates} already stored, "
+        f"{done.rejected} refused" + (f" (see {report})" if done.rejected else ""),
+        file=sys.stderr,
+    )
     return 0 if not done.rejected else 3
 
 
@@ -90,8 +109,9 @@ def open_text(path: Path) -> tuple[IO[str], IO[bytes]]:
     return io.TextIOWrapper(stream, encoding="utf-8-sig", newline=""), raw
 
 
-def batches(rows: Iterator[list[str]], layout: Layout, size: int
-            ) -> Iterator[tuple[list[Reading], list[int], list[tuple[int, str]]]]:
+def batches(
+    rows: Iterator[list[str]], layout: Layout, size: int
+) -> Iterator[tuple[list[Reading], list[int], list[tuple[int, str]]]]:
     """(readings, their row numbers, refused rows) per `size` data rows; row 1 is the header."""
     readings: list[Reading] = []
     numbers: list[int] = []
@@ -114,18 +134,31 @@ def batches(rows: Iterator[list[str]], layout: Layout, size: int
         yield readings, numbers, refused
 
 
-def run_import(path: Path, ingest_url: str, key: str, *, batch: int, report: Path, state: Path,
-               restart: bool = False, progress: bool = True, parallel: int = 2) -> Progress:
+def run_import(
+    path: Path,
+    ingest_url: str,
+    key: str,
+    *,
+    batch: int,
+    report: Path,
+    state: Path,
+    restart: bool = False,
+    progress: bool = True,
+    parallel: int = 2,
+) -> Progress:
     """Post the file's rows in batches; resume after the batches a saved state says are done."""
     print_ = fingerprint(path)
     started = time.monotonic()
     skip = 0 if restart else _saved(state, print_)
     done = Progress()
     text, raw = open_text(path)
-    with text, raw, httpx.Client(base_url=ingest_url, timeout=120,
-                                 headers={"Authorization": f"Bearer {key}"}) as http, \
-            open(report, "a" if skip else "w", newline="", encoding="utf-8") as report_fh, \
-            _bar(path, progress) as bar:
+    with (
+        text,
+        raw,
+        httpx.Client(base_url=ingest_url, timeout=120, headers={"Authorization": f"Bearer {key}"}) as http,
+        open(report, "a" if skip else "w", newline="", encoding="utf-8") as report_fh,
+        _bar(path, progress) as bar,
+    ):
         reject_writer = csv.writer(report_fh)
         if not skip:
             reject_writer.writerow(["row", "code", "message"])
@@ -140,8 +173,9 @@ def run_import(path: Path, ingest_url: str, key: str, *, batch: int, report: Pat
             for index, (readings, numbers, refused) in enumerate(batches(reader, layout, batch)):
                 done.rows += len(readings) + len(refused)
                 if index >= skip:
-                    pending.append((poster.submit(_post, http, readings, f"import-{print_}-{index}"), index, numbers,
-                                    refused))
+                    pending.append(
+                        (poster.submit(_post, http, readings, f"import-{print_}-{index}"), index, numbers, refused)
+                    )
                     if len(pending) > parallel:
                         _record(*pending.popleft(), done, reject_writer, report_fh, state, print_)
                 bar.update(raw.tell() - bar.n)
@@ -153,9 +187,17 @@ def run_import(path: Path, ingest_url: str, key: str, *, batch: int, report: Pat
     return done
 
 
-def _record(posted: Future[tuple[dict[str, Any], bool]], index: int, numbers: list[int],
-            refused: list[tuple[int, str]], done: Progress, reject_writer: Any, report_fh: IO[str], state: Path,
-            print_: str) -> None:
+def _record(
+    posted: Future[tuple[dict[str, Any], bool]],
+    index: int,
+    numbers: list[int],
+    refused: list[tuple[int, str]],
+    done: Progress,
+    reject_writer: Any,
+    report_fh: IO[str],
+    state: Path,
+    print_: str,
+) -> None:
     """A batch's outcome, in file order: counts, refused rows to the report, then the resume point."""
     reply, replayed = posted.result()
     if replayed:  # this batch was stored by an earlier run: its rows count as already stored
@@ -176,12 +218,17 @@ def _post(http: httpx.Client, readings: list[Reading], idempotency_key: str) -> 
     body = _encoder.encode({"readings": readings})
     for attempt in range(8):
         try:
-            response = http.post("/v1/readings", content=body,
-                                 headers={"Content-Type": "application/json", "Idempotency-Key": idempotency_key})
+            response = http.post(
+                "/v1/readings",
+                content=body,
+                headers={"Content-Type": "application/json", "Idempotency-Key": idempotency_key},
+            )
         except httpx.TransportError as exc:
             if attempt == 7:
-                raise CliError(f"cannot reach ingest at {http.base_url} ({exc}); the import resumes from its last "
-                               "finished batch when run again") from exc
+                raise CliError(
+                    f"cannot reach ingest at {http.base_url} ({exc}); the import resumes from its last "
+                    "finished batch when run again"
+                ) from exc
             time.sleep(min(2**attempt * 0.25, 10))
             continue
         if response.status_code in RETRY_STATUSES and attempt < 7:
@@ -215,5 +262,11 @@ def _bar(path: Path, enabled: bool) -> Any:
     from tqdm import tqdm
 
     # disable=None: tqdm turns itself off when stderr is not a terminal.
-    return tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc=path.name, disable=None if enabled else True,
-                smoothing=0.1)
+    return tqdm(
+        total=path.stat().st_size,
+        unit="B",
+        unit_scale=True,
+        desc=path.name,
+        disable=None if enabled else True,
+        smoothing=0.1,
+    )

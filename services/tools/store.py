@@ -21,13 +21,20 @@ async def unknown_signals(conn: asyncpg.Connection, keys: Sequence[str]) -> list
 
 
 async def count_readings(conn: asyncpg.Connection, keys: Sequence[str], start: datetime, end: datetime) -> int:
-    return int(await conn.fetchval(
-        "SELECT count(*) FROM readings r JOIN signals s ON s.id = r.signal_id"
-        " WHERE s.key = ANY($1::text[]) AND r.ts >= $2 AND r.ts < $3", list(keys), start, end))
+    return int(
+        await conn.fetchval(
+            "SELECT count(*) FROM readings r JOIN signals s ON s.id = r.signal_id"
+            " WHERE s.key = ANY($1::text[]) AND r.ts >= $2 AND r.ts < $3",
+            list(keys),
+            start,
+            end,
+        )
+    )
 
 
-async def stream_readings(conn: asyncpg.Connection, key: str, start: datetime, end: datetime, chunk: int
-                          ) -> AsyncIterator[list[asyncpg.Record]]:
+async def stream_readings(
+    conn: asyncpg.Connection, key: str, start: datetime, end: datetime, chunk: int
+) -> AsyncIterator[list[asyncpg.Record]]:
     """One signal's readings in time order, `chunk` rows at a time, from a server-side cursor."""
     async with conn.transaction(readonly=True):
         cursor = await conn.cursor(EXPORT_SQL, key, start, end)

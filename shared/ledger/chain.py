@@ -25,7 +25,10 @@ def check_chain(statements: Iterable[tuple[str, Mapping[str, Any]]]) -> ChainBre
         elif seq != prior[1] + 1:
             return ChainBreak(seq, f"statement {prior[1] + 1} is missing (sequence jumps from {prior[1]} to {seq})")
         elif payload.get("previous") != prior[0]:
-            return ChainBreak(seq, f"statement {seq} names previous {payload.get('previous')} but statement "
-                                   f"{prior[1]} hashes to {prior[0]}")
+            return ChainBreak(
+                seq,
+                f"statement {seq} names previous {payload.get('previous')} but statement "
+                f"{prior[1]} hashes to {prior[0]}",
+            )
         prior = (token_hash, seq)
     return None

@@ -44,8 +44,10 @@ def readings_digest(rows: Iterable[Row]) -> ReadingsDigest:
     return ReadingsDigest(len(ordered), DIGEST_PREFIX + hasher.hexdigest())
 
 
-CONTEXT_RULE = ("every reading (all qualities) of each signal in [period_start, period_end), plus the two readings "
-                "before period_start and the first at or after period_end, at any distance")
+CONTEXT_RULE = (
+    "every reading (all qualities) of each signal in [period_start, period_end), plus the two readings "
+    "before period_start and the first at or after period_end, at any distance"
+)
 
 
 def context_rows(rows: Iterable[Row], start: datetime, end: datetime) -> list[Row]:

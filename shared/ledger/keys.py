@@ -45,8 +45,9 @@ def public_jwk(key: OKPKey) -> dict[str, Any]:
 def new_key(now: datetime) -> OKPKey:
     key = OKPKey.generate_key("Ed25519", private=True, auto_kid=False)
     kid = key.thumbprint()
-    return OKPKey.import_key({**key.as_dict(private=True), "kid": kid, "alg": "EdDSA", "use": "sig",
-                              "created_at": timestamp(now)})
+    return OKPKey.import_key(
+        {**key.as_dict(private=True), "kid": kid, "alg": "EdDSA", "use": "sig", "created_at": timestamp(now)}
+    )
 
 
 def load_keyring(path: Path) -> Keyring:

@@ -23,8 +23,16 @@ from shared.settlement.integral import Reading, held_integral
 from shared.settlement.verdict import Exclusion, settle_period
 
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-NUMBERS = ("status", "committed_mw", "tolerance_mw", "delivered_mw", "deviation_mw", "deviation_mwh", "energy_mwh",
-           "coverage")
+NUMBERS = (
+    "status",
+    "committed_mw",
+    "tolerance_mw",
+    "delivered_mw",
+    "deviation_mw",
+    "deviation_mwh",
+    "energy_mwh",
+    "coverage",
+)
 REL_TOLERANCE = 1e-9  # the rollup path and the raw integral agree to this (issue 10); floats summed in another order
 
 
@@ -80,9 +88,11 @@ def verify_all(tokens: Sequence[str], jwks: Mapping[str, Any]) -> list[Checked]:
     for c in checked:
         prior = by_sequence.get((c.payload["plant"], c.payload["sequence"] - 1))
         if prior is not None and c.payload["previous"] != prior.hash:
-            raise OfflineError(f"chain broken: statement {c.payload['sequence']} names previous "
-                               f"{c.payload['previous']} but statement {prior.payload['sequence']} hashes to "
-                               f"{prior.hash}")
+            raise OfflineError(
+                f"chain broken: statement {c.payload['sequence']} names previous "
+                f"{c.payload['previous']} but statement {prior.payload['sequence']} hashes to "
+                f"{prior.hash}"
+            )
         if c.payload["sequence"] == 1 and c.payload["previous"] is not None:
             raise OfflineError("chain broken: the first statement must have previous = null")
     return checked
@@ -94,8 +104,14 @@ def read_export(paths: Iterable[Path], default_signal: str) -> list[Row]:
     for path in paths:
         with open(path, newline="", encoding="utf-8") as fh:
             for rec in csv.DictReader(fh):
-                rows.append(Row(rec.get("signal") or default_signal, parse_timestamp(rec["ts"]), float(rec["value"]),
-                                int(rec.get("quality") or 0)))
+                rows.append(
+                    Row(
+                        rec.get("signal") or default_signal,
+                        parse_timestamp(rec["ts"]),
+                        float(rec["value"]),
+                        int(rec.get("quality") or 0),
+                    )
+                )
     return rows
 
 
@@ -107,39 +123,63 @@ def recompute(payload: Mapping[str, Any], export: Sequence[Row]) -> list[str]:
     problems = []
     digest = readings_digest(rows)
     if digest.digest != payload["readings_digest"]:
-        problems.append(f"readings_digest: statement {payload['readings_digest']} ({payload['readings']['rows']} "
-                        f"rows), export {digest.digest} ({digest.rows} rows)")
+        problems.append(
+            f"readings_digest: statement {payload['readings_digest']} ({payload['readings']['rows']} "
+            f"rows), export {digest.digest} ({digest.rows} rows)"
+        )
     if payload.get("kind") == "period":
         problems += _numbers_differ(payload, [r for r in export if r.signal in signals], rows, start, end)
     return problems
 
 
-def _numbers_differ(payload: Mapping[str, Any], export: Sequence[Row], rows: Sequence[Row], start: datetime,
-                    end: datetime) -> list[str]:
+def _numbers_differ(
+    payload: Mapping[str, Any], export: Sequence[Row], rows: Sequence[Row], start: datetime, end: datetime
+) -> list[str]:
     params = payload["parameters"]
     max_gap_s = params["max_gap_s"]
     # Agreed corrections (stated in the payload with every substitute) change the numbers exactly as the api's
     # settlement applies them: the same shared functions, over the originals around the period.
-    correction = correction_for(corrections_from_json(payload.get("corrections") or []), start, end,
-                                max_gap_s=max_gap_s)
+    correction = correction_for(
+        corrections_from_json(payload.get("corrections") or []), start, end, max_gap_s=max_gap_s
+    )
     if correction is None:
         integral = held_integral([Reading(r.ts, r.value, r.quality) for r in rows], start, end, max_gap_s=max_gap_s)
     else:
         margin = correction_margin(max_gap_s)
         around = context_rows(export, start - margin, end + margin)
-        integral = corrected_integral([Reading(r.ts, r.value, r.quality) for r in around], correction, start, end,
-                                      max_gap_s=max_gap_s)
+        integral = corrected_integral(
+            [Reading(r.ts, r.value, r.quality) for r in around], correction, start, end, max_gap_s=max_gap_s
+        )
     c = payload.get("commitment")
-    commitment = None if c is None else CommitmentInForce(
-        c.get("commitment_id"), parse_timestamp(c["valid_from"]), c["committed_mw"], c["tolerance_mw"],
-        c["period_s"], c["source"])
+    commitment = (
+        None
+        if c is None
+        else CommitmentInForce(
+            c.get("commitment_id"),
+            parse_timestamp(c["valid_from"]),
+            c["committed_mw"],
+            c["tolerance_mw"],
+            c["period_s"],
+            c["source"],
+        )
+    )
     exclusion = Exclusion(start, end, payload.get("note", "")) if payload["status"] == "excluded" else None
     got = settle_period(start, end, commitment, exclusion, integral, min_coverage=params["min_coverage"])
-    mine = {"status": got.status, "committed_mw": got.committed_mw, "tolerance_mw": got.tolerance_mw,
-            "delivered_mw": got.delivered_mw, "deviation_mw": got.deviation_mw, "deviation_mwh": got.deviation_mwh,
-            "energy_mwh": got.delivered_mwh, "coverage": got.coverage}
-    return [f"{name}: statement {payload.get(name)!r}, recomputed {mine[name]!r}" for name in NUMBERS
-            if not _same(payload.get(name), mine[name])]
+    mine = {
+        "status": got.status,
+        "committed_mw": got.committed_mw,
+        "tolerance_mw": got.tolerance_mw,
+        "delivered_mw": got.delivered_mw,
+        "deviation_mw": got.deviation_mw,
+        "deviation_mwh": got.deviation_mwh,
+        "energy_mwh": got.delivered_mwh,
+        "coverage": got.coverage,
+    }
+    return [
+        f"{name}: statement {payload.get(name)!r}, recomputed {mine[name]!r}"
+        for name in NUMBERS
+        if not _same(payload.get(name), mine[name])
+    ]
 
 
 def _same(a: Any, b: Any) -> bool:

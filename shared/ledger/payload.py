@@ -16,8 +16,18 @@ from shared.settlement.integral import Reading
 Correction = Substitution[Any] | EnergyOverride
 
 SCHEMA = "baseload.statement/1"
-NUMBERS = ("status", "committed_mw", "tolerance_mw", "delivered_mw", "deviation_mw", "deviation_mwh", "energy_mwh",
-           "coverage", "commitment", "note")
+NUMBERS = (
+    "status",
+    "committed_mw",
+    "tolerance_mw",
+    "delivered_mw",
+    "deviation_mw",
+    "deviation_mwh",
+    "energy_mwh",
+    "coverage",
+    "commitment",
+    "note",
+)
 # Fields that say where a statement sits rather than what it states: a restatement compares everything else.
 PLACEMENT = ("revision", "sequence", "issued_at", "previous", "restatement")
 
@@ -40,12 +50,20 @@ class PeriodNumbers:
     note: str = ""
 
     def as_json(self) -> dict[str, Any]:
-        return {"period_start": timestamp(self.start), "period_end": timestamp(self.end), "status": self.status,
-                "committed_mw": number(self.committed_mw), "tolerance_mw": number(self.tolerance_mw),
-                "delivered_mw": number(self.delivered_mw), "deviation_mw": number(self.deviation_mw),
-                "deviation_mwh": number(self.deviation_mwh), "energy_mwh": number(self.energy_mwh),
-                "coverage": number(self.coverage), "commitment": dict(self.commitment) if self.commitment else None,
-                "note": self.note}
+        return {
+            "period_start": timestamp(self.start),
+            "period_end": timestamp(self.end),
+            "status": self.status,
+            "committed_mw": number(self.committed_mw),
+            "tolerance_mw": number(self.tolerance_mw),
+            "delivered_mw": number(self.delivered_mw),
+            "deviation_mw": number(self.deviation_mw),
+            "deviation_mwh": number(self.deviation_mwh),
+            "energy_mwh": number(self.energy_mwh),
+            "coverage": number(self.coverage),
+            "commitment": dict(self.commitment) if self.commitment else None,
+            "note": self.note,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +76,14 @@ class Evidence:
     digest: ReadingsDigest
 
     def as_json(self) -> dict[str, Any]:
-        return {"signals": list(self.signals), "rule": CONTEXT_RULE, "rows": self.digest.rows,
-                "first_ts": timestamp(self.first) if self.first else None,
-                "last_ts": timestamp(self.last) if self.last else None, "order": "signal (UTF-8 bytes), ts"}
+        return {
+            "signals": list(self.signals),
+            "rule": CONTEXT_RULE,
+            "rows": self.digest.rows,
+            "first_ts": timestamp(self.first) if self.first else None,
+            "last_ts": timestamp(self.last) if self.last else None,
+            "order": "signal (UTF-8 bytes), ts",
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +105,27 @@ def number(value: float | None) -> float | None:
     return float(value)
 
 
-def period_payload(plant: str, numbers: PeriodNumbers, method: Mapping[str, str], parameters: Mapping[str, Any],
-                   evidence: Evidence, placement: Placement, corrections: Sequence[Mapping[str, Any]] = ()
-                   ) -> dict[str, Any]:
-    return {"schema": SCHEMA, "kind": "period", "plant": plant, **numbers.as_json(), "method": dict(method),
-            "parameters": dict(parameters), "readings": evidence.as_json(),
-            "readings_digest": evidence.digest.digest, "corrections": list(corrections), **_placed(placement)}
+def period_payload(
+    plant: str,
+    numbers: PeriodNumbers,
+    method: Mapping[str, str],
+    parameters: Mapping[str, Any],
+    evidence: Evidence,
+    placement: Placement,
+    corrections: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "kind": "period",
+        "plant": plant,
+        **numbers.as_json(),
+        "method": dict(method),
+        "parameters": dict(parameters),
+        "readings": evidence.as_json(),
+        "readings_digest": evidence.digest.digest,
+        "corrections": list(corrections),
+        **_placed(placement),
+    }
 
 
 def corrections_json(applied: Sequence[Correction], signal_key: str) -> list[dict[str, Any]]:
@@ -96,12 +134,24 @@ def corrections_json(applied: Sequence[Correction], signal_key: str) -> list[dic
     out: list[dict[str, Any]] = []
     for item in applied:
         if isinstance(item, EnergyOverride):
-            out.append({"kind": "energy", "period_start": timestamp(item.period_start),
-                        "period_end": timestamp(item.period_end), "energy_mwh": number(item.energy_mwh)})
+            out.append(
+                {
+                    "kind": "energy",
+                    "period_start": timestamp(item.period_start),
+                    "period_end": timestamp(item.period_end),
+                    "energy_mwh": number(item.energy_mwh),
+                }
+            )
         else:
-            out.append({"kind": "readings", "signal": signal_key, "starts_at": timestamp(item.starts_at),
-                        "ends_at": timestamp(item.ends_at),
-                        "readings": [[timestamp(r.ts), float(r.value), int(r.quality)] for r in item.readings]})
+            out.append(
+                {
+                    "kind": "readings",
+                    "signal": signal_key,
+                    "starts_at": timestamp(item.starts_at),
+                    "ends_at": timestamp(item.ends_at),
+                    "readings": [[timestamp(r.ts), float(r.value), int(r.quality)] for r in item.readings],
+                }
+            )
     return out
 
 
@@ -110,28 +160,64 @@ def corrections_from_json(doc: Sequence[Mapping[str, Any]]) -> list[Correction]:
     out: list[Correction] = []
     for item in doc:
         if item["kind"] == "energy":
-            out.append(EnergyOverride(parse_timestamp(item["period_start"]), parse_timestamp(item["period_end"]),
-                                      float(item["energy_mwh"])))
+            out.append(
+                EnergyOverride(
+                    parse_timestamp(item["period_start"]),
+                    parse_timestamp(item["period_end"]),
+                    float(item["energy_mwh"]),
+                )
+            )
         else:
-            out.append(Substitution(0, parse_timestamp(item["starts_at"]), parse_timestamp(item["ends_at"]),
-                                    tuple(Reading(parse_timestamp(ts), float(v), int(q))
-                                          for ts, v, q in item["readings"])))
+            out.append(
+                Substitution(
+                    0,
+                    parse_timestamp(item["starts_at"]),
+                    parse_timestamp(item["ends_at"]),
+                    tuple(Reading(parse_timestamp(ts), float(v), int(q)) for ts, v, q in item["readings"]),
+                )
+            )
     return out
 
 
-def day_payload(plant: str, day: date, timezone: str, start: datetime, end: datetime,
-                periods: Sequence[PeriodNumbers], totals: Mapping[str, Any], method: Mapping[str, str],
-                parameters: Mapping[str, Any], evidence: Evidence, placement: Placement) -> dict[str, Any]:
-    return {"schema": SCHEMA, "kind": "day", "plant": plant, "day": day.isoformat(), "timezone": timezone,
-            "period_start": timestamp(start), "period_end": timestamp(end),
-            "periods": [p.as_json() for p in periods], "totals": {k: _plain(v) for k, v in totals.items()},
-            "method": dict(method), "parameters": dict(parameters), "readings": evidence.as_json(),
-            "readings_digest": evidence.digest.digest, **_placed(placement)}
+def day_payload(
+    plant: str,
+    day: date,
+    timezone: str,
+    start: datetime,
+    end: datetime,
+    periods: Sequence[PeriodNumbers],
+    totals: Mapping[str, Any],
+    method: Mapping[str, str],
+    parameters: Mapping[str, Any],
+    evidence: Evidence,
+    placement: Placement,
+) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "kind": "day",
+        "plant": plant,
+        "day": day.isoformat(),
+        "timezone": timezone,
+        "period_start": timestamp(start),
+        "period_end": timestamp(end),
+        "periods": [p.as_json() for p in periods],
+        "totals": {k: _plain(v) for k, v in totals.items()},
+        "method": dict(method),
+        "parameters": dict(parameters),
+        "readings": evidence.as_json(),
+        "readings_digest": evidence.digest.digest,
+        **_placed(placement),
+    }
 
 
 def _placed(p: Placement) -> dict[str, Any]:
-    return {"revision": p.revision, "sequence": p.sequence, "issued_at": timestamp(p.issued_at),
-            "previous": p.previous, "restatement": dict(p.restatement) if p.restatement else None}
+    return {
+        "revision": p.revision,
+        "sequence": p.sequence,
+        "issued_at": timestamp(p.issued_at),
+        "previous": p.previous,
+        "restatement": dict(p.restatement) if p.restatement else None,
+    }
 
 
 def _plain(value: Any) -> Any:

@@ -23,7 +23,6 @@ ACCEPTED = ["EdDSA", "Ed25519"]  # RFC 9864's fully specified name for the same 
 TYPE = "baseload-statement+jws"
 
 
-
 @contextmanager
 def _eddsa_by_name() -> Iterator[None]:
     """RFC 9864 deprecates the name "EdDSA" in favour of "Ed25519" (same signature bytes); we keep "EdDSA" because

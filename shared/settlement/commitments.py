@@ -47,16 +47,23 @@ def commitment_at(ts: datetime, commitments: Sequence[Commitment]) -> Commitment
     return best
 
 
-def resolve(ts: datetime, commitments: Sequence[Commitment], schedule: Mapping[datetime, float]
-            ) -> CommitmentInForce | None:
+def resolve(
+    ts: datetime, commitments: Sequence[Commitment], schedule: Mapping[datetime, float]
+) -> CommitmentInForce | None:
     """The commitment in force for the period starting at `ts`, with a schedule override applied."""
     flat = commitment_at(ts, commitments)
     if flat is None:
         return None
     override = schedule.get(ts)
     committed = flat.committed_mw if override is None else override
-    return CommitmentInForce(flat.id, flat.valid_from, committed, flat.tolerance_for(committed),
-                             flat.settlement_period_s, "commitment" if override is None else "schedule")
+    return CommitmentInForce(
+        flat.id,
+        flat.valid_from,
+        committed,
+        flat.tolerance_for(committed),
+        flat.settlement_period_s,
+        "commitment" if override is None else "schedule",
+    )
 
 
 def period_length_at(ts: datetime, commitments: Sequence[Commitment], default_period_s: int) -> int:
@@ -75,8 +82,9 @@ def _length_changes_at(ts: datetime, commitments: Sequence[Commitment], default_
     return before != period_length_at(ts, commitments, default_period_s)
 
 
-def _first_start(start: datetime, changes: Sequence[datetime], commitments: Sequence[Commitment],
-                 default_period_s: int) -> datetime:
+def _first_start(
+    start: datetime, changes: Sequence[datetime], commitments: Sequence[Commitment], default_period_s: int
+) -> datetime:
     """The start of the period holding `start`: its aligned start, or a later change of period length."""
     length = period_length_at(start, commitments, default_period_s)
     first = floor_to(start, length)
@@ -86,9 +94,15 @@ def _first_start(start: datetime, changes: Sequence[datetime], commitments: Sequ
     return first
 
 
-def settlement_periods(start: datetime, end: datetime, commitments: Sequence[Commitment],
-                       schedule: Mapping[datetime, float], default_period_s: int, *, limit: int | None = None
-                       ) -> list[SettlementPeriod]:
+def settlement_periods(
+    start: datetime,
+    end: datetime,
+    commitments: Sequence[Commitment],
+    schedule: Mapping[datetime, float],
+    default_period_s: int,
+    *,
+    limit: int | None = None,
+) -> list[SettlementPeriod]:
     """The settlement periods overlapping [start, end), each with the commitment in force at its start.
 
     Raises `TooManyPeriods` before building more than `limit` periods.

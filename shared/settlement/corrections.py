@@ -64,12 +64,14 @@ def apply_substitutions(readings: Sequence[R], substitutions: Sequence[Substitut
 
 def agreed(sub: Substitution[Any]) -> Substitution[Reading]:
     """The substitution as settlement counts it: every substitute a Good reading."""
-    return Substitution(sub.signal_id, sub.starts_at, sub.ends_at,
-                        tuple(Reading(r.ts, r.value, GOOD) for r in sub.readings))
+    return Substitution(
+        sub.signal_id, sub.starts_at, sub.ends_at, tuple(Reading(r.ts, r.value, GOOD) for r in sub.readings)
+    )
 
 
-def period_overlay(applied: Sequence[Substitution[Any] | EnergyOverride], start: datetime, end: datetime
-                   ) -> EnergyOverride | list[Substitution[Any]] | None:
+def period_overlay(
+    applied: Sequence[Substitution[Any] | EnergyOverride], start: datetime, end: datetime
+) -> EnergyOverride | list[Substitution[Any]] | None:
     """What applies to [start, end), from corrections in the order they took effect: the last energy value unless a
     readings correction took effect after it (then the substitutions after it), else every substitution."""
     chosen: EnergyOverride | list[Substitution[Any]] | None = None
@@ -93,8 +95,14 @@ def item_end(item: Substitution[Any] | EnergyOverride) -> datetime:
     return item.period_end if isinstance(item, EnergyOverride) else item.ends_at
 
 
-def corrected_integral(readings: Sequence[Reading], overlay: EnergyOverride | Sequence[Substitution[Any]],
-                       start: datetime, end: datetime, *, max_gap_s: float) -> Integral:
+def corrected_integral(
+    readings: Sequence[Reading],
+    overlay: EnergyOverride | Sequence[Substitution[Any]],
+    start: datetime,
+    end: datetime,
+    *,
+    max_gap_s: float,
+) -> Integral:
     """A corrected period's integral: the approved energy value (over the whole period), or the shared engine's raw
     held integral of the readings (all qualities, with their context) with the agreed substitutes overlaid."""
     if isinstance(overlay, EnergyOverride):
@@ -109,8 +117,9 @@ def correction_margin(max_gap_s: float) -> timedelta:
     return timedelta(seconds=2 * max_gap_s)
 
 
-def correction_for(applied: Sequence[Substitution[Any] | EnergyOverride], start: datetime, end: datetime, *,
-                   max_gap_s: float) -> EnergyOverride | list[Substitution[Any]] | None:
+def correction_for(
+    applied: Sequence[Substitution[Any] | EnergyOverride], start: datetime, end: datetime, *, max_gap_s: float
+) -> EnergyOverride | list[Substitution[Any]] | None:
     """What corrects [start, end): its own approved energy value, else every substitution that reaches it within
     `correction_margin`, else nothing (`applied` in the order the corrections took effect)."""
     own = period_overlay(applied, start, end)

@@ -72,8 +72,9 @@ def holds(readings: Sequence[Reading], *, max_gap_s: float) -> list[tuple[int, i
     return out
 
 
-def held_integrals(readings: Sequence[Reading], edges: Sequence[datetime], *, max_gap_s: float,
-                   good_only: bool = True) -> list[Integral]:
+def held_integrals(
+    readings: Sequence[Reading], edges: Sequence[datetime], *, max_gap_s: float, good_only: bool = True
+) -> list[Integral]:
     """The held integral in each bucket [edges[i], edges[i+1]).
 
     `readings`: every reading (all qualities, time order) inside the buckets, plus the two before the first edge
@@ -95,7 +96,8 @@ def held_integrals(readings: Sequence[Reading], edges: Sequence[datetime], *, ma
     return [Integral(a, c / 1_000_000) for a, c in zip(area, covered, strict=True)]
 
 
-def held_integral(readings: Sequence[Reading], start: datetime, end: datetime, *, max_gap_s: float,
-                  good_only: bool = True) -> Integral:
+def held_integral(
+    readings: Sequence[Reading], start: datetime, end: datetime, *, max_gap_s: float, good_only: bool = True
+) -> Integral:
     """The held integral over [start, end) (see `held_integrals` for which readings to pass)."""
     return held_integrals(readings, [start, end], max_gap_s=max_gap_s, good_only=good_only)[0]

@@ -59,26 +59,37 @@ class RollupColumns:
 
     @classmethod
     def of(cls, rows: Sequence[RollupRow]) -> RollupColumns:
-        return cls([micros(r.start) for r in rows], [micros(r.first_ts) for r in rows],
-                   [micros(r.last_ts) for r in rows], [r.last_value for r in rows], [r.last_good for r in rows],
-                   [r.last_step_s for r in rows], [r.max_step_s for r in rows], [r.area for r in rows],
-                   [r.good_area for r in rows], [r.good_held_s for r in rows])
+        return cls(
+            [micros(r.start) for r in rows],
+            [micros(r.first_ts) for r in rows],
+            [micros(r.last_ts) for r in rows],
+            [r.last_value for r in rows],
+            [r.last_good for r in rows],
+            [r.last_step_s for r in rows],
+            [r.max_step_s for r in rows],
+            [r.area for r in rows],
+            [r.good_area for r in rows],
+            [r.good_held_s for r in rows],
+        )
 
 
-def rollup_integrals(rows: Sequence[RollupRow], edges: Sequence[datetime], *, max_gap_s: float,
-                     good_only: bool = True) -> list[Integral]:
+def rollup_integrals(
+    rows: Sequence[RollupRow], edges: Sequence[datetime], *, max_gap_s: float, good_only: bool = True
+) -> list[Integral]:
     """The held integral in each bucket [edges[i], edges[i+1]) from rollup rows in time order.
 
     Bucket edges must fall on row boundaries. Pass every row inside the buckets plus the two rows before the first
     edge and the one row after the last edge where they exist (at any distance): edge holds depend on them.
     Raises `NotExact` for a row inside the buckets whose longest inner step exceeds `max_gap_s`.
     """
-    return column_integrals(RollupColumns.of(rows), [micros(e) for e in edges], max_gap_s=max_gap_s,
-                            good_only=good_only)
+    return column_integrals(
+        RollupColumns.of(rows), [micros(e) for e in edges], max_gap_s=max_gap_s, good_only=good_only
+    )
 
 
-def column_integrals(c: RollupColumns, bounds: Sequence[int], *, max_gap_s: float, good_only: bool = True
-                     ) -> list[Integral]:
+def column_integrals(
+    c: RollupColumns, bounds: Sequence[int], *, max_gap_s: float, good_only: bool = True
+) -> list[Integral]:
     """`rollup_integrals` over `RollupColumns` and bucket edges in epoch microseconds (the same rule, one pass)."""
     n = len(bounds) - 1
     gap = round(max_gap_s * 1_000_000)

@@ -83,8 +83,15 @@ def excluded_by(start: datetime, end: datetime, exclusions: Sequence[Exclusion])
     return next((e for e in exclusions if e.starts_at < end and e.ends_at > start), None)
 
 
-def settle_period(start: datetime, end: datetime, commitment: CommitmentInForce | None, exclusion: Exclusion | None,
-                  integral: Integral | None, *, min_coverage: float) -> PeriodSettlement:
+def settle_period(
+    start: datetime,
+    end: datetime,
+    commitment: CommitmentInForce | None,
+    exclusion: Exclusion | None,
+    integral: Integral | None,
+    *,
+    min_coverage: float,
+) -> PeriodSettlement:
     """One period's verdict: the mean delivered MW over the covered time against the commitment in force."""
     length = (end - start).total_seconds()
     got = integral if integral is not None and integral.covered_s > 0 else None
@@ -92,19 +99,55 @@ def settle_period(start: datetime, end: datetime, commitment: CommitmentInForce 
     delivered = got.area / got.covered_s if got else None
     delivered_mwh = got.area / SECONDS_PER_HOUR if got else None
     if commitment is None:
-        return PeriodSettlement(start, end, NO_COMMITMENT, None, None, delivered, None, None, delivered_mwh,
-                                coverage, None)
+        return PeriodSettlement(
+            start, end, NO_COMMITMENT, None, None, delivered, None, None, delivered_mwh, coverage, None
+        )
     committed, tolerance = commitment.committed_mw, commitment.tolerance_mw
     if exclusion is not None:
-        return PeriodSettlement(start, end, EXCLUDED, committed, tolerance, delivered, None, None, delivered_mwh,
-                                coverage, commitment, exclusion.reason, exclusion.reason)
+        return PeriodSettlement(
+            start,
+            end,
+            EXCLUDED,
+            committed,
+            tolerance,
+            delivered,
+            None,
+            None,
+            delivered_mwh,
+            coverage,
+            commitment,
+            exclusion.reason,
+            exclusion.reason,
+        )
     if delivered is None or coverage < min_coverage:
-        return PeriodSettlement(start, end, INSUFFICIENT_DATA, committed, tolerance, delivered, None, None,
-                                delivered_mwh, coverage, commitment)
+        return PeriodSettlement(
+            start,
+            end,
+            INSUFFICIENT_DATA,
+            committed,
+            tolerance,
+            delivered,
+            None,
+            None,
+            delivered_mwh,
+            coverage,
+            commitment,
+        )
     deviation = delivered - committed
     status = COMPLIANT if abs(deviation) <= tolerance else NON_COMPLIANT
-    return PeriodSettlement(start, end, status, committed, tolerance, delivered, deviation,
-                            deviation * length / SECONDS_PER_HOUR, delivered_mwh, coverage, commitment)
+    return PeriodSettlement(
+        start,
+        end,
+        status,
+        committed,
+        tolerance,
+        delivered,
+        deviation,
+        deviation * length / SECONDS_PER_HOUR,
+        delivered_mwh,
+        coverage,
+        commitment,
+    )
 
 
 def totals(periods: Sequence[PeriodSettlement]) -> Totals:
@@ -116,8 +159,12 @@ def totals(periods: Sequence[PeriodSettlement]) -> Totals:
     counted = [p for p in periods if p.status not in (EXCLUDED, NO_COMMITMENT)]
     count = {s: sum(1 for p in periods if p.status == s) for s in STATUSES}
     return Totals(
-        periods=len(periods), compliant=count[COMPLIANT], non_compliant=count[NON_COMPLIANT],
-        excluded=count[EXCLUDED], insufficient_data=count[INSUFFICIENT_DATA], no_commitment=count[NO_COMMITMENT],
+        periods=len(periods),
+        compliant=count[COMPLIANT],
+        non_compliant=count[NON_COMPLIANT],
+        excluded=count[EXCLUDED],
+        insufficient_data=count[INSUFFICIENT_DATA],
+        no_commitment=count[NO_COMMITMENT],
         compliant_share=compliant / len(assessed) if assessed else None,
         shortfall_mwh=sum(-p.deviation_mwh for p in assessed if p.deviation_mwh is not None and p.deviation_mwh < 0),
         surplus_mwh=sum(p.deviation_mwh for p in assessed if p.deviation_mwh is not None and p.deviation_mwh > 0),
@@ -132,12 +179,12 @@ def method(*, max_gap_s: float, min_coverage: float, default_period_s: int) -> d
     """The method block of every settlement number: the rules, stated once."""
     return {
         "periods": f"UTC-aligned settlement periods of the commitment in force (default {default_period_s} s); "
-                   "where the period length changes, the new length starts at that commitment's valid_from",
+        "where the period length changes, the new length starts at that commitment's valid_from",
         "commitment": "among commitments covering the period start the latest valid_from wins; a schedule "
-                      "override for the period start replaces its committed MW",
+        "override for the period start replaces its committed MW",
         "hold": f"each reading holds its value until the next reading if that comes within {max_gap_s:g} s, "
-                f"otherwise as long as the step from the reading before it, at most {max_gap_s:g} s; only Good "
-                "readings' holds count, so a non-Good reading ends the hold of the Good one before it",
+        f"otherwise as long as the step from the reading before it, at most {max_gap_s:g} s; only Good "
+        "readings' holds count, so a non-Good reading ends the hold of the Good one before it",
         "delivered_mw": "held integral of Good net-output readings / covered seconds",
         "delivered_mwh": "held integral / 3600 s: energy measured in the period, never extrapolated",
         "coverage": "held seconds inside the period / period seconds",
@@ -146,7 +193,7 @@ def method(*, max_gap_s: float, min_coverage: float, default_period_s: int) -> d
         "excluded": "periods overlapping an exclusion window are not assessed",
         "insufficient_data": f"coverage below {min_coverage:g}: not assessed",
         "totals": "sums of the periods' own values: committed_mwh, shortfall_mwh, surplus_mwh over assessed "
-                  "periods; delivered_mwh = Σ delivered_mwh of all periods; availability = Σ min(delivered_mw, "
-                  "committed_mw) × h / committed_mwh (assessed); data_coverage = mean coverage of periods with a "
-                  "commitment and no exclusion",
+        "periods; delivered_mwh = Σ delivered_mwh of all periods; availability = Σ min(delivered_mw, "
+        "committed_mw) × h / committed_mwh (assessed); data_coverage = mean coverage of periods with a "
+        "commitment and no exclusion",
     }

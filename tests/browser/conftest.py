@@ -46,11 +46,21 @@ async def stack(pg_server_url: str, template_database: str) -> AsyncIterator[Sta
     try:
         async with pool.acquire() as conn:
             await apply_plant(conn, parse_plant(OTHER_PLANT))
-        keys = (("gateway", "gw", None), ("operator", "ana-operator", None), ("eps", "eps-analyst", "eps"),
-                ("acme", "acme-analyst", "acme"))
-        tokens = {label: await make_key(pool, role="gateway" if label == "gateway" else
-                                        "operator" if label == "operator" else "partner", name=key_name,
-                                        partner=partner) for label, key_name, partner in keys}
+        keys = (
+            ("gateway", "gw", None),
+            ("operator", "ana-operator", None),
+            ("eps", "eps-analyst", "eps"),
+            ("acme", "acme-analyst", "acme"),
+        )
+        tokens = {
+            label: await make_key(
+                pool,
+                role="gateway" if label == "gateway" else "operator" if label == "operator" else "partner",
+                name=key_name,
+                partner=partner,
+            )
+            for label, key_name, partner in keys
+        }
         alerts_settings = AlertsSettings(database_url=url, tick_s=0.2, full_sweep_s=1.0, dispatcher_enabled=False)
         async with AsyncExitStack() as services:
             ingest = await services.enter_async_context(serving(create_ingest(IngestSettings(database_url=url))))
@@ -81,8 +91,7 @@ async def open_session(browser: Browser, stack: Stack) -> AsyncIterator[OpenSess
     opened: list[Session] = []
 
     async def open_(viewport: dict[str, int] | None = None) -> Session:
-        context = await browser.new_context(viewport=viewport or LAPTOP, timezone_id="America/New_York",
-                                            locale="en-GB")
+        context = await browser.new_context(viewport=viewport or LAPTOP, timezone_id="America/New_York", locale="en-GB")
         context.set_default_timeout(TIMEOUT_MS)
         page = await context.new_page()
         errors: list[str] = []

@@ -15,15 +15,28 @@ import httpx
 from playwright.async_api import BrowserContext, Page
 
 CHROMIUM = Path(os.environ.get("BASELOAD_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-extensions", "--disable-sync", "--no-first-run", "--mute-audio"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-extensions",
+    "--disable-sync",
+    "--no-first-run",
+    "--mute-audio",
+]
 LAPTOP = {"width": 1440, "height": 900}
 TIMEOUT_MS = 10_000
 
 # A second plant, so that a partner of another plant has something of its own to see.
 OTHER_PLANT = {
-    "plant": {"key": "kostolac", "name": "Kostolac B (test)", "capacity_mw": 350, "timezone": "Europe/Belgrade",
-              "partners": ["acme"]},
+    "plant": {
+        "key": "kostolac",
+        "name": "Kostolac B (test)",
+        "capacity_mw": 350,
+        "timezone": "Europe/Belgrade",
+        "partners": ["acme"],
+    },
     "signals": [{"key": "kostolac.net_output", "kind": "net_output", "unit": "MW", "min": -30, "max": 400}],
 }
 
@@ -41,8 +54,11 @@ class Stack:
         """Readings through ingest's HTTP API, as a gateway posts them."""
         async with httpx.AsyncClient(base_url=self.ingest, timeout=30) as client:
             for i in range(0, len(readings), 20_000):
-                response = await client.post("/v1/readings", json={"readings": readings[i:i + 20_000]},
-                                             headers={"Authorization": f"Bearer {self.tokens['gateway']}"})
+                response = await client.post(
+                    "/v1/readings",
+                    json={"readings": readings[i : i + 20_000]},
+                    headers={"Authorization": f"Bearer {self.tokens['gateway']}"},
+                )
                 assert response.status_code == 200, response.text
                 assert response.json()["rejected"] == [], response.text
 
@@ -73,7 +89,6 @@ class Session:
 
 
 OpenSession = Callable[..., Awaitable[Session]]
-
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], within_s: float = 8.0) -> None:

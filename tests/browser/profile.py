@@ -19,8 +19,14 @@ STEP_S = 30
 TRIP, RECOVERED = time(10, 0), time(11, 0)
 GAP = (time(14, 0), time(14, 20))
 OUTAGE = (time(18, 0), time(18, 30))
-EXPECTED = {time(2, 0): "compliant", time(10, 0): "non_compliant", time(14, 0): "insufficient_data",
-            time(18, 0): "excluded", time(10, 15): "non_compliant", time(12, 0): "compliant"}
+EXPECTED = {
+    time(2, 0): "compliant",
+    time(10, 0): "non_compliant",
+    time(14, 0): "insufficient_data",
+    time(18, 0): "excluded",
+    time(10, 15): "non_compliant",
+    time(12, 0): "compliant",
+}
 
 
 def local(day: date, at: time) -> datetime:
@@ -50,8 +56,7 @@ def day_of_net_output(*, day: date, signal: str = "plant.net_output") -> list[di
     return out
 
 
-def hour_of_frequency(*, end: datetime, excursion_at: datetime, signal: str = "grid.frequency"
-                      ) -> list[dict[str, Any]]:
+def hour_of_frequency(*, end: datetime, excursion_at: datetime, signal: str = "grid.frequency") -> list[dict[str, Any]]:
     """One reading a second for the hour before `end`: ±30 mHz wander, and a 25 s dip to 49.76 Hz."""
     out = []
     for i in range(3600):

@@ -16,8 +16,12 @@ from tests.support import REPO_ROOT
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-VERDICT_RGB = {"compliant": "rgb(46, 125, 91)", "non_compliant": "rgb(209, 73, 91)",
-               "insufficient_data": "rgb(154, 165, 177)", "excluded": "rgb(123, 97, 168)"}
+VERDICT_RGB = {
+    "compliant": "rgb(46, 125, 91)",
+    "non_compliant": "rgb(209, 73, 91)",
+    "insufficient_data": "rgb(154, 165, 177)",
+    "excluded": "rgb(123, 97, 168)",
+}
 SCREENSHOT = REPO_ROOT / "docs" / "dashboard.png"
 
 
@@ -33,29 +37,46 @@ async def arranged(stack: Stack) -> Arranged:
     now = datetime.now(UTC).replace(microsecond=0)
     day = now.astimezone(TZ).date() - timedelta(days=2)
     async with stack.client("alerts", "operator") as alerts:
-        excluded = await alerts.post("/v1/plants/nish/exclusions", json={
-            "starts_at": local(day, OUTAGE[0]).isoformat(), "ends_at": local(day, OUTAGE[1]).isoformat(),
-            "reason": "planned outage: ST1 valve test"})
+        excluded = await alerts.post(
+            "/v1/plants/nish/exclusions",
+            json={
+                "starts_at": local(day, OUTAGE[0]).isoformat(),
+                "ends_at": local(day, OUTAGE[1]).isoformat(),
+                "reason": "planned outage: ST1 valve test",
+            },
+        )
         assert excluded.status_code == 201, excluded.text
-        rule = await alerts.post("/v1/rules", json={"name": "gt1-overload", "kind": "threshold",
-                                                    "severity": "warning",
-                                                    "params": {"signal": "gt1.active_power", "op": "above",
-                                                               "value": 180.0}})
+        rule = await alerts.post(
+            "/v1/rules",
+            json={
+                "name": "gt1-overload",
+                "kind": "threshold",
+                "severity": "warning",
+                "params": {"signal": "gt1.active_power", "op": "above", "value": 180.0},
+            },
+        )
         assert rule.status_code == 201, rule.text
     await stack.post(day_of_net_output(day=day))
     async with stack.client("api", "eps") as api:
-        disputed = await api.post("/v1/plants/nish/disputes", json={
-            "period_start": local(day, EXPECTED_DISPUTE).isoformat(), "reason": "GT1 trip: meter check requested"})
+        disputed = await api.post(
+            "/v1/plants/nish/disputes",
+            json={
+                "period_start": local(day, EXPECTED_DISPUTE).isoformat(),
+                "reason": "GT1 trip: meter check requested",
+            },
+        )
         assert disputed.status_code == 201, disputed.text
     await stack.post(hour_of_frequency(end=now, excursion_at=now - timedelta(minutes=22)))
-    await stack.post([
-        reading("gt1.active_power", now - timedelta(seconds=1), 186.4),
-        reading("gt2.active_power", now - timedelta(seconds=1), 164.8),
-        reading("st1.active_power", now - timedelta(minutes=10), 171.2),  # stale
-        reading("plant.net_output", now - timedelta(seconds=1), 481.3),
-        reading("gt1.fuel_gas_flow", now - timedelta(seconds=1), 45210.0),
-        reading("gt2.fuel_gas_flow", now - timedelta(seconds=1), 0.0, "bad"),  # Bad quality
-    ])
+    await stack.post(
+        [
+            reading("gt1.active_power", now - timedelta(seconds=1), 186.4),
+            reading("gt2.active_power", now - timedelta(seconds=1), 164.8),
+            reading("st1.active_power", now - timedelta(minutes=10), 171.2),  # stale
+            reading("plant.net_output", now - timedelta(seconds=1), 481.3),
+            reading("gt1.fuel_gas_flow", now - timedelta(seconds=1), 45210.0),
+            reading("gt2.fuel_gas_flow", now - timedelta(seconds=1), 0.0, "bad"),  # Bad quality
+        ]
+    )
 
     async def firing() -> bool:
         return await stack.db.fetchval("SELECT count(*) FROM alerts WHERE state = 'firing'") == 1
@@ -65,7 +86,8 @@ async def arranged(stack: Stack) -> Arranged:
 
 
 async def test_partner_sees_the_posted_latest_values_and_they_update_live(
-        stack: Stack, arranged: Arranged, open_session: OpenSession) -> None:
+    stack: Stack, arranged: Arranged, open_session: OpenSession
+) -> None:
     s = await open_session()
     await s.sign_in(stack.tokens["eps"])
     assert s.page.url == f"{stack.api}/ui/plants/nish"
@@ -85,7 +107,8 @@ async def test_partner_sees_the_posted_latest_values_and_they_update_live(
 
 
 async def test_day_view_colours_each_settlement_period_by_its_verdict(
-        stack: Stack, arranged: Arranged, open_session: OpenSession) -> None:
+    stack: Stack, arranged: Arranged, open_session: OpenSession
+) -> None:
     s = await open_session()
     await s.sign_in(stack.tokens["eps"])
     await s.page.fill("#day-input", arranged.day.isoformat())
@@ -93,19 +116,24 @@ async def test_day_view_colours_each_settlement_period_by_its_verdict(
     await s.page.wait_for_selector("#day[data-loaded=true]")
     cells = await s.page.eval_on_selector_all(
         "#period-strip .period",
-        "cells => cells.map(c => [c.dataset.start, c.dataset.status, getComputedStyle(c).backgroundColor])")
-    by_local = {datetime.fromisoformat(start.replace("Z", "+00:00")).astimezone(TZ).time(): (status, rgb)
-                for start, status, rgb in cells}
+        "cells => cells.map(c => [c.dataset.start, c.dataset.status, getComputedStyle(c).backgroundColor])",
+    )
+    by_local = {
+        datetime.fromisoformat(start.replace("Z", "+00:00")).astimezone(TZ).time(): (status, rgb)
+        for start, status, rgb in cells
+    }
     assert len(cells) in (92, 96, 100)
     for at, verdict in EXPECTED.items():
         assert by_local[at] == (verdict, VERDICT_RGB[verdict]), at
     disputed = await s.page.eval_on_selector_all("#period-strip .has-dispute", "cs => cs.map(c => c.dataset.start)")
     assert [datetime.fromisoformat(d.replace("Z", "+00:00")).astimezone(TZ).time() for d in disputed] == [
-        EXPECTED_DISPUTE]
+        EXPECTED_DISPUTE
+    ]
     link = s.page.locator("#period-links li.dispute-open a")
     assert (await link.get_attribute("href") or "").startswith("/v1/plants/nish/disputes/")
-    api = await (await s.page.request.get(
-        f"{stack.api}/v1/plants/nish/compliance?start={cells[0][0]}&end={cells[-1][0]}")).json()
+    api = await (
+        await s.page.request.get(f"{stack.api}/v1/plants/nish/compliance?start={cells[0][0]}&end={cells[-1][0]}")
+    ).json()
     shortfall = sum(-p["deviation_mwh"] for p in api["periods"] if (p["deviation_mwh"] or 0) < 0)
     shown = await s.page.inner_text("#kpi-shortfall")
     assert shown == f"{shortfall:,.1f} MWh" or abs(float(shown.split()[0].replace(",", "")) - shortfall) < 2.0
@@ -113,7 +141,8 @@ async def test_day_view_colours_each_settlement_period_by_its_verdict(
 
 
 async def test_a_partner_of_another_plant_sees_nothing_of_this_plant(
-        stack: Stack, arranged: Arranged, open_session: OpenSession) -> None:
+    stack: Stack, arranged: Arranged, open_session: OpenSession
+) -> None:
     s = await open_session()
     await s.sign_in(stack.tokens["acme"])
     assert s.page.url == f"{stack.api}/ui/plants/kostolac"
@@ -129,7 +158,8 @@ async def test_a_partner_of_another_plant_sees_nothing_of_this_plant(
 
 
 async def test_an_operator_acknowledges_a_firing_alert_from_the_page(
-        stack: Stack, arranged: Arranged, open_session: OpenSession) -> None:
+    stack: Stack, arranged: Arranged, open_session: OpenSession
+) -> None:
     partner = await open_session()
     await partner.sign_in(stack.tokens["eps"])
     item = partner.page.locator(f'li[data-alert-id="{arranged.alert_id}"]')
@@ -150,7 +180,8 @@ async def test_an_operator_acknowledges_a_firing_alert_from_the_page(
 
 
 async def test_sign_in_sets_a_strict_http_only_session_that_sign_out_and_revocation_end(
-        stack: Stack, arranged: Arranged, open_session: OpenSession) -> None:
+    stack: Stack, arranged: Arranged, open_session: OpenSession
+) -> None:
     s = await open_session()
     await s.page.goto(f"{stack.api}/ui/login")
     await s.page.fill("#api_key", "bl_not-a-key")
@@ -181,7 +212,8 @@ async def test_sign_in_sets_a_strict_http_only_session_that_sign_out_and_revocat
 
 
 async def test_readable_at_tablet_width_and_the_readme_screenshot(
-        stack: Stack, arranged: Arranged, open_session: OpenSession) -> None:
+    stack: Stack, arranged: Arranged, open_session: OpenSession
+) -> None:
     tablet = await open_session(viewport={"width": 820, "height": 1180})
     await tablet.sign_in(stack.tokens["operator"], then="/ui/plants/nish")
     await tablet.page.wait_for_selector("#frequency[data-loaded=true]")
@@ -189,9 +221,18 @@ async def test_readable_at_tablet_width_and_the_readme_screenshot(
     assert overflow <= 0, f"{overflow}px of horizontal scrolling at tablet width"
 
     now = datetime.now(UTC)  # fresh live values for the picture (ST1 stays stale, GT2's fuel flow Bad)
-    await stack.post([reading(k, now, v) for k, v in (("grid.frequency", 50.012), ("gt1.active_power", 186.4),
-                                                      ("gt2.active_power", 164.8), ("plant.net_output", 481.3),
-                                                      ("gt1.fuel_gas_flow", 45210.0))])
+    await stack.post(
+        [
+            reading(k, now, v)
+            for k, v in (
+                ("grid.frequency", 50.012),
+                ("gt1.active_power", 186.4),
+                ("gt2.active_power", 164.8),
+                ("plant.net_output", 481.3),
+                ("gt1.fuel_gas_flow", 45210.0),
+            )
+        ]
+    )
     s = await open_session()
     await s.sign_in(stack.tokens["operator"], then=f"/ui/plants/nish?day={arranged.day.isoformat()}")
     await s.page.wait_for_selector("#day[data-loaded=true]")

@@ -18,8 +18,14 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def baseload(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "services.cli", *args], cwd=REPO_ROOT, capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, "BASELOAD_DEBUG": "", **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "BASELOAD_DEBUG": "", **(env or {})},
+    )
 
 
 def test_version_is_printed() -> None:
@@ -78,9 +84,21 @@ def test_a_one_off_command_stops_the_embedded_postgresql_it_started() -> None:
 def _one_off_command_leaves_no_server(data_dir: str) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("BASELOAD_DATABASE_URL", "DATABASE_URL")}
     env["BASELOAD_DATA_DIR"] = data_dir  # no database URL: the embedded server of this data directory
-    result = subprocess.run([sys.executable, "-m", "services.cli", "keys", "list"], cwd=REPO_ROOT,
-                            capture_output=True, text=True, timeout=120, env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "services.cli", "keys", "list"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert "run `baseload migrate` first" in result.stderr  # it did reach the embedded server (no tables yet)
-    status = subprocess.run([sys.executable, "-m", "services.cli", "db", "status"], cwd=REPO_ROOT,
-                            capture_output=True, text=True, timeout=60, env=env)
+    status = subprocess.run(
+        [sys.executable, "-m", "services.cli", "db", "status"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert (status.returncode, status.stdout.strip()) == (1, "not running")

@@ -26,15 +26,27 @@ async def test_simulated_plant_reaches_the_database_through_gateway_and_ingest(
     config["batch"]["max_age_s"] = 0.5
     config_file = tmp_path / "gateway.yaml"
     config_file.write_text(yaml.safe_dump(config))
-    env = {"BASELOAD_DATABASE_URL": database_url, "BASELOAD_INGEST_PORT": str(ingest_port),
-           "BASELOAD_GATEWAY_KEY": await make_key(db, role="gateway"),
-           "BASELOAD_GATEWAY_INGEST_URL": f"http://127.0.0.1:{ingest_port}",
-           "BASELOAD_GATEWAY_BUFFER_PATH": str(tmp_path / "buffer.sqlite3"),
-           "BASELOAD_GATEWAY_HTTP_PORT": str(health_port)}
+    env = {
+        "BASELOAD_DATABASE_URL": database_url,
+        "BASELOAD_INGEST_PORT": str(ingest_port),
+        "BASELOAD_GATEWAY_KEY": await make_key(db, role="gateway"),
+        "BASELOAD_GATEWAY_INGEST_URL": f"http://127.0.0.1:{ingest_port}",
+        "BASELOAD_GATEWAY_BUFFER_PATH": str(tmp_path / "buffer.sqlite3"),
+        "BASELOAD_GATEWAY_HTTP_PORT": str(health_port),
+    }
     with (
         cli_process("serve", "ingest", env=env, log=tmp_path / "ingest.log"),
-        cli_process("simulate", "--opcua-port", str(opcua_port), "--modbus-port", str(modbus_port), "--tick", "0.5",
-                env=env, log=tmp_path / "simulator.log"),
+        cli_process(
+            "simulate",
+            "--opcua-port",
+            str(opcua_port),
+            "--modbus-port",
+            str(modbus_port),
+            "--tick",
+            "0.5",
+            env=env,
+            log=tmp_path / "simulator.log",
+        ),
         cli_process("gateway", "--config", str(config_file), env=env, log=tmp_path / "gateway.log") as gateway,
     ):
         signals = await _wait_for_all_signals(db, gateway, tmp_path / "gateway.log")

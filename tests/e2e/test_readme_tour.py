@@ -26,7 +26,7 @@ def tour() -> tuple[str, list[str]]:
     """The tour's text and its `sh` blocks that talk to the demo (with curl; e.g. a docker compose block is not
     for a demo on this machine)."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    text = readme[readme.index("## A five-minute tour"):readme.index("## Ingest in detail")]
+    text = readme[readme.index("## A five-minute tour") : readme.index("## Ingest in detail")]
     return text, [block for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S) if "curl " in block]
 
 
@@ -56,8 +56,9 @@ def live(block: str, ports: Ports, tokens: dict[str, str], names: dict[str, str]
     return block
 
 
-def test_the_readme_tour_runs_as_written_against_a_live_demo(tmp_path: Path, database_url: str,
-                                                             db: asyncpg.Pool) -> None:
+def test_the_readme_tour_runs_as_written_against_a_live_demo(
+    tmp_path: Path, database_url: str, db: asyncpg.Pool
+) -> None:
     text, blocks = tour()
     names = placeholders(text)
     assert len(blocks) >= 4 and set(names.values()) >= {"demo-eps", "demo-operator", "demo-gateway"}
@@ -73,8 +74,13 @@ def test_the_readme_tour_runs_as_written_against_a_live_demo(tmp_path: Path, dat
         for block in blocks:
             script = exported + live(block, ports, tokens, names)
             exported = "".join(line + "\n" for line in script.splitlines() if line.startswith("export "))
-            result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True,
-                                    timeout=30, env={"PATH": os.environ["PATH"], "LC_ALL": "C"})
+            result = subprocess.run(
+                ["bash", "-euo", "pipefail", "-c", script],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                env={"PATH": os.environ["PATH"], "LC_ALL": "C"},
+            )
             assert result.returncode == 0, f"{script}\n{result.stdout}\n{result.stderr}"
             assert '"error"' not in result.stdout, f"{script}\n{result.stdout}"
             for expected in promised(block):
@@ -101,8 +107,12 @@ def _wait_for_readings(ports: Ports, key: str, proc: subprocess.Popen[bytes], de
         assert proc.poll() is None, log.read_text(errors="replace")
         assert time.monotonic() < deadline, "no readings:\n" + log.read_text(errors="replace")
         try:
-            response = httpx.get(url, params={"start": "2020-01-01T00:00:00Z", "end": "2100-01-01T00:00:00Z"},
-                                 headers={"Authorization": f"Bearer {key}"}, timeout=5)
+            response = httpx.get(
+                url,
+                params={"start": "2020-01-01T00:00:00Z", "end": "2100-01-01T00:00:00Z"},
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=5,
+            )
             if response.status_code == 200 and response.json().get("readings"):
                 return
         except httpx.HTTPError:

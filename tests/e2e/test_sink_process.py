@@ -17,15 +17,21 @@ from tests.support import cli_process, free_port
 REPO = Path(__file__).resolve().parents[2]
 KEY = b"sink-e2e-key-32-bytes-long......"
 SECRET = "whsec_" + base64.b64encode(KEY).decode()
-BODY = (b'{"type":"alert.firing","timestamp":"2026-11-25T10:15:12Z","data":{"rule":{"name":"grid-frequency-band"},'
-        b'"severity":"critical","labels":{"plant":"nish"},"summary":"grid frequency 49.780 Hz, band 49.8-50.2 Hz",'
-        b'"evidence":{"frequency_hz":49.78,"delta_mhz":-220.0}}}')
+BODY = (
+    b'{"type":"alert.firing","timestamp":"2026-11-25T10:15:12Z","data":{"rule":{"name":"grid-frequency-band"},'
+    b'"severity":"critical","labels":{"plant":"nish"},"summary":"grid frequency 49.780 Hz, band 49.8-50.2 Hz",'
+    b'"evidence":{"frequency_hz":49.78,"delta_mhz":-220.0}}}'
+)
 
 
 def signed(msg_id: str, ts: int, body: bytes = BODY, key: bytes = KEY) -> dict[str, str]:
     mac = hmac.new(key, f"{msg_id}.{ts}.".encode() + body, hashlib.sha256).digest()
-    return {"webhook-id": msg_id, "webhook-timestamp": str(ts),
-            "webhook-signature": "v1," + base64.b64encode(mac).decode(), "content-type": "application/json"}
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(ts),
+        "webhook-signature": "v1," + base64.b64encode(mac).decode(),
+        "content-type": "application/json",
+    }
 
 
 async def test_the_sink_shows_each_genuine_delivery_once_and_refuses_forged_or_stale_ones(tmp_path: Path) -> None:
@@ -45,7 +51,10 @@ async def test_the_sink_shows_each_genuine_delivery_once_and_refuses_forged_or_s
     assert (again.status_code, again.json()) == (200, {"received": True, "duplicate": True})
     assert [r.status_code for r in (forged, tampered, stale)] == [401, 401, 401]
     assert [r.json()["error"]["code"] for r in (forged, tampered, stale)] == [
-        "invalid_signature", "invalid_signature", "stale_timestamp"]
+        "invalid_signature",
+        "invalid_signature",
+        "stale_timestamp",
+    ]
     assert [e["webhook_id"] for e in events["events"]] == ["msg_a"] and events["rejected"] == 3
     shown = [line for line in log.read_text().splitlines() if "grid-frequency-band" in line]
     assert len(shown) == 1 and "FIRING critical grid-frequency-band plant=nish" in shown[0]

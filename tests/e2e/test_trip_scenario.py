@@ -40,12 +40,12 @@ async def test_a_gt_trip_arrives_signed_at_the_sink_and_shows_as_a_non_compliant
     key = await make_key(db, role="partner", partner="eps")
     deadline = time.monotonic() + BUDGET_S
     port_args = ",".join(f"{name}={port}" for name, port in asdict(ports).items())
-    with cli_process("demo", "--time-scale", "30", "--trip-after", "5", "--ports", port_args, env=env, log=log,
-                     stop_timeout=40) as proc:  # the demo stops its children itself
+    with cli_process(
+        "demo", "--time-scale", "30", "--trip-after", "5", "--ports", port_args, env=env, log=log, stop_timeout=40
+    ) as proc:  # the demo stops its children itself
         async with httpx.AsyncClient(timeout=5.0) as http:
             event = await _wait_for_deviation_alert(http, f"http://127.0.0.1:{ports.sink}", proc, deadline, log)
-            period = await _wait_for_a_complete_period(http, f"http://127.0.0.1:{ports.api}", key, proc,
-                                                       deadline, log)
+            period = await _wait_for_a_complete_period(http, f"http://127.0.0.1:{ports.api}", key, proc, deadline, log)
     secret = await db.fetchval("SELECT secret FROM webhook_endpoints WHERE name = 'demo-sink'")
 
     headers, body = event["headers"], event["body"].encode()
@@ -65,8 +65,9 @@ async def test_a_gt_trip_arrives_signed_at_the_sink_and_shows_as_a_non_compliant
     assert period["deviation_mwh"] == pytest.approx(period["deviation_mw"] * 0.25)
 
 
-async def _wait_for_deviation_alert(http: httpx.AsyncClient, sink: str, proc: subprocess.Popen[bytes],
-                                    deadline: float, log: Path) -> dict[str, Any]:
+async def _wait_for_deviation_alert(
+    http: httpx.AsyncClient, sink: str, proc: subprocess.Popen[bytes], deadline: float, log: Path
+) -> dict[str, Any]:
     while True:
         _check_alive(proc, deadline, log, "no baseload-deviation alert at the sink")
         try:
@@ -80,14 +81,16 @@ async def _wait_for_deviation_alert(http: httpx.AsyncClient, sink: str, proc: su
         await asyncio.sleep(0.5)
 
 
-async def _wait_for_a_complete_period(http: httpx.AsyncClient, api: str, key: str, proc: subprocess.Popen[bytes],
-                                      deadline: float, log: Path) -> dict[str, Any]:
+async def _wait_for_a_complete_period(
+    http: httpx.AsyncClient, api: str, key: str, proc: subprocess.Popen[bytes], deadline: float, log: Path
+) -> dict[str, Any]:
     now = datetime.now(UTC)
     params = {"start": (now - timedelta(hours=1)).isoformat(), "end": now.isoformat()}
     while True:
         _check_alive(proc, deadline, log, "no settlement period was fully covered")
-        response = await http.get(f"{api}/v1/plants/nish/compliance", params=params,
-                                  headers={"Authorization": f"Bearer {key}"})
+        response = await http.get(
+            f"{api}/v1/plants/nish/compliance", params=params, headers={"Authorization": f"Bearer {key}"}
+        )
         if response.status_code == 200:
             complete = [p for p in response.json()["periods"] if p["coverage"] >= 0.95]
             if complete:

@@ -39,6 +39,7 @@ def derandomize() -> bool:
 
 def run_sql(url: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
     """`work(conn)` on a short-lived connection, from synchronous code."""
+
     async def run() -> T:
         conn = await asyncpg.connect(url)
         try:
@@ -72,8 +73,11 @@ def fuzz_database(pg_server_url: str, template_database: str) -> Iterator[str]:
 def service_thread(app: Any) -> Iterator[str]:
     """Run an ASGI app under uvicorn on 127.0.0.1 in a background thread; yield its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
-                                           access_log=False, loop="asyncio"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False, loop="asyncio"
+        )
+    )
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

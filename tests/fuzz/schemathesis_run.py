@@ -14,18 +14,28 @@ from schemathesis import checks
 
 from tests.fuzz.conftest import derandomize
 
-CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
-          checks.response_headers_conformance, checks.response_schema_conformance]
+CHECKS = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_headers_conformance,
+    checks.response_schema_conformance,
+]
 
 
 def operation_labels(document: dict[str, Any], skip: tuple[str, ...] = ()) -> list[str]:
     """`METHOD /path` of every documented operation (for parametrizing tests at collection time)."""
-    return [f"{method.upper()} {path}" for path, operations in document["paths"].items() for method in operations
-            if not path.startswith(skip)]
+    return [
+        f"{method.upper()} {path}"
+        for path, operations in document["paths"].items()
+        for method in operations
+        if not path.startswith(skip)
+    ]
 
 
-def check_operation(base_url: str, label: str, headers: dict[str, str], max_examples: int,
-                    known: dict[str, str] | None = None) -> None:
+def check_operation(
+    base_url: str, label: str, headers: dict[str, str], max_examples: int, known: dict[str, str] | None = None
+) -> None:
     """Generate up to `max_examples` requests for `label` and validate every response; raise on the first failure.
 
     `known` path parameters (e.g. an existing plant) are used in about half the requests, so that generated query
@@ -39,8 +49,13 @@ def check_operation(base_url: str, label: str, headers: dict[str, str], max_exam
     if fixed:
         strategy = st.one_of(strategy, operation.as_strategy(path_parameters=fixed))
 
-    @settings(max_examples=max_examples, deadline=None, database=None, derandomize=derandomize(),
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        derandomize=derandomize(),
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=strategy)
     def one(case: Any) -> None:
         case.call_and_validate(base_url=base_url, session=session, headers=headers, checks=CHECKS, timeout=30)

@@ -18,8 +18,9 @@ from tests.support import free_port
 def serving_in_thread(app: Any, *, start_timeout_s: float = 30.0) -> Iterator[str]:
     """Run `app` (lifespan included) on 127.0.0.1 in a background thread and yield its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
-                                           access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False)
+    )
     thread = threading.Thread(target=server.run, name="fuzz-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + start_timeout_s

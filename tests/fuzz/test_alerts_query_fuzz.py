@@ -23,11 +23,16 @@ from tests.fuzz.test_alerts_schemathesis import _seed
 
 EXAMPLES = int(os.environ.get("BASELOAD_FUZZ_EXAMPLES", "10")) * 10
 
-numbers = st.one_of(st.integers(), st.integers(min_value=2**31 - 2, max_value=2**31 + 2),
-                    st.integers(min_value=2**63 - 2, max_value=2**64)).map(str)
-dates = st.one_of(st.datetimes().map(lambda d: d.isoformat()),
-                  st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()),
-                  st.sampled_from(["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "2026-02-30", "now"]))
+numbers = st.one_of(
+    st.integers(),
+    st.integers(min_value=2**31 - 2, max_value=2**31 + 2),
+    st.integers(min_value=2**63 - 2, max_value=2**64),
+).map(str)
+dates = st.one_of(
+    st.datetimes().map(lambda d: d.isoformat()),
+    st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()),
+    st.sampled_from(["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "2026-02-30", "now"]),
+)
 values = st.one_of(st.text(max_size=30), numbers, dates, st.sampled_from(["", "\x00", "a\x00b", "%", "nish"]))
 QUERIES = {
     "/v1/alerts": ("state", "limit"),
@@ -36,8 +41,14 @@ QUERIES = {
     "/v1/silences": ("include_expired",),
     "/v1/plants/nish/schedule": ("start", "end"),
 }
-ID_PATHS = ("/v1/rules/{}", "/v1/alerts/{}", "/v1/deliveries/{}", "/v1/webhook-endpoints/{}",
-            "/v1/plants/{}/exclusions", "/v1/plants/nish/schedule?start={}")
+ID_PATHS = (
+    "/v1/rules/{}",
+    "/v1/alerts/{}",
+    "/v1/deliveries/{}",
+    "/v1/webhook-endpoints/{}",
+    "/v1/plants/{}/exclusions",
+    "/v1/plants/nish/schedule?start={}",
+)
 
 
 @pytest.fixture
@@ -48,8 +59,10 @@ def alerts_client(pg_server_url: str, template_database: str) -> Iterator[httpx.
     try:
         token = asyncio.run(_seed(url))
         app = create_app(Settings(database_url=url, evaluator_enabled=False, dispatcher_enabled=False))
-        with serving_in_thread(app) as base, httpx.Client(
-                base_url=base, headers={"authorization": f"Bearer {token}"}, timeout=10) as client:
+        with (
+            serving_in_thread(app) as base,
+            httpx.Client(base_url=base, headers={"authorization": f"Bearer {token}"}, timeout=10) as client,
+        ):
             yield client
     finally:
         asyncio.run(_admin(pg_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -46,15 +46,23 @@ async def _seed(url: str) -> str:
         token = await make_key(conn, role="operator", name="fuzz")
         rule_id = await conn.fetchval(
             "INSERT INTO alert_rules (name, kind, severity, params) VALUES ('band', 'frequency_band', 'warning',"
-            " '{\"signal\": \"grid.frequency\", \"low_hz\": 49.8, \"high_hz\": 50.2}'::jsonb) RETURNING id")
+            ' \'{"signal": "grid.frequency", "low_hz": 49.8, "high_hz": 50.2}\'::jsonb) RETURNING id'
+        )
         endpoint_id = await conn.fetchval(
             "INSERT INTO webhook_endpoints (name, url, secret) VALUES ('hook', 'http://127.0.0.1:9/h', 'whsec_AA==')"
-            " RETURNING id")
+            " RETURNING id"
+        )
         alert_id = await conn.fetchval(
             "INSERT INTO alerts (rule_id, fingerprint, state, firing_since) VALUES ($1, 'fp', 'firing', now())"
-            " RETURNING id", rule_id)
-        await conn.execute("INSERT INTO webhook_outbox (endpoint_id, alert_id, event_type, webhook_id, body)"
-                           " VALUES ($1, $2, 'alert.firing', 'msg_1', '{}')", endpoint_id, alert_id)
+            " RETURNING id",
+            rule_id,
+        )
+        await conn.execute(
+            "INSERT INTO webhook_outbox (endpoint_id, alert_id, event_type, webhook_id, body)"
+            " VALUES ($1, $2, 'alert.firing', 'msg_1', '{}')",
+            endpoint_id,
+            alert_id,
+        )
         return token
     finally:
         await conn.close()
@@ -67,8 +75,11 @@ def alerts_base(pg_server_url: str, template_database: str) -> Iterator[tuple[st
     url = with_database(pg_server_url, name)
     try:
         token = asyncio.run(_seed(url))
-        app = create_app(Settings(database_url=url, evaluator_enabled=False, dispatcher_enabled=False,
-                                  webhook_allow_cidrs="127.0.0.1/32"))
+        app = create_app(
+            Settings(
+                database_url=url, evaluator_enabled=False, dispatcher_enabled=False, webhook_allow_cidrs="127.0.0.1/32"
+            )
+        )
         with serving_in_thread(app) as base:
             yield base, token, app.openapi()
     finally:
@@ -79,8 +90,9 @@ def fuzz(strategy: Any, label: str, base: str, headers: dict[str, str], failures
     """Send EXAMPLES generated requests of one operation and mode; collect every failed check."""
 
     @given(case=strategy)
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+    )
     def run(case: Any) -> None:
         response = case.call(base_url=base, headers=headers, timeout=10)
         try:
@@ -92,7 +104,8 @@ def fuzz(strategy: Any, label: str, base: str, headers: dict[str, str], failures
 
 
 def test_the_alerts_api_answers_every_generated_request_as_documented(
-        alerts_base: tuple[str, str, dict[str, Any]]) -> None:
+    alerts_base: tuple[str, str, dict[str, Any]],
+) -> None:
     base, token, document = alerts_base
     schema = schemathesis.openapi.from_dict(document)
     headers = {"authorization": f"Bearer {token}"}
@@ -101,6 +114,11 @@ def test_the_alerts_api_answers_every_generated_request_as_documented(
         operation = result.ok()
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             with contextlib.suppress(Unsatisfiable):  # no invalid input exists for an operation without inputs
-                fuzz(operation.as_strategy(generation_mode=mode), f"{operation.label} [{mode.value}]", base, headers,
-                     failures)
+                fuzz(
+                    operation.as_strategy(generation_mode=mode),
+                    f"{operation.label} [{mode.value}]",
+                    base,
+                    headers,
+                    failures,
+                )
     assert not failures, f"{len(failures)} failures:\n\n" + "\n\n".join(dict.fromkeys(failures))

@@ -29,5 +29,10 @@ def api_service(pg_server_url: str, template_database: str) -> Iterator[tuple[st
 @pytest.mark.parametrize("label", OPERATIONS)
 def test_api_operation_conforms_to_its_document(api_service: tuple[str, str], label: str) -> None:
     base_url, token = api_service
-    check_operation(base_url, label, {"Authorization": f"Bearer {token}"}, examples(10),
-                    known={"plant": "nish", "signal": "plant.net_output"})
+    check_operation(
+        base_url,
+        label,
+        {"Authorization": f"Bearer {token}"},
+        examples(10),
+        known={"plant": "nish", "signal": "plant.net_output"},
+    )

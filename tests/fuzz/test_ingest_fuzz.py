@@ -77,12 +77,24 @@ def requests(draw: st.DrawFn) -> tuple[bytes, dict[str, str]]:
         body, encoding = gzip.compress(body) + draw(st.binary(min_size=1, max_size=8)), "gzip"
     if encoding is not None:
         headers["Content-Encoding"] = encoding
-    content_type = draw(st.sampled_from([None, "application/json", "text/plain", "application/x-www-form-urlencoded",
-                                         "application/json; charset=latin-1"]))
+    content_type = draw(
+        st.sampled_from(
+            [
+                None,
+                "application/json",
+                "text/plain",
+                "application/x-www-form-urlencoded",
+                "application/json; charset=latin-1",
+            ]
+        )
+    )
     if content_type is not None:
         headers["Content-Type"] = content_type
-    key = draw(st.none() | st.sampled_from(["k1", "k2", "", "x" * 256])
-               | st.text(string.ascii_letters + string.digits + "-_.", min_size=1, max_size=40))
+    key = draw(
+        st.none()
+        | st.sampled_from(["k1", "k2", "", "x" * 256])
+        | st.text(string.ascii_letters + string.digits + "-_.", min_size=1, max_size=40)
+    )
     if key is not None:
         headers["Idempotency-Key"] = key
     return body, headers
@@ -98,17 +110,25 @@ def counts(url: str) -> tuple[int, int]:
 
 def test_any_readings_request_is_answered_below_500_and_never_half_written(fuzz_database: str) -> None:
     token = run_sql(fuzz_database, lambda c: auth.create_key(c, role="gateway", name="fuzz", plants=("nish",)))[1]
-    with service_thread(create_app(Settings(database_url=fuzz_database))) as url, \
-            httpx.Client(base_url=url, timeout=30) as client:
+    with (
+        service_thread(create_app(Settings(database_url=fuzz_database))) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
 
-        @settings(max_examples=examples(), deadline=None, derandomize=derandomize(), database=None,
-                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+        @settings(
+            max_examples=examples(),
+            deadline=None,
+            derandomize=derandomize(),
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        )
         @given(request=requests())
         def one(request: tuple[bytes, dict[str, str]]) -> None:
             body, headers = request
             before = counts(fuzz_database)
-            response = client.post("/v1/readings", content=body,
-                                   headers={"Authorization": f"Bearer {token}", **headers})
+            response = client.post(
+                "/v1/readings", content=body, headers={"Authorization": f"Bearer {token}", **headers}
+            )
             after = counts(fuzz_database)
             assert response.status_code < 500, response.text
             if response.status_code >= 400:
@@ -124,22 +144,27 @@ def test_any_readings_request_is_answered_below_500_and_never_half_written(fuzz_
 
 def test_a_gzip_member_boundary_anywhere_in_a_batch_loses_nothing(fuzz_database: str) -> None:
     token = run_sql(fuzz_database, lambda c: auth.create_key(c, role="gateway", name="fuzz-gz", plants=("nish",)))[1]
-    with service_thread(create_app(Settings(database_url=fuzz_database))) as url, \
-            httpx.Client(base_url=url, timeout=30) as client:
+    with (
+        service_thread(create_app(Settings(database_url=fuzz_database))) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
         sent = 0
 
         @settings(max_examples=examples(10), deadline=None, derandomize=derandomize(), database=None)
         @given(count=st.integers(1, 20), cut=st.floats(0, 1), level=st.integers(1, 9))
         def one(count: int, cut: float, level: int) -> None:
             nonlocal sent
-            batch = [{"signal": "plant.net_output", "value": 100.0,
-                      "ts": (NOW - timedelta(seconds=sent + i)).isoformat()} for i in range(count)]
+            batch = [
+                {"signal": "plant.net_output", "value": 100.0, "ts": (NOW - timedelta(seconds=sent + i)).isoformat()}
+                for i in range(count)
+            ]
             sent += count
             raw = json.dumps({"readings": batch}).encode()
             at = int(len(raw) * cut)
             body = zlib.compress(b"", level)[:0] + gzip.compress(raw[:at], level) + gzip.compress(raw[at:], level)
-            response = client.post("/v1/readings", content=body, headers={
-                "Authorization": f"Bearer {token}", "Content-Encoding": "gzip"})
+            response = client.post(
+                "/v1/readings", content=body, headers={"Authorization": f"Bearer {token}", "Content-Encoding": "gzip"}
+            )
             assert response.status_code == 200, response.text
             assert response.json()["accepted"] == count
 

@@ -12,26 +12,51 @@ import pytest
 # standard library and pure third-party libraries (pydantic, msgspec, ...), never I/O frameworks, even indirectly.
 # `*` matches one dotted level, `**` any depth.
 PURE_MODULES = (
-    "shared.contracts", "shared.quality", "shared.durations", "shared.commitments", "shared.worker",
-    "shared.settlement", "shared.settlement.**", "shared.ledger", "shared.ledger.**",
-    "services.alerts.lifecycle", "services.alerts.model",
-    "services.alerts.rules", "services.alerts.baseload_rules", "services.alerts.deviation",
-    "services.alerts.frequency_response", "services.alerts.matchers", "services.alerts.signing",
-    "services.alerts.formats", "services.alerts.formats.*",
-    "services.api.buckets", "services.api.aggregates", "services.api.frequency", "services.api.csvout",
-    "services.api.cache", "services.api.disputes.workflow",
-    "services.ingest.validation", "services.ingest.lineprotocol", "services.ingest.decoding",
-    "services.gateway.delivery", "services.gateway.codec", "services.gateway.readings", "services.gateway.config",
-    "services.gateway.buffer", "services.gateway.intake",
-    "services.simulator.model", "services.simulator.noise", "services.simulator.registers",
+    "shared.contracts",
+    "shared.quality",
+    "shared.durations",
+    "shared.commitments",
+    "shared.worker",
+    "shared.settlement",
+    "shared.settlement.**",
+    "shared.ledger",
+    "shared.ledger.**",
+    "services.alerts.lifecycle",
+    "services.alerts.model",
+    "services.alerts.rules",
+    "services.alerts.baseload_rules",
+    "services.alerts.deviation",
+    "services.alerts.frequency_response",
+    "services.alerts.matchers",
+    "services.alerts.signing",
+    "services.alerts.formats",
+    "services.alerts.formats.*",
+    "services.api.buckets",
+    "services.api.aggregates",
+    "services.api.frequency",
+    "services.api.csvout",
+    "services.api.cache",
+    "services.api.disputes.workflow",
+    "services.ingest.validation",
+    "services.ingest.lineprotocol",
+    "services.ingest.decoding",
+    "services.gateway.delivery",
+    "services.gateway.codec",
+    "services.gateway.readings",
+    "services.gateway.config",
+    "services.gateway.buffer",
+    "services.gateway.intake",
+    "services.simulator.model",
+    "services.simulator.noise",
+    "services.simulator.registers",
     "services.simulator.clock",
-    "services.sink.verify", "services.sink.describe",
+    "services.sink.verify",
+    "services.sink.describe",
 )
 IO_LIBRARIES = ("asyncpg", "fastapi", "httpx", "starlette", "uvicorn")
 
 # Cycles that exist today, each with the helper who owns the files; remove an entry once its cycle is gone.
-KNOWN_CYCLES: dict[frozenset[str], str] = {
-}
+KNOWN_CYCLES: dict[frozenset[str], str] = {}
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parents[2]
 def architecture_section() -> str:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     start = readme.index("## Architecture\n")
-    return readme[start:readme.index("\n## ", start + 1)]
+    return readme[start : readme.index("\n## ", start + 1)]
 
 
 def named_folders(text: str) -> set[str]:

@@ -14,4 +14,3 @@ def test_api_and_alerts_read_one_max_gap_and_one_settlement_period(monkeypatch: 
     monkeypatch.setenv("BASELOAD_SETTLEMENT_PERIOD_S", "3600")
     api, alerts = ApiSettings(), AlertsSettings()
     assert (api.max_gap_s, api.settlement_period_s) == (alerts.max_gap_s, alerts.settlement_period_s) == (30.0, 3600)
-

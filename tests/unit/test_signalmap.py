@@ -10,16 +10,20 @@ from shared.signalmap import DEFAULT_MAP, SignalMap, TemplateError, parse_signal
 PLANT = {"plant": {"key": "nish", "name": "Niš", "capacity_mw": 500}}
 
 
-@pytest.mark.parametrize(("templates", "tags", "expected"), [
-    ((), {}, "opcua.value"),
-    (("{tag:name}",), {"name": "gt1_power"}, "gt1_power"),
-    (("{tag:name}.{field}",), {"name": "gt1"}, "gt1.value"),
-    (("{tag:id}", "{tag:name}"), {"name": "b"}, "b"),  # the first template's tag is missing: the next one
-    (("{tag:id}",), {"name": "b"}, "opcua.value"),  # no template applies: the default
-    (("site-{tag:site}/{measurement}/{field}",), {"site": "nish"}, "site-nish/opcua/value"),
-])
-def test_templates_render_in_order_and_fall_back_to_measurement_dot_field(templates: tuple[str, ...],
-                                                                          tags: dict[str, str], expected: str) -> None:
+@pytest.mark.parametrize(
+    ("templates", "tags", "expected"),
+    [
+        ((), {}, "opcua.value"),
+        (("{tag:name}",), {"name": "gt1_power"}, "gt1_power"),
+        (("{tag:name}.{field}",), {"name": "gt1"}, "gt1.value"),
+        (("{tag:id}", "{tag:name}"), {"name": "b"}, "b"),  # the first template's tag is missing: the next one
+        (("{tag:id}",), {"name": "b"}, "opcua.value"),  # no template applies: the default
+        (("site-{tag:site}/{measurement}/{field}",), {"site": "nish"}, "site-nish/opcua/value"),
+    ],
+)
+def test_templates_render_in_order_and_fall_back_to_measurement_dot_field(
+    templates: tuple[str, ...], tags: dict[str, str], expected: str
+) -> None:
     assert SignalMap(templates).signal_key("opcua", tags, "value") == expected
 
 
@@ -41,21 +45,31 @@ def test_the_default_map_needs_no_tags() -> None:
 
 
 def test_a_plant_file_configures_a_plant_map_and_per_gateway_key_maps() -> None:
-    config = parse_plant({**PLANT, "line_protocol": {
-        "templates": ["{tag:name}.{field}"], "map": {"GT1.P": "gt1.active_power"},
-        "gateways": {"telegraf-opcua": {"templates": "{tag:id}", "map": {"ns=2;i=1": "grid.frequency"}}}}})
+    config = parse_plant(
+        {
+            **PLANT,
+            "line_protocol": {
+                "templates": ["{tag:name}.{field}"],
+                "map": {"GT1.P": "gt1.active_power"},
+                "gateways": {"telegraf-opcua": {"templates": "{tag:id}", "map": {"ns=2;i=1": "grid.frequency"}}},
+            },
+        }
+    )
     maps = dict(config.signal_maps)
     assert set(maps) == {"plant:nish", "key:telegraf-opcua"}
     assert maps["plant:nish"].signal_key("modbus", {"name": "GT1"}, "P") == "gt1.active_power"
     assert maps["key:telegraf-opcua"].signal_key("opcua", {"id": "ns=2;i=1"}, "x") == "grid.frequency"
 
 
-@pytest.mark.parametrize(("section", "message"), [
-    ({"templates": ["{nope}"]}, "line_protocol.templates"),
-    ({"map": {"a": 1}}, "line_protocol.map"),
-    ({"gateways": {"gw": {"template": "{tag:id}"}}}, "line_protocol.gateways.gw"),
-    ("{tag:id}", "line_protocol"),
-])
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"templates": ["{nope}"]}, "line_protocol.templates"),
+        ({"map": {"a": 1}}, "line_protocol.map"),
+        ({"gateways": {"gw": {"template": "{tag:id}"}}}, "line_protocol.gateways.gw"),
+        ("{tag:id}", "line_protocol"),
+    ],
+)
 def test_a_bad_line_protocol_section_names_its_field(section: object, message: str) -> None:
     with pytest.raises(PlantConfigError, match=message):
         parse_plant({**PLANT, "line_protocol": section})

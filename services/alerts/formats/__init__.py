@@ -15,7 +15,9 @@ FORMATS = ("standard", "alertmanager", "pagerduty", "slack")
 
 
 RENDERERS: dict[str, Callable[[Notification, Mapping[str, Any]], dict[str, Any]]] = {
-    "standard": standard.render, "alertmanager": alertmanager.render, "pagerduty": pagerduty.render,
+    "standard": standard.render,
+    "alertmanager": alertmanager.render,
+    "pagerduty": pagerduty.render,
     "slack": slack.render,
 }
 

@@ -15,9 +15,13 @@ def render(n: Notification, options: Mapping[str, Any]) -> dict[str, Any]:
     labels = dict(n.labels)
     annotations = {"summary": n.summary, "description": json.dumps(dict(n.evidence), separators=(",", ":"))}
     alert = {
-        "status": n.status, "labels": labels, "annotations": annotations,
-        "startsAt": iso(n.starts_at) or iso(n.at), "endsAt": iso(n.ends_at) if n.status == "resolved" else ZERO_TIME,
-        "generatorURL": n.alert_url, "fingerprint": n.fingerprint,
+        "status": n.status,
+        "labels": labels,
+        "annotations": annotations,
+        "startsAt": iso(n.starts_at) or iso(n.at),
+        "endsAt": iso(n.ends_at) if n.status == "resolved" else ZERO_TIME,
+        "generatorURL": n.alert_url,
+        "fingerprint": n.fingerprint,
     }
     return {
         "version": "4",

@@ -25,8 +25,12 @@ def render(n: Notification, options: Mapping[str, Any]) -> dict[str, Any]:
             "component": n.labels.get("signal", n.labels.get("gateway", "")),
             "group": n.labels.get("plant", ""),
             "class": n.rule_kind,
-            "custom_details": {"labels": dict(n.labels), "evidence": dict(n.evidence), "value": n.value,
-                               "incident": n.incident},
+            "custom_details": {
+                "labels": dict(n.labels),
+                "evidence": dict(n.evidence),
+                "value": n.value,
+                "incident": n.incident,
+            },
         }
         body["links"] = [{"href": n.alert_url, "text": "Alert in Baseload"}]
     return body

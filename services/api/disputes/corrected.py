@@ -16,9 +16,14 @@ from shared.settlement.corrections import EnergyOverride, corrected_integral, co
 from shared.settlement.integral import Integral, Reading
 
 
-async def corrected_integrals(conn: asyncpg.Connection | asyncpg.Pool, plant_id: int, signal_id: int,
-                              periods: Sequence[tuple[datetime, datetime]], *, max_gap_s: float
-                              ) -> dict[datetime, Integral]:
+async def corrected_integrals(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    plant_id: int,
+    signal_id: int,
+    periods: Sequence[tuple[datetime, datetime]],
+    *,
+    max_gap_s: float,
+) -> dict[datetime, Integral]:
     """{period start: integral} for the periods an applied correction touches, or reaches within one hold (a
     substitute just before a period holds into it); other periods are absent."""
     if not periods:
@@ -31,8 +36,13 @@ async def corrected_integrals(conn: asyncpg.Connection | asyncpg.Pool, plant_id:
         correction = correction_for(applied, start, end, max_gap_s=max_gap_s)
         if correction is None:
             continue
-        readings = [] if isinstance(correction, EnergyOverride) else [
-            Reading(ts, value, quality)
-            for ts, value, quality in await store.raw_readings(conn, signal_id, start - margin, end + margin)]
+        readings = (
+            []
+            if isinstance(correction, EnergyOverride)
+            else [
+                Reading(ts, value, quality)
+                for ts, value, quality in await store.raw_readings(conn, signal_id, start - margin, end + margin)
+            ]
+        )
         out[start] = corrected_integral(readings, correction, start, end, max_gap_s=max_gap_s)
     return out

@@ -53,8 +53,12 @@ def install(app: FastAPI) -> None:
 
 def _partner_only(principal: Principal, action: str) -> None:
     if principal.role != "partner":
-        raise ApiError(403, "partner_key_required", f"Only a partner key of the plant can {action}; an "
-                       f"{principal.role} key cannot act for a partner.", {"role": principal.role})
+        raise ApiError(
+            403,
+            "partner_key_required",
+            f"Only a partner key of the plant can {action}; an {principal.role} key cannot act for a partner.",
+            {"role": principal.role},
+        )
 
 
 async def _plant(request: Request, principal: Principal, key: str) -> Plant:
@@ -67,19 +71,27 @@ def _json(payload: Any, status: int = 200) -> Response:
 
 
 @router.get("/disputes", summary="Disputes of a plant", responses=ok(LIST_EXAMPLE, 400, 404, 422))
-async def list_disputes(request: Request, plant: str, principal: Principal = ANY_HUMAN,
-                        start: AwareDatetime | None = None, end: AwareDatetime | None = None,
-                        limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
+async def list_disputes(
+    request: Request,
+    plant: str,
+    principal: Principal = ANY_HUMAN,
+    start: AwareDatetime | None = None,
+    end: AwareDatetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Response:
     """Disputes (newest period first), optionally those of periods starting in [start, end)."""
     found = await _plant(request, principal, plant)
     rows = await service.list_disputes(request.app.state.pool, found, start, end, limit)
     return render(request, {"plant": found.key, "disputes": rows}, None)
 
 
-@router.post("/disputes", status_code=201, summary="Open a dispute on a closed settlement period",
-             responses={201: {"content": {"application/json": {"example": DISPUTE_EXAMPLE}}}, **WRITE_ERRORS})
-async def open_dispute(request: Request, plant: str, body: DisputeIn, principal: Principal = ANY_HUMAN
-                       ) -> Response:
+@router.post(
+    "/disputes",
+    status_code=201,
+    summary="Open a dispute on a closed settlement period",
+    responses={201: {"content": {"application/json": {"example": DISPUTE_EXAMPLE}}}, **WRITE_ERRORS},
+)
+async def open_dispute(request: Request, plant: str, body: DisputeIn, principal: Principal = ANY_HUMAN) -> Response:
     """A partner disputes one settlement period: reason, free-text evidence, optional attachment digest."""
     _partner_only(principal, "open a dispute")
     found = await _plant(request, principal, plant)
@@ -88,18 +100,19 @@ async def open_dispute(request: Request, plant: str, body: DisputeIn, principal:
     return _json(await service.dispute_detail(pool, found, dispute_id), 201)
 
 
-@router.get("/disputes/{dispute_id}", summary="One dispute with every step taken on it",
-            responses=ok(DISPUTE_EXAMPLE, 404, 422))
+@router.get(
+    "/disputes/{dispute_id}", summary="One dispute with every step taken on it", responses=ok(DISPUTE_EXAMPLE, 404, 422)
+)
 async def get_dispute(request: Request, plant: str, dispute_id: Id, principal: Principal = ANY_HUMAN) -> Response:
     """The dispute, its events (who, when, what), and its corrections with approvals, substitutes and originals."""
     found = await _plant(request, principal, plant)
     return render(request, await service.dispute_detail(request.app.state.pool, found, dispute_id), None)
 
 
-@router.post("/disputes/{dispute_id}/comments", status_code=201, summary="Comment on a dispute",
-             responses=WRITE_ERRORS)
-async def add_comment(request: Request, plant: str, dispute_id: Id, body: CommentIn,
-                      principal: Principal = ANY_HUMAN) -> Response:
+@router.post("/disputes/{dispute_id}/comments", status_code=201, summary="Comment on a dispute", responses=WRITE_ERRORS)
+async def add_comment(
+    request: Request, plant: str, dispute_id: Id, body: CommentIn, principal: Principal = ANY_HUMAN
+) -> Response:
     """Partners of the plant, operators and admins may comment; the comment is recorded with its author."""
     found = await _plant(request, principal, plant)
     pool = request.app.state.pool
@@ -107,57 +120,84 @@ async def add_comment(request: Request, plant: str, dispute_id: Id, body: Commen
     return _json(await service.dispute_detail(pool, found, dispute_id), 201)
 
 
-@router.post("/disputes/{dispute_id}/corrections", status_code=201, summary="Propose a correction",
-             responses=WRITE_ERRORS)
-async def propose_correction(request: Request, plant: str, dispute_id: Id, body: CorrectionIn,
-                             principal: Principal = ANY_HUMAN) -> Response:
+@router.post(
+    "/disputes/{dispute_id}/corrections", status_code=201, summary="Propose a correction", responses=WRITE_ERRORS
+)
+async def propose_correction(
+    request: Request, plant: str, dispute_id: Id, body: CorrectionIn, principal: Principal = ANY_HUMAN
+) -> Response:
     """Substitute readings for an interval of the period (`kind: readings`) or a substitute energy value for the
     period (`kind: energy`). Takes effect only once every partner of the plant has approved it."""
     _partner_only(principal, "propose a correction")
     found = await _plant(request, principal, plant)
     pool = request.app.state.pool
     catalog = await deps.get_catalog(request)
-    correction_id = await service.propose(pool, catalog, found, principal, dispute_id, body,
-                                          deps.get_settings(request), deps.utcnow())
+    correction_id = await service.propose(
+        pool, catalog, found, principal, dispute_id, body, deps.get_settings(request), deps.utcnow()
+    )
     detail = await service.dispute_detail(pool, found, dispute_id)
     return _json({"correction_id": correction_id, "dispute": detail}, 201)
 
 
-@router.post("/disputes/{dispute_id}/corrections/{correction_id}/approve", summary="Approve a correction",
-             responses=WRITE_ERRORS)
-async def approve_correction(request: Request, plant: str, dispute_id: Id, correction_id: Id,
-                             principal: Principal = ANY_HUMAN) -> Response:
+@router.post(
+    "/disputes/{dispute_id}/corrections/{correction_id}/approve", summary="Approve a correction", responses=WRITE_ERRORS
+)
+async def approve_correction(
+    request: Request, plant: str, dispute_id: Id, correction_id: Id, principal: Principal = ANY_HUMAN
+) -> Response:
     """One partner's approval. The last partner's approval applies the correction and restates the period."""
     _partner_only(principal, "approve a correction")
     found = await _plant(request, principal, plant)
     pool = request.app.state.pool
-    outcome = await service.approve(pool, request.app.state.statements, found, principal, dispute_id, correction_id,
-                                    deps.utcnow())
+    outcome = await service.approve(
+        pool, request.app.state.statements, found, principal, dispute_id, correction_id, deps.utcnow()
+    )
     detail = await service.dispute_detail(pool, found, dispute_id)
-    return _json({"correction_id": correction_id, "applied": outcome.takes_effect,
-                  "approved_by": list(outcome.approved), "waiting_for": list(outcome.waiting_for),
-                  "dispute": detail})
+    return _json(
+        {
+            "correction_id": correction_id,
+            "applied": outcome.takes_effect,
+            "approved_by": list(outcome.approved),
+            "waiting_for": list(outcome.waiting_for),
+            "dispute": detail,
+        }
+    )
 
 
-@router.post("/disputes/{dispute_id}/corrections/{correction_id}/reject", summary="Reject or withdraw a correction",
-             responses=WRITE_ERRORS)
-async def reject_correction(request: Request, plant: str, dispute_id: Id, correction_id: Id,
-                            body: RejectIn | None = None, principal: Principal = ANY_HUMAN) -> Response:
+@router.post(
+    "/disputes/{dispute_id}/corrections/{correction_id}/reject",
+    summary="Reject or withdraw a correction",
+    responses=WRITE_ERRORS,
+)
+async def reject_correction(
+    request: Request,
+    plant: str,
+    dispute_id: Id,
+    correction_id: Id,
+    body: RejectIn | None = None,
+    principal: Principal = ANY_HUMAN,
+) -> Response:
     """Either partner ends a pending correction without effect (by its proposer: a withdrawal)."""
     _partner_only(principal, "reject a correction")
     found = await _plant(request, principal, plant)
     pool = request.app.state.pool
-    await service.reject(pool, found, principal, dispute_id, correction_id, (body or RejectIn()).reason,
-                         deps.utcnow())
+    await service.reject(pool, found, principal, dispute_id, correction_id, (body or RejectIn()).reason, deps.utcnow())
     return _json(await service.dispute_detail(pool, found, dispute_id))
 
 
 # --- partner webhook endpoints --------------------------------------------------------------------------------------
 
-@router.post("/webhook-endpoints", status_code=201, tags=["webhooks"], summary="Register a partner webhook endpoint",
-             responses=WRITE_ERRORS)
-async def create_endpoint(request: Request, plant: str, body: PartnerEndpointIn, principal: Principal = ANY_HUMAN
-                          ) -> Response:
+
+@router.post(
+    "/webhook-endpoints",
+    status_code=201,
+    tags=["webhooks"],
+    summary="Register a partner webhook endpoint",
+    responses=WRITE_ERRORS,
+)
+async def create_endpoint(
+    request: Request, plant: str, body: PartnerEndpointIn, principal: Principal = ANY_HUMAN
+) -> Response:
     """The partner's own endpoint for this plant's settlement events (statement.restated, dispute and correction
     events), signed with Standard Webhooks; the secret is returned once."""
     _partner_only(principal, "register a partner webhook endpoint")
@@ -165,15 +205,26 @@ async def create_endpoint(request: Request, plant: str, body: PartnerEndpointIn,
     assert principal.partner is not None
     secret = outbox.new_secret()
     async with request.app.state.pool.acquire() as conn:
-        row = await outbox.create_endpoint(conn, plant_id=found.id, partner=principal.partner, name=body.name,
-                                           url=body.url, event_types=body.event_types, secret=secret)
+        row = await outbox.create_endpoint(
+            conn,
+            plant_id=found.id,
+            partner=principal.partner,
+            name=body.name,
+            url=body.url,
+            event_types=body.event_types,
+            secret=secret,
+        )
     if row is None:
         raise ApiError(409, "endpoint_exists", f"An endpoint named {body.name!r} exists.", {"field": "name"})
     return _json({**dict(row), "secret": secret}, 201)
 
 
-@router.get("/webhook-endpoints", tags=["webhooks"], summary="Partner webhook endpoints of a plant",
-            responses=ok(ENDPOINTS_EXAMPLE, 404))
+@router.get(
+    "/webhook-endpoints",
+    tags=["webhooks"],
+    summary="Partner webhook endpoints of a plant",
+    responses=ok(ENDPOINTS_EXAMPLE, 404),
+)
 async def list_endpoints(request: Request, plant: str, principal: Principal = ANY_HUMAN) -> Response:
     """A partner key sees its partner's endpoints; operator and admin keys every partner's (never the secrets)."""
     found = await _plant(request, principal, plant)
@@ -182,24 +233,37 @@ async def list_endpoints(request: Request, plant: str, principal: Principal = AN
     return render(request, {"plant": found.key, "endpoints": [dict(r) for r in rows]}, None)
 
 
-@router.delete("/webhook-endpoints/{endpoint_id}", status_code=204, tags=["webhooks"],
-               summary="Remove a partner webhook endpoint", responses=error_responses(401, 403, 404, 422))
-async def delete_endpoint(request: Request, plant: str, endpoint_id: Id, principal: Principal = ANY_HUMAN
-                          ) -> Response:
+@router.delete(
+    "/webhook-endpoints/{endpoint_id}",
+    status_code=204,
+    tags=["webhooks"],
+    summary="Remove a partner webhook endpoint",
+    responses=error_responses(401, 403, 404, 422),
+)
+async def delete_endpoint(request: Request, plant: str, endpoint_id: Id, principal: Principal = ANY_HUMAN) -> Response:
     """Only the partner that registered it can remove it."""
     _partner_only(principal, "remove a partner webhook endpoint")
     found = await _plant(request, principal, plant)
     assert principal.partner is not None
     if not await outbox.delete_endpoint(request.app.state.pool, found.id, principal.partner, endpoint_id):
-        raise ApiError(404, "unknown_endpoint", f"Partner {principal.partner!r} has no endpoint {endpoint_id} for "
-                       f"plant {found.key!r}.", {"id": endpoint_id})
+        raise ApiError(
+            404,
+            "unknown_endpoint",
+            f"Partner {principal.partner!r} has no endpoint {endpoint_id} for plant {found.key!r}.",
+            {"id": endpoint_id},
+        )
     return Response(status_code=204)
 
 
-@router.get("/webhook-deliveries", tags=["webhooks"], summary="Delivery log of the partner endpoints of a plant",
-            responses=ok(DELIVERIES_EXAMPLE, 404, 422))
-async def list_deliveries(request: Request, plant: str, principal: Principal = ANY_HUMAN,
-                          limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
+@router.get(
+    "/webhook-deliveries",
+    tags=["webhooks"],
+    summary="Delivery log of the partner endpoints of a plant",
+    responses=ok(DELIVERIES_EXAMPLE, 404, 422),
+)
+async def list_deliveries(
+    request: Request, plant: str, principal: Principal = ANY_HUMAN, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> Response:
     """What was sent to the partner endpoints (a partner key: its own), with status and attempts, newest first."""
     found = await _plant(request, principal, plant)
     partner = principal.partner if principal.role == "partner" else None

@@ -21,8 +21,9 @@ NO_NUL = r"^[^\x00]*$"
 class DisputeIn(Strict):
     period_start: AwareDatetime = Field(description="Start of the settlement period disputed (UTC-aligned).")
     reason: str = Field(min_length=1, max_length=2000, pattern=NO_NUL)
-    evidence: str = Field(default="", max_length=20_000, pattern=NO_NUL,
-                          description="Free text: what was observed, references.")
+    evidence: str = Field(
+        default="", max_length=20_000, pattern=NO_NUL, description="Free text: what was observed, references."
+    )
     attachment_digest: str | None = Field(default=None, description="sha256:<64 hex> of a document kept elsewhere.")
 
 
@@ -37,8 +38,9 @@ class SubstituteIn(Strict):
 
 class ReadingsCorrectionIn(Strict):
     kind: Literal["readings"]
-    signal: str | None = Field(default=None, max_length=200, pattern=NO_NUL,
-                               description="Default: the plant's net-output signal.")
+    signal: str | None = Field(
+        default=None, max_length=200, pattern=NO_NUL, description="Default: the plant's net-output signal."
+    )
     start: AwareDatetime = Field(description="The substituted interval [start, end) inside the disputed period.")
     end: AwareDatetime
     readings: list[SubstituteIn] = Field(description="Replace every original reading of the interval.")
@@ -69,32 +71,98 @@ class PartnerEndpointIn(Strict):
 
 T0 = "2026-11-25T10:00:00Z"
 DISPUTE_EXAMPLE: dict[str, Any] = {
-    "id": 1, "plant": "nish", "period_start": T0, "period_end": "2026-11-25T10:15:00Z", "status": "open",
-    "reason": "meter outage 10:03–10:06", "evidence": "GT1 transducer fault, see log #4411",
-    "attachment_digest": None, "opened_by": "eps-analyst", "opened_by_partner": "eps", "created_at": T0,
-    "events": [{"id": 1, "at": T0, "kind": "opened", "actor": "eps-analyst", "actor_role": "partner",
-                "actor_partner": "eps", "correction_id": None, "detail": {}}],
-    "corrections": [{"id": 1, "kind": "readings", "signal": "plant.net_output", "starts_at": "2026-11-25T10:03:00Z",
-                     "ends_at": "2026-11-25T10:06:00Z", "energy_mwh": None, "status": "pending",
-                     "proposed_by": "eps-analyst", "proposed_by_partner": "eps", "approvals": [],
-                     "waiting_for": ["eps", "socar"], "substitutes": [
-                         {"ts": "2026-11-25T10:03:00Z", "value": 480.0, "quality": 0x40910000,
-                          "severity": "uncertain"}], "original_readings": []}],
+    "id": 1,
+    "plant": "nish",
+    "period_start": T0,
+    "period_end": "2026-11-25T10:15:00Z",
+    "status": "open",
+    "reason": "meter outage 10:03–10:06",
+    "evidence": "GT1 transducer fault, see log #4411",
+    "attachment_digest": None,
+    "opened_by": "eps-analyst",
+    "opened_by_partner": "eps",
+    "created_at": T0,
+    "events": [
+        {
+            "id": 1,
+            "at": T0,
+            "kind": "opened",
+            "actor": "eps-analyst",
+            "actor_role": "partner",
+            "actor_partner": "eps",
+            "correction_id": None,
+            "detail": {},
+        }
+    ],
+    "corrections": [
+        {
+            "id": 1,
+            "kind": "readings",
+            "signal": "plant.net_output",
+            "starts_at": "2026-11-25T10:03:00Z",
+            "ends_at": "2026-11-25T10:06:00Z",
+            "energy_mwh": None,
+            "status": "pending",
+            "proposed_by": "eps-analyst",
+            "proposed_by_partner": "eps",
+            "approvals": [],
+            "waiting_for": ["eps", "socar"],
+            "substitutes": [
+                {"ts": "2026-11-25T10:03:00Z", "value": 480.0, "quality": 0x40910000, "severity": "uncertain"}
+            ],
+            "original_readings": [],
+        }
+    ],
 }
 
-LIST_EXAMPLE: dict[str, Any] = {"plant": "nish", "disputes": [{
-    **{k: v for k, v in DISPUTE_EXAMPLE.items() if k not in ("events", "corrections")},
-    "pending_corrections": 1, "updated_at": T0}]}
-ENDPOINTS_EXAMPLE: dict[str, Any] = {"plant": "nish", "endpoints": [{
-    "id": 7, "name": "eps-settlement", "url": "https://settlement.eps.example/hooks/baseload", "partner": "eps",
-    "plant": "nish", "event_types": ["statement.restated"], "enabled": True, "created_at": T0}]}
-DELIVERIES_EXAMPLE: dict[str, Any] = {"plant": "nish", "deliveries": [{
-    "id": 42, "endpoint_id": 7, "endpoint": "eps-settlement", "partner": "eps", "event_type": "statement.restated",
-    "webhook_id": "msg_5f0c…", "status": "delivered", "attempts": 1, "created_at": T0, "delivered_at": T0,
-    "last_error": None}]}
+LIST_EXAMPLE: dict[str, Any] = {
+    "plant": "nish",
+    "disputes": [
+        {
+            **{k: v for k, v in DISPUTE_EXAMPLE.items() if k not in ("events", "corrections")},
+            "pending_corrections": 1,
+            "updated_at": T0,
+        }
+    ],
+}
+ENDPOINTS_EXAMPLE: dict[str, Any] = {
+    "plant": "nish",
+    "endpoints": [
+        {
+            "id": 7,
+            "name": "eps-settlement",
+            "url": "https://settlement.eps.example/hooks/baseload",
+            "partner": "eps",
+            "plant": "nish",
+            "event_types": ["statement.restated"],
+            "enabled": True,
+            "created_at": T0,
+        }
+    ],
+}
+DELIVERIES_EXAMPLE: dict[str, Any] = {
+    "plant": "nish",
+    "deliveries": [
+        {
+            "id": 42,
+            "endpoint_id": 7,
+            "endpoint": "eps-settlement",
+            "partner": "eps",
+            "event_type": "statement.restated",
+            "webhook_id": "msg_5f0c…",
+            "status": "delivered",
+            "attempts": 1,
+            "created_at": T0,
+            "delivered_at": T0,
+            "last_error": None,
+        }
+    ],
+}
 
 
 def ok(example: dict[str, Any], *errors: int) -> dict[int | str, dict[str, Any]]:
     """`responses=` for a GET: its JSON example and the errors it can return."""
-    return {200: {"description": "OK", "content": {"application/json": {"example": example}}},
-            **error_responses(401, 403, *errors)}
+    return {
+        200: {"description": "OK", "content": {"application/json": {"example": example}}},
+        **error_responses(401, 403, *errors),
+    }

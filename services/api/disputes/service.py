@@ -40,8 +40,7 @@ def _iso(ts: datetime) -> str:
     return ts.isoformat()
 
 
-async def _period(conn: asyncpg.Connection, plant: Plant, start: datetime, settings: Settings, now: datetime
-                  ) -> Period:
+async def _period(conn: asyncpg.Connection, plant: Plant, start: datetime, settings: Settings, now: datetime) -> Period:
     start = workflow.check_time(start, "period_start")  # before the commitment lookup reads it
     period_s = await store.period_length_s(conn, plant.id, start, settings.settlement_period_s)
     return workflow.settlement_period(start, period_s, now, settings.late_data_window_s)
@@ -54,29 +53,54 @@ async def _dispute(conn: asyncpg.Connection, plant: Plant, dispute_id: int, *, l
     return row
 
 
-async def open_dispute(pool: asyncpg.Pool, plant: Plant, who: Principal, body: DisputeIn, settings: Settings,
-                       now: datetime) -> int:
+async def open_dispute(
+    pool: asyncpg.Pool, plant: Plant, who: Principal, body: DisputeIn, settings: Settings, now: datetime
+) -> int:
     workflow.check_digest(body.attachment_digest)
     async with _transaction(pool) as conn:
         period = await _period(conn, plant, body.period_start, settings, now)
-        dispute_id = await store.insert_dispute(conn, plant_id=plant.id, start=period.start, end=period.end,
-                                                reason=body.reason, evidence=body.evidence,
-                                                digest=body.attachment_digest, who=who, at=now)
-        await store.record_event(conn, dispute_id, kind=workflow.OPENED, who=who, at=now,
-                                 detail={"reason": body.reason})
-        await outbox.enqueue_plant_event(conn, plant.id, "dispute.opened", {
-            "plant": plant.key, "dispute_id": dispute_id, "period_start": _iso(period.start),
-            "period_end": _iso(period.end), "reason": body.reason, "by": who.partner}, at=now)
+        dispute_id = await store.insert_dispute(
+            conn,
+            plant_id=plant.id,
+            start=period.start,
+            end=period.end,
+            reason=body.reason,
+            evidence=body.evidence,
+            digest=body.attachment_digest,
+            who=who,
+            at=now,
+        )
+        await store.record_event(
+            conn, dispute_id, kind=workflow.OPENED, who=who, at=now, detail={"reason": body.reason}
+        )
+        await outbox.enqueue_plant_event(
+            conn,
+            plant.id,
+            "dispute.opened",
+            {
+                "plant": plant.key,
+                "dispute_id": dispute_id,
+                "period_start": _iso(period.start),
+                "period_end": _iso(period.end),
+                "reason": body.reason,
+                "by": who.partner,
+            },
+            at=now,
+        )
     return dispute_id
 
 
-async def comment(pool: asyncpg.Pool, plant: Plant, who: Principal, dispute_id: int, text: str, now: datetime
-                  ) -> None:
+async def comment(pool: asyncpg.Pool, plant: Plant, who: Principal, dispute_id: int, text: str, now: datetime) -> None:
     async with _transaction(pool) as conn:
         await _dispute(conn, plant, dispute_id)
         await store.record_event(conn, dispute_id, kind=workflow.COMMENTED, who=who, at=now, detail={"text": text})
-        await outbox.enqueue_plant_event(conn, plant.id, "dispute.commented", {
-            "plant": plant.key, "dispute_id": dispute_id, "by": who.partner or who.role}, at=now)
+        await outbox.enqueue_plant_event(
+            conn,
+            plant.id,
+            "dispute.commented",
+            {"plant": plant.key, "dispute_id": dispute_id, "by": who.partner or who.role},
+            at=now,
+        )
 
 
 def _signal(catalog: Catalog, plant: Plant, key: str | None) -> Signal:
@@ -91,8 +115,9 @@ def _signal(catalog: Catalog, plant: Plant, key: str | None) -> Signal:
     return signal
 
 
-def _checked(body: CorrectionIn, period: Period, catalog: Catalog, plant: Plant, settings: Settings
-             ) -> tuple[workflow.Pending, list[store.SubstituteReading]]:
+def _checked(
+    body: CorrectionIn, period: Period, catalog: Catalog, plant: Plant, settings: Settings
+) -> tuple[workflow.Pending, list[store.SubstituteReading]]:
     """The correction's span for the overlap check, and its substitute readings (readings kind)."""
     if isinstance(body, EnergyCorrectionIn):
         net = _signal(catalog, plant, None)
@@ -102,14 +127,28 @@ def _checked(body: CorrectionIn, period: Period, catalog: Catalog, plant: Plant,
     signal = _signal(catalog, plant, body.signal)
     workflow.check_interval(period, body.start, body.end)
     times = [r.ts for r in body.readings]
-    workflow.check_substitutes(times, [r.value for r in body.readings], body.start, body.end,
-                               (signal.min_value, signal.max_value), settings.dispute_max_substitutes)
+    workflow.check_substitutes(
+        times,
+        [r.value for r in body.readings],
+        body.start,
+        body.end,
+        (signal.min_value, signal.max_value),
+        settings.dispute_max_substitutes,
+    )
     subs = [store.SubstituteReading(r.ts, r.value, UNCERTAIN_SUBSTITUTE_VALUE) for r in body.readings]
     return workflow.Pending(0, workflow.READINGS, signal.id, body.start, body.end), subs
 
 
-async def propose(pool: asyncpg.Pool, catalog: Catalog, plant: Plant, who: Principal, dispute_id: int,
-                  body: CorrectionIn, settings: Settings, now: datetime) -> int:
+async def propose(
+    pool: asyncpg.Pool,
+    catalog: Catalog,
+    plant: Plant,
+    who: Principal,
+    dispute_id: int,
+    body: CorrectionIn,
+    settings: Settings,
+    now: datetime,
+) -> int:
     async with _transaction(pool) as conn:
         dispute = await _dispute(conn, plant, dispute_id)
         period = Period(dispute["period_start"], dispute["period_end"])
@@ -117,25 +156,58 @@ async def propose(pool: asyncpg.Pool, catalog: Catalog, plant: Plant, who: Princ
         await store.lock_plant_corrections(conn, plant.id)  # the overlap check and the insert, one at a time
         clash = workflow.conflicting(span, await store.pending_in(conn, plant.id, span.starts_at, span.ends_at))
         if clash is not None:
-            raise Refusal(409, "correction_overlaps", f"Pending correction {clash.id} already covers part of this "
-                          "interval; approve or reject it first.", {"correction_id": clash.id})
+            raise Refusal(
+                409,
+                "correction_overlaps",
+                f"Pending correction {clash.id} already covers part of this interval; approve or reject it first.",
+                {"correction_id": clash.id},
+            )
         energy = body.energy_mwh if isinstance(body, EnergyCorrectionIn) else None
         correction_id = await store.insert_correction(
-            conn, dispute_id=dispute_id, plant_id=plant.id, kind=span.kind, signal_id=span.signal_id,
-            starts_at=span.starts_at, ends_at=span.ends_at, energy_mwh=energy, note=body.note, who=who, at=now)
+            conn,
+            dispute_id=dispute_id,
+            plant_id=plant.id,
+            kind=span.kind,
+            signal_id=span.signal_id,
+            starts_at=span.starts_at,
+            ends_at=span.ends_at,
+            energy_mwh=energy,
+            note=body.note,
+            who=who,
+            at=now,
+        )
         if subs:
             await store.insert_substitutes(conn, correction_id, subs)
-        detail = {"kind": span.kind, "starts_at": _iso(span.starts_at), "ends_at": _iso(span.ends_at),
-                  "energy_mwh": energy, "substitutes": len(subs), "note": body.note}
-        await store.record_event(conn, dispute_id, kind=workflow.PROPOSED, who=who, at=now,
-                                 correction_id=correction_id, detail=detail)
-        await outbox.enqueue_plant_event(conn, plant.id, "correction.proposed", {
-            "plant": plant.key, "dispute_id": dispute_id, "correction_id": correction_id, **detail}, at=now)
+        detail = {
+            "kind": span.kind,
+            "starts_at": _iso(span.starts_at),
+            "ends_at": _iso(span.ends_at),
+            "energy_mwh": energy,
+            "substitutes": len(subs),
+            "note": body.note,
+        }
+        await store.record_event(
+            conn, dispute_id, kind=workflow.PROPOSED, who=who, at=now, correction_id=correction_id, detail=detail
+        )
+        await outbox.enqueue_plant_event(
+            conn,
+            plant.id,
+            "correction.proposed",
+            {"plant": plant.key, "dispute_id": dispute_id, "correction_id": correction_id, **detail},
+            at=now,
+        )
     return correction_id
 
 
-async def approve(pool: asyncpg.Pool, statements: Issuing, plant: Plant, who: Principal, dispute_id: int,
-                  correction_id: int, now: datetime) -> workflow.Approval:
+async def approve(
+    pool: asyncpg.Pool,
+    statements: Issuing,
+    plant: Plant,
+    who: Principal,
+    dispute_id: int,
+    correction_id: int,
+    now: datetime,
+) -> workflow.Approval:
     """Record one partner's approval; the last one makes the correction take effect and restates the period."""
     assert who.partner is not None
     async with _transaction(pool) as conn:
@@ -144,72 +216,142 @@ async def approve(pool: asyncpg.Pool, statements: Issuing, plant: Plant, who: Pr
         approved = [r["partner"] for r in await store.approvals_of(conn, [correction_id])]
         outcome = workflow.approve(plant.partners, approved, who.partner, row["status"])
         await store.insert_approval(conn, correction_id, who, now)
-        await store.record_event(conn, dispute_id, kind=workflow.APPROVED, who=who, at=now,
-                                 correction_id=correction_id, detail={"waiting_for": list(outcome.waiting_for)})
-        event = {"plant": plant.key, "dispute_id": dispute_id, "correction_id": correction_id,
-                 "period_start": _iso(dispute["period_start"]), "period_end": _iso(dispute["period_end"]),
-                 "approved_by": list(outcome.approved), "waiting_for": list(outcome.waiting_for)}
+        await store.record_event(
+            conn,
+            dispute_id,
+            kind=workflow.APPROVED,
+            who=who,
+            at=now,
+            correction_id=correction_id,
+            detail={"waiting_for": list(outcome.waiting_for)},
+        )
+        event = {
+            "plant": plant.key,
+            "dispute_id": dispute_id,
+            "correction_id": correction_id,
+            "period_start": _iso(dispute["period_start"]),
+            "period_end": _iso(dispute["period_end"]),
+            "approved_by": list(outcome.approved),
+            "waiting_for": list(outcome.waiting_for),
+        }
         await outbox.enqueue_plant_event(conn, plant.id, "correction.approved", event, at=now)
         if outcome.takes_effect:
             await _take_effect(conn, statements, plant, who, dispute, row, now, event)
     return outcome
 
 
-async def _take_effect(conn: asyncpg.Connection, statements: Issuing, plant: Plant, who: Principal,
-                       dispute: asyncpg.Record, row: asyncpg.Record, now: datetime, event: dict[str, Any]) -> None:
+async def _take_effect(
+    conn: asyncpg.Connection,
+    statements: Issuing,
+    plant: Plant,
+    who: Principal,
+    dispute: asyncpg.Record,
+    row: asyncpg.Record,
+    now: datetime,
+    event: dict[str, Any],
+) -> None:
     await store.decide(conn, row["id"], workflow.APPLIED_STATUS, now)
     await store.set_dispute_status(conn, dispute["id"], "corrected")
     revisions = await restatement.restate_period(
-        conn, statements, plant.key, dispute["period_start"], now=now,
+        conn,
+        statements,
+        plant.key,
+        dispute["period_start"],
+        now=now,
         reason=f"correction {row['id']} of dispute {dispute['id']} approved by {', '.join(event['approved_by'])}",
-        details={"dispute_id": dispute["id"], "correction_id": row["id"], "kind": row["kind"]})
-    await store.record_event(conn, dispute["id"], kind=workflow.APPLIED, who=who, at=now, correction_id=row["id"],
-                             detail={"restated_revisions": revisions})
-    await outbox.enqueue_plant_event(conn, plant.id, "correction.applied",
-                                     {**event, "restated_revisions": revisions}, at=now)
+        details={"dispute_id": dispute["id"], "correction_id": row["id"], "kind": row["kind"]},
+    )
+    await store.record_event(
+        conn,
+        dispute["id"],
+        kind=workflow.APPLIED,
+        who=who,
+        at=now,
+        correction_id=row["id"],
+        detail={"restated_revisions": revisions},
+    )
+    await outbox.enqueue_plant_event(
+        conn, plant.id, "correction.applied", {**event, "restated_revisions": revisions}, at=now
+    )
 
 
-async def _locked_correction(conn: asyncpg.Connection, plant: Plant, dispute_id: int, correction_id: int
-                             ) -> asyncpg.Record:
+async def _locked_correction(
+    conn: asyncpg.Connection, plant: Plant, dispute_id: int, correction_id: int
+) -> asyncpg.Record:
     row = await store.lock_correction(conn, dispute_id, correction_id)
     if row is None:
-        raise Refusal(404, "unknown_correction", f"Dispute {dispute_id} of plant {plant.key!r} has no correction "
-                      f"{correction_id}.", {"id": correction_id})
+        raise Refusal(
+            404,
+            "unknown_correction",
+            f"Dispute {dispute_id} of plant {plant.key!r} has no correction {correction_id}.",
+            {"id": correction_id},
+        )
     return row
 
 
-async def reject(pool: asyncpg.Pool, plant: Plant, who: Principal, dispute_id: int, correction_id: int,
-                 reason: str, now: datetime) -> None:
+async def reject(
+    pool: asyncpg.Pool, plant: Plant, who: Principal, dispute_id: int, correction_id: int, reason: str, now: datetime
+) -> None:
     """Either partner (the proposer's included: a withdrawal) ends a pending correction without effect."""
     async with _transaction(pool) as conn:
         await _dispute(conn, plant, dispute_id)
         row = await _locked_correction(conn, plant, dispute_id, correction_id)
         workflow.reject(row["status"])
         await store.decide(conn, correction_id, workflow.REJECTED_STATUS, now)
-        await store.record_event(conn, dispute_id, kind=workflow.REJECTED, who=who, at=now,
-                                 correction_id=correction_id, detail={"reason": reason})
-        await outbox.enqueue_plant_event(conn, plant.id, "correction.rejected", {
-            "plant": plant.key, "dispute_id": dispute_id, "correction_id": correction_id, "by": who.partner,
-            "reason": reason}, at=now)
+        await store.record_event(
+            conn,
+            dispute_id,
+            kind=workflow.REJECTED,
+            who=who,
+            at=now,
+            correction_id=correction_id,
+            detail={"reason": reason},
+        )
+        await outbox.enqueue_plant_event(
+            conn,
+            plant.id,
+            "correction.rejected",
+            {
+                "plant": plant.key,
+                "dispute_id": dispute_id,
+                "correction_id": correction_id,
+                "by": who.partner,
+                "reason": reason,
+            },
+            at=now,
+        )
 
 
 # --- reading -------------------------------------------------------------------------------------------------------
 
+
 def _dispute_row(plant: Plant, r: asyncpg.Record) -> dict[str, Any]:
-    return {"id": r["id"], "plant": plant.key, "period_start": r["period_start"], "period_end": r["period_end"],
-            "status": r["status"], "reason": r["reason"], "evidence": r["evidence"],
-            "attachment_digest": r["attachment_digest"], "opened_by": r["opened_by"],
-            "opened_by_partner": r["opened_by_partner"], "created_at": r["created_at"]}
+    return {
+        "id": r["id"],
+        "plant": plant.key,
+        "period_start": r["period_start"],
+        "period_end": r["period_end"],
+        "status": r["status"],
+        "reason": r["reason"],
+        "evidence": r["evidence"],
+        "attachment_digest": r["attachment_digest"],
+        "opened_by": r["opened_by"],
+        "opened_by_partner": r["opened_by_partner"],
+        "created_at": r["created_at"],
+    }
 
 
-async def list_disputes(pool: asyncpg.Pool, plant: Plant, start: datetime | None, end: datetime | None, limit: int
-                        ) -> list[dict[str, Any]]:
+async def list_disputes(
+    pool: asyncpg.Pool, plant: Plant, start: datetime | None, end: datetime | None, limit: int
+) -> list[dict[str, Any]]:
     start = None if start is None else workflow.check_time(start, "start")
     end = None if end is None else workflow.check_time(end, "end")
     async with _transaction(pool, readonly=True) as conn:
         rows = await store.list_disputes(conn, plant.id, start=start, end=end, limit=limit)
-    return [{**_dispute_row(plant, r), "pending_corrections": r["pending_corrections"], "updated_at": r["updated_at"]}
-            for r in rows]
+    return [
+        {**_dispute_row(plant, r), "pending_corrections": r["pending_corrections"], "updated_at": r["updated_at"]}
+        for r in rows
+    ]
 
 
 def _reading(r: Any) -> dict[str, Any]:
@@ -225,21 +367,45 @@ async def dispute_detail(pool: asyncpg.Pool, plant: Plant, dispute_id: int) -> d
         ids = [c["id"] for c in corrections]
         approvals = await store.approvals_of(conn, ids)
         substitutes = await store.substitutes_of(conn, ids)
-        originals = {c["id"]: await store.original_readings(conn, c["signal_id"], c["starts_at"], c["ends_at"])
-                     for c in corrections if c["kind"] == workflow.READINGS}
-    return {**_dispute_row(plant, dispute),
-            "events": [{**dict(e), "detail": json.loads(e["detail"])} for e in events],
-            "corrections": [_correction(plant, c, approvals, substitutes, originals) for c in corrections]}
+        originals = {
+            c["id"]: await store.original_readings(conn, c["signal_id"], c["starts_at"], c["ends_at"])
+            for c in corrections
+            if c["kind"] == workflow.READINGS
+        }
+    return {
+        **_dispute_row(plant, dispute),
+        "events": [{**dict(e), "detail": json.loads(e["detail"])} for e in events],
+        "corrections": [_correction(plant, c, approvals, substitutes, originals) for c in corrections],
+    }
 
 
-def _correction(plant: Plant, c: asyncpg.Record, approvals: Sequence[asyncpg.Record],
-                substitutes: dict[int, list[store.SubstituteReading]],
-                originals: dict[int, list[store.SubstituteReading]]) -> dict[str, Any]:
+def _correction(
+    plant: Plant,
+    c: asyncpg.Record,
+    approvals: Sequence[asyncpg.Record],
+    substitutes: dict[int, list[store.SubstituteReading]],
+    originals: dict[int, list[store.SubstituteReading]],
+) -> dict[str, Any]:
     mine = [a for a in approvals if a["correction_id"] == c["id"]]
     approved = {a["partner"] for a in mine}
     waiting = sorted(set(plant.partners) - approved) if c["status"] == workflow.PENDING else []
-    out = {k: c[k] for k in ("id", "kind", "signal", "starts_at", "ends_at", "energy_mwh", "note", "status",
-                             "proposed_by", "proposed_by_partner", "proposed_at", "decided_at")}
+    out = {
+        k: c[k]
+        for k in (
+            "id",
+            "kind",
+            "signal",
+            "starts_at",
+            "ends_at",
+            "energy_mwh",
+            "note",
+            "status",
+            "proposed_by",
+            "proposed_by_partner",
+            "proposed_at",
+            "decided_at",
+        )
+    }
     out["approvals"] = [{"partner": a["partner"], "by": a["approved_by"], "at": a["at"]} for a in mine]
     out["waiting_for"] = waiting
     if c["kind"] == workflow.READINGS:

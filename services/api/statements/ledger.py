@@ -27,8 +27,10 @@ class Mismatch:
     problem: str
 
     def __str__(self) -> str:
-        return (f"plant {self.plant} {self.kind} {timestamp(self.period_start)} revision {self.revision} "
-                f"(sequence {self.sequence}): {self.problem}")
+        return (
+            f"plant {self.plant} {self.kind} {timestamp(self.period_start)} revision {self.revision} "
+            f"(sequence {self.sequence}): {self.problem}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +40,9 @@ class Report:
     mismatch: Mismatch | None
 
 
-async def verify_ledger(conn: asyncpg.Connection, ctx: service.Issuing, *, plant_key: str | None = None,
-                        since: datetime | None = None) -> Report:
+async def verify_ledger(
+    conn: asyncpg.Connection, ctx: service.Issuing, *, plant_key: str | None = None, since: datetime | None = None
+) -> Report:
     """Signatures, hashes and the chain of every statement; numbers and digests of each latest revision."""
     jwks = {"keys": await store.published_keys(conn)}
     checked = recomputed = 0
@@ -62,8 +65,10 @@ async def verify_ledger(conn: asyncpg.Connection, ctx: service.Issuing, *, plant
             diff = await _recompute_diff(conn, ctx, subj, s, payload)
             if diff:
                 first = diff[0]
-                problem = (f"{first['field']} is {first['old']!r} in the statement but {first['new']!r} from the "
-                           f"database now" + (f" (and {len(diff) - 1} more)" if len(diff) > 1 else ""))
+                problem = (
+                    f"{first['field']} is {first['old']!r} in the statement but {first['new']!r} from the "
+                    f"database now" + (f" (and {len(diff) - 1} more)" if len(diff) > 1 else "")
+                )
                 return Report(checked, recomputed, _mismatch(subj, s, problem))
     return Report(checked, recomputed, None)
 
@@ -75,18 +80,25 @@ def _check_stored(s: store.Stored, jwks: Mapping[str, Any]) -> tuple[str | None,
         payload = verify(s.jws, jwks)
     except VerificationError as exc:
         return f"{exc.code}: {exc.message}", {}
-    expected = {"kind": s.kind, "period_start": timestamp(s.period_start), "revision": s.revision,
-                "sequence": s.sequence, "previous": s.previous}
+    expected = {
+        "kind": s.kind,
+        "period_start": timestamp(s.period_start),
+        "revision": s.revision,
+        "sequence": s.sequence,
+        "previous": s.previous,
+    }
     for name, value in expected.items():
         if payload.get(name) != value:
             return f"the row says {name} = {value!r} but the signed payload says {payload.get(name)!r}", payload
     return None, payload
 
 
-async def _recompute_diff(conn: asyncpg.Connection, ctx: service.Issuing, subj: service.Subject, s: store.Stored,
-                          payload: dict[str, Any]) -> list[dict[str, Any]]:
-    placement = Placement(s.revision, s.sequence, parse_timestamp(payload["issued_at"]), s.previous,
-                          payload.get("restatement"))
+async def _recompute_diff(
+    conn: asyncpg.Connection, ctx: service.Issuing, subj: service.Subject, s: store.Stored, payload: dict[str, Any]
+) -> list[dict[str, Any]]:
+    placement = Placement(
+        s.revision, s.sequence, parse_timestamp(payload["issued_at"]), s.previous, payload.get("restatement")
+    )
     if s.kind == "day":
         build = await service.day_builder(conn, ctx, subj, service.local_day(s.period_start, subj.plant.timezone))
     else:

@@ -20,10 +20,20 @@ from shared.ledger.signing import VerificationError, unverified_payload, verify
 router = APIRouter(prefix="/v1", tags=["statements"])
 
 _T = "2026-11-25T10:00:00.000000Z"
-_ENTRY = {"kind": "period", "period_start": _T, "period_end": "2026-11-25T10:15:00.000000Z", "revision": 1,
-          "sequence": 42, "issued_at": "2026-11-25T11:16:00.000000Z", "kid": "e9ZlkP3qvZsU32MwPOekLhigrQpaMwcRL",
-          "hash": "sha256:9f2c…", "previous": "sha256:51aa…", "reason": None, "jws": "eyJhbGciOiJFZERTQSIs…",
-          "payload": {"schema": "baseload.statement/1", "plant": "nish", "status": "compliant", "...": "..."}}
+_ENTRY = {
+    "kind": "period",
+    "period_start": _T,
+    "period_end": "2026-11-25T10:15:00.000000Z",
+    "revision": 1,
+    "sequence": 42,
+    "issued_at": "2026-11-25T11:16:00.000000Z",
+    "kid": "e9ZlkP3qvZsU32MwPOekLhigrQpaMwcRL",
+    "hash": "sha256:9f2c…",
+    "previous": "sha256:51aa…",
+    "reason": None,
+    "jws": "eyJhbGciOiJFZERTQSIs…",
+    "payload": {"schema": "baseload.statement/1", "plant": "nish", "status": "compliant", "...": "..."},
+}
 
 
 def _documented(example: dict[str, Any], *errors: int, csv: bool = True) -> dict[int | str, dict[str, Any]]:
@@ -32,28 +42,59 @@ def _documented(example: dict[str, Any], *errors: int, csv: bool = True) -> dict
         content["text/csv"] = {"schema": {"type": "string"}, "example": ",".join(COLUMNS) + "\r\n"}
     return {200: {"description": "OK", "content": content}, **error_responses(401, 403, *errors)}
 
+
 KINDS = ("period", "day", "all")
 EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
 MAX_JWS_BYTES = 65536
-COLUMNS = ["kind", "period_start", "period_end", "revision", "issued_at", "status", "committed_mw", "delivered_mw",
-           "deviation_mw", "deviation_mwh", "energy_mwh", "coverage", "readings_digest", "reason", "previous", "hash",
-           "jws"]
+COLUMNS = [
+    "kind",
+    "period_start",
+    "period_end",
+    "revision",
+    "issued_at",
+    "status",
+    "committed_mw",
+    "delivered_mw",
+    "deviation_mw",
+    "deviation_mwh",
+    "energy_mwh",
+    "coverage",
+    "readings_digest",
+    "reason",
+    "previous",
+    "hash",
+    "jws",
+]
 
 
 def _bounded(value: datetime, name: str) -> datetime:
     """Times outside 1970–2200 name no settlement period (and would overflow period arithmetic): 400."""
     if not EARLIEST <= value < LATEST:
-        raise ApiError(400, "time_out_of_range", f"`{name}` must be between 1970 and 2200.",
-                       {"parameter": name, "value": timestamp(value)})
+        raise ApiError(
+            400,
+            "time_out_of_range",
+            f"`{name}` must be between 1970 and 2200.",
+            {"parameter": name, "value": timestamp(value)},
+        )
     return value
 
 
 def _entry(s: store.Stored) -> dict[str, Any]:
     """The same bytes for every reader: nothing here depends on who asks."""
-    return {"kind": s.kind, "period_start": timestamp(s.period_start), "period_end": timestamp(s.period_end),
-            "revision": s.revision, "sequence": s.sequence, "issued_at": timestamp(s.issued_at), "kid": s.kid,
-            "hash": s.hash, "previous": s.previous, "reason": s.reason, "jws": s.jws,
-            "payload": unverified_payload(s.jws)}
+    return {
+        "kind": s.kind,
+        "period_start": timestamp(s.period_start),
+        "period_end": timestamp(s.period_end),
+        "revision": s.revision,
+        "sequence": s.sequence,
+        "issued_at": timestamp(s.issued_at),
+        "kid": s.kid,
+        "hash": s.hash,
+        "previous": s.previous,
+        "reason": s.reason,
+        "jws": s.jws,
+        "payload": unverified_payload(s.jws),
+    }
 
 
 def _row(entry: dict[str, Any]) -> dict[str, Any]:
@@ -61,12 +102,20 @@ def _row(entry: dict[str, Any]) -> dict[str, Any]:
     return {**{k: payload.get(k) for k in COLUMNS if k in payload}, **{k: entry[k] for k in COLUMNS if k in entry}}
 
 
-@router.get("/plants/{plant}/statements", summary="Signed statements of a plant (latest revision, or as of a time)",
-            responses=_documented({"plant": "nish", "start": _T, "end": _T, "as_of": None, "statements": [_ENTRY]},
-                                  400, 404))
-async def list_statements(request: Request, plant: str, start: str | None = None, end: str | None = None,
-                          as_of: str | None = None, kind: str | None = None, principal: Principal = deps.READ
-                          ) -> Response:
+@router.get(
+    "/plants/{plant}/statements",
+    summary="Signed statements of a plant (latest revision, or as of a time)",
+    responses=_documented({"plant": "nish", "start": _T, "end": _T, "as_of": None, "statements": [_ENTRY]}, 400, 404),
+)
+async def list_statements(
+    request: Request,
+    plant: str,
+    start: str | None = None,
+    end: str | None = None,
+    as_of: str | None = None,
+    kind: str | None = None,
+    principal: Principal = deps.READ,
+) -> Response:
     """Per period (and plant-local day) starting in [start, end): the newest revision issued at or before `as_of`
     (default: now). Each entry carries the compact JWS; `payload` is its decoded payload, for convenience."""
     _, found = await deps.plant_for(request, principal, plant)
@@ -80,16 +129,26 @@ async def list_statements(request: Request, plant: str, start: str | None = None
     async with request.app.state.pool.acquire() as conn:
         got = await store.as_of(conn, found.id, lo, hi, at, kinds)
     entries = [_entry(s) for s in got]
-    body = {"plant": found.key, "start": timestamp(lo), "end": timestamp(hi),
-            "as_of": timestamp(at) if at else None, "statements": entries}
+    body = {
+        "plant": found.key,
+        "start": timestamp(lo),
+        "end": timestamp(hi),
+        "as_of": timestamp(at) if at else None,
+        "statements": entries,
+    }
     return render(request, body, Table([_row(e) for e in entries], COLUMNS))
 
 
-@router.get("/plants/{plant}/statements/{period_start}", summary="Every revision of one period's statement",
-            responses=_documented({"plant": "nish", "kind": "period", "period_start": _T, "revisions": [_ENTRY]},
-                                  400, 404, 409))
-async def period_statements(request: Request, plant: str, period_start: str, kind: str | None = None,
-                            principal: Principal = deps.READ) -> Response:
+@router.get(
+    "/plants/{plant}/statements/{period_start}",
+    summary="Every revision of one period's statement",
+    responses=_documented(
+        {"plant": "nish", "kind": "period", "period_start": _T, "revisions": [_ENTRY]}, 400, 404, 409
+    ),
+)
+async def period_statements(
+    request: Request, plant: str, period_start: str, kind: str | None = None, principal: Principal = deps.READ
+) -> Response:
     """All revisions, newest first. 404 `unknown_period` if no period starts then; 409 `period_not_closed` before
     the period end plus the late-data window; 404 `no_statement` for a closed period without data."""
     settings = deps.get_settings(request)
@@ -116,20 +175,49 @@ async def _explain_missing(conn: Any, plant_key: str, kind: str, start: datetime
         periods, _, _ = await settle(conn, subj.plant, subj.net, start, start + timedelta(seconds=1), settings)
         bounds = (periods[0].start, periods[0].end)
     if bounds[0] != start:
-        raise ApiError(404, "unknown_period", f"No {kind} starts at {timestamp(start)}.",
-                       {"period_start": timestamp(start), "containing_period_start": timestamp(bounds[0])})
+        raise ApiError(
+            404,
+            "unknown_period",
+            f"No {kind} starts at {timestamp(start)}.",
+            {"period_start": timestamp(start), "containing_period_start": timestamp(bounds[0])},
+        )
     closes_at = bounds[1] + timedelta(seconds=settings.late_data_window_s)
     if closes_at > deps.utcnow():
-        raise ApiError(409, "period_not_closed", f"The {kind} closes at {timestamp(closes_at)} (end plus the late-data "
-                       "window); no statement yet.", {"closes_at": timestamp(closes_at)})
-    raise ApiError(404, "no_statement", f"No statement for the {kind} starting {timestamp(start)}: it had no data, "
-                   "or the issuer has not reached it yet.", {"period_start": timestamp(start)})
+        raise ApiError(
+            409,
+            "period_not_closed",
+            f"The {kind} closes at {timestamp(closes_at)} (end plus the late-data window); no statement yet.",
+            {"closes_at": timestamp(closes_at)},
+        )
+    raise ApiError(
+        404,
+        "no_statement",
+        f"No statement for the {kind} starting {timestamp(start)}: it had no data, "
+        "or the issuer has not reached it yet.",
+        {"period_start": timestamp(start)},
+    )
 
 
-@router.get("/plants/{plant}/signing-keys", summary="The public keys that sign statements (JWKS)",
-            responses=_documented({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "2revdNa96CvnRt51Es_LbIgfdwCf…",
-                                             "kid": "e9ZlkP3qvZsU32MwPOekLhigrQpaMwcRL", "alg": "EdDSA",
-                                             "use": "sig"}]}, 404, csv=False))
+@router.get(
+    "/plants/{plant}/signing-keys",
+    summary="The public keys that sign statements (JWKS)",
+    responses=_documented(
+        {
+            "keys": [
+                {
+                    "kty": "OKP",
+                    "crv": "Ed25519",
+                    "x": "2revdNa96CvnRt51Es_LbIgfdwCf…",
+                    "kid": "e9ZlkP3qvZsU32MwPOekLhigrQpaMwcRL",
+                    "alg": "EdDSA",
+                    "use": "sig",
+                }
+            ]
+        },
+        404,
+        csv=False,
+    ),
+)
 async def signing_keys(request: Request, plant: str, principal: Principal = deps.READ) -> Response:
     """Every key that ever signed, current and rotated-out alike (RFC 7517 JWK Set)."""
     await deps.plant_for(request, principal, plant)
@@ -137,8 +225,11 @@ async def signing_keys(request: Request, plant: str, principal: Principal = deps
     return render(request, {"keys": keys}, None)
 
 
-@router.post("/plants/{plant}/statements/verify", summary="Check a statement's signature and whether it is current",
-             responses=error_responses(400, 401, 403, 404, 422))
+@router.post(
+    "/plants/{plant}/statements/verify",
+    summary="Check a statement's signature and whether it is current",
+    responses=error_responses(400, 401, 403, 404, 422),
+)
 async def verify_statement(request: Request, plant: str, principal: Principal = deps.READ) -> Response:
     """Body: the compact JWS (text/plain). 422 `unknown_signing_key`, `bad_signature`, `malformed_statement`."""
     _, found = await deps.plant_for(request, principal, plant)
@@ -157,5 +248,8 @@ async def verify_statement(request: Request, plant: str, principal: Principal = 
         start = parse_time(payload["period_start"], "period_start")
         newest = await store.latest(conn, found.id, payload["kind"], start)
     current = newest is not None and newest.revision == payload["revision"]
-    return render(request, {"valid": True, "current": current,
-                            "latest_revision": newest.revision if newest else None, "payload": payload}, None)
+    return render(
+        request,
+        {"valid": True, "current": current, "latest_revision": newest.revision if newest else None, "payload": payload},
+        None,
+    )

@@ -101,33 +101,41 @@ def local_day(ts: datetime, tz: str) -> date:
 
 # --- building payloads ---------------------------------------------------------------------------------------------
 
+
 def parameters(settings: Settings) -> dict[str, Any]:
     """The configured values the numbers depend on, stated so that anyone can recompute them offline."""
-    return {"max_gap_s": settings.max_gap_s, "min_coverage": settings.compliance_min_coverage, "good_only": True,
-            "integration": settings.integration}
+    return {
+        "max_gap_s": settings.max_gap_s,
+        "min_coverage": settings.compliance_min_coverage,
+        "good_only": True,
+        "integration": settings.integration,
+    }
 
 
 Build = Callable[[Placement], dict[str, Any]]
 
 
-async def _evidence(conn: asyncpg.Connection, subj: Subject, start: datetime, end: datetime,
-                    settings: Settings) -> Evidence:
+async def _evidence(
+    conn: asyncpg.Connection, subj: Subject, start: datetime, end: datetime, settings: Settings
+) -> Evidence:
     rows = await store.readings(conn, subj.signals, start, end)
     times = [r.ts for r in rows]
-    return Evidence(tuple(sorted(subj.signals.values())), min(times, default=None), max(times, default=None),
-                    readings_digest(rows))
+    return Evidence(
+        tuple(sorted(subj.signals.values())), min(times, default=None), max(times, default=None), readings_digest(rows)
+    )
 
 
-async def period_builder(conn: asyncpg.Connection, ctx: Issuing, subj: Subject, numbers: PeriodNumbers,
-                         method: Mapping[str, str]) -> Build:
+async def period_builder(
+    conn: asyncpg.Connection, ctx: Issuing, subj: Subject, numbers: PeriodNumbers, method: Mapping[str, str]
+) -> Build:
     evidence = await _evidence(conn, subj, numbers.start, numbers.end, ctx.settings)
     params = parameters(ctx.settings)
     margin = correction_margin(ctx.settings.max_gap_s)
-    applied = await disputes_store.applied_corrections(conn, subj.plant.id, subj.net.id, numbers.start - margin,
-                                                       numbers.end + margin)
+    applied = await disputes_store.applied_corrections(
+        conn, subj.plant.id, subj.net.id, numbers.start - margin, numbers.end + margin
+    )
     corrections = corrections_json(applied, subj.net.key)
-    return lambda placement: period_payload(subj.plant.key, numbers, method, params, evidence, placement,
-                                            corrections)
+    return lambda placement: period_payload(subj.plant.key, numbers, method, params, evidence, placement, corrections)
 
 
 async def day_builder(conn: asyncpg.Connection, ctx: Issuing, subj: Subject, day: date) -> Build:
@@ -135,15 +143,27 @@ async def day_builder(conn: asyncpg.Connection, ctx: Issuing, subj: Subject, day
     periods, totals, method = await settle(conn, subj.plant, subj.net, start, end, ctx.settings)
     evidence = await _evidence(conn, subj, start, end, ctx.settings)
     params = parameters(ctx.settings)
-    return lambda placement: day_payload(subj.plant.key, day, subj.plant.timezone, start, end, periods, totals,
-                                         method, params, evidence, placement)
+    return lambda placement: day_payload(
+        subj.plant.key, day, subj.plant.timezone, start, end, periods, totals, method, params, evidence, placement
+    )
 
 
 # --- issuing -------------------------------------------------------------------------------------------------------
 
-async def issue(conn: asyncpg.Connection, ctx: Issuing, subj: Subject, kind: str, start: datetime, end: datetime,
-                build: Build, now: datetime, *, reason: str | None = None,
-                details: Mapping[str, Any] | None = None) -> store.Stored | None:
+
+async def issue(
+    conn: asyncpg.Connection,
+    ctx: Issuing,
+    subj: Subject,
+    kind: str,
+    start: datetime,
+    end: datetime,
+    build: Build,
+    now: datetime,
+    *,
+    reason: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> store.Stored | None:
     """Sign and chain a new revision if it states something new (revision 1, or changed content); else None.
 
     The caller holds the plant's lock (`store.lock_plant`) in this transaction."""
@@ -156,14 +176,31 @@ async def issue(conn: asyncpg.Connection, ctx: Issuing, subj: Subject, kind: str
         diff = changes(old, payload)
         if not diff:
             return None
-        restatement = {"reason": reason or "recomputed", "replaces": prior.hash, "replaces_revision": prior.revision,
-                       "changes": diff, **(details or {})}
-        payload = parse(canonical(build(Placement(placement.revision, placement.sequence, now, previous,
-                                                  restatement))))
+        restatement = {
+            "reason": reason or "recomputed",
+            "replaces": prior.hash,
+            "replaces_revision": prior.revision,
+            "changes": diff,
+            **(details or {}),
+        }
+        payload = parse(canonical(build(Placement(placement.revision, placement.sequence, now, previous, restatement))))
     key = ctx.key()
     token = sign(payload, key)
-    stored = store.Stored(0, subj.plant.id, kind, start, end, placement.revision, placement.sequence, now, key.kid,
-                          statement_hash(token), previous, reason if prior else None, token)
+    stored = store.Stored(
+        0,
+        subj.plant.id,
+        kind,
+        start,
+        end,
+        placement.revision,
+        placement.sequence,
+        now,
+        key.kid,
+        statement_hash(token),
+        previous,
+        reason if prior else None,
+        token,
+    )
     await store.insert(conn, stored)
     if prior is not None:
         await _announce(conn, subj, stored, payload)
@@ -178,14 +215,23 @@ async def _announce(conn: asyncpg.Connection, subj: Subject, stored: store.Store
         log.info("no partner webhook outbox in this build; %s not announced", stored.hash)
         return
     restatement = payload.get("restatement") or {}
-    event = {"plant": subj.plant.key, "kind": stored.kind, "period_start": payload["period_start"],
-             "period_end": payload["period_end"], "revision": stored.revision, "hash": stored.hash,
-             "reason": restatement.get("reason"), "changes": restatement.get("changes", []), "jws": stored.jws}
+    event = {
+        "plant": subj.plant.key,
+        "kind": stored.kind,
+        "period_start": payload["period_start"],
+        "period_end": payload["period_end"],
+        "revision": stored.revision,
+        "hash": stored.hash,
+        "reason": restatement.get("reason"),
+        "changes": restatement.get("changes", []),
+        "jws": stored.jws,
+    }
     await outbox.enqueue_plant_event(conn, subj.plant.id, RESTATED, event, at=stored.issued_at)
 
 
-async def issue_range(conn: asyncpg.Connection, ctx: Issuing, subj: Subject, start: datetime, end: datetime,
-                      now: datetime) -> list[store.Stored]:
+async def issue_range(
+    conn: asyncpg.Connection, ctx: Issuing, subj: Subject, start: datetime, end: datetime, now: datetime
+) -> list[store.Stored]:
     """Revision 1 of every closed period with data in [start, end) that has none yet (locks the plant)."""
     await store.lock_plant(conn, subj.plant.id)
     horizon = min(end, now - timedelta(seconds=ctx.settings.late_data_window_s))
@@ -198,8 +244,9 @@ async def issue_range(conn: asyncpg.Connection, ctx: Issuing, subj: Subject, sta
     for p in periods:
         if p.end > horizon or p.start in stated or not _has_data(minutes, p.start, p.end):
             continue
-        got = await issue(conn, ctx, subj, "period", p.start, p.end, await period_builder(conn, ctx, subj, p, method),
-                          now)
+        got = await issue(
+            conn, ctx, subj, "period", p.start, p.end, await period_builder(conn, ctx, subj, p, method), now
+        )
         if got is not None:
             issued.append(got)
         if len(issued) >= MAX_PERIODS_PER_CALL:
@@ -212,8 +259,9 @@ def _has_data(minutes: Sequence[datetime], start: datetime, end: datetime) -> bo
     return i < len(minutes) and minutes[i] < end
 
 
-async def issue_days(conn: asyncpg.Connection, ctx: Issuing, subj: Subject, start: datetime, end: datetime,
-                     now: datetime) -> list[store.Stored]:
+async def issue_days(
+    conn: asyncpg.Connection, ctx: Issuing, subj: Subject, start: datetime, end: datetime, now: datetime
+) -> list[store.Stored]:
     """A statement per plant-local day in [start, end) whose periods are all closed and that has stated periods."""
     await store.lock_plant(conn, subj.plant.id)
     horizon = min(end, now - timedelta(seconds=ctx.settings.late_data_window_s))
@@ -231,8 +279,16 @@ async def issue_days(conn: asyncpg.Connection, ctx: Issuing, subj: Subject, star
     return issued
 
 
-async def restate(conn: asyncpg.Connection, ctx: Issuing, plant_key: str, period_start: datetime, reason: str, *,
-                  now: datetime, details: Mapping[str, Any] | None = None) -> list[store.Stored]:
+async def restate(
+    conn: asyncpg.Connection,
+    ctx: Issuing,
+    plant_key: str,
+    period_start: datetime,
+    reason: str,
+    *,
+    now: datetime,
+    details: Mapping[str, Any] | None = None,
+) -> list[store.Stored]:
     """Recompute a stated period (and its plant-local day) and issue new revisions where anything changed.
 
     For corrections and late data alike; runs in the caller's transaction; returns the new revisions."""
@@ -244,15 +300,35 @@ async def restate(conn: asyncpg.Connection, ctx: Issuing, plant_key: str, period
     periods, _, method = await settle(conn, subj.plant, subj.net, prior.period_start, prior.period_end, ctx.settings)
     numbers = next(p for p in periods if p.start == prior.period_start)
     out = []
-    got = await issue(conn, ctx, subj, "period", numbers.start, numbers.end,
-                      await period_builder(conn, ctx, subj, numbers, method), now, reason=reason, details=details)
+    got = await issue(
+        conn,
+        ctx,
+        subj,
+        "period",
+        numbers.start,
+        numbers.end,
+        await period_builder(conn, ctx, subj, numbers, method),
+        now,
+        reason=reason,
+        details=details,
+    )
     if got is not None:
         out.append(got)
     day = local_day(period_start, subj.plant.timezone)
     day_start, day_end = local_day_bounds(day, subj.plant.timezone)
     if await store.latest(conn, subj.plant.id, "day", day_start) is not None:
-        got = await issue(conn, ctx, subj, "day", day_start, day_end, await day_builder(conn, ctx, subj, day), now,
-                          reason=reason, details=details)
+        got = await issue(
+            conn,
+            ctx,
+            subj,
+            "day",
+            day_start,
+            day_end,
+            await day_builder(conn, ctx, subj, day),
+            now,
+            reason=reason,
+            details=details,
+        )
         if got is not None:
             out.append(got)
     return out
@@ -295,8 +371,9 @@ async def restate_late(conn: asyncpg.Connection, ctx: Issuing, subj: Subject, no
         prior = await store.latest(conn, subj.plant.id, "period", start)
         late = sorted({b["id"] for b in got if prior is None or b["received_at"] > prior.issued_at})
         if late:  # only batches received after the statement was issued are late for it
-            out += await restate(conn, ctx, subj.plant.key, start, "late data", now=now,
-                                 details={"ingest_batches": late})
+            out += await restate(
+                conn, ctx, subj.plant.key, start, "late data", now=now, details={"ingest_batches": late}
+            )
     for b in batches:
         if b["first_ts"] < horizon:
             out += await issue_range(conn, ctx, subj, b["first_ts"] - gap, min(b["last_ts"] + gap, horizon), now)

@@ -33,8 +33,9 @@ class Stored:
     jws: str
 
 
-COLUMNS = ("id, plant_id, kind, period_start, period_end, revision, sequence, issued_at, kid, hash, previous, reason,"
-           " jws")
+COLUMNS = (
+    "id, plant_id, kind, period_start, period_end, revision, sequence, issued_at, kid, hash, previous, reason, jws"
+)
 
 
 def _stored(row: asyncpg.Record) -> Stored:
@@ -50,14 +51,20 @@ async def lock_plant(conn: asyncpg.Connection, plant_id: int, *, wait: bool = Tr
 
 
 async def chain_tip(conn: asyncpg.Connection, plant_id: int) -> tuple[int, str | None]:
-    row = await conn.fetchrow("SELECT sequence, hash FROM statements WHERE plant_id = $1 ORDER BY sequence DESC"
-                              " LIMIT 1", plant_id)
+    row = await conn.fetchrow(
+        "SELECT sequence, hash FROM statements WHERE plant_id = $1 ORDER BY sequence DESC LIMIT 1", plant_id
+    )
     return (row["sequence"], row["hash"]) if row else (0, None)
 
 
 async def latest(conn: asyncpg.Connection, plant_id: int, kind: str, period_start: datetime) -> Stored | None:
-    row = await conn.fetchrow(f"SELECT {COLUMNS} FROM statements WHERE plant_id = $1 AND kind = $2"
-                              " AND period_start = $3 ORDER BY revision DESC LIMIT 1", plant_id, kind, period_start)
+    row = await conn.fetchrow(
+        f"SELECT {COLUMNS} FROM statements WHERE plant_id = $1 AND kind = $2"
+        " AND period_start = $3 ORDER BY revision DESC LIMIT 1",
+        plant_id,
+        kind,
+        period_start,
+    )
     return _stored(row) if row else None
 
 
@@ -65,52 +72,94 @@ async def insert(conn: asyncpg.Connection, s: Stored) -> int:
     return await conn.fetchval(
         """INSERT INTO statements (plant_id, kind, period_start, period_end, revision, sequence, issued_at, kid, hash,
                previous, reason, jws) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id""",
-        s.plant_id, s.kind, s.period_start, s.period_end, s.revision, s.sequence, s.issued_at, s.kid, s.hash,
-        s.previous, s.reason, s.jws)
+        s.plant_id,
+        s.kind,
+        s.period_start,
+        s.period_end,
+        s.revision,
+        s.sequence,
+        s.issued_at,
+        s.kid,
+        s.hash,
+        s.previous,
+        s.reason,
+        s.jws,
+    )
 
 
-async def as_of(conn: asyncpg.Connection, plant_id: int, start: datetime, end: datetime, at: datetime | None,
-                kinds: Sequence[str]) -> list[Stored]:
+async def as_of(
+    conn: asyncpg.Connection, plant_id: int, start: datetime, end: datetime, at: datetime | None, kinds: Sequence[str]
+) -> list[Stored]:
     """Per (kind, period) in [start, end) the newest revision issued at or before `at` (None: now)."""
     rows = await conn.fetch(
         f"""SELECT DISTINCT ON (kind, period_start) {COLUMNS} FROM statements
             WHERE plant_id = $1 AND period_start >= $2 AND period_start < $3 AND kind = ANY($4::text[])
               AND ($5::timestamptz IS NULL OR issued_at <= $5)
-            ORDER BY kind, period_start, revision DESC""", plant_id, start, end, list(kinds), at)
+            ORDER BY kind, period_start, revision DESC""",
+        plant_id,
+        start,
+        end,
+        list(kinds),
+        at,
+    )
     return sorted((_stored(r) for r in rows), key=lambda s: (s.period_start, s.kind != "day"))
 
 
 async def revisions(conn: asyncpg.Connection, plant_id: int, kind: str, period_start: datetime) -> list[Stored]:
-    rows = await conn.fetch(f"SELECT {COLUMNS} FROM statements WHERE plant_id = $1 AND kind = $2"
-                            " AND period_start = $3 ORDER BY revision DESC", plant_id, kind, period_start)
+    rows = await conn.fetch(
+        f"SELECT {COLUMNS} FROM statements WHERE plant_id = $1 AND kind = $2"
+        " AND period_start = $3 ORDER BY revision DESC",
+        plant_id,
+        kind,
+        period_start,
+    )
     return [_stored(r) for r in rows]
 
 
 async def chain(conn: asyncpg.Connection, plant_id: int, since: datetime | None) -> list[Stored]:
     """The plant's statements in chain order (from the first one issued at or after `since`)."""
-    rows = await conn.fetch(f"SELECT {COLUMNS} FROM statements WHERE plant_id = $1"
-                            " AND ($2::timestamptz IS NULL OR issued_at >= $2) ORDER BY sequence", plant_id, since)
+    rows = await conn.fetch(
+        f"SELECT {COLUMNS} FROM statements WHERE plant_id = $1"
+        " AND ($2::timestamptz IS NULL OR issued_at >= $2) ORDER BY sequence",
+        plant_id,
+        since,
+    )
     return [_stored(r) for r in rows]
 
 
-async def stated_periods(conn: asyncpg.Connection, plant_id: int, kind: str, start: datetime, end: datetime
-                         ) -> list[datetime]:
-    rows = await conn.fetch("SELECT DISTINCT period_start FROM statements WHERE plant_id = $1 AND kind = $2"
-                            " AND period_start >= $3 AND period_start < $4 ORDER BY 1", plant_id, kind, start, end)
+async def stated_periods(
+    conn: asyncpg.Connection, plant_id: int, kind: str, start: datetime, end: datetime
+) -> list[datetime]:
+    rows = await conn.fetch(
+        "SELECT DISTINCT period_start FROM statements WHERE plant_id = $1 AND kind = $2"
+        " AND period_start >= $3 AND period_start < $4 ORDER BY 1",
+        plant_id,
+        kind,
+        start,
+        end,
+    )
     return [r["period_start"] for r in rows]
 
 
-async def overlapping(conn: asyncpg.Connection, plant_id: int, kind: str, start: datetime, end: datetime
-                      ) -> list[datetime]:
+async def overlapping(
+    conn: asyncpg.Connection, plant_id: int, kind: str, start: datetime, end: datetime
+) -> list[datetime]:
     """Starts of stated periods that overlap [start, end)."""
-    rows = await conn.fetch("SELECT DISTINCT period_start FROM statements WHERE plant_id = $1 AND kind = $2"
-                            " AND period_start < $4 AND period_end > $3 ORDER BY 1", plant_id, kind, start, end)
+    rows = await conn.fetch(
+        "SELECT DISTINCT period_start FROM statements WHERE plant_id = $1 AND kind = $2"
+        " AND period_start < $4 AND period_end > $3 ORDER BY 1",
+        plant_id,
+        kind,
+        start,
+        end,
+    )
     return [r["period_start"] for r in rows]
 
 
 async def last_stated_end(conn: asyncpg.Connection, plant_id: int, kind: str) -> datetime | None:
-    return await conn.fetchval("SELECT max(period_end) FROM statements WHERE plant_id = $1 AND kind = $2",
-                               plant_id, kind)
+    return await conn.fetchval(
+        "SELECT max(period_end) FROM statements WHERE plant_id = $1 AND kind = $2", plant_id, kind
+    )
 
 
 # The readings a period's numbers depend on (shared/settlement's hold rule): every reading in [start, end), and per
@@ -134,34 +183,41 @@ async def readings(conn: asyncpg.Connection, signals: dict[int, str], start: dat
     return [Row(signals[r["signal_id"]], r["ts"], r["value"], from_db(r["quality"])) for r in rows]
 
 
-async def minutes_with_data(conn: asyncpg.Connection, signal_id: int, start: datetime, end: datetime
-                            ) -> list[datetime]:
-    rows = await conn.fetch("SELECT bucket FROM rollups_1m WHERE signal_id = $1 AND bucket >= $2 AND bucket < $3"
-                            " ORDER BY bucket", signal_id, start, end)
+async def minutes_with_data(conn: asyncpg.Connection, signal_id: int, start: datetime, end: datetime) -> list[datetime]:
+    rows = await conn.fetch(
+        "SELECT bucket FROM rollups_1m WHERE signal_id = $1 AND bucket >= $2 AND bucket < $3 ORDER BY bucket",
+        signal_id,
+        start,
+        end,
+    )
     return [r["bucket"] for r in rows]
 
 
 async def next_data(conn: asyncpg.Connection, signal_id: int, after: datetime) -> datetime | None:
-    return await conn.fetchval("SELECT bucket FROM rollups_1m WHERE signal_id = $1 AND bucket >= $2 ORDER BY bucket"
-                               " LIMIT 1", signal_id, after)
+    return await conn.fetchval(
+        "SELECT bucket FROM rollups_1m WHERE signal_id = $1 AND bucket >= $2 ORDER BY bucket LIMIT 1", signal_id, after
+    )
 
 
 async def first_stated(conn: asyncpg.Connection, plant_id: int, kind: str) -> datetime | None:
-    return await conn.fetchval("SELECT min(period_start) FROM statements WHERE plant_id = $1 AND kind = $2",
-                               plant_id, kind)
+    return await conn.fetchval(
+        "SELECT min(period_start) FROM statements WHERE plant_id = $1 AND kind = $2", plant_id, kind
+    )
 
 
 async def first_data(conn: asyncpg.Connection, signal_id: int) -> datetime | None:
-    return await conn.fetchval("SELECT bucket FROM rollups_1m WHERE signal_id = $1 ORDER BY bucket LIMIT 1",
-                               signal_id)
+    return await conn.fetchval("SELECT bucket FROM rollups_1m WHERE signal_id = $1 ORDER BY bucket LIMIT 1", signal_id)
 
 
 # --- signing keys --------------------------------------------------------------------------------------------------
 
+
 async def register_keys(conn: asyncpg.Connection | asyncpg.Pool, jwks: Sequence[dict[str, Any]]) -> None:
     """Publish public keys (never private parts); keys stay published after they stop signing."""
-    await conn.executemany("INSERT INTO signing_keys (kid, jwk) VALUES ($1, $2::jsonb) ON CONFLICT (kid) DO NOTHING",
-                           [(k["kid"], json.dumps(k)) for k in jwks])
+    await conn.executemany(
+        "INSERT INTO signing_keys (kid, jwk) VALUES ($1, $2::jsonb) ON CONFLICT (kid) DO NOTHING",
+        [(k["kid"], json.dumps(k)) for k in jwks],
+    )
 
 
 async def published_keys(conn: asyncpg.Connection | asyncpg.Pool) -> list[dict[str, Any]]:
@@ -171,31 +227,44 @@ async def published_keys(conn: asyncpg.Connection | asyncpg.Pool) -> list[dict[s
 
 # --- late data -----------------------------------------------------------------------------------------------------
 
+
 async def batches_seen_until(conn: asyncpg.Connection, plant_id: int) -> datetime | None:
     return await conn.fetchval("SELECT batches_seen_until FROM statement_issuer WHERE plant_id = $1", plant_id)
 
 
 async def set_batches_seen_until(conn: asyncpg.Connection, plant_id: int, at: datetime) -> None:
-    await conn.execute("""INSERT INTO statement_issuer (plant_id, batches_seen_until) VALUES ($1, $2)
+    await conn.execute(
+        """INSERT INTO statement_issuer (plant_id, batches_seen_until) VALUES ($1, $2)
                           ON CONFLICT (plant_id) DO UPDATE SET batches_seen_until = excluded.batches_seen_until""",
-                       plant_id, at)
+        plant_id,
+        at,
+    )
 
 
-async def late_batches(conn: asyncpg.Connection, signal_ids: Sequence[int], since: datetime, until: datetime,
-                       margin: timedelta) -> list[asyncpg.Record]:
+async def late_batches(
+    conn: asyncpg.Connection, signal_ids: Sequence[int], since: datetime, until: datetime, margin: timedelta
+) -> list[asyncpg.Record]:
     """Ingest batches received in (since - margin, until] that touched `signal_ids`."""
     return await conn.fetch(
         """SELECT id, received_at, first_ts, last_ts FROM ingest_batches
            WHERE received_at > $2 AND received_at <= $3 AND signal_ids && $1::int4[] ORDER BY id""",
-        list(signal_ids), since - margin, until)
+        list(signal_ids),
+        since - margin,
+        until,
+    )
 
 
-async def batches_touching(conn: asyncpg.Connection | asyncpg.Pool, signal_ids: Sequence[int], start: datetime,
-                           end: datetime, limit: int) -> list[asyncpg.Record]:
+async def batches_touching(
+    conn: asyncpg.Connection | asyncpg.Pool, signal_ids: Sequence[int], start: datetime, end: datetime, limit: int
+) -> list[asyncpg.Record]:
     """Provenance: the accepted batches with readings of `signal_ids` between start and end."""
     return await conn.fetch(
         """SELECT b.id, b.received_at, b.count, b.digest, b.first_ts, b.last_ts, b.signal_ids, k.name AS sender,
                   k.role AS sender_role
            FROM ingest_batches AS b JOIN api_keys AS k ON k.id = b.api_key_id
            WHERE b.signal_ids && $1::int4[] AND b.first_ts < $3 AND b.last_ts >= $2 ORDER BY b.id LIMIT $4""",
-        list(signal_ids), start, end, limit)
+        list(signal_ids),
+        start,
+        end,
+        limit,
+    )

@@ -33,12 +33,11 @@ MAX_COMMENT_CHARS = 500
 # which the CSP style-src does not restrict.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                               "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",  # same-origin POSTs keep their Origin header (checked against CSRF)
     "Cache-Control": "no-store",
 }
-
 
 
 class AckIn(BaseModel):
@@ -151,21 +150,32 @@ async def plant_page(request: Request, plant: str, day: str | None = None) -> Re
         return _redirect("/ui/login")
     found = await _readable_plant(request, principal, plant)
     if found is None:  # unknown and not yours look alike: a partner learns nothing of other plants
-        return _page(request, "not_found.html", {"principal": principal, "csrf": _csrf(request), "plant": plant},
-                     status=404)
+        return _page(
+            request, "not_found.html", {"principal": principal, "csrf": _csrf(request), "plant": plant}, status=404
+        )
     now = datetime.now(UTC)
     chosen = parse_day(day, found.timezone, now) or local_today(found.timezone, now)
     start, end = local_day_bounds(chosen, found.timezone)
     settings = deps.get_settings(request)
     plants = sorted(visible_plants(principal, await deps.get_catalog(request)), key=lambda p: p.key)
-    return _page(request, "plant.html", {
-        "principal": principal, "csrf": _csrf(request), "plant": found, "plants": plants,
-        "can_ack": principal.role in session.ACK_ROLES, "day": chosen.isoformat(),
-        "today": local_today(found.timezone, now).isoformat(),
-        "day_start": start.isoformat().replace("+00:00", "Z"), "day_end": end.isoformat().replace("+00:00", "Z"),
-        "stale_after_s": settings.ui_stale_after_s, "nominal_hz": settings.nominal_frequency_hz,
-        "bands_mhz": ",".join(f"{b * 1000:g}" for b in sorted(settings.frequency_bands_hz)),
-    })
+    return _page(
+        request,
+        "plant.html",
+        {
+            "principal": principal,
+            "csrf": _csrf(request),
+            "plant": found,
+            "plants": plants,
+            "can_ack": principal.role in session.ACK_ROLES,
+            "day": chosen.isoformat(),
+            "today": local_today(found.timezone, now).isoformat(),
+            "day_start": start.isoformat().replace("+00:00", "Z"),
+            "day_end": end.isoformat().replace("+00:00", "Z"),
+            "stale_after_s": settings.ui_stale_after_s,
+            "nominal_hz": settings.nominal_frequency_hz,
+            "bands_mhz": ",".join(f"{b * 1000:g}" for b in sorted(settings.frequency_bands_hz)),
+        },
+    )
 
 
 async def _signed_in(request: Request) -> Principal:
@@ -181,10 +191,12 @@ async def plant_alerts(request: Request, plant: str) -> Response:
     principal = await _signed_in(request)
     if await _readable_plant(request, principal, plant) is None:
         raise ApiError(404, "unknown_plant", f"No plant {plant!r}.", {"plant": plant})
-    alerts = await service.alerts_of(request.app.state.pool, principal, plant, deps.get_settings(request),
-                                     datetime.now(UTC))
-    return Response(encode({"plant": plant, "alerts": alerts}), media_type="application/json",
-                    headers={"Cache-Control": "no-store"})
+    alerts = await service.alerts_of(
+        request.app.state.pool, principal, plant, deps.get_settings(request), datetime.now(UTC)
+    )
+    return Response(
+        encode({"plant": plant, "alerts": alerts}), media_type="application/json", headers={"Cache-Control": "no-store"}
+    )
 
 
 @router.post("/ui/alerts/{alert_id}/ack")

@@ -40,8 +40,9 @@ async def sign_in(pool: asyncpg.Pool, token: str, settings: Settings, now: datet
             raise SignInError(403, f"A {principal.role} key cannot sign in to the dashboard.")
         session_id = session.new_session_id()
         await store.delete_expired_sessions(conn, now)
-        await store.create_session(conn, session.session_hash(session_id), principal.key_id,
-                                   session.expiry(settings, now))
+        await store.create_session(
+            conn, session.session_hash(session_id), principal.key_id, session.expiry(settings, now)
+        )
     return SignedIn(session_id, principal)
 
 
@@ -50,12 +51,17 @@ async def sign_out(pool: asyncpg.Pool, session_id: str) -> None:
         await store.delete_session(conn, session.session_hash(session_id))
 
 
-async def alerts_of(pool: asyncpg.Pool, principal: Principal, plant: str, settings: Settings, now: datetime
-                    ) -> list[store.AlertView]:
+async def alerts_of(
+    pool: asyncpg.Pool, principal: Principal, plant: str, settings: Settings, now: datetime
+) -> list[store.AlertView]:
     """A plant's alerts; operators also see alerts tied to no plant (e.g. a silent gateway)."""
     async with connection(pool) as conn:
-        return await store.plant_alerts(conn, plant, with_unlabelled=principal.role in session.ACK_ROLES,
-                                        resolved_since=now - timedelta(hours=settings.ui_recent_alerts_h))
+        return await store.plant_alerts(
+            conn,
+            plant,
+            with_unlabelled=principal.role in session.ACK_ROLES,
+            resolved_since=now - timedelta(hours=settings.ui_recent_alerts_h),
+        )
 
 
 async def acknowledge(pool: asyncpg.Pool, principal: Principal, alert_id: int, comment: str | None) -> None:
@@ -67,8 +73,12 @@ async def acknowledge(pool: asyncpg.Pool, principal: Principal, alert_id: int, c
     as `POST /v1/alerts/{id}/ack` leaves it, and the evaluator (which owns every other transition) honours it.
     """
     if principal.role not in session.ACK_ROLES:
-        raise ApiError(403, "forbidden_role", f"A {principal.role} key cannot acknowledge alerts.",
-                       {"role": principal.role, "allowed_roles": list(session.ACK_ROLES)})
+        raise ApiError(
+            403,
+            "forbidden_role",
+            f"A {principal.role} key cannot acknowledge alerts.",
+            {"role": principal.role, "allowed_roles": list(session.ACK_ROLES)},
+        )
     async with transaction(pool) as conn:
         outcome = await alert_acks.acknowledge(conn, alert_id, principal.name, comment)
     if outcome == "unknown_alert":

@@ -59,13 +59,19 @@ def same_origin(request: Request) -> bool:
 
 
 def set_session_cookie(response: Response, session_id: str, settings: Settings) -> None:
-    response.set_cookie(SESSION_COOKIE, session_id, max_age=settings.ui_session_ttl_s, path="/", httponly=True,
-                        samesite="strict", secure=settings.ui_cookie_secure)
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_id,
+        max_age=settings.ui_session_ttl_s,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=settings.ui_cookie_secure,
+    )
 
 
 def clear_session_cookie(response: Response, settings: Settings) -> None:
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict",
-                           secure=settings.ui_cookie_secure)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=settings.ui_cookie_secure)
 
 
 def session_id_of(request: Request) -> str | None:
@@ -89,6 +95,10 @@ async def principal_from_session(request: Request, roles: tuple[str, ...]) -> Pr
     """For the JSON endpoints: the session's principal if it has one of `roles` (403 if not); None without one."""
     principal = await current_principal(request)
     if principal is not None and principal.role not in roles:
-        raise ApiError(403, "forbidden_role", f"A {principal.role} key cannot do this.",
-                       {"role": principal.role, "allowed_roles": list(roles)})
+        raise ApiError(
+            403,
+            "forbidden_role",
+            f"A {principal.role} key cannot do this.",
+            {"role": principal.role, "allowed_roles": list(roles)},
+        )
     return principal

@@ -13,16 +13,19 @@ from shared.auth import Principal
 
 
 async def create_session(conn: asyncpg.Connection, id_hash: bytes, key_id: int, expires_at: datetime) -> None:
-    await conn.execute("INSERT INTO ui_sessions (id_hash, api_key_id, expires_at) VALUES ($1, $2, $3)",
-                       id_hash, key_id, expires_at)
+    await conn.execute(
+        "INSERT INTO ui_sessions (id_hash, api_key_id, expires_at) VALUES ($1, $2, $3)", id_hash, key_id, expires_at
+    )
 
 
-async def session_principal(conn: asyncpg.Connection | asyncpg.Pool, id_hash: bytes, now: datetime
-                            ) -> Principal | None:
+async def session_principal(conn: asyncpg.Connection | asyncpg.Pool, id_hash: bytes, now: datetime) -> Principal | None:
     """The key behind a live session: unexpired, and the key not revoked."""
     row = await conn.fetchrow(
         """SELECT k.id, k.name, k.role, k.partner FROM ui_sessions s JOIN api_keys k ON k.id = s.api_key_id
-           WHERE s.id_hash = $1 AND s.expires_at > $2 AND k.revoked_at IS NULL""", id_hash, now)
+           WHERE s.id_hash = $1 AND s.expires_at > $2 AND k.revoked_at IS NULL""",
+        id_hash,
+        now,
+    )
     return Principal(row["id"], row["name"], row["role"], row["partner"]) if row else None
 
 
@@ -65,13 +68,35 @@ LIMIT $4
 """
 
 
-async def plant_alerts(conn: asyncpg.Connection | asyncpg.Pool, plant: str, *, with_unlabelled: bool,
-                       resolved_since: datetime, limit: int = 100) -> list[AlertView]:
+async def plant_alerts(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    plant: str,
+    *,
+    with_unlabelled: bool,
+    resolved_since: datetime,
+    limit: int = 100,
+) -> list[AlertView]:
     """Firing and pending alerts of a plant, and those resolved since `resolved_since`; firing first."""
     rows = await conn.fetch(ALERTS_SQL, plant, with_unlabelled, resolved_since, limit)
-    return [AlertView(r["id"], r["rule"], r["severity"], r["state"], r["value"], json.loads(r["labels"]),
-                      json.loads(r["evidence"]), r["pending_since"], r["firing_since"], r["resolved_at"],
-                      r["evaluated_at"], r["acked_by"], r["acked_at"], r["ack_comment"]) for r in rows]
+    return [
+        AlertView(
+            r["id"],
+            r["rule"],
+            r["severity"],
+            r["state"],
+            r["value"],
+            json.loads(r["labels"]),
+            json.loads(r["evidence"]),
+            r["pending_since"],
+            r["firing_since"],
+            r["resolved_at"],
+            r["evaluated_at"],
+            r["acked_by"],
+            r["acked_at"],
+            r["ack_comment"],
+        )
+        for r in rows
+    ]
 
 
 async def alert_plant(conn: asyncpg.Connection, alert_id: int) -> tuple[bool, str | None]:

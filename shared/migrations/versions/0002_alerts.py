@@ -22,8 +22,15 @@ JSONB = postgresql.JSONB(astext_type=sa.Text())
 EMPTY_JSON = sa.text("'{}'::jsonb")
 PENDING = sa.text("status = 'pending'")
 
-TABLES = ("webhook_attempts", "webhook_outbox", "webhook_endpoints", "alert_silences", "alert_transitions", "alerts",
-          "alert_rules")
+TABLES = (
+    "webhook_attempts",
+    "webhook_outbox",
+    "webhook_endpoints",
+    "alert_silences",
+    "alert_transitions",
+    "alerts",
+    "alert_rules",
+)
 
 
 def upgrade() -> None:

@@ -82,8 +82,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "correction_approvals",
-        sa.Column("correction_id", sa.Integer, sa.ForeignKey("corrections.id", ondelete="CASCADE"),
-                  primary_key=True),
+        sa.Column("correction_id", sa.Integer, sa.ForeignKey("corrections.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("partner", sa.Text, primary_key=True),
         sa.Column("approved_by", sa.Text, nullable=False),
         sa.Column("key_id", sa.Integer, sa.ForeignKey("api_keys.id"), nullable=False),
@@ -92,20 +91,24 @@ def upgrade() -> None:
     # The overlay: substitute readings of a correction. Original readings are never changed.
     op.create_table(
         "reading_substitutions",
-        sa.Column("correction_id", sa.Integer, sa.ForeignKey("corrections.id", ondelete="CASCADE"),
-                  primary_key=True),
+        sa.Column("correction_id", sa.Integer, sa.ForeignKey("corrections.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("ts", TSTZ, primary_key=True),
         sa.Column("value", sa.Float, nullable=False),
         sa.Column("quality", sa.Integer, nullable=False),
     )
     # Partner-owned endpoints: scoped to one plant and one partner (NULL: an operator endpoint of the alerts service).
     op.add_column("webhook_endpoints", sa.Column("partner", sa.Text, nullable=True))
-    op.add_column("webhook_endpoints", sa.Column("plant_id", sa.Integer,
-                                                 sa.ForeignKey("plants.id", ondelete="CASCADE"), nullable=True))
-    op.add_column("webhook_endpoints", sa.Column("event_types", postgresql.ARRAY(sa.Text), nullable=False,
-                                                 server_default=sa.text("'{}'::text[]")))
-    op.create_check_constraint("webhook_endpoints_partner_scoped", "webhook_endpoints",
-                               "(partner IS NULL) = (plant_id IS NULL)")
+    op.add_column(
+        "webhook_endpoints",
+        sa.Column("plant_id", sa.Integer, sa.ForeignKey("plants.id", ondelete="CASCADE"), nullable=True),
+    )
+    op.add_column(
+        "webhook_endpoints",
+        sa.Column("event_types", postgresql.ARRAY(sa.Text), nullable=False, server_default=sa.text("'{}'::text[]")),
+    )
+    op.create_check_constraint(
+        "webhook_endpoints_partner_scoped", "webhook_endpoints", "(partner IS NULL) = (plant_id IS NULL)"
+    )
     # Settlement events (statement.restated, dispute.*) are not about an alert.
     op.alter_column("webhook_outbox", "alert_id", nullable=True)
 

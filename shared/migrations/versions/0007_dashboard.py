@@ -27,16 +27,33 @@ depends_on = None
 
 TSTZ = sa.DateTime(timezone=True)
 READONLY_ROLE = "baseload_readonly"
-READABLE_TABLES = ("plants", "plant_partners", "signals", "readings", "rollups_1m", "commitments",
-                   "commitment_schedule", "commitment_exclusions", "alert_rules", "alerts", "alert_transitions")
+READABLE_TABLES = (
+    "plants",
+    "plant_partners",
+    "signals",
+    "readings",
+    "rollups_1m",
+    "commitments",
+    "commitment_schedule",
+    "commitment_exclusions",
+    "alert_rules",
+    "alerts",
+    "alert_transitions",
+)
 
 
 def _grant_sql(verb: str) -> str:
     tables = ", ".join(READABLE_TABLES)
-    action = (f"GRANT SELECT ON {tables} TO {READONLY_ROLE}" if verb == "grant"
-              else f"REVOKE SELECT ON {tables} FROM {READONLY_ROLE}")
-    schema = (f"GRANT USAGE ON SCHEMA public TO {READONLY_ROLE}" if verb == "grant"
-              else f"REVOKE USAGE ON SCHEMA public FROM {READONLY_ROLE}")
+    action = (
+        f"GRANT SELECT ON {tables} TO {READONLY_ROLE}"
+        if verb == "grant"
+        else f"REVOKE SELECT ON {tables} FROM {READONLY_ROLE}"
+    )
+    schema = (
+        f"GRANT USAGE ON SCHEMA public TO {READONLY_ROLE}"
+        if verb == "grant"
+        else f"REVOKE USAGE ON SCHEMA public FROM {READONLY_ROLE}"
+    )
     return f"""
 DO $$
 BEGIN

@@ -18,9 +18,31 @@ branch_labels = None
 depends_on = None
 
 TSTZ = sa.DateTime(timezone=True)
-COLUMNS = ("signal_id", "bucket", "count", "sum", "min", "max", "first_ts", "first_value", "last_ts", "last_value",
-           "good_count", "good_sum", "good_min", "good_max", "good_first_ts", "good_first_value", "good_last_ts",
-           "good_last_value", "area", "good_area", "good_held_s", "max_step_s", "last_step_s")
+COLUMNS = (
+    "signal_id",
+    "bucket",
+    "count",
+    "sum",
+    "min",
+    "max",
+    "first_ts",
+    "first_value",
+    "last_ts",
+    "last_value",
+    "good_count",
+    "good_sum",
+    "good_min",
+    "good_max",
+    "good_first_ts",
+    "good_first_value",
+    "good_last_ts",
+    "good_last_value",
+    "area",
+    "good_area",
+    "good_held_s",
+    "max_step_s",
+    "last_step_s",
+)
 
 
 def _coarser(source: str, width: str) -> str:

@@ -24,9 +24,16 @@ FAST_RETRIES = (0.0, 0.3, 0.6, 1.0, 1.0, 1.0)
 
 
 def fast_settings(database_url: str, **overrides: Any) -> Settings:
-    values: dict[str, Any] = dict(database_url=database_url, tick_s=0.2, full_sweep_s=2.0, dispatch_poll_s=0.2,
-                                  retry_schedule_s=FAST_RETRIES, retry_jitter=0.0, delivery_timeout_s=3.0,
-                                  webhook_allow_cidrs="127.0.0.1/32")
+    values: dict[str, Any] = dict(
+        database_url=database_url,
+        tick_s=0.2,
+        full_sweep_s=2.0,
+        dispatch_poll_s=0.2,
+        retry_schedule_s=FAST_RETRIES,
+        retry_jitter=0.0,
+        delivery_timeout_s=3.0,
+        webhook_allow_cidrs="127.0.0.1/32",
+    )
     values.update(overrides)
     return Settings(**values)
 
@@ -104,5 +111,10 @@ async def setup(client: Any, hook_url: str, *, rules: list[dict[str, Any]]) -> s
 
 
 def threshold_rule(name: str, signal: str, **extra: Any) -> dict[str, Any]:
-    return {"name": name, "kind": "threshold", "severity": "critical",
-            "params": {"signal": signal, "op": "above", "value": 180.0}, **extra}
+    return {
+        "name": name,
+        "kind": "threshold",
+        "severity": "critical",
+        "params": {"signal": signal, "op": "above", "value": 180.0},
+        **extra,
+    }

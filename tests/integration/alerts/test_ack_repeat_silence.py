@@ -20,10 +20,14 @@ def types(receiver: Receiver) -> list[str]:
 async def test_ack_stops_reminders_and_unack_resumes_them(database_url: str, db: asyncpg.Pool) -> None:
     receiver = Receiver()
     token = await make_key(db, role="operator", name="ana")
-    async with serving(receiver.app()) as hook, serving(create_app(fast_settings(database_url))) as base, \
-            httpx.AsyncClient(base_url=base, headers={"authorization": f"Bearer {token}"}) as client:
-        receiver.secret = await setup(client, hook, rules=[
-            threshold_rule("gt1-hot", "gt1.active_power", repeat_interval="1s")])
+    async with (
+        serving(receiver.app()) as hook,
+        serving(create_app(fast_settings(database_url))) as base,
+        httpx.AsyncClient(base_url=base, headers={"authorization": f"Bearer {token}"}) as client,
+    ):
+        receiver.secret = await setup(
+            client, hook, rules=[threshold_rule("gt1-hot", "gt1.active_power", repeat_interval="1s")]
+        )
         await asyncio.sleep(0.3)
         await write(db, "gt1.active_power", [(datetime.now(UTC), 199.0)])
         await wait_for(lambda: types(receiver)[:2] == ["alert.firing", "alert.reminder"], 5)
@@ -42,12 +46,20 @@ async def test_ack_stops_reminders_and_unack_resumes_them(database_url: str, db:
 async def test_a_silence_mutes_until_it_is_expired(database_url: str, db: asyncpg.Pool) -> None:
     receiver = Receiver()
     token = await make_key(db, role="operator")
-    async with serving(receiver.app()) as hook, serving(create_app(fast_settings(database_url))) as base, \
-            httpx.AsyncClient(base_url=base, headers={"authorization": f"Bearer {token}"}) as client:
+    async with (
+        serving(receiver.app()) as hook,
+        serving(create_app(fast_settings(database_url))) as base,
+        httpx.AsyncClient(base_url=base, headers={"authorization": f"Bearer {token}"}) as client,
+    ):
         receiver.secret = await setup(client, hook, rules=[threshold_rule("gt1-hot", "gt1.active_power")])
-        silence = await client.post("/v1/silences", json={
-            "matchers": [{"name": "alertname", "value": "gt1-.*", "op": "=~"}],
-            "ends_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(), "comment": "maintenance"})
+        silence = await client.post(
+            "/v1/silences",
+            json={
+                "matchers": [{"name": "alertname", "value": "gt1-.*", "op": "=~"}],
+                "ends_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+                "comment": "maintenance",
+            },
+        )
         assert silence.status_code == 201
         await asyncio.sleep(0.3)
         await write(db, "gt1.active_power", [(datetime.now(UTC), 199.0)])

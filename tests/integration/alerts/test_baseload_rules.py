@@ -24,8 +24,10 @@ async def evaluate_at(database_url: str, db: asyncpg.Pool, now: datetime) -> dic
         evaluator = Evaluator(pool, fast_settings(database_url), database_url, clock=lambda: now)
         await evaluator.refresh_rules()
         await evaluator.cycle(set(), full=True)
-        rows = await pool.fetch("SELECT r.name, a.labels->>'check' AS check, a.state, a.evidence FROM alerts a"
-                                " JOIN alert_rules r ON r.id = a.rule_id")
+        rows = await pool.fetch(
+            "SELECT r.name, a.labels->>'check' AS check, a.state, a.evidence FROM alerts a"
+            " JOIN alert_rules r ON r.id = a.rule_id"
+        )
     finally:
         await pool.close()
     return {f"{r['name']}/{r['check']}": r for r in rows}
@@ -39,12 +41,16 @@ async def load_rules(db: asyncpg.Pool, *rules: dict) -> None:
 
 
 PLAIN = {"name": "plain", "kind": "baseload_deviation", "params": {"plant": "nish"}}
-CORRECTED = {"name": "corrected", "kind": "frequency_corrected_deviation",
-             "params": {"plant": "nish", "droop": 0.05, "deadband_mhz": 10, "p_nominal_mw": 500}}
+CORRECTED = {
+    "name": "corrected",
+    "kind": "frequency_corrected_deviation",
+    "params": {"plant": "nish", "droop": 0.05, "deadband_mhz": 10, "p_nominal_mw": 500},
+}
 
 
-async def test_a_missed_period_fires_its_final_verdict_with_the_energy_deviation(database_url: str,
-                                                                                 db: asyncpg.Pool) -> None:
+async def test_a_missed_period_fires_its_final_verdict_with_the_energy_deviation(
+    database_url: str, db: asyncpg.Pool
+) -> None:
     await load_rules(db, PLAIN)
     await write(db, "plant.net_output", every_5s(T0, 15, 465.0))
     alerts = await evaluate_at(database_url, db, T0 + timedelta(minutes=15, seconds=30))

@@ -35,17 +35,23 @@ def types_by_alert(receiver: Receiver) -> dict[int, list[str]]:
     return out
 
 
-async def test_a_receiver_down_then_up_gets_the_backlog_in_order_per_alert(database_url: str,
-                                                                            db: asyncpg.Pool) -> None:
+async def test_a_receiver_down_then_up_gets_the_backlog_in_order_per_alert(database_url: str, db: asyncpg.Pool) -> None:
     receiver = Receiver(status=503)
     token = await make_key(db, role="operator")
-    async with serving(receiver.app()) as hook, serving(create_app(fast_settings(database_url))) as base, \
-            httpx.AsyncClient(base_url=base, headers={"authorization": f"Bearer {token}"}) as client:
-        receiver.secret = await setup(client, hook, rules=[threshold_rule("gt1-hot", "gt1.active_power"),
-                                                           threshold_rule("gt2-hot", "gt2.active_power")])
+    async with (
+        serving(receiver.app()) as hook,
+        serving(create_app(fast_settings(database_url))) as base,
+        httpx.AsyncClient(base_url=base, headers={"authorization": f"Bearer {token}"}) as client,
+    ):
+        receiver.secret = await setup(
+            client,
+            hook,
+            rules=[threshold_rule("gt1-hot", "gt1.active_power"), threshold_rule("gt2-hot", "gt2.active_power")],
+        )
         await asyncio.sleep(0.3)
-        await asyncio.gather(flap(db, "gt1.active_power", [190, 150, 195]),
-                             flap(db, "gt2.active_power", [185, 150, 190]))
+        await asyncio.gather(
+            flap(db, "gt1.active_power", [190, 150, 195]), flap(db, "gt2.active_power", [185, 150, 190])
+        )
         await wait_for(lambda: receiver.attempts >= 3)
         failed_ids = set(receiver.arrivals)
         receiver.status = 200
@@ -60,8 +66,11 @@ async def test_dead_letters_are_logged_and_can_be_redelivered(database_url: str,
     receiver = Receiver(status=500)
     token = await make_key(db, role="operator")
     settings = fast_settings(database_url, retry_schedule_s=(0.0, 0.2))
-    async with serving(receiver.app()) as hook, serving(create_app(settings)) as base, \
-            httpx.AsyncClient(base_url=base, headers={"authorization": f"Bearer {token}"}) as client:
+    async with (
+        serving(receiver.app()) as hook,
+        serving(create_app(settings)) as base,
+        httpx.AsyncClient(base_url=base, headers={"authorization": f"Bearer {token}"}) as client,
+    ):
         receiver.secret = await setup(client, hook, rules=[threshold_rule("gt1-hot", "gt1.active_power")])
         await asyncio.sleep(0.3)
         await write(db, "gt1.active_power", [(datetime.now(UTC), 199.0)])
@@ -84,14 +93,27 @@ async def test_two_replicas_send_each_notification_exactly_once(database_url: st
     receiver = Receiver()
     token = await make_key(db, role="operator")
     settings = fast_settings(database_url, full_sweep_s=0.5)
-    async with serving(receiver.app()) as hook, serving(create_app(settings)) as base, \
-            serving(create_app(settings)), \
-            httpx.AsyncClient(base_url=base, headers={"authorization": f"Bearer {token}"}) as client:
-        receiver.secret = await setup(client, hook, rules=[
-            threshold_rule(f"hot-{key}", key) for key in ("gt1.active_power", "gt2.active_power", "st1.active_power")])
+    async with (
+        serving(receiver.app()) as hook,
+        serving(create_app(settings)) as base,
+        serving(create_app(settings)),
+        httpx.AsyncClient(base_url=base, headers={"authorization": f"Bearer {token}"}) as client,
+    ):
+        receiver.secret = await setup(
+            client,
+            hook,
+            rules=[
+                threshold_rule(f"hot-{key}", key)
+                for key in ("gt1.active_power", "gt2.active_power", "st1.active_power")
+            ],
+        )
         await asyncio.sleep(0.3)
-        await asyncio.gather(*(flap(db, key, [190, 150, 190, 150], pause=0.25)
-                               for key in ("gt1.active_power", "gt2.active_power", "st1.active_power")))
+        await asyncio.gather(
+            *(
+                flap(db, key, [190, 150, 190, 150], pause=0.25)
+                for key in ("gt1.active_power", "gt2.active_power", "st1.active_power")
+            )
+        )
         await wait_for(lambda: len(receiver.received) >= 12)
         await asyncio.sleep(1.5)  # time for any duplicate to show up
     ids = Counter(m.headers["webhook-id"] for m in receiver.received)
@@ -100,16 +122,24 @@ async def test_two_replicas_send_each_notification_exactly_once(database_url: st
     assert transitions == 12  # firing, resolved, firing, resolved for each of three alerts
 
 
-async def test_a_kill_mid_delivery_loses_nothing_and_repeats_the_same_webhook_id(database_url: str,
-                                                                                  db: asyncpg.Pool) -> None:
+async def test_a_kill_mid_delivery_loses_nothing_and_repeats_the_same_webhook_id(
+    database_url: str, db: asyncpg.Pool
+) -> None:
     receiver = Receiver(delay_s=30.0)
     token = await make_key(db, role="operator")
     port = free_port()
-    env = {**os.environ, "BASELOAD_DATABASE_URL": database_url, "BASELOAD_ALERTS_PORT": str(port),
-           "BASELOAD_ALERTS_TICK_S": "0.2", "BASELOAD_ALERTS_DISPATCH_POLL_S": "0.2", "BASELOAD_LOG_LEVEL": "warning",
-           "BASELOAD_ALERTS_WEBHOOK_ALLOW_CIDRS": "127.0.0.1/32",
-           # the lease a killed sender leaves behind expires after the timeout plus the margin
-           "BASELOAD_ALERTS_DELIVERY_TIMEOUT_S": "3", "BASELOAD_ALERTS_DELIVERY_LEASE_MARGIN_S": "1"}
+    env = {
+        **os.environ,
+        "BASELOAD_DATABASE_URL": database_url,
+        "BASELOAD_ALERTS_PORT": str(port),
+        "BASELOAD_ALERTS_TICK_S": "0.2",
+        "BASELOAD_ALERTS_DISPATCH_POLL_S": "0.2",
+        "BASELOAD_LOG_LEVEL": "warning",
+        "BASELOAD_ALERTS_WEBHOOK_ALLOW_CIDRS": "127.0.0.1/32",
+        # the lease a killed sender leaves behind expires after the timeout plus the margin
+        "BASELOAD_ALERTS_DELIVERY_TIMEOUT_S": "3",
+        "BASELOAD_ALERTS_DELIVERY_LEASE_MARGIN_S": "1",
+    }
     command = [sys.executable, "-m", "services.cli", "serve", "alerts"]
 
     def start() -> subprocess.Popen[bytes]:
@@ -124,9 +154,12 @@ async def test_a_kill_mid_delivery_loses_nothing_and_repeats_the_same_webhook_id
 
     process = start()
     try:
-        async with serving(receiver.app()) as hook, httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}", headers={"authorization": f"Bearer {token}"}
-        ) as client:
+        async with (
+            serving(receiver.app()) as hook,
+            httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}", headers={"authorization": f"Bearer {token}"}
+            ) as client,
+        ):
             await wait_for(ready, 20)
             receiver.secret = await setup(client, hook, rules=[threshold_rule("gt1-hot", "gt1.active_power")])
             await asyncio.sleep(0.5)

@@ -12,22 +12,30 @@ from tests.integration.alerts.helpers import Receiver, fast_settings, wait_for, 
 from tests.support import make_key, serving
 
 
-async def test_a_frequency_excursion_is_notified_once_signed_and_resolved(database_url: str,
-                                                                           db: asyncpg.Pool) -> None:
+async def test_a_frequency_excursion_is_notified_once_signed_and_resolved(database_url: str, db: asyncpg.Pool) -> None:
     receiver = Receiver()
     token = await make_key(db, role="operator", name="oncall-lead")
     auth = {"authorization": f"Bearer {token}"}
-    async with serving(receiver.app()) as hook_url, serving(create_app(fast_settings(database_url))) as base, \
-            httpx.AsyncClient(base_url=base, headers=auth) as client:
+    async with (
+        serving(receiver.app()) as hook_url,
+        serving(create_app(fast_settings(database_url))) as base,
+        httpx.AsyncClient(base_url=base, headers=auth) as client,
+    ):
         created = await client.post("/v1/webhook-endpoints", json={"name": "oncall", "url": f"{hook_url}/hook"})
         assert created.status_code == 201, created.text
         receiver.secret = created.json()["secret"]
         assert receiver.secret.startswith("whsec_")
         assert "secret" not in (await client.get("/v1/webhook-endpoints")).json()[0]
-        rule = await client.post("/v1/rules", json={
-            "name": "grid-band", "kind": "frequency_band", "severity": "critical", "labels": {"team": "grid"},
-            "params": {"signal": "grid.frequency", "low_hz": 49.8, "high_hz": 50.2},
-        })
+        rule = await client.post(
+            "/v1/rules",
+            json={
+                "name": "grid-band",
+                "kind": "frequency_band",
+                "severity": "critical",
+                "labels": {"team": "grid"},
+                "params": {"signal": "grid.frequency", "low_hz": 49.8, "high_hz": 50.2},
+            },
+        )
         assert rule.status_code == 201, rule.text
         # The evaluator learns of the new rule by NOTIFY; should it lag, its full sweep (2 s here) still fires it.
 
@@ -53,7 +61,9 @@ async def test_a_frequency_excursion_is_notified_once_signed_and_resolved(databa
         assert [a["state"] for a in alerts] == ["resolved"]
         detail = (await client.get(f"/v1/alerts/{alerts[0]['id']}")).json()
         assert [(t["from_state"], t["to_state"]) for t in detail["transitions"]] == [
-            ("inactive", "firing"), ("firing", "resolved")]
+            ("inactive", "firing"),
+            ("firing", "resolved"),
+        ]
         assert detail["transitions"][0]["evidence"]["frequency_hz"] == 49.71
         deliveries = (await client.get("/v1/deliveries")).json()
         assert {d["status"] for d in deliveries} == {"delivered"} and len(deliveries) == 2

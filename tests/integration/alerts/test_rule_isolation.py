@@ -22,12 +22,15 @@ async def insert_broken_rules(db: asyncpg.Pool) -> dict[str, int]:
     """Rows the API would refuse, written with plain SQL as a careless migration or an older version might."""
     params = {"signal": "gt2.active_power", "op": "above", "value": 1.0}
     return {
-        "overflowing-timing": await db.fetchval(INSERT_RULE, "overflowing-timing", "threshold", json.dumps(params),
-                                                1e17),
-        "empty-signal": await db.fetchval(INSERT_RULE, "empty-signal", "threshold",
-                                          json.dumps({**params, "signal": ""}), 0.0),
-        "missing-value": await db.fetchval(INSERT_RULE, "missing-value", "threshold",
-                                           json.dumps({"signal": "gt1.active_power", "op": "above"}), 0.0),
+        "overflowing-timing": await db.fetchval(
+            INSERT_RULE, "overflowing-timing", "threshold", json.dumps(params), 1e17
+        ),
+        "empty-signal": await db.fetchval(
+            INSERT_RULE, "empty-signal", "threshold", json.dumps({**params, "signal": ""}), 0.0
+        ),
+        "missing-value": await db.fetchval(
+            INSERT_RULE, "missing-value", "threshold", json.dumps({"signal": "gt1.active_power", "op": "above"}), 0.0
+        ),
     }
 
 
@@ -38,14 +41,18 @@ def metric(text: str, name: str) -> float:
     return 0.0
 
 
-async def test_a_broken_rule_is_marked_and_skipped_while_a_good_rule_still_fires(database_url: str,
-                                                                                 db: asyncpg.Pool) -> None:
+async def test_a_broken_rule_is_marked_and_skipped_while_a_good_rule_still_fires(
+    database_url: str, db: asyncpg.Pool
+) -> None:
     broken = await insert_broken_rules(db)
     receiver = Receiver()
     token = await make_key(db, role="operator")
     settings = fast_settings(database_url, metrics_refresh_s=0.2)
-    async with serving(receiver.app()) as hook, serving(create_app(settings)) as base, \
-            httpx.AsyncClient(base_url=base, headers={"authorization": f"Bearer {token}"}) as client:
+    async with (
+        serving(receiver.app()) as hook,
+        serving(create_app(settings)) as base,
+        httpx.AsyncClient(base_url=base, headers={"authorization": f"Bearer {token}"}) as client,
+    ):
         receiver.secret = await setup(client, hook, rules=[threshold_rule("gt1-hot", "gt1.active_power")])
         await asyncio.sleep(0.5)
         await write(db, "gt1.active_power", [(datetime.now(UTC), 199.0)])
@@ -60,8 +67,10 @@ async def test_a_broken_rule_is_marked_and_skipped_while_a_good_rule_still_fires
         rules = {r["name"]: r for r in (await client.get("/v1/rules")).json()}
         await asyncio.sleep(0.5)  # a few more cycles: the broken rules keep failing, the good one keeps running
         metrics = (await client.get("/metrics")).text
-        fixed = await client.put(f"/v1/rules/{broken['missing-value']}", json={
-            **threshold_rule("missing-value", "gt1.active_power"), "severity": "info"})
+        fixed = await client.put(
+            f"/v1/rules/{broken['missing-value']}",
+            json={**threshold_rule("missing-value", "gt1.active_power"), "severity": "info"},
+        )
     body = receiver.received[0].json()
     assert body["type"] == "alert.firing" and body["data"]["rule"]["name"] == "gt1-hot"
     assert receiver.received[0].verified
@@ -75,5 +84,10 @@ async def test_a_broken_rule_is_marked_and_skipped_while_a_good_rule_still_fires
     assert metric(metrics, 'baseload_alerts_rule_errors_total{stage="evaluate"}') >= 1
     assert metric(metrics, "baseload_alerts_rules_failing") == 3
     assert fixed.status_code == 200 and fixed.json()["last_error"] is None
-    assert await db.fetchval("SELECT count(*) FROM alerts a JOIN alert_rules r ON r.id = a.rule_id"
-                             " WHERE r.name = ANY($1::text[])", list(broken)) == 0
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM alerts a JOIN alert_rules r ON r.id = a.rule_id WHERE r.name = ANY($1::text[])",
+            list(broken),
+        )
+        == 0
+    )

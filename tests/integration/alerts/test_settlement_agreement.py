@@ -24,8 +24,7 @@ from tests.support import make_key, serving
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # the demo commitment: 480 MW ± 10 MW, 15 min periods
 UNCERTAIN = 0x40000000  # OPC UA severity 01: not Good, so it ends the hold of the Good reading before it
-NUMBERS = ("committed_mw", "tolerance_mw", "delivered_mw", "deviation_mw", "deviation_mwh", "delivered_mwh",
-           "coverage")
+NUMBERS = ("committed_mw", "tolerance_mw", "delivered_mw", "deviation_mw", "deviation_mwh", "delivered_mwh", "coverage")
 
 
 def irregular(start: datetime, end: datetime, mean_mw: float, rng: random.Random) -> list[tuple[datetime, float, int]]:
@@ -60,8 +59,9 @@ async def final_at(database_url: str, now: datetime) -> dict[str, Any] | None:
 async def api_periods(api: httpx.AsyncClient, start: datetime, end: datetime) -> dict[str, dict[str, Any]]:
     response = await api.get("/v1/plants/nish/compliance", params={"start": start.isoformat(), "end": end.isoformat()})
     assert response.status_code == 200, response.text
-    return {datetime.fromisoformat(p["start"].replace("Z", "+00:00")).isoformat(): p
-            for p in response.json()["periods"]}
+    return {
+        datetime.fromisoformat(p["start"].replace("Z", "+00:00")).isoformat(): p for p in response.json()["periods"]
+    }
 
 
 def assert_same_numbers(alert: dict[str, Any], period: dict[str, Any]) -> None:
@@ -74,15 +74,18 @@ def assert_same_numbers(alert: dict[str, Any], period: dict[str, Any]) -> None:
 
 
 async def test_alert_period_numbers_equal_the_compliance_report_and_late_data_revisions_are_stated(
-        database_url: str, db: asyncpg.Pool) -> None:
+    database_url: str, db: asyncpg.Pool
+) -> None:
     rng = random.Random(20261125)
     await load_rules(db, PLAIN)
     p1, p2, p3 = T0, T0 + timedelta(minutes=15), T0 + timedelta(minutes=30)
     await write(db, irregular(p1, p2, 455.0, rng))  # clearly short of 480 ± 10
     await write(db, irregular(p2, p2 + timedelta(minutes=12), 460.0, rng))  # the rest of period 2 arrives late
     token = await make_key(db, role="operator", name="ops")
-    async with serving(create_api(ApiSettings(database_url=database_url))) as base, httpx.AsyncClient(
-            base_url=base, headers={"authorization": f"Bearer {token}"}, timeout=30) as api:
+    async with (
+        serving(create_api(ApiSettings(database_url=database_url))) as base,
+        httpx.AsyncClient(base_url=base, headers={"authorization": f"Bearer {token}"}, timeout=30) as api,
+    ):
         assert await final_at(database_url, p2 + timedelta(seconds=5)) is None  # ended, but within the grace
         first = await final_at(database_url, p2 + timedelta(seconds=30))
         report = await api_periods(api, p1, p3)

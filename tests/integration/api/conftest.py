@@ -45,8 +45,9 @@ class Api:
         async with self.db.acquire() as conn:
             await write_readings(conn, rows)
 
-    async def eventually(self, path: str, check: Callable[[dict[str, Any]], bool], *, within_s: float = 5.0,
-                         **params: Any) -> dict[str, Any]:
+    async def eventually(
+        self, path: str, check: Callable[[dict[str, Any]], bool], *, within_s: float = 5.0, **params: Any
+    ) -> dict[str, Any]:
         """The first body for which `check` holds: a change reaches the api's cache by NOTIFY, just after commit."""
         deadline = asyncio.get_running_loop().time() + within_s
         while True:
@@ -73,8 +74,7 @@ def api_settings(database_url: str) -> Settings:
 
 
 @asynccontextmanager
-async def running_api(settings: Settings, db: asyncpg.Pool, tokens: dict[str, str] | None = None
-                      ) -> AsyncIterator[Api]:
+async def running_api(settings: Settings, db: asyncpg.Pool, tokens: dict[str, str] | None = None) -> AsyncIterator[Api]:
     """The api app under uvicorn on 127.0.0.1 with `settings`."""
     tokens = tokens or await _tokens(db)
     async with serving(create_app(settings)) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:

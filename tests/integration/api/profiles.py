@@ -14,8 +14,9 @@ def series(start: datetime, seconds: int, value: Callable[[int], float], *, step
     return [(start + timedelta(seconds=i * step_s), value(i)) for i in range(count)]
 
 
-def held_integral(samples: Sequence[Sample], lo: datetime, hi: datetime, max_gap_s: float,
-                  method: str = "step") -> tuple[float, float]:
+def held_integral(
+    samples: Sequence[Sample], lo: datetime, hi: datetime, max_gap_s: float, method: str = "step"
+) -> tuple[float, float]:
     """(area in value·s, covered s) over [lo, hi): each sample holds until the next one if it is at most max_gap_s
     away, else as long as the step before it (at most max_gap_s; 0 for a first sample); with `trapezoid`, linear
     between samples at most max_gap_s apart. Clipped exactly to [lo, hi)."""

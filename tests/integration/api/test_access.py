@@ -36,8 +36,12 @@ MATRIX = {
 
 async def test_each_role_gets_exactly_its_scope_on_each_endpoint(api: Api) -> None:
     await api.write("plant.net_output", series(T0, 900, lambda i: 480.0, step_s=10))
-    got = {role: {name: (await api.get(path, role=role, **params)).status_code
-                  for name, (path, params) in ENDPOINTS.items()} for role in MATRIX}
+    got = {
+        role: {
+            name: (await api.get(path, role=role, **params)).status_code for name, (path, params) in ENDPOINTS.items()
+        }
+        for role in MATRIX
+    }
     assert got == MATRIX
 
 
@@ -58,40 +62,56 @@ async def test_a_stranger_partner_sees_no_plants_and_errors_use_the_envelope(api
 AGG = "/v1/signals/plant.net_output/aggregates"
 
 
-@pytest.mark.parametrize(("path", "params", "status", "code"), [
-    (AGG, {"start": "2026-06-01T10:00:00Z", "end": "2026-06-01T10:00:00Z"}, 400, "invalid_range"),
-    (AGG, {"start": "2026-06-02T00:00:00Z", "end": "2026-06-01T00:00:00Z"}, 400, "invalid_range"),
-    (AGG, {**RANGE, "every": "7m"}, 400, "unknown_every"),
-    (AGG, {**RANGE, "every": "1h", "fn": "avg,median"}, 400, "unknown_fn"),
-    (AGG, {**RANGE, "fill": "spline"}, 400, "unknown_fill"),
-    (AGG, {**RANGE, "quality": "bad"}, 400, "unknown_quality"),
-    (AGG, {**RANGE, "tz": "Mars/Olympus"}, 400, "unknown_tz"),
-    (AGG, {"start": "2020-01-01T00:00:00Z", "end": "2026-01-01T00:00:00Z", "every": "1m"}, 400, "too_many_buckets"),
-    (AGG, {"start": "yesterday", "end": "2026-06-01T10:00:00Z"}, 400, "invalid_time"),
-    (AGG, {"start": "2026-06-01T10:00:00", "end": "2026-06-01T11:00:00Z"}, 400, "invalid_time"),
-    (AGG, {"end": "2026-06-01T11:00:00Z"}, 400, "missing_parameter"),
-    ("/v1/plants/nish/aggregates", {"start": "2025-09-01T00:00:00Z", "end": "2026-03-01T00:00:00Z", "every": "1m"},
-     400, "too_many_buckets"),
-    ("/v1/signals/plant.net_output/readings", {**RANGE, "limit": "0"}, 400, "invalid_limit"),
-    ("/v1/signals/plant.net_output/readings", {**RANGE, "cursor": "%%%"}, 400, "invalid_cursor"),
-    ("/v1/plants/nish/energy", {**RANGE, "every": "fortnight"}, 400, "unknown_every"),
-    ("/v1/plants/nish/compliance", {"start": "2026-06-01T10:15:00Z", "end": "2026-06-01T10:00:00Z"}, 400,
-     "invalid_range"),
-    ("/v1/plants/nish/frequency", {"start": "2026-01-01T00:00:00Z", "end": "2026-03-01T00:00:00Z"}, 400,
-     "range_too_long"),
-    ("/v1/plants/nish/fuel", {**RANGE, "every": "3s"}, 400, "unknown_every"),
-    ("/v1/signals/no.such/aggregates", RANGE, 404, "unknown_signal"),
-    ("/v1/signals/no.such/readings", RANGE, 404, "unknown_signal"),
-    ("/v1/plants/atlantis/signals", {}, 404, "unknown_plant"),
-    ("/v1/plants/atlantis/energy", RANGE, 404, "unknown_plant"),
-    ("/v1/plants/atlantis/compliance", RANGE, 404, "unknown_plant"),
-    ("/v1/plants/atlantis/frequency", RANGE, 404, "unknown_plant"),
-    ("/v1/plants/atlantis/fuel", RANGE, 404, "unknown_plant"),
-    ("/v1/plants/atlantis/stream", {}, 404, "unknown_plant"),
-    ("/v1/plants/nish/aggregates", {**RANGE, "signals": "gt1.active_power,no.such"}, 404, "unknown_signal"),
-])
-async def test_bad_requests_are_400_and_unknown_things_404(api: Api, path: str, params: dict, status: int,
-                                                          code: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "params", "status", "code"),
+    [
+        (AGG, {"start": "2026-06-01T10:00:00Z", "end": "2026-06-01T10:00:00Z"}, 400, "invalid_range"),
+        (AGG, {"start": "2026-06-02T00:00:00Z", "end": "2026-06-01T00:00:00Z"}, 400, "invalid_range"),
+        (AGG, {**RANGE, "every": "7m"}, 400, "unknown_every"),
+        (AGG, {**RANGE, "every": "1h", "fn": "avg,median"}, 400, "unknown_fn"),
+        (AGG, {**RANGE, "fill": "spline"}, 400, "unknown_fill"),
+        (AGG, {**RANGE, "quality": "bad"}, 400, "unknown_quality"),
+        (AGG, {**RANGE, "tz": "Mars/Olympus"}, 400, "unknown_tz"),
+        (AGG, {"start": "2020-01-01T00:00:00Z", "end": "2026-01-01T00:00:00Z", "every": "1m"}, 400, "too_many_buckets"),
+        (AGG, {"start": "yesterday", "end": "2026-06-01T10:00:00Z"}, 400, "invalid_time"),
+        (AGG, {"start": "2026-06-01T10:00:00", "end": "2026-06-01T11:00:00Z"}, 400, "invalid_time"),
+        (AGG, {"end": "2026-06-01T11:00:00Z"}, 400, "missing_parameter"),
+        (
+            "/v1/plants/nish/aggregates",
+            {"start": "2025-09-01T00:00:00Z", "end": "2026-03-01T00:00:00Z", "every": "1m"},
+            400,
+            "too_many_buckets",
+        ),
+        ("/v1/signals/plant.net_output/readings", {**RANGE, "limit": "0"}, 400, "invalid_limit"),
+        ("/v1/signals/plant.net_output/readings", {**RANGE, "cursor": "%%%"}, 400, "invalid_cursor"),
+        ("/v1/plants/nish/energy", {**RANGE, "every": "fortnight"}, 400, "unknown_every"),
+        (
+            "/v1/plants/nish/compliance",
+            {"start": "2026-06-01T10:15:00Z", "end": "2026-06-01T10:00:00Z"},
+            400,
+            "invalid_range",
+        ),
+        (
+            "/v1/plants/nish/frequency",
+            {"start": "2026-01-01T00:00:00Z", "end": "2026-03-01T00:00:00Z"},
+            400,
+            "range_too_long",
+        ),
+        ("/v1/plants/nish/fuel", {**RANGE, "every": "3s"}, 400, "unknown_every"),
+        ("/v1/signals/no.such/aggregates", RANGE, 404, "unknown_signal"),
+        ("/v1/signals/no.such/readings", RANGE, 404, "unknown_signal"),
+        ("/v1/plants/atlantis/signals", {}, 404, "unknown_plant"),
+        ("/v1/plants/atlantis/energy", RANGE, 404, "unknown_plant"),
+        ("/v1/plants/atlantis/compliance", RANGE, 404, "unknown_plant"),
+        ("/v1/plants/atlantis/frequency", RANGE, 404, "unknown_plant"),
+        ("/v1/plants/atlantis/fuel", RANGE, 404, "unknown_plant"),
+        ("/v1/plants/atlantis/stream", {}, 404, "unknown_plant"),
+        ("/v1/plants/nish/aggregates", {**RANGE, "signals": "gt1.active_power,no.such"}, 404, "unknown_signal"),
+    ],
+)
+async def test_bad_requests_are_400_and_unknown_things_404(
+    api: Api, path: str, params: dict, status: int, code: str
+) -> None:
     response = await api.get(path, **params)
     assert response.status_code == status, response.text
     error = response.json()["error"]

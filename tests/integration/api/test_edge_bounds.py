@@ -8,13 +8,19 @@ import time
 from shared import auth
 from tests.integration.api.conftest import Api
 
-RANGE_PATHS = ["/v1/signals/plant.net_output/aggregates", "/v1/plants/nish/energy", "/v1/plants/nish/compliance",
-               "/v1/plants/nish/aggregates", "/v1/plants/nish/fuel", "/v1/plants/nish/frequency",
-               "/v1/signals/plant.net_output/readings"]
+RANGE_PATHS = [
+    "/v1/signals/plant.net_output/aggregates",
+    "/v1/plants/nish/energy",
+    "/v1/plants/nish/compliance",
+    "/v1/plants/nish/aggregates",
+    "/v1/plants/nish/fuel",
+    "/v1/plants/nish/frequency",
+    "/v1/signals/plant.net_output/readings",
+]
 OUT_OF_BOUNDS = [
-    ("0001-01-01T00:00:00+01:00", "2026-01-01T00:00:00Z"),      # before datetime.min once in UTC
+    ("0001-01-01T00:00:00+01:00", "2026-01-01T00:00:00Z"),  # before datetime.min once in UTC
     ("0001-01-02T00:00:00Z", "0001-01-09T00:00:00Z"),
-    ("2026-01-01T00:00:00Z", "9999-12-31T23:59:59-01:00"),      # after datetime.max once in UTC
+    ("2026-01-01T00:00:00Z", "9999-12-31T23:59:59-01:00"),  # after datetime.max once in UTC
     ("9999-12-24T00:00:00Z", "9999-12-31T00:00:00Z"),
     ("1969-12-31T23:59:59Z", "1970-01-02T00:00:00Z"),
 ]
@@ -32,18 +38,24 @@ async def test_times_outside_the_documented_bounds_are_400_with_or_without_tz(ap
 
 
 async def test_a_centuries_long_range_is_refused_promptly_and_the_service_stays_responsive(api: Api) -> None:
-    cases = [("/v1/plants/nish/compliance", {}), ("/v1/plants/nish/energy", {"every": "15m"}),
-             ("/v1/signals/plant.net_output/aggregates", {"every": "1h", "tz": "Europe/Belgrade"}),
-             ("/v1/plants/nish/aggregates", {"every": "1m"})]
-    for start, end in [("1026-11-01T00:00:00Z", "2026-11-01T00:00:00Z"),
-                       ("1970-01-01T00:00:00Z", "2199-12-31T00:00:00Z")]:
+    cases = [
+        ("/v1/plants/nish/compliance", {}),
+        ("/v1/plants/nish/energy", {"every": "15m"}),
+        ("/v1/signals/plant.net_output/aggregates", {"every": "1h", "tz": "Europe/Belgrade"}),
+        ("/v1/plants/nish/aggregates", {"every": "1m"}),
+    ]
+    for start, end in [
+        ("1026-11-01T00:00:00Z", "2026-11-01T00:00:00Z"),
+        ("1970-01-01T00:00:00Z", "2199-12-31T00:00:00Z"),
+    ]:
         for path, params in cases:
             started = time.monotonic()
             refused = await api.get(path, role="eps", start=start, end=end, **params)
             assert refused.status_code == 400, (path, start, refused.text[:300])
             assert refused.json()["error"]["code"] in ("too_many_buckets", "time_out_of_range")
-            normal = await api.get("/v1/plants/nish/compliance", role="eps", start="2026-11-01T00:00:00Z",
-                                   end="2026-11-02T00:00:00Z")
+            normal = await api.get(
+                "/v1/plants/nish/compliance", role="eps", start="2026-11-01T00:00:00Z", end="2026-11-02T00:00:00Z"
+            )
             assert normal.status_code == 200, normal.text[:300]
             assert time.monotonic() - started < 10, f"{path} from {start}: both answered within a generous bound"
 
@@ -65,4 +77,4 @@ async def test_an_open_stream_ends_soon_after_its_key_is_revoked(api: Api) -> No
         await asyncio.wait_for(drain(), timeout=10)  # the server ends the stream
     assert time.monotonic() - revoked_at < 5, "ended within a few seconds of the revocation"
     assert "event: revoked" in events
-    assert "event: latest" not in events[events.index("event: revoked"):]
+    assert "event: latest" not in events[events.index("event: revoked") :]

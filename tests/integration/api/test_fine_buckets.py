@@ -34,19 +34,30 @@ async def test_ten_second_buckets_of_a_1hz_profile_are_exact(api: Api) -> None:
     body = await api.json(PATH, **q)
     expected = []
     for k in range(6):
-        values = [v for _, v in samples[10 * k:10 * k + 10]]
-        expected.append({"start": iso(at(10 * k)), "end": iso(at(10 * k + 10)), "min": min(values),
-                         "max": max(values), "count": 10, "first": values[0], "last": values[-1],
-                         "coverage": 1.0})
+        values = [v for _, v in samples[10 * k : 10 * k + 10]]
+        expected.append(
+            {
+                "start": iso(at(10 * k)),
+                "end": iso(at(10 * k + 10)),
+                "min": min(values),
+                "max": max(values),
+                "count": 10,
+                "first": values[0],
+                "last": values[-1],
+                "coverage": 1.0,
+            }
+        )
         assert abs(body["buckets"][k]["avg"] - sum(values) / 10) < 1e-9
     assert [{k: v for k, v in b.items() if k != "avg"} for b in body["buckets"]] == expected
     assert body["every"] == "10s" and body["method"]["source"].startswith("readings")
-    response = await api.client.get(PATH, params=q, headers={"Authorization": f"Bearer {api.tokens['eps']}",
-                                                             "Accept": "text/csv"})
+    response = await api.client.get(
+        PATH, params=q, headers={"Authorization": f"Bearer {api.tokens['eps']}", "Accept": "text/csv"}
+    )
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [(r["start"], float(r["max"]), int(r["count"])) for r in rows] == [
-        (e["start"], e["max"], 10) for e in expected]
+        (e["start"], e["max"], 10) for e in expected
+    ]
 
 
 async def test_twa_holds_irregular_readings_within_each_bucket(api: Api) -> None:
@@ -102,8 +113,9 @@ async def test_fill_previous_and_linear_over_empty_fine_buckets(api: Api) -> Non
 
 async def test_plant_aggregates_serve_fine_buckets_too(api: Api) -> None:
     await api.write("gt1.active_power", [(at(i), float(i)) for i in range(20)])
-    body = await api.json("/v1/plants/nish/aggregates", **span(0, 20, every="5s", fn="max",
-                                                                signals="gt1.active_power,gt2.active_power"))
+    body = await api.json(
+        "/v1/plants/nish/aggregates", **span(0, 20, every="5s", fn="max", signals="gt1.active_power,gt2.active_power")
+    )
     by_signal = {s["signal"]: s for s in body["signals"]}
     assert by_signal["gt1.active_power"]["max"] == [4.0, 9.0, 14.0, 19.0]
     assert by_signal["gt2.active_power"]["count"] == [0, 0, 0, 0]

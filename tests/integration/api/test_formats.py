@@ -22,8 +22,9 @@ def iso(ts: datetime) -> str:
 
 
 async def _csv(api: Api, path: str, **params: str) -> list[dict[str, str]]:
-    response = await api.client.get(path, params=params, headers={"Authorization": f"Bearer {api.tokens['eps']}",
-                                                                  "Accept": "text/csv"})
+    response = await api.client.get(
+        path, params=params, headers={"Authorization": f"Bearer {api.tokens['eps']}", "Accept": "text/csv"}
+    )
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     assert json.loads(response.headers["x-baseload-method"]) if "x-baseload-method" in response.headers else True
     return list(csv.DictReader(io.StringIO(response.text)))
@@ -37,7 +38,8 @@ async def test_csv_parses_back_to_the_json_numbers(api: Api) -> None:
     body = await api.json(path, **q, role="eps")
     assert list(rows[0]) == ["start", "end", "avg", "max", "twa", "count", "coverage"]
     assert [(r["start"], float(r["avg"]), float(r["max"]), float(r["twa"]), int(r["count"])) for r in rows] == [
-        (b["start"], b["avg"], b["max"], b["twa"], b["count"]) for b in body["buckets"]]
+        (b["start"], b["avg"], b["max"], b["twa"], b["count"]) for b in body["buckets"]
+    ]
     energy = await _csv(api, "/v1/plants/nish/energy", start=iso(T0), end=iso(T0 + timedelta(hours=1)))
     gt1 = [r for r in energy if r["signal"] == "gt1.active_power"]
     assert len(gt1) == 4 and all(float(r["coverage"]) == 1.0 for r in gt1)
@@ -68,8 +70,12 @@ async def test_signals_list_ranges_and_latest_values(api: Api) -> None:
     body = await api.json("/v1/plants/nish/signals", role="socar")
     by_key = {s["key"]: s for s in body["signals"]}
     assert len(by_key) == 7
-    assert by_key["grid.frequency"]["latest"] == {"ts": iso(T0 + timedelta(seconds=1)), "value": 49.98,
-                                                  "quality": 0, "severity": "good"}
+    assert by_key["grid.frequency"]["latest"] == {
+        "ts": iso(T0 + timedelta(seconds=1)),
+        "value": 49.98,
+        "quality": 0,
+        "severity": "good",
+    }
     assert by_key["gt1.fuel_gas_flow"]["unit"] == "Nm3/h" and by_key["gt1.fuel_gas_flow"]["latest"] is None
     configured = {s.key: s for s in load_plant_file(DEMO_PLANT).signals}["plant.net_output"]
     assert by_key["plant.net_output"]["range"] == {"min": configured.min_value, "max": configured.max_value}
@@ -108,7 +114,16 @@ async def test_docs_health_and_metrics(api: Api) -> None:
 async def test_plant_aggregates_serve_many_signals_in_one_request(api: Api, role: str) -> None:
     for key, mw in (("gt1.active_power", 160.0), ("gt2.active_power", 161.0)):
         await api.write(key, series(T0, 300, lambda i, mw=mw: mw, step_s=5))
-    body = await api.json("/v1/plants/nish/aggregates", role=role, start=iso(T0), end=iso(T0 + timedelta(minutes=5)),
-                          every="1m", fn="avg", signals="gt2.active_power,gt1.active_power")
+    body = await api.json(
+        "/v1/plants/nish/aggregates",
+        role=role,
+        start=iso(T0),
+        end=iso(T0 + timedelta(minutes=5)),
+        every="1m",
+        fn="avg",
+        signals="gt2.active_power,gt1.active_power",
+    )
     assert [(s["signal"], s["avg"]) for s in body["signals"]] == [
-        ("gt2.active_power", [161.0] * 5), ("gt1.active_power", [160.0] * 5)]
+        ("gt2.active_power", [161.0] * 5),
+        ("gt1.active_power", [160.0] * 5),
+    ]

@@ -93,8 +93,11 @@ async def services(database_url: str, db: asyncpg.Pool) -> AsyncIterator[Service
     # (it overlaps the plant file's open-ended 480 MW commitment from 2026-01-01: the latest valid_from wins)
     gateway = await make_key(db, role="gateway", name="property-gw")
     api_settings = ApiSettings(database_url=database_url, cache_max_entries=0)
-    async with (running_api(api_settings, db) as api, serving(create_ingest(IngestSettings(database_url=database_url)))
-                as ingest_url, httpx.AsyncClient(base_url=ingest_url, timeout=30) as ingest):
+    async with (
+        running_api(api_settings, db) as api,
+        serving(create_ingest(IngestSettings(database_url=database_url))) as ingest_url,
+        httpx.AsyncClient(base_url=ingest_url, timeout=30) as ingest,
+    ):
         yield Services(api, ingest, gateway, itertools.count())
 
 
@@ -106,8 +109,9 @@ async def post_in_random_batches(s: Services, samples: list[Sample], rnd: random
     batches = [docs[a:b] for a, b in itertools.pairwise([0, *cuts, len(docs)])]
     rnd.shuffle(batches)
     for batch in batches:
-        reply = await s.ingest.post("/v1/readings", json={"readings": batch},
-                                    headers={"Authorization": f"Bearer {s.gateway}"})
+        reply = await s.ingest.post(
+            "/v1/readings", json={"readings": batch}, headers={"Authorization": f"Bearer {s.gateway}"}
+        )
         assert reply.status_code == 200 and not reply.json()["rejected"], reply.text
 
 
@@ -122,27 +126,42 @@ def expected_rollups(samples: Sequence[Sample], width: timedelta) -> dict[dateti
     for bucket, g in groups.items():
         steps = [Fraction((b.ts - a.ts) // US, 1_000_000) for a, b in itertools.pairwise(g)]
         good = [a.quality >> 30 == 0 for a in g[:-1]]
-        out[bucket] = (len(g), g[0].ts, g[-1].ts, g[-1].value,
-                       sum((Fraction(a.value) * st for a, st in zip(g, steps, strict=False)), Fraction(0)),
-                       sum((Fraction(a.value) * st for a, st, ok in zip(g, steps, good, strict=False) if ok),
-                           Fraction(0)),
-                       sum((st for st, ok in zip(steps, good, strict=True) if ok), Fraction(0)),
-                       max(steps, default=Fraction(0)), steps[-1] if steps else None)
+        out[bucket] = (
+            len(g),
+            g[0].ts,
+            g[-1].ts,
+            g[-1].value,
+            sum((Fraction(a.value) * st for a, st in zip(g, steps, strict=False)), Fraction(0)),
+            sum((Fraction(a.value) * st for a, st, ok in zip(g, steps, good, strict=False) if ok), Fraction(0)),
+            sum((st for st, ok in zip(steps, good, strict=True) if ok), Fraction(0)),
+            max(steps, default=Fraction(0)),
+            steps[-1] if steps else None,
+        )
     return out
 
 
 async def check_rollups(db: asyncpg.Pool, sid: int, samples: Sequence[Sample]) -> None:
-    for table, width in (("rollups_1m", timedelta(minutes=1)), ("rollups_15m", timedelta(minutes=15)),
-                         ("rollups_1h", timedelta(hours=1))):
-        rows = await db.fetch(f"""SELECT bucket, count, first_ts, last_ts, last_value, area, good_area, good_held_s,
-                                         max_step_s, last_step_s FROM {table} WHERE signal_id = $1""", sid)
+    for table, width in (
+        ("rollups_1m", timedelta(minutes=1)),
+        ("rollups_15m", timedelta(minutes=15)),
+        ("rollups_1h", timedelta(hours=1)),
+    ):
+        rows = await db.fetch(
+            f"""SELECT bucket, count, first_ts, last_ts, last_value, area, good_area, good_held_s,
+                                         max_step_s, last_step_s FROM {table} WHERE signal_id = $1""",
+            sid,
+        )
         expected = expected_rollups(samples, width)
         assert {r["bucket"] for r in rows} == set(expected), table
         for r in rows:
             n, first, last, value, area, good_area, held, max_step, last_step = expected[r["bucket"]]
             assert (r["count"], r["first_ts"], r["last_ts"], r["last_value"]) == (n, first, last, value), table
-            for got, exact, what in ((r["area"], area, "area"), (r["good_area"], good_area, "good_area"),
-                                     (r["good_held_s"], held, "good_held_s"), (r["max_step_s"], max_step, "max")):
+            for got, exact, what in (
+                (r["area"], area, "area"),
+                (r["good_area"], good_area, "good_area"),
+                (r["good_held_s"], held, "good_held_s"),
+                (r["max_step_s"], max_step, "max"),
+            ):
                 close(got, exact, f"{table} {what} {r['bucket']}")
             assert (r["last_step_s"] is None) == (last_step is None), table
             if last_step is not None:
@@ -151,8 +170,11 @@ async def check_rollups(db: asyncpg.Pool, sid: int, samples: Sequence[Sample]) -
 
 def close(got: float | None, exact: Fraction, what: str) -> None:
     assert got is not None, what
-    assert abs(Fraction(got) - exact) <= Fraction(1, 10**9) * max(abs(exact), Fraction(1, 1000)), (what, got,
-                                                                                                   float(exact))
+    assert abs(Fraction(got) - exact) <= Fraction(1, 10**9) * max(abs(exact), Fraction(1, 1000)), (
+        what,
+        got,
+        float(exact),
+    )
 
 
 def iso(ts: datetime) -> str:
@@ -160,13 +182,16 @@ def iso(ts: datetime) -> str:
 
 
 # Bounded: no shrinking (each example costs about a dozen HTTP round trips); a failure prints its example.
-@settings(max_examples=12, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
-          suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                    HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=12,
+    deadline=None,
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(raw=samplings(), rnd=st.randoms(use_true_random=False))
-async def test_api_numbers_equal_the_exact_integral_of_the_raw_readings(services: Services,
-                                                                        raw: list[tuple[int, float, int]],
-                                                                        rnd: random.Random) -> None:
+async def test_api_numbers_equal_the_exact_integral_of_the_raw_readings(
+    services: Services, raw: list[tuple[int, float, int]], rnd: random.Random
+) -> None:
     # Each example gets its own days; data starts at 22:30 UTC, so Belgrade's local midnight falls inside it.
     base = datetime(2026, 1, 5, 22, 30, tzinfo=UTC) + timedelta(days=3 * (next(services.day) % 90))
     samples = [Sample(base + timedelta(milliseconds=ms), v, q) for ms, v, q in raw]
@@ -185,16 +210,16 @@ async def test_api_numbers_equal_the_exact_integral_of_the_raw_readings(services
     energy = await api.json("/v1/plants/nish/energy", every="15m", **span)
     periods = next(x for x in energy["series"] if x["signal"] == SIGNAL)["periods"]
     for p in periods:
-        a, c = reference(samples, datetime.fromisoformat(p["start"]), datetime.fromisoformat(p["end"]),
-                         good_only=True)
+        a, c = reference(samples, datetime.fromisoformat(p["start"]), datetime.fromisoformat(p["end"]), good_only=True)
         if c:
             close(p["mwh"], a / 3600, f"energy {p['start']}")
         close(p["coverage"], c / 900, f"energy coverage {p['start']}")
 
     for quality, good_only in (("good", True), ("all", False)):
         for params in ({"every": "5m"}, {"every": "1d", "tz": "Europe/Belgrade"}, {"every": "1h", "tz": "UTC"}):
-            body = await api.json(f"/v1/signals/{SIGNAL}/aggregates", fn="twa", fill="null", quality=quality,
-                                  **params, **span)
+            body = await api.json(
+                f"/v1/signals/{SIGNAL}/aggregates", fn="twa", fill="null", quality=quality, **params, **span
+            )
             for b in body["buckets"]:
                 start, end = datetime.fromisoformat(b["start"]), datetime.fromisoformat(b["end"])
                 a, c = reference(samples, start, end, good_only=good_only)
@@ -208,8 +233,14 @@ async def test_api_numbers_equal_the_exact_integral_of_the_raw_readings(services
                 assert all(s.astimezone(BELGRADE).hour == 0 for s in starts)
 
     fine_lo = samples[0].ts.replace(second=0, microsecond=0)
-    fine = await api.json(f"/v1/signals/{SIGNAL}/aggregates", fn="twa", fill="null", every="10s",
-                          start=iso(fine_lo), end=iso(fine_lo + timedelta(minutes=5)))
+    fine = await api.json(
+        f"/v1/signals/{SIGNAL}/aggregates",
+        fn="twa",
+        fill="null",
+        every="10s",
+        start=iso(fine_lo),
+        end=iso(fine_lo + timedelta(minutes=5)),
+    )
     for b in fine["buckets"]:
         start = datetime.fromisoformat(b["start"])
         a, c = reference(samples, start, start + timedelta(seconds=10), good_only=True)
@@ -221,8 +252,7 @@ async def test_api_numbers_equal_the_exact_integral_of_the_raw_readings(services
     compliance = await api.json("/v1/plants/nish/compliance", **span)
     assert compliance["periods"]
     for p in compliance["periods"]:
-        a, c = reference(samples, datetime.fromisoformat(p["start"]), datetime.fromisoformat(p["end"]),
-                         good_only=True)
+        a, c = reference(samples, datetime.fromisoformat(p["start"]), datetime.fromisoformat(p["end"]), good_only=True)
         close(p["coverage"], c / 900, f"compliance coverage {p['start']}")
         assert p["committed_mw"] == 300.0
         if c == 0:
@@ -231,11 +261,17 @@ async def test_api_numbers_equal_the_exact_integral_of_the_raw_readings(services
         close(p["delivered_mw"], a / c, f"delivered {p['start']}")
         close(p["delivered_mwh"], a / 3600, f"delivered_mwh {p['start']}")
         mean = a / c
-        expected = ("insufficient_data" if c / 900 < Fraction(1, 2) else
-                    "compliant" if abs(mean - 300) <= 10 else "non_compliant")
+        expected = (
+            "insufficient_data"
+            if c / 900 < Fraction(1, 2)
+            else "compliant"
+            if abs(mean - 300) <= 10
+            else "non_compliant"
+        )
         assert p["status"] == expected, (p, float(mean))
         if expected != "insufficient_data":
             close(p["deviation_mwh"], (mean - 300) / 4, f"deviation_mwh {p['start']}")
-    total = sum((Fraction(p["delivered_mwh"]) for p in compliance["periods"] if p["delivered_mwh"] is not None),
-                Fraction(0))
+    total = sum(
+        (Fraction(p["delivered_mwh"]) for p in compliance["periods"] if p["delivered_mwh"] is not None), Fraction(0)
+    )
     close(compliance["totals"]["delivered_mwh"] or 0.0, total, "totals.delivered_mwh")

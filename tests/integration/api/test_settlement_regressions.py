@@ -22,8 +22,13 @@ def iso(ts: datetime) -> str:
 
 
 async def add_commitment(db: asyncpg.Pool, valid_from: datetime, mw: float, period_s: int = 900) -> None:
-    await db.execute("""INSERT INTO commitments (plant_id, valid_from, committed_mw, tolerance_mw, settlement_period_s)
-                        SELECT id, $1, $2, 10, $3 FROM plants WHERE key = 'nish'""", valid_from, mw, period_s)
+    await db.execute(
+        """INSERT INTO commitments (plant_id, valid_from, committed_mw, tolerance_mw, settlement_period_s)
+                        SELECT id, $1, $2, 10, $3 FROM plants WHERE key = 'nish'""",
+        valid_from,
+        mw,
+        period_s,
+    )
 
 
 async def test_overlapping_commitments_the_latest_valid_from_wins(api: Api, db: asyncpg.Pool) -> None:
@@ -32,8 +37,7 @@ async def test_overlapping_commitments_the_latest_valid_from_wins(api: Api, db: 
     await api.write("plant.net_output", series(T0, 900, lambda i: 400.0))
     body = await api.json("/v1/plants/nish/compliance", start=iso(T0), end=iso(T0 + Q))
     (period,) = body["periods"]
-    assert (period["committed_mw"], period["status"], period["commitment_source"]) == (400.0, "compliant",
-                                                                                      "commitment")
+    assert (period["committed_mw"], period["status"], period["commitment_source"]) == (400.0, "compliant", "commitment")
 
 
 async def test_a_change_of_period_length_starts_at_the_new_commitments_valid_from(api: Api, db: asyncpg.Pool) -> None:
@@ -67,8 +71,9 @@ async def test_readings_of_exactly_49_8_and_50_2_hz_are_inside_200_mhz(api: Api)
     assert [e["extreme_deviation_mhz"] for e in beyond["excursions"]] == [-201]
 
 
-async def test_plant_settlement_is_what_the_compliance_endpoint_serves(api: Api, db: asyncpg.Pool,
-                                                                       api_settings: Settings) -> None:
+async def test_plant_settlement_is_what_the_compliance_endpoint_serves(
+    api: Api, db: asyncpg.Pool, api_settings: Settings
+) -> None:
     await api.write("plant.net_output", [(T0 + k * 7.3 * timedelta(seconds=1), 470.0 + k % 17) for k in range(300)])
     body = await api.json("/v1/plants/nish/compliance", start=iso(T0), end=iso(T0 + 2 * Q))
     periods, totals = await plant_settlement(db, "nish", T0, T0 + 2 * Q, settings=api_settings)

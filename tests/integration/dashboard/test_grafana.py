@@ -18,8 +18,15 @@ from services.ingest.store import write_readings
 GRAFANA = Path(__file__).resolve().parents[3] / "deploy" / "grafana"
 DASHBOARD = GRAFANA / "dashboards" / "baseload.json"
 READONLY_ROLE = "baseload_readonly"
-VIEWS = ("Live values", "Alerts", "Net output against the commitment band", "Settlement periods by verdict",
-         "delivered vs committed", "Grid frequency", "excursions")
+VIEWS = (
+    "Live values",
+    "Alerts",
+    "Net output against the commitment band",
+    "Settlement periods by verdict",
+    "delivered vs committed",
+    "Grid frequency",
+    "excursions",
+)
 
 
 def dashboard() -> dict[str, Any]:
@@ -82,10 +89,16 @@ async def _arrange(db: asyncpg.Pool, now: datetime) -> None:
     rows.append((ids["gt1.active_power"], now, 0.0, -2147483648))  # Bad
     async with db.acquire() as conn:
         await write_readings(conn, rows)
-        rule = await conn.fetchval("INSERT INTO alert_rules (name, kind, severity, params) VALUES "
-                                   "('gt1-hot', 'threshold', 'warning', '{}') RETURNING id")
-        await conn.execute("INSERT INTO alerts (rule_id, fingerprint, labels, state, firing_since, evidence) VALUES "
-                           "($1, 'fp', '{\"plant\": \"nish\"}', 'firing', $2, '{\"value\": 199}')", rule, now)
+        rule = await conn.fetchval(
+            "INSERT INTO alert_rules (name, kind, severity, params) VALUES "
+            "('gt1-hot', 'threshold', 'warning', '{}') RETURNING id"
+        )
+        await conn.execute(
+            "INSERT INTO alerts (rule_id, fingerprint, labels, state, firing_since, evidence) VALUES "
+            "($1, 'fp', '{\"plant\": \"nish\"}', 'firing', $2, '{\"value\": 199}')",
+            rule,
+            now,
+        )
 
 
 async def test_every_query_runs_on_the_real_schema_as_the_read_only_role(db: asyncpg.Pool) -> None:

@@ -38,29 +38,40 @@ class Ui:
 
 @pytest.fixture
 async def ui(database_url: str, db: asyncpg.Pool) -> AsyncIterator[Ui]:
-    tokens = {"operator": await make_key(db, role="operator", name="ana"),
-              "eps": await make_key(db, role="partner", name="eps-analyst", partner="eps"),
-              "gateway": await make_key(db, role="gateway", name="gw")}
+    tokens = {
+        "operator": await make_key(db, role="operator", name="ana"),
+        "eps": await make_key(db, role="partner", name="eps-analyst", partner="eps"),
+        "gateway": await make_key(db, role="gateway", name="gw"),
+    }
     async with serving(create_app(Settings(database_url=database_url))) as url:
         yield Ui(url, db, tokens)
 
 
 async def _firing_alerts(db: asyncpg.Pool, count: int) -> list[int]:
-    rule = await db.fetchval("INSERT INTO alert_rules (name, kind, severity, params) VALUES "
-                             "('gt1-hot', 'threshold', 'warning', '{}') RETURNING id")
+    rule = await db.fetchval(
+        "INSERT INTO alert_rules (name, kind, severity, params) VALUES "
+        "('gt1-hot', 'threshold', 'warning', '{}') RETURNING id"
+    )
     since = datetime.now(UTC)
-    return [await db.fetchval(
-        "INSERT INTO alerts (rule_id, fingerprint, labels, state, firing_since, incident, notified_firing)"
-        " VALUES ($1, $2, '{\"plant\": \"nish\"}', 'firing', $3, 1, true) RETURNING id", rule, f"fp{i}", since)
-        for i in range(count)]
+    return [
+        await db.fetchval(
+            "INSERT INTO alerts (rule_id, fingerprint, labels, state, firing_since, incident, notified_firing)"
+            " VALUES ($1, $2, '{\"plant\": \"nish\"}', 'firing', $3, 1, true) RETURNING id",
+            rule,
+            f"fp{i}",
+            since,
+        )
+        for i in range(count)
+    ]
 
 
 async def test_an_ack_from_the_dashboard_writes_what_the_alerts_service_writes(ui: Ui) -> None:
     ours, theirs = await _firing_alerts(ui.db, 2)
     client, csrf = await ui.signed_in("operator")
     async with aclosing(client):
-        response = await client.post(f"/ui/alerts/{ours}/ack", json={"comment": "on it"},
-                                     headers={"Origin": ui.url, "X-CSRF-Token": csrf})
+        response = await client.post(
+            f"/ui/alerts/{ours}/ack", json={"comment": "on it"}, headers={"Origin": ui.url, "X-CSRF-Token": csrf}
+        )
     assert response.status_code == 200, response.text
     async with ui.db.acquire() as conn, conn.transaction():
         assert await config_store.set_ack(conn, theirs, "ana", "on it")
@@ -70,14 +81,16 @@ async def test_an_ack_from_the_dashboard_writes_what_the_alerts_service_writes(u
     assert rows[ours]["acked"] and rows[ours]["acked_by"] == "ana" and rows[ours]["state"] == "firing"
 
 
-@pytest.mark.parametrize(("headers", "code"), [
-    ({}, "cross_origin_request"),                                    # no Origin
-    ({"Origin": "http://evil.example"}, "cross_origin_request"),
-    ({"ORIGIN_OK": "", "X-CSRF-Token": "0" * 64}, "invalid_csrf_token"),
-    ({"ORIGIN_OK": ""}, "invalid_csrf_token"),                       # no token
-])
-async def test_an_ack_without_origin_and_csrf_token_changes_nothing(ui: Ui, headers: dict[str, str],
-                                                                    code: str) -> None:
+@pytest.mark.parametrize(
+    ("headers", "code"),
+    [
+        ({}, "cross_origin_request"),  # no Origin
+        ({"Origin": "http://evil.example"}, "cross_origin_request"),
+        ({"ORIGIN_OK": "", "X-CSRF-Token": "0" * 64}, "invalid_csrf_token"),
+        ({"ORIGIN_OK": ""}, "invalid_csrf_token"),  # no token
+    ],
+)
+async def test_an_ack_without_origin_and_csrf_token_changes_nothing(ui: Ui, headers: dict[str, str], code: str) -> None:
     [alert] = await _firing_alerts(ui.db, 1)
     if headers.pop("ORIGIN_OK", None) is not None:
         headers["Origin"] = ui.url
@@ -93,11 +106,13 @@ async def test_ack_errors_are_precise(ui: Ui) -> None:
     partner, partner_csrf = await ui.signed_in("eps")
     operator, csrf = await ui.signed_in("operator")
     async with aclosing(partner), aclosing(operator):
-        refused = await partner.post(f"/ui/alerts/{alert}/ack", headers={"Origin": ui.url,
-                                                                         "X-CSRF-Token": partner_csrf})
+        refused = await partner.post(
+            f"/ui/alerts/{alert}/ack", headers={"Origin": ui.url, "X-CSRF-Token": partner_csrf}
+        )
         unknown = await operator.post("/ui/alerts/999999/ack", headers={"Origin": ui.url, "X-CSRF-Token": csrf})
-        too_long = await operator.post(f"/ui/alerts/{alert}/ack", json={"comment": "x" * 501},
-                                       headers={"Origin": ui.url, "X-CSRF-Token": csrf})
+        too_long = await operator.post(
+            f"/ui/alerts/{alert}/ack", json={"comment": "x" * 501}, headers={"Origin": ui.url, "X-CSRF-Token": csrf}
+        )
         await ui.db.execute("UPDATE alerts SET state = 'resolved' WHERE id = $1", alert)
         resolved = await operator.post(f"/ui/alerts/{alert}/ack", headers={"Origin": ui.url, "X-CSRF-Token": csrf})
     assert (refused.status_code, refused.json()["error"]["code"]) == (403, "forbidden_role")
@@ -108,8 +123,9 @@ async def test_ack_errors_are_precise(ui: Ui) -> None:
 
 async def test_sign_in_refuses_other_sites_gateway_keys_and_bad_forms(ui: Ui) -> None:
     async with ui.client() as client:
-        cross = await client.post("/ui/login", data={"api_key": ui.tokens["eps"]},
-                                  headers={"Origin": "http://evil.example"})
+        cross = await client.post(
+            "/ui/login", data={"api_key": ui.tokens["eps"]}, headers={"Origin": "http://evil.example"}
+        )
         gateway = await client.post("/ui/login", data={"api_key": ui.tokens["gateway"]}, headers={"Origin": ui.url})
         wrong = await client.post("/ui/login", data={"api_key": "bl_nope"}, headers={"Origin": ui.url})
         as_json = await client.post("/ui/login", json={"api_key": ui.tokens["eps"]}, headers={"Origin": ui.url})
@@ -122,7 +138,8 @@ async def test_sign_in_refuses_other_sites_gateway_keys_and_bad_forms(ui: Ui) ->
 
 
 async def test_the_session_cookie_is_strict_http_only_and_the_token_is_never_logged(
-        ui: Ui, caplog: pytest.LogCaptureFixture) -> None:
+    ui: Ui, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     client, _ = await ui.signed_in("eps")
     async with aclosing(client):
@@ -168,8 +185,11 @@ async def test_the_session_cookie_reads_but_never_changes_state_through_the_json
     client, _ = await ui.signed_in("eps")
     async with aclosing(client):
         listed = await client.get("/v1/plants/nish/disputes")
-        opened = await client.post("/v1/plants/nish/disputes", headers={"Origin": ui.url}, json={
-            "period_start": "2026-11-25T10:00:00Z", "reason": "a forged request riding on the cookie"})
+        opened = await client.post(
+            "/v1/plants/nish/disputes",
+            headers={"Origin": ui.url},
+            json={"period_start": "2026-11-25T10:00:00Z", "reason": "a forged request riding on the cookie"},
+        )
     assert listed.status_code == 200 and listed.json()["disputes"] == []
     assert opened.status_code == 401 and opened.json()["error"]["code"] == "missing_credentials"
     assert await ui.db.fetchval("SELECT count(*) FROM disputes") == 0

@@ -36,18 +36,27 @@ class Disputes:
         headers = {"Authorization": f"Bearer {self.api.tokens[role]}"} if role else {}
         return await self.api.client.post(path, json=body, headers=headers)
 
-    async def open(self, *, role: str = "eps", plant: str = "nish", period_start: datetime = P0,
-                   reason: str = "meter outage", **extra: Any) -> httpx.Response:
-        return await self.post(f"/v1/plants/{plant}/disputes",
-                               {"period_start": iso(period_start), "reason": reason, **extra}, role=role)
+    async def open(
+        self,
+        *,
+        role: str = "eps",
+        plant: str = "nish",
+        period_start: datetime = P0,
+        reason: str = "meter outage",
+        **extra: Any,
+    ) -> httpx.Response:
+        return await self.post(
+            f"/v1/plants/{plant}/disputes", {"period_start": iso(period_start), "reason": reason, **extra}, role=role
+        )
 
     async def opened(self, **kwargs: Any) -> int:
         response = await self.open(**kwargs)
         assert response.status_code == 201, response.text
         return int(response.json()["id"])
 
-    async def propose(self, dispute_id: int, body: dict[str, Any], *, role: str = "eps", plant: str = "nish"
-                      ) -> httpx.Response:
+    async def propose(
+        self, dispute_id: int, body: dict[str, Any], *, role: str = "eps", plant: str = "nish"
+    ) -> httpx.Response:
         return await self.post(f"/v1/plants/{plant}/disputes/{dispute_id}/corrections", body, role=role)
 
     async def proposed(self, dispute_id: int, body: dict[str, Any], **kwargs: Any) -> int:
@@ -55,10 +64,10 @@ class Disputes:
         assert response.status_code == 201, response.text
         return int(response.json()["correction_id"])
 
-    async def approve(self, dispute_id: int, correction_id: int, *, role: str, plant: str = "nish"
-                      ) -> httpx.Response:
-        return await self.post(f"/v1/plants/{plant}/disputes/{dispute_id}/corrections/{correction_id}/approve",
-                               role=role)
+    async def approve(self, dispute_id: int, correction_id: int, *, role: str, plant: str = "nish") -> httpx.Response:
+        return await self.post(
+            f"/v1/plants/{plant}/disputes/{dispute_id}/corrections/{correction_id}/approve", role=role
+        )
 
     async def detail(self, dispute_id: int, *, role: str = "operator", plant: str = "nish") -> dict[str, Any]:
         return await self.api.json(f"/v1/plants/{plant}/disputes/{dispute_id}", role=role)
@@ -67,17 +76,25 @@ class Disputes:
 def substitution(start: datetime, minutes: int, value: float, *, step_s: int = 10, **extra: Any) -> dict[str, Any]:
     """A readings correction replacing [start, start + minutes) with `value` every `step_s` seconds."""
     n = minutes * 60 // step_s
-    return {"kind": "readings", "start": iso(start), "end": iso(start + timedelta(minutes=minutes)),
-            "readings": [{"ts": iso(start + timedelta(seconds=i * step_s)), "value": value} for i in range(n)],
-            **extra}
+    return {
+        "kind": "readings",
+        "start": iso(start),
+        "end": iso(start + timedelta(minutes=minutes)),
+        "readings": [{"ts": iso(start + timedelta(seconds=i * step_s)), "value": value} for i in range(n)],
+        **extra,
+    }
 
 
 async def _tokens(db: asyncpg.Pool) -> dict[str, str]:
     plant_id = await db.fetchval(
-        "INSERT INTO plants (key, name, capacity_mw) VALUES ('other', 'Another plant', 100) RETURNING id")
+        "INSERT INTO plants (key, name, capacity_mw) VALUES ('other', 'Another plant', 100) RETURNING id"
+    )
     await db.execute("INSERT INTO plant_partners (plant_id, partner) VALUES ($1, 'acme')", plant_id)
-    await db.execute("""INSERT INTO signals (key, plant_id, kind, unit, min_value, max_value)
-                        VALUES ('other.net_output', $1, 'net_output', 'MW', -10, 120)""", plant_id)
+    await db.execute(
+        """INSERT INTO signals (key, plant_id, kind, unit, min_value, max_value)
+                        VALUES ('other.net_output', $1, 'net_output', 'MW', -10, 120)""",
+        plant_id,
+    )
     return {
         "gateway": await make_key(db, role="gateway", name="gw"),
         "eps": await make_key(db, role="partner", name="eps-analyst", partner="eps"),

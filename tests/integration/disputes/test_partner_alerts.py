@@ -20,41 +20,61 @@ async def fired(db: asyncpg.Pool, rule_id: int, endpoint_id: int, n: int) -> tup
     """A firing alert of the rule with its transitions and one delivery to the endpoint: (alert id, delivery id)."""
     alert_id = await db.fetchval(
         "INSERT INTO alerts (rule_id, fingerprint, state, firing_since) VALUES ($1, $2, 'firing', $3) RETURNING id",
-        rule_id, f"fp-{n}", T)
-    await db.execute("""INSERT INTO alert_transitions (alert_id, at, from_state, to_state)
-                        VALUES ($1, $2, 'inactive', 'pending'), ($1, $2, 'pending', 'firing')""", alert_id, T)
+        rule_id,
+        f"fp-{n}",
+        T,
+    )
+    await db.execute(
+        """INSERT INTO alert_transitions (alert_id, at, from_state, to_state)
+                        VALUES ($1, $2, 'inactive', 'pending'), ($1, $2, 'pending', 'firing')""",
+        alert_id,
+        T,
+    )
     delivery_id = await db.fetchval(
         """INSERT INTO webhook_outbox (endpoint_id, alert_id, event_type, webhook_id, body, status)
-           VALUES ($1, $2, 'alert.firing', $3, '{}', 'delivered') RETURNING id""", endpoint_id, alert_id, f"msg_{n}")
+           VALUES ($1, $2, 'alert.firing', $3, '{}', 'delivered') RETURNING id""",
+        endpoint_id,
+        alert_id,
+        f"msg_{n}",
+    )
     return alert_id, delivery_id
 
 
 async def test_partners_read_exactly_their_plants_alerts_transitions_and_deliveries(
-        disputes: Disputes, database_url: str) -> None:
+    disputes: Disputes, database_url: str
+) -> None:
     tokens, db = disputes.api.tokens, disputes.api.db
     settings = fast_settings(database_url, evaluator_enabled=False, dispatcher_enabled=False)
     async with serving(create_app(settings)) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
+
         def as_(role: str | None) -> dict[str, str]:
             return {"Authorization": f"Bearer {tokens[role]}"} if role else {}
 
         ops = as_("operator")
-        endpoint = await client.post("/v1/webhook-endpoints", json={"name": "oncall", "url": "http://127.0.0.1:9/h"},
-                                     headers=ops)
+        endpoint = await client.post(
+            "/v1/webhook-endpoints", json={"name": "oncall", "url": "http://127.0.0.1:9/h"}, headers=ops
+        )
         assert endpoint.status_code == 201, endpoint.text
         rules = {}
         for name, signal in (("nish-high", "plant.net_output"), ("other-high", "other.net_output")):
             created = await client.post("/v1/rules", json=threshold_rule(name, signal), headers=ops)
             assert created.status_code == 201, created.text
             rules[name] = created.json()["id"]
-        stale = {"name": "gw-silent", "kind": "stale", "severity": "info",
-                 "params": {"gateway": "gw", "max_silence": "60s"}}
+        stale = {
+            "name": "gw-silent",
+            "kind": "stale",
+            "severity": "info",
+            "params": {"gateway": "gw", "max_silence": "60s"},
+        }
         gateway_rule = await client.post("/v1/rules", json=stale, headers=ops)
         assert gateway_rule.status_code == 201, gateway_rule.text
         rules["gw-silent"] = gateway_rule.json()["id"]
-        made = {name: await fired(db, rule_id, endpoint.json()["id"], i) for i, (name, rule_id) in
-                enumerate(rules.items())}
-        own = await disputes.post("/v1/plants/nish/webhook-endpoints",
-                                  {"name": "eps-hook", "url": "http://127.0.0.1:9/e"}, role="eps")
+        made = {
+            name: await fired(db, rule_id, endpoint.json()["id"], i) for i, (name, rule_id) in enumerate(rules.items())
+        }
+        own = await disputes.post(
+            "/v1/plants/nish/webhook-endpoints", {"name": "eps-hook", "url": "http://127.0.0.1:9/e"}, role="eps"
+        )
         assert own.status_code == 201
         await disputes.opened(role="socar")  # a dispute.opened delivery to eps's own endpoint
 
@@ -76,7 +96,9 @@ async def test_partners_read_exactly_their_plants_alerts_transitions_and_deliver
 
         deliveries = await client.get("/v1/deliveries", headers=as_("eps"))
         assert sorted((d["endpoint"], d["event_type"]) for d in deliveries.json()) == [
-            ("eps-hook", "dispute.opened"), ("oncall", "alert.firing")]
+            ("eps-hook", "dispute.opened"),
+            ("oncall", "alert.firing"),
+        ]
         socar_sees = await client.get("/v1/deliveries", headers=as_("socar"))
         assert [d["id"] for d in socar_sees.json()] == [nish_delivery]
         assert (await client.get(f"/v1/deliveries/{nish_delivery}", headers=as_("socar"))).status_code == 200

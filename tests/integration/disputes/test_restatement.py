@@ -31,15 +31,15 @@ async def revisions(disputes: Disputes) -> list[dict]:
 
 
 async def test_a_correction_approved_by_both_partners_restates_the_period_for_both(
-        signed: tuple[Disputes, Issuing], database_url: str) -> None:
+    signed: tuple[Disputes, Issuing], database_url: str
+) -> None:
     disputes, ctx = signed
     api = disputes.api
     await api.db.execute("""UPDATE commitments SET committed_mw = 420, tolerance_mw = 10, tolerance_pct = NULL
                             WHERE plant_id = (SELECT id FROM plants WHERE key = 'nish')""")
     good = [(P0 + timedelta(seconds=s), 400.0) for s in range(-20, 920, 10) if not 180 <= s < 360]
     await api.write("plant.net_output", good)
-    await api.write("plant.net_output", [(P0 + timedelta(seconds=s), 0.0) for s in range(180, 360, 10)],
-                    quality=BAD)
+    await api.write("plant.net_output", [(P0 + timedelta(seconds=s), 0.0) for s in range(180, 360, 10)], quality=BAD)
     assert await worker.scan(api.db, ctx, datetime.now(UTC)) >= 1
     before = await period(disputes)
     assert (before["status"], before["delivered_mw"], before["coverage"]) == ("non_compliant", 400.0, 0.8)
@@ -48,9 +48,11 @@ async def test_a_correction_approved_by_both_partners_restates_the_period_for_bo
     eps_hook, socar_hook = Receiver(), Receiver()
     async with serving(eps_hook.app()) as eps_url, serving(socar_hook.app()) as socar_url:
         for hook, role, url in ((eps_hook, "eps", eps_url), (socar_hook, "socar", socar_url)):
-            created = await disputes.post("/v1/plants/nish/webhook-endpoints",
-                                          {"name": f"{role}-statements", "url": f"{url}/hook",
-                                           "event_types": ["statement.restated"]}, role=role)
+            created = await disputes.post(
+                "/v1/plants/nish/webhook-endpoints",
+                {"name": f"{role}-statements", "url": f"{url}/hook", "event_types": ["statement.restated"]},
+                role=role,
+            )
             assert created.status_code == 201, created.text
             hook.secret = created.json()["secret"]
 
@@ -83,15 +85,20 @@ async def test_a_correction_approved_by_both_partners_restates_the_period_for_bo
         assert all(r.verified for r in hook.received)
         periods = [e["data"] for e in events if e["type"] == "statement.restated" and e["data"]["kind"] == "period"]
         assert [(p["period_start"], p["revision"], p["jws"]) for p in periods] == [
-            (stated[0]["period_start"], 2, stated[0]["jws"])]
+            (stated[0]["period_start"], 2, stated[0]["jws"])
+        ]
 
 
 async def _both_revisions_recompute_offline(disputes: Disputes, stated: list[dict]) -> None:
     """A partner with the raw export (the untouched originals) and the signed payloads re-derives both revisions:
     revision 2 states the agreed substitutes, so it recomputes too; without them its numbers would not."""
-    export = [Row("plant.net_output", r["ts"], r["value"], from_db(r["quality"])) for r in await disputes.api.db.fetch(
-        """SELECT ts, value, quality FROM readings WHERE signal_id = (SELECT id FROM signals
-           WHERE key = 'plant.net_output') ORDER BY ts""")]
+    export = [
+        Row("plant.net_output", r["ts"], r["value"], from_db(r["quality"]))
+        for r in await disputes.api.db.fetch(
+            """SELECT ts, value, quality FROM readings WHERE signal_id = (SELECT id FROM signals
+           WHERE key = 'plant.net_output') ORDER BY ts"""
+        )
+    ]
     latest, first = stated[0]["payload"], stated[1]["payload"]
     assert [c["kind"] for c in latest["corrections"]] == ["readings"] and first["corrections"] == []
     assert recompute(latest, export) == [] and recompute(first, export) == []

@@ -18,25 +18,46 @@ from services.simulator.runner import SimulatorOptions
 from tests.support import free_port
 
 
-def simulator_options(*, scenario: Scenario | None = None, seed: int = 1, tick_s: float = 0.25,
-                      time_scale: float = 1.0, start: datetime | None = None, opcua_port: int | None = None,
-                      modbus_port: int | None = None) -> SimulatorOptions:
+def simulator_options(
+    *,
+    scenario: Scenario | None = None,
+    seed: int = 1,
+    tick_s: float = 0.25,
+    time_scale: float = 1.0,
+    start: datetime | None = None,
+    opcua_port: int | None = None,
+    modbus_port: int | None = None,
+) -> SimulatorOptions:
     return SimulatorOptions(
-        opcua_port=opcua_port or free_port(), modbus_port=modbus_port or free_port(), seed=seed,
-        scenario=scenario or Scenario(), params=PlantParams(), tick_s=tick_s, time_scale=time_scale,
+        opcua_port=opcua_port or free_port(),
+        modbus_port=modbus_port or free_port(),
+        seed=seed,
+        scenario=scenario or Scenario(),
+        params=PlantParams(),
+        tick_s=tick_s,
+        time_scale=time_scale,
         start=start or datetime.now(UTC).replace(microsecond=0),
     )
 
 
-def gateway_config(tmp_path: Path, *, ingest_url: str, opcua: dict[str, Any] | None = None,
-                   modbus: dict[str, Any] | None = None, key: str = "bl_test", **sections: Any) -> GatewayConfig:
+def gateway_config(
+    tmp_path: Path,
+    *,
+    ingest_url: str,
+    opcua: dict[str, Any] | None = None,
+    modbus: dict[str, Any] | None = None,
+    key: str = "bl_test",
+    **sections: Any,
+) -> GatewayConfig:
     doc: dict[str, Any] = {
         "ingest": {"url": ingest_url, "key": key, "timeout_s": 5},
         "batch": {"max_size": 200, "max_age_s": 0.2},
         "retry": {"base_s": 0.1, "max_s": 0.5},
         "buffer": {"path": str(tmp_path / "buffer.sqlite3")},
         "http": {"host": "127.0.0.1", "port": free_port()},
-        "opcua": opcua, "modbus": modbus, **sections,
+        "opcua": opcua,
+        "modbus": modbus,
+        **sections,
     }
     return parse_config(doc, {})
 
@@ -62,8 +83,12 @@ class Receiver:
             self.requests += 1
             if self.plan:
                 status, headers = self.plan.pop(0)
-                return Response('{"error":{"code":"scripted","message":"scripted failure"}}', status, headers,
-                                media_type="application/json")
+                return Response(
+                    '{"error":{"code":"scripted","message":"scripted failure"}}',
+                    status,
+                    headers,
+                    media_type="application/json",
+                )
             body = await request.json()
             self.readings.extend(body["readings"])
             n = len(body["readings"])

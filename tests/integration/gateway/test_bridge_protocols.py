@@ -57,13 +57,25 @@ async def test_opcua_values_timestamps_and_bad_status_arrive_as_the_model_made_t
 async def test_modbus_float32_decodes_in_every_word_order_with_scale_and_offset() -> None:
     # A very slow clock keeps the simulator on its first tick, so every read sees the same plant.
     options = simulator_options(time_scale=0.0001)
-    registers = [{"address": BLOCK_SIZE * k + 2 * SIGNALS.index("grid.frequency"), "signal": f"f.{order}",
-                  "word_order": order} for k, order in enumerate(WORD_ORDERS)]
-    registers.append({"address": BLOCK_SIZE * 2 + 2 * SIGNALS.index("gt1.fuel_gas_flow"), "signal": "fuel.sm3h",
-                      "word_order": "BADC", "scale": 1.0549, "offset": -3.0})
+    registers = [
+        {"address": BLOCK_SIZE * k + 2 * SIGNALS.index("grid.frequency"), "signal": f"f.{order}", "word_order": order}
+        for k, order in enumerate(WORD_ORDERS)
+    ]
+    registers.append(
+        {
+            "address": BLOCK_SIZE * 2 + 2 * SIGNALS.index("gt1.fuel_gas_flow"),
+            "signal": "fuel.sm3h",
+            "word_order": "BADC",
+            "scale": 1.0549,
+            "offset": -3.0,
+        }
+    )
     async with running_simulator(options) as sim:
-        config = gateway_config(Path("/nonexistent"), ingest_url="http://127.0.0.1:9",
-                                modbus={"port": sim.options.modbus_port, "registers": registers})
+        config = gateway_config(
+            Path("/nonexistent"),
+            ingest_url="http://127.0.0.1:9",
+            modbus={"port": sim.options.modbus_port, "registers": registers},
+        )
         source = ModbusSource(config, lambda _: None, GatewayMetrics())
         now = datetime.now(UTC)
         readings = await source.poll(now)
@@ -80,8 +92,11 @@ async def test_a_modbus_device_failure_becomes_a_bad_reading_holding_the_last_va
     options = simulator_options(scenario=scenario, tick_s=0.5)
     registers = [{"address": 2 * SIGNALS.index(s), "signal": s} for s in ("grid.frequency", "gt1.fuel_gas_flow")]
     async with running_simulator(options) as sim:
-        config = gateway_config(Path("/nonexistent"), ingest_url="http://127.0.0.1:9",
-                                modbus={"port": sim.options.modbus_port, "registers": registers})
+        config = gateway_config(
+            Path("/nonexistent"),
+            ingest_url="http://127.0.0.1:9",
+            modbus={"port": sim.options.modbus_port, "registers": registers},
+        )
         source = ModbusSource(config, lambda _: None, GatewayMetrics())
         before = await source.poll(datetime.now(UTC))
         await wait_for(lambda: sim.state.t >= 3.0, 15, "the sensor failure")
@@ -95,8 +110,11 @@ async def test_a_modbus_device_failure_becomes_a_bad_reading_holding_the_last_va
 async def test_modbus_reconnects_by_itself_and_marks_the_outage_bad() -> None:
     port = free_port()
     registers = [{"address": 2 * SIGNALS.index("grid.frequency"), "signal": "grid.frequency"}]
-    config = gateway_config(Path("/nonexistent"), ingest_url="http://127.0.0.1:9",
-                            modbus={"port": port, "registers": registers, "timeout_s": 0.5})
+    config = gateway_config(
+        Path("/nonexistent"),
+        ingest_url="http://127.0.0.1:9",
+        modbus={"port": port, "registers": registers, "timeout_s": 0.5},
+    )
     metrics = GatewayMetrics()
     source = ModbusSource(config, lambda _: None, metrics)
     assert await source.poll(datetime.now(UTC)) == []  # nothing read yet: a gap, not a made-up value
@@ -116,14 +134,20 @@ async def test_opcua_reconnects_after_the_server_restarts(tmp_path: Path) -> Non
     options = simulator_options(tick_s=0.25)
     receiver = Receiver()
     async with serving(receiver.app()) as url:
-        config = gateway_config(tmp_path, ingest_url=url, opcua=opcua_section(
-            f"opc.tcp://127.0.0.1:{options.opcua_port}/baseload/", ["grid.frequency"]))
+        config = gateway_config(
+            tmp_path,
+            ingest_url=url,
+            opcua=opcua_section(f"opc.tcp://127.0.0.1:{options.opcua_port}/baseload/", ["grid.frequency"]),
+        )
         async with running_bridge(config, serve_http=False) as bridge:
             async with running_simulator(options):
                 await wait_for(lambda: len(receiver.readings) >= 3, 15, "first readings")
             await wait_for(lambda: not bridge.sources[0].connected, 15, "the loss to be noticed")
             restarted = datetime.now(UTC)
             async with running_simulator(simulator_options(opcua_port=options.opcua_port, tick_s=0.25)):
-                await wait_for(lambda: any(parse_ts(r["ts"]) > restarted for r in receiver.readings), 30,
-                               "readings after the restart")
+                await wait_for(
+                    lambda: any(parse_ts(r["ts"]) > restarted for r in receiver.readings),
+                    30,
+                    "readings after the restart",
+                )
             await asyncio.sleep(0)

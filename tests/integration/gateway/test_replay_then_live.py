@@ -23,12 +23,16 @@ SIGNAL = "gt1.active_power"
 
 def noisy(caplog: pytest.LogCaptureFixture) -> list[str]:
     """Warnings and errors of asyncua and the gateway (what the demo's terminal would show)."""
-    return [f"{r.name} {r.levelname} {r.getMessage()}" for r in caplog.records
-            if r.levelno >= logging.WARNING and r.name.startswith(("asyncua", "services."))]
+    return [
+        f"{r.name} {r.levelname} {r.getMessage()}"
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and r.name.startswith(("asyncua", "services."))
+    ]
 
 
 async def test_the_clock_starts_when_the_servers_are_up_so_no_second_is_skipped(
-        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     published: list[datetime] = []
     publish = OpcUaPlantServer.publish
 
@@ -49,7 +53,8 @@ async def test_the_clock_starts_when_the_servers_are_up_so_no_second_is_skipped(
 
 
 async def test_a_replay_goes_live_in_the_same_server_and_the_gateway_gets_every_second(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO)
     # 120 s behind at 20x (the demo's pace): simulated time meets the clock after ~6 wall seconds, then runs live.
     # Published once a second as deploy/gateway.yaml does, so each publish carries ~20 changes of the replay.
@@ -59,17 +64,22 @@ async def test_a_replay_goes_live_in_the_same_server_and_the_gateway_gets_every_
     async with serving(receiver.app()) as url, running_simulator(options) as sim:
         assert sim.clock.live_after_s is not None
         live_at = sim.clock.timestamp(sim.clock.live_after_s)
-        config = gateway_config(tmp_path, ingest_url=url, opcua=opcua_section(sim.opcua.endpoint, [SIGNAL],
-                                                                             publishing_interval_ms=1000))
+        config = gateway_config(
+            tmp_path, ingest_url=url, opcua=opcua_section(sim.opcua.endpoint, [SIGNAL], publishing_interval_ms=1000)
+        )
         async with running_bridge(config, serve_http=False):
-            await wait_for(lambda: any(parse_ts(r["ts"]) >= live_at + timedelta(seconds=3)
-                                       for r in receiver.readings), 30, "live readings after the switch")
+            await wait_for(
+                lambda: any(parse_ts(r["ts"]) >= live_at + timedelta(seconds=3) for r in receiver.readings),
+                30,
+                "live readings after the switch",
+            )
             now = datetime.now(UTC)
     stamps = sorted(parse_ts(r["ts"]) for r in receiver.readings if r["quality"] == GOOD)
-    assert stamps[0] < live_at - timedelta(seconds=4)     # the gateway was subscribed during the replay
+    assert stamps[0] < live_at - timedelta(seconds=4)  # the gateway was subscribed during the replay
     steps = {(b - a).total_seconds() for a, b in itertools.pairwise(stamps)}
-    assert steps == {1.0}                                  # every second once, across the switch
-    assert abs((stamps[-1] - now).total_seconds()) < 2.5   # live: at the wall clock
+    assert steps == {1.0}  # every second once, across the switch
+    assert abs((stamps[-1] - now).total_seconds()) < 2.5  # live: at the wall clock
     assert [r.getMessage() for r in caplog.records if "OPC UA subscribed" in r.getMessage()] == [
-        f"OPC UA subscribed to 1 nodes at {sim.opcua.endpoint}"]  # one session, kept
+        f"OPC UA subscribed to 1 nodes at {sim.opcua.endpoint}"
+    ]  # one session, kept
     assert not noisy(caplog)

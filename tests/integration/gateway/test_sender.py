@@ -71,8 +71,10 @@ async def test_rejected_readings_are_logged_and_not_retried(tmp_path: Path) -> N
     async def partial(request: Request) -> Response:
         body = await request.json()
         posts.append(len(body["readings"]))
-        return Response('{"accepted":3,"duplicates":0,"rejected":[{"index":1,"code":"out_of_range","message":"x"}]}',
-                        media_type="application/json")
+        return Response(
+            '{"accepted":3,"duplicates":0,"rejected":[{"index":1,"code":"out_of_range","message":"x"}]}',
+            media_type="application/json",
+        )
 
     async with serving(app) as url:
         sender, buffer, client = await make_sender(tmp_path, url)

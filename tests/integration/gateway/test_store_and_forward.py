@@ -30,8 +30,10 @@ MODBUS_SIGNALS = ["grid.frequency", "gt1.fuel_gas_flow", "gt2.fuel_gas_flow"]
 
 def modbus_section(port: int) -> dict:
     orders = ["ABCD", "CDAB", "DCBA"]
-    registers = [{"address": 100 * k + 2 * SIGNALS.index(s), "signal": s, "word_order": o}
-                 for s, o, k in zip(MODBUS_SIGNALS, orders, (0, 1, 3), strict=True)]
+    registers = [
+        {"address": 100 * k + 2 * SIGNALS.index(s), "signal": s, "word_order": o}
+        for s, o, k in zip(MODBUS_SIGNALS, orders, (0, 1, 3), strict=True)
+    ]
     return {"port": port, "poll_interval_s": 0.2, "timeout_s": 0.5, "registers": registers}
 
 
@@ -46,9 +48,13 @@ async def stored(db: asyncpg.Pool) -> list[tuple[str, datetime, float, int]]:
 
 def plant_bridge_config(tmp_path: Path, sim: Any, options: Any, *, port: int, token: str) -> Any:
     """The bridge reading the simulator over OPC UA and Modbus, posting to ingest on `port`."""
-    return gateway_config(tmp_path, ingest_url=f"http://127.0.0.1:{port}", key=token,
-                          opcua=opcua_section(sim.opcua.endpoint, OPCUA_SIGNALS),
-                          modbus=modbus_section(options.modbus_port))
+    return gateway_config(
+        tmp_path,
+        ingest_url=f"http://127.0.0.1:{port}",
+        key=token,
+        opcua=opcua_section(sim.opcua.endpoint, OPCUA_SIGNALS),
+        modbus=modbus_section(options.modbus_port),
+    )
 
 
 async def test_every_reading_arrives_exactly_once_across_an_ingest_outage(

@@ -21,8 +21,9 @@ class Ingest:
     token: str
 
     async def post(self, readings: list[dict], **headers: str) -> httpx.Response:
-        return await self.client.post("/v1/readings", json={"readings": readings},
-                                      headers={"Authorization": f"Bearer {self.token}", **headers})
+        return await self.client.post(
+            "/v1/readings", json={"readings": readings}, headers={"Authorization": f"Bearer {self.token}", **headers}
+        )
 
 
 @pytest.fixture

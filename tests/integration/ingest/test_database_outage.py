@@ -21,8 +21,12 @@ from tests.support import make_key, serving
 
 
 def batch(start: datetime, n: int) -> dict:
-    return {"readings": [{"signal": "gt1.active_power", "ts": (start + timedelta(seconds=i)).isoformat(),
-                          "value": 150.0} for i in range(n)]}
+    return {
+        "readings": [
+            {"signal": "gt1.active_power", "ts": (start + timedelta(seconds=i)).isoformat(), "value": 150.0}
+            for i in range(n)
+        ]
+    }
 
 
 async def test_database_stopped_gives_503_and_recovery_follows() -> None:

@@ -21,8 +21,9 @@ def iso(ts: datetime) -> str:
     return ts.isoformat().replace("+00:00", "Z")
 
 
-def reading(signal: str = "gt1.active_power", *, at: datetime | None = None, value: float = 160.0,
-            q: int | str | None = None) -> dict:
+def reading(
+    signal: str = "gt1.active_power", *, at: datetime | None = None, value: float = 160.0, q: int | str | None = None
+) -> dict:
     body = {"signal": signal, "ts": iso(at or NOW), "value": value}
     if q is not None:
         body["quality"] = q
@@ -35,8 +36,10 @@ async def test_a_batch_is_stored_and_counted(ingest: Ingest, db: asyncpg.Pool) -
     response = await ingest.post(batch)
     assert response.status_code == 200, response.text
     assert response.json() == {"accepted": 11, "duplicates": 0, "rejected": []}
-    rows = await db.fetch("SELECT s.key, r.ts, r.value, r.quality FROM readings r JOIN signals s ON s.id = r.signal_id"
-                          " ORDER BY s.key, r.ts")
+    rows = await db.fetch(
+        "SELECT s.key, r.ts, r.value, r.quality FROM readings r JOIN signals s ON s.id = r.signal_id"
+        " ORDER BY s.key, r.ts"
+    )
     assert len(rows) == 11
     freq = rows[0]  # "grid.frequency" sorts first
     assert (freq["key"], freq["value"], quality.from_db(freq["quality"])) == ("grid.frequency", 49.98, 0x40000000)
@@ -44,32 +47,44 @@ async def test_a_batch_is_stored_and_counted(ingest: Ingest, db: asyncpg.Pool) -
 
 async def test_every_bad_reading_is_rejected_alone_and_the_rest_stored(ingest: Ingest, db: asyncpg.Pool) -> None:
     batch = [
-        reading(value=100.0),                                              # 0 good
-        reading("no.such_signal"),                                         # 1
+        reading(value=100.0),  # 0 good
+        reading("no.such_signal"),  # 1
         {"signal": "gt1.active_power", "ts": iso(NOW - timedelta(seconds=1)), "value": 7.25e-7},  # 2 → 1e999
-        reading(value=900.0, at=NOW - timedelta(seconds=2)),               # 3 outside [-10, 200]
-        reading(at=NOW + timedelta(hours=1)),                              # 4 future
-        reading(at=NOW - timedelta(days=4000)),                            # 5 before retention
-        reading(at=NOW - timedelta(seconds=3), q="excellent"),             # 6
-        reading(at=NOW - timedelta(seconds=4), q=2**32),                   # 7 not a uint32
-        {"signal": "gt1.active_power", "ts": "yesterday", "value": 1.0},   # 8
+        reading(value=900.0, at=NOW - timedelta(seconds=2)),  # 3 outside [-10, 200]
+        reading(at=NOW + timedelta(hours=1)),  # 4 future
+        reading(at=NOW - timedelta(days=4000)),  # 5 before retention
+        reading(at=NOW - timedelta(seconds=3), q="excellent"),  # 6
+        reading(at=NOW - timedelta(seconds=4), q=2**32),  # 7 not a uint32
+        {"signal": "gt1.active_power", "ts": "yesterday", "value": 1.0},  # 8
         {"signal": "gt1.active_power", "ts": "2026-11-25T10:00:00", "value": 1.0},  # 9 no offset
-        {"signal": "gt1.active_power", "ts": iso(NOW), "value": "high"},   # 10
-        {"signal": "gt1.active_power", "value": 1.0},                      # 11 no ts
-        reading(value=900.0, at=NOW - timedelta(seconds=5), q="bad"),      # 12 Bad: range not checked
-        "not an object",                                                   # 13
+        {"signal": "gt1.active_power", "ts": iso(NOW), "value": "high"},  # 10
+        {"signal": "gt1.active_power", "value": 1.0},  # 11 no ts
+        reading(value=900.0, at=NOW - timedelta(seconds=5), q="bad"),  # 12 Bad: range not checked
+        "not an object",  # 13
     ]
     # JSON has no infinity, but 1e999 is valid JSON that overflows a float64: write it by hand.
     raw = json.dumps({"readings": batch}).replace("7.25e-07", "1e999").encode()
-    response = await ingest.client.post("/v1/readings", content=raw, headers={
-        "Authorization": f"Bearer {ingest.token}", "Content-Type": "application/json"})
+    response = await ingest.client.post(
+        "/v1/readings",
+        content=raw,
+        headers={"Authorization": f"Bearer {ingest.token}", "Content-Type": "application/json"},
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     codes = {r["index"]: r["code"] for r in body["rejected"]}
     assert codes == {
-        1: "unknown_signal", 2: "non_finite_value", 3: "out_of_range", 4: "future_timestamp", 5: "too_old",
-        6: "invalid_quality", 7: "invalid_quality", 8: "invalid_timestamp", 9: "invalid_timestamp",
-        10: "invalid_value", 11: "invalid_reading", 13: "invalid_reading",
+        1: "unknown_signal",
+        2: "non_finite_value",
+        3: "out_of_range",
+        4: "future_timestamp",
+        5: "too_old",
+        6: "invalid_quality",
+        7: "invalid_quality",
+        8: "invalid_timestamp",
+        9: "invalid_timestamp",
+        10: "invalid_value",
+        11: "invalid_reading",
+        13: "invalid_reading",
     }
     assert all(r["message"] for r in body["rejected"])
     assert (body["accepted"], body["duplicates"]) == (2, 0)
@@ -90,8 +105,9 @@ async def test_retried_batch_stores_nothing_twice(ingest: Ingest, db: asyncpg.Po
     assert 'baseload_ingest_write_path_total{path="dedup"} 1.0' in metrics
 
 
-async def test_live_batch_colliding_with_a_write_unseen_by_this_process_falls_back(ingest: Ingest,
-                                                                                   db: asyncpg.Pool) -> None:
+async def test_live_batch_colliding_with_a_write_unseen_by_this_process_falls_back(
+    ingest: Ingest, db: asyncpg.Pool
+) -> None:
     from services.ingest.store import write_readings
 
     sig = await db.fetchval("SELECT id FROM signals WHERE key = 'gt1.active_power'")
@@ -104,8 +120,9 @@ async def test_live_batch_colliding_with_a_write_unseen_by_this_process_falls_ba
     assert 'baseload_ingest_write_path_total{path="dedup"} 1.0' in metrics
 
 
-async def test_duplicates_within_a_batch_keep_the_first_and_flag_changed_values(ingest: Ingest,
-                                                                                db: asyncpg.Pool) -> None:
+async def test_duplicates_within_a_batch_keep_the_first_and_flag_changed_values(
+    ingest: Ingest, db: asyncpg.Pool
+) -> None:
     same = reading(value=120.0)
     changed = reading(value=121.0)
     response = await ingest.post([same, same, changed])
@@ -131,21 +148,33 @@ async def test_concurrent_retries_with_one_idempotency_key_write_once(ingest: In
     batch = [reading(at=NOW - timedelta(seconds=i), value=i / 10) for i in range(500)]
     replies = await asyncio.gather(*(ingest.post(batch, **{"Idempotency-Key": "k"}) for _ in range(4)))
     assert {json.dumps(r.json(), sort_keys=True) for r in replies} == {
-        json.dumps({"accepted": 500, "duplicates": 0, "rejected": []}, sort_keys=True)}
+        json.dumps({"accepted": 500, "duplicates": 0, "rejected": []}, sort_keys=True)
+    }
     assert sorted(r.headers.get("Idempotent-Replayed", "") for r in replies) == ["", "true", "true", "true"]
     assert await db.fetchval("SELECT count(*) FROM readings") == 500
 
 
 async def test_gzip_bodies_are_accepted(ingest: Ingest, db: asyncpg.Pool) -> None:
     body = gzip.compress(json.dumps({"readings": [reading(value=99.5)]}).encode())
-    response = await ingest.client.post("/v1/readings", content=body, headers={
-        "Authorization": f"Bearer {ingest.token}", "Content-Encoding": "gzip", "Content-Type": "application/json"})
+    response = await ingest.client.post(
+        "/v1/readings",
+        content=body,
+        headers={
+            "Authorization": f"Bearer {ingest.token}",
+            "Content-Encoding": "gzip",
+            "Content-Type": "application/json",
+        },
+    )
     assert response.json()["accepted"] == 1
-    broken = await ingest.client.post("/v1/readings", content=body[:-8], headers={
-        "Authorization": f"Bearer {ingest.token}", "Content-Encoding": "gzip"})
+    broken = await ingest.client.post(
+        "/v1/readings",
+        content=body[:-8],
+        headers={"Authorization": f"Bearer {ingest.token}", "Content-Encoding": "gzip"},
+    )
     assert broken.status_code == 400 and broken.json()["error"]["code"] == "invalid_gzip"
-    odd = await ingest.client.post("/v1/readings", content=body, headers={
-        "Authorization": f"Bearer {ingest.token}", "Content-Encoding": "br"})
+    odd = await ingest.client.post(
+        "/v1/readings", content=body, headers={"Authorization": f"Bearer {ingest.token}", "Content-Encoding": "br"}
+    )
     assert odd.status_code == 415
 
 
@@ -167,8 +196,11 @@ async def test_too_many_readings_is_413(database_url: str, db: asyncpg.Pool) -> 
     token = await make_key(db)
     app = create_app(Settings(database_url=database_url, max_readings_per_request=10))
     async with serving(app) as url, httpx.AsyncClient(base_url=url) as client:
-        response = await client.post("/v1/readings", headers={"Authorization": f"Bearer {token}"},
-                                     json={"readings": [reading(at=NOW - timedelta(seconds=i)) for i in range(11)]})
+        response = await client.post(
+            "/v1/readings",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"readings": [reading(at=NOW - timedelta(seconds=i)) for i in range(11)]},
+        )
     assert response.status_code == 413 and response.json()["error"]["code"] == "too_many_readings"
     assert await db.fetchval("SELECT count(*) FROM readings") == 0
 
@@ -184,7 +216,11 @@ async def test_auth_missing_wrong_revoked_and_wrong_role(ingest: Ingest, db: asy
     revoked = await ingest.client.post("/v1/readings", json=body, headers={"Authorization": f"Bearer {revoked_token}"})
     assert [r.status_code for r in (missing, wrong, role, revoked)] == [401, 401, 403, 401]
     assert [r.json()["error"]["code"] for r in (missing, wrong, role, revoked)] == [
-        "missing_credentials", "invalid_credentials", "forbidden_role", "invalid_credentials"]
+        "missing_credentials",
+        "invalid_credentials",
+        "forbidden_role",
+        "invalid_credentials",
+    ]
     assert await db.fetchval("SELECT count(*) FROM readings") == 0
 
 
@@ -209,8 +245,9 @@ async def test_a_commit_notifies_the_touched_signals_and_range(ingest: Ingest, d
         await conn.close()
     ids = await asyncpg.connect(database_url)
     try:
-        expected = sorted(await ids.fetchval(
-            "SELECT array_agg(id) FROM signals WHERE key IN ('gt1.active_power', 'grid.frequency')"))
+        expected = sorted(
+            await ids.fetchval("SELECT array_agg(id) FROM signals WHERE key IN ('gt1.active_power', 'grid.frequency')")
+        )
     finally:
         await ids.close()
     assert payload["signal_ids"] == expected
@@ -254,9 +291,12 @@ async def test_a_gzip_bomb_is_refused_without_decoding_it_all(database_url: str,
 
     token = await make_key(db)
     bomb = gzip.compress(b"[" + b" " * 5_000_000 + b"]")  # 5 MB of spaces in ~5 kB
-    async with serving(create_app(Settings(database_url=database_url, max_body_bytes=1_000_000))) as url, \
-            httpx.AsyncClient(base_url=url) as client:
-        response = await client.post("/v1/readings", content=bomb, headers={
-            "Authorization": f"Bearer {token}", "Content-Encoding": "gzip"})
+    async with (
+        serving(create_app(Settings(database_url=database_url, max_body_bytes=1_000_000))) as url,
+        httpx.AsyncClient(base_url=url) as client,
+    ):
+        response = await client.post(
+            "/v1/readings", content=bomb, headers={"Authorization": f"Bearer {token}", "Content-Encoding": "gzip"}
+        )
     assert len(bomb) < 10_000
     assert response.status_code == 413 and response.json()["error"]["code"] == "payload_too_large"

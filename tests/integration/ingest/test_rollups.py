@@ -18,8 +18,8 @@ T0 = datetime(2026, 11, 20, 23, 58, tzinfo=UTC)  # the 3 minutes cross midnight,
 QUALITIES = [0, q.to_db(0x40900000), q.to_db(0x808A0000)]
 
 reading = st.tuples(
-    st.sampled_from([1, 2]),                          # signal id
-    st.integers(min_value=0, max_value=179),          # seconds after T0
+    st.sampled_from([1, 2]),  # signal id
+    st.integers(min_value=0, max_value=179),  # seconds after T0
     st.integers(min_value=-50, max_value=50).map(lambda v: v / 4),  # exact binary fractions
     st.sampled_from(QUALITIES),
 )
@@ -41,12 +41,22 @@ def expected_rollups(all_batches: list[list[tuple[int, int, float, int]]]) -> di
         rows.sort()
         good = [r for r in rows if r[2] >= 0 and r[2] < 0x40000000]
         out[key] = (
-            len(rows), sum(r[1] for r in rows), min(r[1] for r in rows), max(r[1] for r in rows),
-            rows[0][0], rows[0][1], rows[-1][0], rows[-1][1],
-            len(good), sum(r[1] for r in good),
-            min((r[1] for r in good), default=None), max((r[1] for r in good), default=None),
-            good[0][0] if good else None, good[0][1] if good else None,
-            good[-1][0] if good else None, good[-1][1] if good else None,
+            len(rows),
+            sum(r[1] for r in rows),
+            min(r[1] for r in rows),
+            max(r[1] for r in rows),
+            rows[0][0],
+            rows[0][1],
+            rows[-1][0],
+            rows[-1][1],
+            len(good),
+            sum(r[1] for r in good),
+            min((r[1] for r in good), default=None),
+            max((r[1] for r in good), default=None),
+            good[0][0] if good else None,
+            good[0][1] if good else None,
+            good[-1][0] if good else None,
+            good[-1][1] if good else None,
         )
     return out
 
@@ -59,9 +69,22 @@ async def stored_rollups(conn: asyncpg.Connection) -> dict:
     rows = await conn.fetch("SELECT * FROM rollups_1m")
     return {
         (r["signal_id"], r["bucket"]): (
-            r["count"], r["sum"], r["min"], r["max"], seconds(r["first_ts"]), r["first_value"],
-            seconds(r["last_ts"]), r["last_value"], r["good_count"], r["good_sum"], r["good_min"], r["good_max"],
-            seconds(r["good_first_ts"]), r["good_first_value"], seconds(r["good_last_ts"]), r["good_last_value"],
+            r["count"],
+            r["sum"],
+            r["min"],
+            r["max"],
+            seconds(r["first_ts"]),
+            r["first_value"],
+            seconds(r["last_ts"]),
+            r["last_value"],
+            r["good_count"],
+            r["good_sum"],
+            r["good_min"],
+            r["good_max"],
+            seconds(r["good_first_ts"]),
+            r["good_first_value"],
+            seconds(r["good_last_ts"]),
+            r["good_last_value"],
         )
         for r in rows
     }
@@ -89,8 +112,14 @@ def test_rollups_equal_a_recomputation_from_raw(database_url: str, all_batches: 
 async def test_late_reading_updates_a_past_minute_exactly(db: asyncpg.Pool) -> None:
     async with db.acquire() as conn:
         await write_readings(conn, [(1, T0 + timedelta(seconds=s), 10.0, 0) for s in (10, 20, 30)])
-        await write_readings(conn, [(1, T0 + timedelta(seconds=5), 4.0, 0), (1, T0 + timedelta(seconds=59), 1.0, 0),
-                                    (1, T0 + timedelta(seconds=20), 99.0, 0)])  # the last is a conflicting duplicate
+        await write_readings(
+            conn,
+            [
+                (1, T0 + timedelta(seconds=5), 4.0, 0),
+                (1, T0 + timedelta(seconds=59), 1.0, 0),
+                (1, T0 + timedelta(seconds=20), 99.0, 0),
+            ],
+        )  # the last is a conflicting duplicate
     row = await db.fetchrow("SELECT * FROM rollups_1m WHERE signal_id = 1 AND bucket = $1", T0)
     assert (row["count"], row["sum"], row["min"], row["max"]) == (5, 35.0, 1.0, 10.0)
     assert (row["first_value"], row["last_value"]) == (4.0, 1.0)

@@ -33,8 +33,9 @@ class Env:
 
     async def post(self, signal: str, samples: list[tuple[datetime, float]], quality: int = 0) -> None:
         """Readings through the real ingest service (so each batch's provenance is recorded)."""
-        body = {"readings": [{"signal": signal, "ts": ts.isoformat(), "value": v, "quality": quality}
-                             for ts, v in samples]}
+        body = {
+            "readings": [{"signal": signal, "ts": ts.isoformat(), "value": v, "quality": quality} for ts, v in samples]
+        }
         got = await self.ingest.post("/v1/readings", json=body, headers={"Authorization": f"Bearer {self.gateway}"})
         assert got.status_code == 200, got.text
         assert got.json()["accepted"] == len(samples), got.text
@@ -48,8 +49,11 @@ class Env:
 
 async def _tokens(db: asyncpg.Pool) -> dict[str, str]:
     orphan = getattr(support, "make_orphan_partner_key", None)
-    stranger = (await orphan(db) if orphan is not None
-                else await support.make_key(db, role="partner", name="other-analyst", partner="acme"))
+    stranger = (
+        await orphan(db)
+        if orphan is not None
+        else await support.make_key(db, role="partner", name="other-analyst", partner="acme")
+    )
     return {
         "gateway": await support.make_key(db, role="gateway", name="gw"),
         "eps": await support.make_key(db, role="partner", name="eps-analyst", partner="eps"),
@@ -67,6 +71,9 @@ async def env(database_url: str, db: asyncpg.Pool, tmp_path: Path) -> AsyncItera
     settings = Settings(database_url=database_url, signing_key_file=key_file, statements_every_s=0)
     tokens = await _tokens(db)
     ingest_app = create_ingest(IngestSettings(database_url=database_url))
-    async with running_api(settings, db, tokens) as api, support.serving(ingest_app) as url, \
-            httpx.AsyncClient(base_url=url, timeout=30) as ingest:
+    async with (
+        running_api(settings, db, tokens) as api,
+        support.serving(ingest_app) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as ingest,
+    ):
         yield Env(api, ingest, tokens["gateway"], Issuing(settings, load_keyring(key_file)), key_file, database_url)

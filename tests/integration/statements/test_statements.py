@@ -43,8 +43,9 @@ async def _digest_by_hand(env: Env, payload: dict) -> str:
     start, end = datetime.fromisoformat(payload["period_start"]), datetime.fromisoformat(payload["period_end"])
     rows = []
     for key in sorted(payload["readings"]["signals"], key=str.encode):
-        base = ("SELECT r.ts, r.value, r.quality FROM readings r JOIN signals s ON s.id = r.signal_id"
-                " WHERE s.key = $1 AND ")
+        base = (
+            "SELECT r.ts, r.value, r.quality FROM readings r JOIN signals s ON s.id = r.signal_id WHERE s.key = $1 AND "
+        )
         before = await env.api.db.fetch(base + "r.ts < $2 ORDER BY r.ts DESC LIMIT 2", key, start)
         inside = await env.api.db.fetch(base + "r.ts >= $2 AND r.ts < $3 ORDER BY r.ts", key, start, end)
         after = await env.api.db.fetch(base + "r.ts >= $2 ORDER BY r.ts LIMIT 1", key, end)
@@ -67,12 +68,15 @@ async def test_closed_periods_are_signed_served_identically_and_verify_independe
     statements = eps.json()["statements"]
     assert [(s["kind"], s["period_start"]) for s in statements] == [
         ("day", "2026-05-31T22:00:00.000000Z"),
-        ("period", "2026-06-01T10:00:00.000000Z"), ("period", "2026-06-01T10:15:00.000000Z")]
+        ("period", "2026-06-01T10:00:00.000000Z"),
+        ("period", "2026-06-01T10:15:00.000000Z"),
+    ]
 
     jwks = await env.api.json("/v1/plants/nish/signing-keys", role="socar")
     assert all("d" not in k for k in jwks["keys"])
-    compliance = await env.api.json("/v1/plants/nish/compliance", role="eps", start="2026-06-01T10:00:00Z",
-                                    end="2026-06-01T10:30:00Z")
+    compliance = await env.api.json(
+        "/v1/plants/nish/compliance", role="eps", start="2026-06-01T10:00:00Z", end="2026-06-01T10:30:00Z"
+    )
     for s, expected in zip(statements[1:], compliance["periods"], strict=True):
         payload = jwcrypto_verify(s["jws"], jwks)
         assert payload == s["payload"]
@@ -82,7 +86,8 @@ async def test_closed_periods_are_signed_served_identically_and_verify_independe
         assert payload["readings_digest"] == await _digest_by_hand(env, payload)
     day = jwcrypto_verify(statements[0]["jws"], jwks)
     assert [p["delivered_mw"] for p in day["periods"] if p["status"] != "no_commitment" and p["coverage"]] == [
-        p["delivered_mw"] for p in compliance["periods"]]
+        p["delivered_mw"] for p in compliance["periods"]
+    ]
 
 
 async def test_one_altered_byte_fails_and_the_chain_detects_a_removed_statement(env: Env) -> None:
@@ -98,10 +103,15 @@ async def test_one_altered_byte_fails_and_the_chain_detects_a_removed_statement(
     for bad in (f"{header}.{altered}.{signature}", f"{header}.{body}.{forged}"):
         with pytest.raises((jws.InvalidJWSSignature, jws.InvalidJWSObject, ValueError)):
             jwcrypto_verify(bad, jwks)
-        refused = await env.api.client.post("/v1/plants/nish/statements/verify", content=bad,
-                                            headers={"Authorization": f"Bearer {env.api.tokens['eps']}"})
-        assert refused.status_code == 422 and refused.json()["error"]["code"] in ("bad_signature",
-                                                                                  "malformed_statement")
+        refused = await env.api.client.post(
+            "/v1/plants/nish/statements/verify",
+            content=bad,
+            headers={"Authorization": f"Bearer {env.api.tokens['eps']}"},
+        )
+        assert refused.status_code == 422 and refused.json()["error"]["code"] in (
+            "bad_signature",
+            "malformed_statement",
+        )
     chain = sorted(((s["hash"], s["payload"]) for s in statements), key=lambda x: x[1]["sequence"])
     assert check_chain(chain) is None
     broken = check_chain(chain[:1] + chain[2:])
@@ -118,9 +128,15 @@ async def test_late_data_makes_revision_2_and_as_of_returns_revision_1(env: Env)
     plant_id = await env.api.db.fetchval("SELECT id FROM plants WHERE key = 'nish'")
     async with env.api.db.acquire() as conn:
         for partner in ("eps", "socar"):
-            await create_endpoint(conn, plant_id=plant_id, partner=partner, name=f"{partner}-hook",
-                                  url=f"http://127.0.0.1:9/{partner}", event_types=["statement.restated"],
-                                  secret="whsec_" + "A" * 32)
+            await create_endpoint(
+                conn,
+                plant_id=plant_id,
+                partner=partner,
+                name=f"{partner}-hook",
+                url=f"http://127.0.0.1:9/{partner}",
+                event_types=["statement.restated"],
+                secret="whsec_" + "A" * 32,
+            )
     await env.post("plant.net_output", series(T0 + timedelta(minutes=10), 300, lambda i: 400.0, step_s=10))
     await env.scan(datetime.now(UTC))
     revisions = (await env.api.json(f"/v1/plants/nish/statements/{first['period_start']}", role="socar"))["revisions"]
@@ -133,9 +149,11 @@ async def test_late_data_makes_revision_2_and_as_of_returns_revision_1(env: Env)
     assert "readings_digest" in changed and restatement["ingest_batches"]
     outbox = await env.api.db.fetch(
         "SELECT e.partner, o.body FROM webhook_outbox o JOIN webhook_endpoints e ON e.id = o.endpoint_id"
-        " WHERE o.event_type = 'statement.restated' ORDER BY o.id")
-    period_events = {r["partner"]: json.loads(r["body"])["data"] for r in outbox
-                     if json.loads(r["body"])["data"]["kind"] == "period"}
+        " WHERE o.event_type = 'statement.restated' ORDER BY o.id"
+    )
+    period_events = {
+        r["partner"]: json.loads(r["body"])["data"] for r in outbox if json.loads(r["body"])["data"]["kind"] == "period"
+    }
     assert set(period_events) == {"eps", "socar"}  # both partners are told, in the restatement's transaction
     assert all(e["revision"] == 2 and e["jws"] == revisions[0]["jws"] for e in period_events.values())
 
@@ -186,5 +204,7 @@ async def test_the_api_issues_statements_by_itself_once_a_key_file_exists(env: E
             assert asyncio.get_running_loop().time() < deadline, "no statement issued within 15 s"
             await asyncio.sleep(0.2)
     got = await env.statements(**RANGE)
-    assert {(s["kind"], s["period_start"]) for s in got} == {("period", "2026-06-01T10:00:00.000000Z"),
-                                                             ("day", "2026-05-31T22:00:00.000000Z")}
+    assert {(s["kind"], s["period_start"]) for s in got} == {
+        ("period", "2026-06-01T10:00:00.000000Z"),
+        ("day", "2026-05-31T22:00:00.000000Z"),
+    }

@@ -64,8 +64,9 @@ def test_projection_extrapolates_the_current_output_to_the_period_end() -> None:
 
 
 def test_an_expected_offset_moves_the_target() -> None:
-    result = settle(period_at(BOOK, T0), every(5, 540.0, 15), BOOK, max_gap_s=60, min_coverage=0.5,
-                    expected_offset_mw=40.0)
+    result = settle(
+        period_at(BOOK, T0), every(5, 540.0, 15), BOOK, max_gap_s=60, min_coverage=0.5, expected_offset_mw=40.0
+    )
     assert result.committed_mw == 540.0 and result.status == "compliant"
 
 
@@ -80,18 +81,24 @@ def test_the_book_applies_schedule_overrides_percent_tolerance_and_exclusions() 
     override = period_at(book, T0 + timedelta(minutes=7)).commitment
     assert override is not None and override.committed_mw == 450.0 and override.tolerance_mw == pytest.approx(9.0)
     assert book.excluded(T0 + timedelta(hours=1, minutes=15), T0 + timedelta(hours=1, minutes=30))
-    assert book.period_at(datetime(2025, 6, 1, tzinfo=UTC)) is None or \
-        book.period_at(datetime(2025, 6, 1, tzinfo=UTC)).commitment is None  # before the commitment
+    assert (
+        book.period_at(datetime(2025, 6, 1, tzinfo=UTC)) is None
+        or book.period_at(datetime(2025, 6, 1, tzinfo=UTC)).commitment is None
+    )  # before the commitment
 
 
 def test_a_later_commitment_supersedes_an_open_ended_one_and_brings_its_period() -> None:
-    book = CommitmentBook(commitments=[
-        Commitment(datetime(2026, 1, 1, tzinfo=UTC), None, 480.0, tolerance_mw=10.0),
-        Commitment(datetime(2026, 11, 1, tzinfo=UTC), None, 400.0, tolerance_mw=5.0, settlement_period_s=3600),
-    ])
+    book = CommitmentBook(
+        commitments=[
+            Commitment(datetime(2026, 1, 1, tzinfo=UTC), None, 480.0, tolerance_mw=10.0),
+            Commitment(datetime(2026, 11, 1, tzinfo=UTC), None, 400.0, tolerance_mw=5.0, settlement_period_s=3600),
+        ]
+    )
     period = period_at(book, T0 + timedelta(minutes=20))
-    assert period.commitment is not None and (period.commitment.committed_mw, period.commitment.tolerance_mw) \
-        == (400.0, 5.0)
+    assert period.commitment is not None and (period.commitment.committed_mw, period.commitment.tolerance_mw) == (
+        400.0,
+        5.0,
+    )
     assert (period.start, period.end) == (T0, T0 + timedelta(hours=1))
 
 

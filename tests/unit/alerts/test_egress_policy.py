@@ -11,11 +11,29 @@ from services.alerts.egress import EgressPolicy, EgressRefused, Unresolvable, ch
 ALLOW_LOOPBACK = EgressPolicy((ipaddress.ip_network("127.0.0.1/32"),))
 
 
-@pytest.mark.parametrize("address", [
-    "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.0.1", "169.254.169.254", "0.0.0.0", "100.64.0.1",
-    "224.0.0.1", "255.255.255.255", "192.0.2.1", "::1", "::", "fd00::1", "fe80::1", "::ffff:10.0.0.1",
-    "::ffff:8.8.8.8", "2002:a00:1::", "ff02::1",
-])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.0.1",
+        "169.254.169.254",
+        "0.0.0.0",
+        "100.64.0.1",
+        "224.0.0.1",
+        "255.255.255.255",
+        "192.0.2.1",
+        "::1",
+        "::",
+        "fd00::1",
+        "fe80::1",
+        "::ffff:10.0.0.1",
+        "::ffff:8.8.8.8",
+        "2002:a00:1::",
+        "ff02::1",
+    ],
+)
 def test_non_public_addresses_are_refused_by_default(address: str) -> None:
     with pytest.raises(EgressRefused):
         EgressPolicy().check_address(ipaddress.ip_address(address))
@@ -34,11 +52,24 @@ def test_the_allow_list_opens_exactly_its_ranges() -> None:
             ALLOW_LOOPBACK.check_address(ipaddress.ip_address(other))
 
 
-@pytest.mark.parametrize("url", [
-    "http://2130706433/", "http://0x7f000001/", "http://0177.0.0.1/", "http://127.1/", "http://u:p@example.com/",
-    "http://@example.com/", "http://example.com/\r\nX: y", "http://exa mple.com/", "http://example.com:70000/",
-    "ftp://example.com/", "http:///path", "http://exa%6dple.com/", "http://ex_ample.com/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://2130706433/",
+        "http://0x7f000001/",
+        "http://0177.0.0.1/",
+        "http://127.1/",
+        "http://u:p@example.com/",
+        "http://@example.com/",
+        "http://example.com/\r\nX: y",
+        "http://exa mple.com/",
+        "http://example.com:70000/",
+        "ftp://example.com/",
+        "http:///path",
+        "http://exa%6dple.com/",
+        "http://ex_ample.com/",
+    ],
+)
 def test_ambiguous_or_unsafe_url_shapes_are_refused(url: str) -> None:
     with pytest.raises(ValueError):
         check_url_shape(url)

@@ -24,8 +24,13 @@ S = timedelta(seconds=1)
 TIMING = Timing(for_=10 * S, keep_firing_for=0 * S, repeat_interval=60 * S)
 
 
-def run(timeline: list[tuple[int, bool | None]], *, timing: Timing = TIMING, silenced_at: set[int] | None = None,
-        state: AlertState | None = None) -> tuple[AlertState, list[tuple[int, str | None, tuple[str, str] | None]]]:
+def run(
+    timeline: list[tuple[int, bool | None]],
+    *,
+    timing: Timing = TIMING,
+    silenced_at: set[int] | None = None,
+    state: AlertState | None = None,
+) -> tuple[AlertState, list[tuple[int, str | None, tuple[str, str] | None]]]:
     """Feed (seconds after T0, active) verdicts; return the final state and (t, notify, transition) per step."""
     current = state or AlertState()
     log = []

@@ -18,11 +18,23 @@ AT = datetime(2026, 11, 25, 10, 0, 5, tzinfo=UTC)
 
 def notification(**overrides: object) -> Notification:
     values: dict = dict(
-        event_type="alert.firing", at=AT, alert_id=7, fingerprint="abc123", incident=2, rule_id=3,
-        rule_name="grid-frequency-band", rule_kind="frequency_band", severity="critical", status="firing",
+        event_type="alert.firing",
+        at=AT,
+        alert_id=7,
+        fingerprint="abc123",
+        incident=2,
+        rule_id=3,
+        rule_name="grid-frequency-band",
+        rule_kind="frequency_band",
+        severity="critical",
+        status="firing",
         labels={"alertname": "grid-frequency-band", "severity": "critical", "plant": "nish"},
-        summary="grid frequency 49.750 Hz", value=49.75, evidence={"frequency_hz": 49.75},
-        starts_at=AT, receiver="oncall", external_url="http://127.0.0.1:8003",
+        summary="grid frequency 49.750 Hz",
+        value=49.75,
+        evidence={"frequency_hz": 49.75},
+        starts_at=AT,
+        receiver="oncall",
+        external_url="http://127.0.0.1:8003",
     )
     values.update(overrides)
     return Notification(**values)
@@ -59,15 +71,25 @@ def test_alertmanager_v4_payload() -> None:
     alert = firing["alerts"][0]
     assert alert["endsAt"] == "0001-01-01T00:00:00Z" and alert["startsAt"] == "2026-11-25T10:00:05Z"
     assert set(alert) == {"status", "labels", "annotations", "startsAt", "endsAt", "generatorURL", "fingerprint"}
-    resolved = json.loads(render("alertmanager", notification(
-        event_type="alert.resolved", status="resolved", ends_at=datetime(2026, 11, 25, 10, 5, tzinfo=UTC))))
+    resolved = json.loads(
+        render(
+            "alertmanager",
+            notification(
+                event_type="alert.resolved", status="resolved", ends_at=datetime(2026, 11, 25, 10, 5, tzinfo=UTC)
+            ),
+        )
+    )
     assert resolved["status"] == "resolved" and resolved["alerts"][0]["endsAt"] == "2026-11-25T10:05:00Z"
 
 
-@pytest.mark.parametrize(("event", "status", "action"), [
-    ("alert.firing", "firing", "trigger"), ("alert.reminder", "firing", "trigger"),
-    ("alert.resolved", "resolved", "resolve"),
-])
+@pytest.mark.parametrize(
+    ("event", "status", "action"),
+    [
+        ("alert.firing", "firing", "trigger"),
+        ("alert.reminder", "firing", "trigger"),
+        ("alert.resolved", "resolved", "resolve"),
+    ],
+)
 def test_pagerduty_events_v2(event: str, status: str, action: str) -> None:
     body = json.loads(render("pagerduty", notification(event_type=event, status=status), {"routing_key": "R" * 32}))
     assert body["event_action"] == action and body["dedup_key"] == "abc123" and body["routing_key"] == "R" * 32

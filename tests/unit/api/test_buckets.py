@@ -11,11 +11,14 @@ from services.api.buckets import QueryError, make_bucketing, parse_every, parse_
 H = timedelta(hours=1)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("2026-11-25T10:00:00Z", datetime(2026, 11, 25, 10, tzinfo=UTC)),
-    ("2026-11-25T11:00:00+01:00", datetime(2026, 11, 25, 10, tzinfo=UTC)),
-    ("2026-11-25T10:00:00.250z", datetime(2026, 11, 25, 10, 0, 0, 250000, tzinfo=UTC)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-25T10:00:00Z", datetime(2026, 11, 25, 10, tzinfo=UTC)),
+        ("2026-11-25T11:00:00+01:00", datetime(2026, 11, 25, 10, tzinfo=UTC)),
+        ("2026-11-25T10:00:00.250z", datetime(2026, 11, 25, 10, 0, 0, 250000, tzinfo=UTC)),
+    ],
+)
 def test_rfc3339_times_with_an_offset_parse_to_utc(text: str, expected: datetime) -> None:
     assert parse_time(text, "start") == expected
 
@@ -54,8 +57,9 @@ def test_weeks_start_on_monday() -> None:
     assert b.start == datetime(2026, 11, 23, tzinfo=UTC) and b.start.weekday() == 0
 
 
-@pytest.mark.parametrize(("day", "hours"), [(datetime(2026, 3, 29), 23), (datetime(2026, 10, 25), 25),
-                                            (datetime(2026, 7, 1), 24)])
+@pytest.mark.parametrize(
+    ("day", "hours"), [(datetime(2026, 3, 29), 23), (datetime(2026, 10, 25), 25), (datetime(2026, 7, 1), 24)]
+)
 def test_local_days_follow_dst_in_belgrade(day: datetime, hours: int) -> None:
     lo = day.replace(tzinfo=UTC) - 2 * H  # local midnight is 22:00 or 23:00 UTC the day before
     b = make_bucketing(lo + 3 * H, lo + 4 * H, timedelta(days=1), tz="Europe/Belgrade")
@@ -65,8 +69,12 @@ def test_local_days_follow_dst_in_belgrade(day: datetime, hours: int) -> None:
 
 def test_more_than_the_bucket_limit_is_refused() -> None:
     with pytest.raises(QueryError) as err:
-        make_bucketing(datetime(2020, 1, 1, tzinfo=UTC), datetime(2021, 1, 1, tzinfo=UTC), timedelta(minutes=1),
-                       max_buckets=100_000)
+        make_bucketing(
+            datetime(2020, 1, 1, tzinfo=UTC),
+            datetime(2021, 1, 1, tzinfo=UTC),
+            timedelta(minutes=1),
+            max_buckets=100_000,
+        )
     assert err.value.code == "too_many_buckets" and err.value.details["buckets"] == 527_040
 
 
@@ -77,8 +85,9 @@ def test_local_day_buckets_beyond_the_limit_are_refused_before_any_edge_is_built
     assert refused.value.code == "too_many_buckets" and refused.value.details["buckets"] > 80_000
 
 
-@pytest.mark.parametrize("text", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "1969-12-31T23:59:59Z",
-                                  "2200-01-01T00:00:01Z"])
+@pytest.mark.parametrize(
+    "text", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "1969-12-31T23:59:59Z", "2200-01-01T00:00:01Z"]
+)
 def test_times_outside_1970_to_2200_are_refused_without_overflow(text: str) -> None:
     with pytest.raises(QueryError) as refused:
         parse_time(text, "start")

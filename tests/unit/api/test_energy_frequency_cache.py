@@ -32,10 +32,17 @@ def test_band_times_are_cumulative_and_beyond_is_the_rest() -> None:
     assert out["beyond"] == {"band_mhz": 200.0, "seconds": 20.0, "share": pytest.approx(20 / 600)}
 
 
-@pytest.mark.parametrize(("role", "partner", "allowed"), [
-    ("operator", None, True), ("admin", None, True), ("partner", "eps", True), ("partner", "socar", True),
-    ("partner", "acme", False), ("gateway", None, False),
-])
+@pytest.mark.parametrize(
+    ("role", "partner", "allowed"),
+    [
+        ("operator", None, True),
+        ("admin", None, True),
+        ("partner", "eps", True),
+        ("partner", "socar", True),
+        ("partner", "acme", False),
+        ("gateway", None, False),
+    ],
+)
 def test_who_reads_a_plant(role: str, partner: str | None, allowed: bool) -> None:
     assert can_read_plant(Principal(1, "k", role, partner), PLANT) is allowed
 
@@ -53,8 +60,15 @@ def test_cache_serves_only_complete_ranges_and_forgets_touched_buckets() -> None
     cache.store(7, variant, cache.generation(7), {s: i for i, s in enumerate(starts)})
     assert cache.lookup(7, variant, starts) == {s: i for i, s in enumerate(starts)}
     assert cache.lookup(7, variant, [*starts, T0 - timedelta(minutes=15)]) is None
-    cache.on_notification(json.dumps({"signal_ids": [7], "start": (T0 + timedelta(hours=1)).isoformat(),
-                                      "end": (T0 + timedelta(hours=1)).isoformat()}))
+    cache.on_notification(
+        json.dumps(
+            {
+                "signal_ids": [7],
+                "start": (T0 + timedelta(hours=1)).isoformat(),
+                "end": (T0 + timedelta(hours=1)).isoformat(),
+            }
+        )
+    )
     assert cache.lookup(7, variant, starts) is None
     assert cache.lookup(7, variant, starts[:3]) is not None  # 00:00–00:45 ends before the change's margin
 

@@ -51,8 +51,14 @@ def test_a_local_tz_with_fine_buckets_is_refused() -> None:
 
 def test_raw_arrays_shape_into_twa_and_held_coverage() -> None:
     b = make_bucketing(T0, T0 + 30 * S, 10 * S)
-    raw = {"count": [2, 0, 1], "avg": [1.5, None, 4.0], "min": [1.0, None, 4.0], "max": [2.0, None, 4.0],
-           "first": [1.0, None, 4.0], "last": [2.0, None, 4.0]}
+    raw = {
+        "count": [2, 0, 1],
+        "avg": [1.5, None, 4.0],
+        "min": [1.0, None, 4.0],
+        "max": [2.0, None, 4.0],
+        "first": [1.0, None, 4.0],
+        "last": [2.0, None, 4.0],
+    }
     held = [Integral(15.0, 10.0), Integral(10.0, 5.0), Integral(20.0, 5.0)]
     out = shape_grid(raw, b, ("avg", "twa", "count"), held, "null")
     # twa = held area / held seconds, also in the bucket without a reading of its own; coverage = held s / 10 s.

@@ -16,16 +16,20 @@ VENDOR = Path(__file__).resolve().parents[3] / "services" / "api" / "ui" / "stat
 BELGRADE = "Europe/Belgrade"
 
 
-@pytest.mark.parametrize(("now", "text", "expected"), [
-    (datetime(2026, 11, 27, 22, 30, tzinfo=UTC), None, date(2026, 11, 27)),   # 23:30 in Belgrade
-    (datetime(2026, 11, 27, 23, 30, tzinfo=UTC), None, date(2026, 11, 28)),   # 00:30 the next local day
-    (datetime(2026, 11, 27, 12, 0, tzinfo=UTC), "2026-03-29", date(2026, 3, 29)),
-    (datetime(2026, 11, 27, 12, 0, tzinfo=UTC), "2026-11-28", None),  # the future has no settlement day yet
-    (datetime(2026, 11, 27, 12, 0, tzinfo=UTC), "27.11.2026", None),
-    (datetime(2026, 11, 27, 12, 0, tzinfo=UTC), "2026-02-30", None),
-])
-def test_the_day_shown_is_a_past_or_current_plant_local_day(now: datetime, text: str | None,
-                                                            expected: date | None) -> None:
+@pytest.mark.parametrize(
+    ("now", "text", "expected"),
+    [
+        (datetime(2026, 11, 27, 22, 30, tzinfo=UTC), None, date(2026, 11, 27)),  # 23:30 in Belgrade
+        (datetime(2026, 11, 27, 23, 30, tzinfo=UTC), None, date(2026, 11, 28)),  # 00:30 the next local day
+        (datetime(2026, 11, 27, 12, 0, tzinfo=UTC), "2026-03-29", date(2026, 3, 29)),
+        (datetime(2026, 11, 27, 12, 0, tzinfo=UTC), "2026-11-28", None),  # the future has no settlement day yet
+        (datetime(2026, 11, 27, 12, 0, tzinfo=UTC), "27.11.2026", None),
+        (datetime(2026, 11, 27, 12, 0, tzinfo=UTC), "2026-02-30", None),
+    ],
+)
+def test_the_day_shown_is_a_past_or_current_plant_local_day(
+    now: datetime, text: str | None, expected: date | None
+) -> None:
     assert parse_day(text, BELGRADE, now) == expected
 
 
@@ -45,19 +49,31 @@ def test_csrf_tokens_belong_to_their_session_only() -> None:
 
 def _request(headers: dict[str, str]) -> Request:
     raw = [(k.lower().encode(), v.encode()) for k, v in {"host": "127.0.0.1:8002", **headers}.items()]
-    return Request({"type": "http", "method": "POST", "scheme": "http", "path": "/ui/login", "headers": raw,
-                    "server": ("127.0.0.1", 8002), "query_string": b""})
+    return Request(
+        {
+            "type": "http",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/ui/login",
+            "headers": raw,
+            "server": ("127.0.0.1", 8002),
+            "query_string": b"",
+        }
+    )
 
 
-@pytest.mark.parametrize(("headers", "same"), [
-    ({"origin": "http://127.0.0.1:8002"}, True),
-    ({"origin": "http://evil.example"}, False),
-    ({"origin": "null"}, False),
-    ({"origin": "http://127.0.0.1:8002.evil.example"}, False),
-    ({"referer": "http://127.0.0.1:8002/ui/login"}, True),
-    ({"referer": "http://127.0.0.1:80020/ui/login"}, False),
-    ({}, False),  # neither header: refused
-])
+@pytest.mark.parametrize(
+    ("headers", "same"),
+    [
+        ({"origin": "http://127.0.0.1:8002"}, True),
+        ({"origin": "http://evil.example"}, False),
+        ({"origin": "null"}, False),
+        ({"origin": "http://127.0.0.1:8002.evil.example"}, False),
+        ({"referer": "http://127.0.0.1:8002/ui/login"}, True),
+        ({"referer": "http://127.0.0.1:80020/ui/login"}, False),
+        ({}, False),  # neither header: refused
+    ],
+)
 def test_state_changes_must_come_from_this_origin(headers: dict[str, str], same: bool) -> None:
     assert session.same_origin(_request(headers)) is same
 

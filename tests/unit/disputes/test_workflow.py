@@ -32,14 +32,17 @@ def refused(call: object, *args: object) -> tuple[int, str]:
     return caught.value.status, caught.value.code
 
 
-@pytest.mark.parametrize(("start", "now", "expected"), [
-    (at(0), NOW, (at(0), at(15))),
-    (at(15), at(15 + 15 + 60), (at(15), at(30))),  # closes exactly at end + late window
-    (at(7), NOW, (404, "unknown_period")),
-    (at(15), at(15 + 15 + 59), (409, "period_not_closed")),
-    (datetime(1969, 12, 31, 23, 45, tzinfo=UTC), NOW, (400, "invalid_time")),
-    (datetime(9999, 12, 31, 23, 45, tzinfo=UTC), NOW, (400, "invalid_time")),
-])
+@pytest.mark.parametrize(
+    ("start", "now", "expected"),
+    [
+        (at(0), NOW, (at(0), at(15))),
+        (at(15), at(15 + 15 + 60), (at(15), at(30))),  # closes exactly at end + late window
+        (at(7), NOW, (404, "unknown_period")),
+        (at(15), at(15 + 15 + 59), (409, "period_not_closed")),
+        (datetime(1969, 12, 31, 23, 45, tzinfo=UTC), NOW, (400, "invalid_time")),
+        (datetime(9999, 12, 31, 23, 45, tzinfo=UTC), NOW, (400, "invalid_time")),
+    ],
+)
 def test_a_dispute_names_a_closed_settlement_period(start: datetime, now: datetime, expected: tuple) -> None:
     if isinstance(expected[0], int):
         assert refused(workflow.settlement_period, start, 900, now, 3600) == expected
@@ -55,33 +58,41 @@ def test_an_hourly_period_is_aligned_to_the_hour_in_any_offset() -> None:
 SIGNAL_A, SIGNAL_B = 1, 2
 
 
-@pytest.mark.parametrize(("new", "pending", "clash"), [
-    (Pending(0, "readings", SIGNAL_A, at(3), at(6)), [Pending(1, "readings", SIGNAL_A, at(5), at(8))], 1),
-    (Pending(0, "readings", SIGNAL_A, at(3), at(6)), [Pending(1, "readings", SIGNAL_A, at(6), at(8))], None),
-    (Pending(0, "readings", SIGNAL_A, at(3), at(6)), [Pending(1, "readings", SIGNAL_B, at(3), at(6))], None),
-    (Pending(0, "energy", None, at(0), at(15)), [Pending(1, "readings", SIGNAL_B, at(3), at(6))], 1),
-    (Pending(0, "readings", SIGNAL_A, at(3), at(6)), [Pending(1, "energy", None, at(0), at(15))], 1),
-    (Pending(0, "energy", None, at(15), at(30)), [Pending(1, "energy", None, at(0), at(15))], None),
-])
-def test_a_correction_overlaps_a_pending_one_on_the_same_signal_and_time(new: Pending, pending: list[Pending],
-                                                                         clash: int | None) -> None:
+@pytest.mark.parametrize(
+    ("new", "pending", "clash"),
+    [
+        (Pending(0, "readings", SIGNAL_A, at(3), at(6)), [Pending(1, "readings", SIGNAL_A, at(5), at(8))], 1),
+        (Pending(0, "readings", SIGNAL_A, at(3), at(6)), [Pending(1, "readings", SIGNAL_A, at(6), at(8))], None),
+        (Pending(0, "readings", SIGNAL_A, at(3), at(6)), [Pending(1, "readings", SIGNAL_B, at(3), at(6))], None),
+        (Pending(0, "energy", None, at(0), at(15)), [Pending(1, "readings", SIGNAL_B, at(3), at(6))], 1),
+        (Pending(0, "readings", SIGNAL_A, at(3), at(6)), [Pending(1, "energy", None, at(0), at(15))], 1),
+        (Pending(0, "energy", None, at(15), at(30)), [Pending(1, "energy", None, at(0), at(15))], None),
+    ],
+)
+def test_a_correction_overlaps_a_pending_one_on_the_same_signal_and_time(
+    new: Pending, pending: list[Pending], clash: int | None
+) -> None:
     found = workflow.conflicting(new, pending)
     assert (found.id if found else None) == clash
 
 
-@pytest.mark.parametrize(("partners", "approved", "partner", "status", "expected"), [
-    (("eps", "socar"), (), "eps", "pending", (("eps",), ("socar",), False)),
-    (("eps", "socar"), ("eps",), "socar", "pending", (("eps", "socar"), (), True)),
-    (("eps", "socar"), ("socar",), "eps", "pending", (("eps", "socar"), (), True)),
-    (("a", "b", "c"), ("a", "b"), "c", "pending", (("a", "b", "c"), (), True)),
-    (("a", "b", "c"), ("a",), "c", "pending", (("a", "c"), ("b",), False)),
-    (("eps", "socar"), ("eps",), "eps", "pending", (409, "already_approved")),
-    (("acme",), (), "acme", "pending", (409, "second_party_required")),
-    (("eps", "socar"), ("eps",), "socar", "applied", (409, "correction_not_pending")),
-    (("eps", "socar"), (), "eps", "rejected", (409, "correction_not_pending")),
-])
-def test_a_correction_takes_effect_when_every_partner_has_approved(partners: tuple, approved: tuple, partner: str,
-                                                                   status: str, expected: tuple) -> None:
+@pytest.mark.parametrize(
+    ("partners", "approved", "partner", "status", "expected"),
+    [
+        (("eps", "socar"), (), "eps", "pending", (("eps",), ("socar",), False)),
+        (("eps", "socar"), ("eps",), "socar", "pending", (("eps", "socar"), (), True)),
+        (("eps", "socar"), ("socar",), "eps", "pending", (("eps", "socar"), (), True)),
+        (("a", "b", "c"), ("a", "b"), "c", "pending", (("a", "b", "c"), (), True)),
+        (("a", "b", "c"), ("a",), "c", "pending", (("a", "c"), ("b",), False)),
+        (("eps", "socar"), ("eps",), "eps", "pending", (409, "already_approved")),
+        (("acme",), (), "acme", "pending", (409, "second_party_required")),
+        (("eps", "socar"), ("eps",), "socar", "applied", (409, "correction_not_pending")),
+        (("eps", "socar"), (), "eps", "rejected", (409, "correction_not_pending")),
+    ],
+)
+def test_a_correction_takes_effect_when_every_partner_has_approved(
+    partners: tuple, approved: tuple, partner: str, status: str, expected: tuple
+) -> None:
     if isinstance(expected[0], int):
         assert refused(workflow.approve, partners, approved, partner, status) == expected
     else:
@@ -89,15 +100,18 @@ def test_a_correction_takes_effect_when_every_partner_has_approved(partners: tup
         assert (got.approved, got.waiting_for, got.takes_effect) == expected
 
 
-@pytest.mark.parametrize(("times", "values", "code"), [
-    ([], [], "no_substitute_readings"),
-    ([at(3), at(3)], [1.0, 2.0], "duplicate_timestamp"),
-    ([at(6)], [1.0], "reading_outside_interval"),
-    ([at(2.99)], [1.0], "reading_outside_interval"),
-    ([at(3)], [float("nan")], "value_out_of_range"),
-    ([at(3)], [561.0], "value_out_of_range"),
-    ([at(3) + timedelta(seconds=i) for i in range(11)], [1.0] * 11, "too_many_readings"),
-])
+@pytest.mark.parametrize(
+    ("times", "values", "code"),
+    [
+        ([], [], "no_substitute_readings"),
+        ([at(3), at(3)], [1.0, 2.0], "duplicate_timestamp"),
+        ([at(6)], [1.0], "reading_outside_interval"),
+        ([at(2.99)], [1.0], "reading_outside_interval"),
+        ([at(3)], [float("nan")], "value_out_of_range"),
+        ([at(3)], [561.0], "value_out_of_range"),
+        ([at(3) + timedelta(seconds=i) for i in range(11)], [1.0] * 11, "too_many_readings"),
+    ],
+)
 def test_substitute_readings_are_checked_before_anything_is_stored(times: list, values: list, code: str) -> None:
     assert refused(workflow.check_substitutes, times, values, at(3), at(6), (-30.0, 560.0), 10) == (400, code)
 
@@ -124,7 +138,13 @@ def test_the_overlay_replaces_exactly_the_substituted_interval() -> None:
     subs = [Substitution(1, at(2), at(4), (R(at(2.5), 480.0, 0x40910000), R(at(3.5), 481.0, 0x40910000)))]
     got = apply_substitutions(originals, subs)
     assert [(r.ts, r.value) for r in got] == [
-        (at(0), 400.0), (at(1), 400.0), (at(2.5), 480.0), (at(3.5), 481.0), (at(4), 400.0), (at(5), 400.0)]
+        (at(0), 400.0),
+        (at(1), 400.0),
+        (at(2.5), 480.0),
+        (at(3.5), 481.0),
+        (at(4), 400.0),
+        (at(5), 400.0),
+    ]
     assert [r.value for r in originals] == [400.0] * 6  # the input is not changed
 
 
@@ -147,8 +167,9 @@ def test_a_corrected_period_is_the_engines_held_integral_with_agreed_substitutes
     sub = Substitution(1, at(3), at(6), tuple(steady(480.0, 180, 360, 0x40910000)))
     after = corrected_integral(readings, [sub], at(0), at(15), max_gap_s=60)
     assert (after.area, after.covered_s) == (400.0 * 720 + 480.0 * 180, 900.0)
-    assert corrected_integral(readings, EnergyOverride(at(0), at(15), 121.5), at(0), at(15), max_gap_s=60) == \
-        Integral(121.5 * 3600, 900.0)
+    assert corrected_integral(readings, EnergyOverride(at(0), at(15), 121.5), at(0), at(15), max_gap_s=60) == Integral(
+        121.5 * 3600, 900.0
+    )
 
 
 SUB_A = Substitution(1, at(3), at(6), ())
@@ -156,13 +177,16 @@ SUB_B = Substitution(1, at(8), at(9), ())
 ENERGY = EnergyOverride(at(0), at(15), 100.0)
 
 
-@pytest.mark.parametrize(("applied", "expected"), [
-    ([], None),
-    ([SUB_A], [SUB_A]),
-    ([SUB_A, SUB_B], [SUB_A, SUB_B]),
-    ([SUB_A, ENERGY], ENERGY),
-    ([ENERGY, SUB_B], [SUB_B]),
-    ([Substitution(1, at(15), at(16), ())], None),
-])
+@pytest.mark.parametrize(
+    ("applied", "expected"),
+    [
+        ([], None),
+        ([SUB_A], [SUB_A]),
+        ([SUB_A, SUB_B], [SUB_A, SUB_B]),
+        ([SUB_A, ENERGY], ENERGY),
+        ([ENERGY, SUB_B], [SUB_B]),
+        ([Substitution(1, at(15), at(16), ())], None),
+    ],
+)
 def test_the_correction_that_took_effect_last_decides_a_period(applied: list, expected: object) -> None:
     assert period_overlay(applied, at(0), at(15)) == expected

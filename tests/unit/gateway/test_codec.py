@@ -39,9 +39,14 @@ def test_two_registers_are_required() -> None:
         decode_float32([0x4248], "ABCD")
 
 
-@pytest.mark.parametrize(("raw", "scale", "offset", "expected"), [
-    (50.0, 1.0, 0.0, 50.0), (4.0, 1000.0, 0.0, 4000.0), (12.5, 2.0, -1.0, 24.0),
-])
+@pytest.mark.parametrize(
+    ("raw", "scale", "offset", "expected"),
+    [
+        (50.0, 1.0, 0.0, 50.0),
+        (4.0, 1000.0, 0.0, 4000.0),
+        (12.5, 2.0, -1.0, 24.0),
+    ],
+)
 def test_scale_and_offset(raw: float, scale: float, offset: float, expected: float) -> None:
     assert engineering_value(raw, scale, offset) == expected
 

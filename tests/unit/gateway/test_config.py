@@ -22,9 +22,12 @@ def test_the_shipped_config_maps_every_demo_signal_once() -> None:
 
 
 def test_environment_overrides_the_file() -> None:
-    env = {"BASELOAD_GATEWAY_INGEST_URL": "http://ingest:8001", "BASELOAD_GATEWAY_BUFFER_PATH": "/data/q.sqlite3",
-           "BASELOAD_GATEWAY_OPCUA_ENDPOINT": "opc.tcp://simulator:4840/baseload/",
-           "BASELOAD_GATEWAY_HTTP_PORT": "9000"}
+    env = {
+        "BASELOAD_GATEWAY_INGEST_URL": "http://ingest:8001",
+        "BASELOAD_GATEWAY_BUFFER_PATH": "/data/q.sqlite3",
+        "BASELOAD_GATEWAY_OPCUA_ENDPOINT": "opc.tcp://simulator:4840/baseload/",
+        "BASELOAD_GATEWAY_HTTP_PORT": "9000",
+    }
     config = parse_config({"opcua": {"nodes": []}}, env)
     assert config.ingest.url == "http://ingest:8001"
     assert str(config.buffer.path) == "/data/q.sqlite3"
@@ -38,13 +41,18 @@ def test_a_missing_key_is_reported() -> None:
         parse_config({}, {}).ingest_key()
 
 
-@pytest.mark.parametrize("doc", [
-    {"modbus": {"registers": [{"address": 0, "signal": "a", "word_order": "ABDC"}]}},
-    {"batch": {"max_size": 0}},
-    {"unknown_section": {}},
-    {"opcua": {"nodes": [{"node_id": "ns=2;s=a", "signal": "a"}]},
-     "modbus": {"registers": [{"address": 0, "signal": "a"}]}},
-])
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"modbus": {"registers": [{"address": 0, "signal": "a", "word_order": "ABDC"}]}},
+        {"batch": {"max_size": 0}},
+        {"unknown_section": {}},
+        {
+            "opcua": {"nodes": [{"node_id": "ns=2;s=a", "signal": "a"}]},
+            "modbus": {"registers": [{"address": 0, "signal": "a"}]},
+        },
+    ],
+)
 def test_invalid_configs_are_refused(doc: dict) -> None:
     with pytest.raises(ValidationError):
         parse_config(doc, {})

@@ -12,9 +12,16 @@ from services.gateway.delivery import Verdict, backoff_s, batch_due, classify, p
 NOW = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("depth", "age", "due"), [
-    (0, None, False), (3, 0.2, False), (3, 1.0, True), (500, 0.0, True), (499, 0.99, False),
-])
+@pytest.mark.parametrize(
+    ("depth", "age", "due"),
+    [
+        (0, None, False),
+        (3, 0.2, False),
+        (3, 1.0, True),
+        (500, 0.0, True),
+        (499, 0.99, False),
+    ],
+)
 def test_a_batch_is_due_when_full_or_old(depth: int, age: float | None, due: bool) -> None:
     assert batch_due(depth, age, max_size=500, max_age_s=1.0) is due
 
@@ -42,10 +49,18 @@ def test_retry_after_is_read_from_a_503() -> None:
     assert classify(503, None, "7", NOW).retry_after_s == 7.0
 
 
-@pytest.mark.parametrize(("header", "expected"), [
-    (None, None), ("", None), ("0", 0.0), ("120", 120.0), ("soon", None),
-    ("Wed, 25 Nov 2026 10:00:30 GMT", 30.0), ("Wed, 25 Nov 2026 09:59:00 GMT", 0.0),
-])
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("0", 0.0),
+        ("120", 120.0),
+        ("soon", None),
+        ("Wed, 25 Nov 2026 10:00:30 GMT", 30.0),
+        ("Wed, 25 Nov 2026 09:59:00 GMT", 0.0),
+    ],
+)
 def test_retry_after_as_seconds_or_http_date(header: str | None, expected: float | None) -> None:
     assert parse_retry_after(header, NOW) == expected
 

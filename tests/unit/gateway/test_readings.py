@@ -16,7 +16,11 @@ TS = datetime(2026, 11, 25, 10, 0, 0, 250000, tzinfo=UTC)
 def test_a_reading_serialises_to_the_ingest_contract() -> None:
     local = TS.astimezone(timezone(timedelta(hours=1)))
     assert to_json(Reading("gt1.active_power", local, 251.3, 0)) == {
-        "signal": "gt1.active_power", "ts": "2026-11-25T10:00:00.250000Z", "value": 251.3, "quality": 0}
+        "signal": "gt1.active_power",
+        "ts": "2026-11-25T10:00:00.250000Z",
+        "value": 251.3,
+        "quality": 0,
+    }
 
 
 def test_a_bad_status_without_a_value_holds_the_last_good_value() -> None:
@@ -48,8 +52,10 @@ def test_source_timestamp_and_status_are_carried_from_a_datavalue() -> None:
 
 
 def test_monitored_items_carry_sampling_interval_and_deadband() -> None:
-    nodes = [OpcUaNode(node_id="ns=2;s=a", signal="a", sampling_interval_ms=250),
-             OpcUaNode(node_id="ns=3;i=1001", signal="b", deadband=0.5, queue_size=500)]
+    nodes = [
+        OpcUaNode(node_id="ns=2;s=a", signal="a", sampling_interval_ms=250),
+        OpcUaNode(node_id="ns=3;i=1001", signal="b", deadband=0.5, queue_size=500),
+    ]
     first, second = monitored_item_requests(nodes)
     assert (first.RequestedParameters.QueueSize, second.RequestedParameters.QueueSize) == (100, 500)
     assert first.RequestedParameters.ClientHandle == 1 and second.RequestedParameters.ClientHandle == 2

@@ -11,8 +11,12 @@ T0 = datetime(2026, 11, 27, 14, 40, 51, tzinfo=UTC)
 
 
 def test_one_line_per_rejection_kind_with_count_signals_span_and_an_example() -> None:
-    batch = [Reading(s, T0 + timedelta(seconds=i), 100.0 + i) for i, s in enumerate(
-        ["gt1.active_power", "gt2.active_power", "gt1.active_power", "x.unknown", "st1.active_power"])]
+    batch = [
+        Reading(s, T0 + timedelta(seconds=i), 100.0 + i)
+        for i, s in enumerate(
+            ["gt1.active_power", "gt2.active_power", "gt1.active_power", "x.unknown", "st1.active_power"]
+        )
+    ]
     conflict = "a different value is already stored for this signal and time"
     rejected = [{"index": i, "code": "conflicting_value", "message": conflict} for i in (0, 1, 2, 4)]
     rejected.append({"index": 3, "code": "unknown_signal", "message": "no signal x.unknown"})

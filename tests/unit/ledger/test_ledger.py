@@ -90,10 +90,24 @@ def test_the_chain_detects_a_removed_or_relinked_statement() -> None:
 
 
 def test_changes_list_old_and_new_values_and_ignore_placement() -> None:
-    old = {"revision": 1, "sequence": 3, "issued_at": "x", "delivered_mw": 470.0, "readings_digest": "sha256:a",
-           "periods": [{"coverage": 0.5}, {"coverage": 1.0}]}
-    new = {**old, "revision": 2, "sequence": 9, "issued_at": "y", "delivered_mw": 455.5,
-           "periods": [{"coverage": 0.5}, {"coverage": 0.9}]}
-    assert changes(old, new) == [{"field": "delivered_mw", "old": 470.0, "new": 455.5},
-                                 {"field": "periods[1].coverage", "old": 1.0, "new": 0.9}]
+    old = {
+        "revision": 1,
+        "sequence": 3,
+        "issued_at": "x",
+        "delivered_mw": 470.0,
+        "readings_digest": "sha256:a",
+        "periods": [{"coverage": 0.5}, {"coverage": 1.0}],
+    }
+    new = {
+        **old,
+        "revision": 2,
+        "sequence": 9,
+        "issued_at": "y",
+        "delivered_mw": 455.5,
+        "periods": [{"coverage": 0.5}, {"coverage": 0.9}],
+    }
+    assert changes(old, new) == [
+        {"field": "delivered_mw", "old": 470.0, "new": 455.5},
+        {"field": "periods[1].coverage", "old": 1.0, "new": 0.9},
+    ]
     assert changes(old, {**old, "revision": 5, "previous": "z"}) == []

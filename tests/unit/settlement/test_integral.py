@@ -23,20 +23,25 @@ def r(at_s: float, value: float, quality: int = 0) -> Reading:
 
 
 # (readings as (seconds from T, value, quality), window seconds, max gap, good only) → (area, covered seconds)
-@pytest.mark.parametrize(("readings", "window", "good_only", "expected"), [
-    ([(0, 10), (10, 20), (20, 30)], (0, 60), True, (10 * 10 + 20 * 10 + 30 * 10, 30)),  # last holds its step
-    ([(0, 10), (100, 20)], (0, 200), True, (0 + 20 * 60, 60)),  # the first ever holds 0 before a gap; 100 s > 60
-    ([(0, 10), (30, 20), (200, 5)], (0, 300), True, (10 * 30 + 20 * 30 + 5 * 60, 120)),  # steps before gaps
-    ([(0, 10), (10, 99, BAD), (20, 30)], (0, 60), True, (10 * 10 + 30 * 10, 20)),  # Bad ends the Good hold
-    ([(0, 10), (10, 99, BAD), (20, 30)], (0, 60), False, (10 * 10 + 99 * 10 + 30 * 10, 30)),
-    ([(0, 10), (10, 20)], (5, 15), True, (10 * 5 + 20 * 5, 10)),  # holds are split at the window edges
-    ([(-50, 7), (-10, 10), (30, 20)], (0, 60), True, (10 * 30 + 20 * 30, 60)),  # a hold reaches into the window
-    ([(-200, 7), (-70, 10), (30, 20)], (0, 60), True, (20 * 30, 30)),  # 100 s gaps: -70 holds 60 s
-])
-def test_hold_rule_table(readings: list[tuple], window: tuple[float, float], good_only: bool,
-                         expected: tuple[float, float]) -> None:
-    got = held_integral([r(*x) for x in readings], T + window[0] * S, T + window[1] * S, max_gap_s=60.0,
-                        good_only=good_only)
+@pytest.mark.parametrize(
+    ("readings", "window", "good_only", "expected"),
+    [
+        ([(0, 10), (10, 20), (20, 30)], (0, 60), True, (10 * 10 + 20 * 10 + 30 * 10, 30)),  # last holds its step
+        ([(0, 10), (100, 20)], (0, 200), True, (0 + 20 * 60, 60)),  # the first ever holds 0 before a gap; 100 s > 60
+        ([(0, 10), (30, 20), (200, 5)], (0, 300), True, (10 * 30 + 20 * 30 + 5 * 60, 120)),  # steps before gaps
+        ([(0, 10), (10, 99, BAD), (20, 30)], (0, 60), True, (10 * 10 + 30 * 10, 20)),  # Bad ends the Good hold
+        ([(0, 10), (10, 99, BAD), (20, 30)], (0, 60), False, (10 * 10 + 99 * 10 + 30 * 10, 30)),
+        ([(0, 10), (10, 20)], (5, 15), True, (10 * 5 + 20 * 5, 10)),  # holds are split at the window edges
+        ([(-50, 7), (-10, 10), (30, 20)], (0, 60), True, (10 * 30 + 20 * 30, 60)),  # a hold reaches into the window
+        ([(-200, 7), (-70, 10), (30, 20)], (0, 60), True, (20 * 30, 30)),  # 100 s gaps: -70 holds 60 s
+    ],
+)
+def test_hold_rule_table(
+    readings: list[tuple], window: tuple[float, float], good_only: bool, expected: tuple[float, float]
+) -> None:
+    got = held_integral(
+        [r(*x) for x in readings], T + window[0] * S, T + window[1] * S, max_gap_s=60.0, good_only=good_only
+    )
     assert (got.area, got.covered_s) == pytest.approx(expected)
 
 
@@ -53,8 +58,9 @@ def test_buckets_without_a_reading_of_their_own_report_the_hold_falling_inside_t
     assert all(g.covered_s == 5.0 for g in got)
 
 
-@pytest.mark.parametrize(("quality", "good"), [(0, True), (0x40900000, False), (0x808A0000, False),
-                                               (-2138439680, False), (0x00000001, True)])
+@pytest.mark.parametrize(
+    ("quality", "good"), [(0, True), (0x40900000, False), (0x808A0000, False), (-2138439680, False), (0x00000001, True)]
+)
 def test_good_is_opc_ua_severity_00_in_both_encodings(quality: int, good: bool) -> None:
     assert is_good(quality) is good
 
@@ -67,19 +73,29 @@ def rows_from(readings: Sequence[Reading], width_s: int) -> list[RollupRow]:
     rows = []
     for k, group in sorted(groups.items()):
         steps = [(b.ts - a.ts).total_seconds() for a, b in itertools.pairwise(group)]
-        rows.append(RollupRow(
-            start=T + k * width_s * S, end=T + (k + 1) * width_s * S, first_ts=group[0].ts, last_ts=group[-1].ts,
-            last_value=group[-1].value, last_good=is_good(group[-1].quality),
-            last_step_s=steps[-1] if steps else None, max_step_s=max(steps, default=0.0),
-            area=sum(a.value * s for a, s in zip(group[:-1], steps, strict=True)),
-            good_area=sum(a.value * s for a, s in zip(group[:-1], steps, strict=True) if is_good(a.quality)),
-            good_held_s=sum(s for a, s in zip(group[:-1], steps, strict=True) if is_good(a.quality))))
+        rows.append(
+            RollupRow(
+                start=T + k * width_s * S,
+                end=T + (k + 1) * width_s * S,
+                first_ts=group[0].ts,
+                last_ts=group[-1].ts,
+                last_value=group[-1].value,
+                last_good=is_good(group[-1].quality),
+                last_step_s=steps[-1] if steps else None,
+                max_step_s=max(steps, default=0.0),
+                area=sum(a.value * s for a, s in zip(group[:-1], steps, strict=True)),
+                good_area=sum(a.value * s for a, s in zip(group[:-1], steps, strict=True) if is_good(a.quality)),
+                good_held_s=sum(s for a, s in zip(group[:-1], steps, strict=True) if is_good(a.quality)),
+            )
+        )
     return rows
 
 
 readings_strategy = st.lists(
     st.tuples(st.integers(-300_000_000, 1_500_000_000), st.floats(-50, 600), st.sampled_from([0, 0, 0, BAD])),
-    min_size=0, max_size=60, unique_by=lambda x: x[0],
+    min_size=0,
+    max_size=60,
+    unique_by=lambda x: x[0],
 ).map(lambda xs: [Reading(T + timedelta(microseconds=us), v, q) for us, v, q in sorted(xs)])
 
 

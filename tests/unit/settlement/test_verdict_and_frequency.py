@@ -26,25 +26,35 @@ def held(mw: float, seconds: float = 900.0) -> Integral:
     return Integral(mw * seconds, seconds)
 
 
-@pytest.mark.parametrize(("delivered", "status", "deviation_mwh"), [
-    (500.0, "compliant", 0.0), (490.0, "compliant", -2.5), (487.0, "non_compliant", -3.25),
-    (511.0, "non_compliant", 2.75),
-])
-def test_deviation_is_mean_minus_committed_times_period_hours(delivered: float, status: str,
-                                                              deviation_mwh: float) -> None:
+@pytest.mark.parametrize(
+    ("delivered", "status", "deviation_mwh"),
+    [
+        (500.0, "compliant", 0.0),
+        (490.0, "compliant", -2.5),
+        (487.0, "non_compliant", -3.25),
+        (511.0, "non_compliant", 2.75),
+    ],
+)
+def test_deviation_is_mean_minus_committed_times_period_hours(
+    delivered: float, status: str, deviation_mwh: float
+) -> None:
     p = settle_period(T0, T0 + Q, C500, None, held(delivered), min_coverage=0.5)
     assert p.status == status and p.deviation_mwh == pytest.approx(deviation_mwh)
     assert p.delivered_mwh == pytest.approx(delivered / 4)
 
 
-@pytest.mark.parametrize(("commitment", "exclusion", "integral", "status"), [
-    (C500, None, held(500.0, 300.0), "insufficient_data"),
-    (C500, None, None, "insufficient_data"),
-    (C500, Exclusion(T0, T0 + Q, "outage"), held(0.0), "excluded"),
-    (None, None, held(500.0), "no_commitment"),
-])
-def test_periods_not_assessed(commitment: CommitmentInForce | None, exclusion: Exclusion | None,
-                              integral: Integral | None, status: str) -> None:
+@pytest.mark.parametrize(
+    ("commitment", "exclusion", "integral", "status"),
+    [
+        (C500, None, held(500.0, 300.0), "insufficient_data"),
+        (C500, None, None, "insufficient_data"),
+        (C500, Exclusion(T0, T0 + Q, "outage"), held(0.0), "excluded"),
+        (None, None, held(500.0), "no_commitment"),
+    ],
+)
+def test_periods_not_assessed(
+    commitment: CommitmentInForce | None, exclusion: Exclusion | None, integral: Integral | None, status: str
+) -> None:
     p = settle_period(T0, T0 + Q, commitment, exclusion, integral, min_coverage=0.5)
     assert p.status == status and p.deviation_mw is None and p.within_tolerance is None
 
@@ -60,8 +70,9 @@ def test_totals_are_sums_of_the_periods_own_values() -> None:
     periods = [
         settle_period(starts[0], starts[0] + Q, C500, None, held(500.0), min_coverage=0.5),
         settle_period(starts[1], starts[1] + Q, C500, None, held(480.0, 600.0), min_coverage=0.5),
-        settle_period(starts[2], starts[2] + Q, C500, Exclusion(starts[2], starts[3], "t"), held(520.0),
-                      min_coverage=0.5),
+        settle_period(
+            starts[2], starts[2] + Q, C500, Exclusion(starts[2], starts[3], "t"), held(520.0), min_coverage=0.5
+        ),
         settle_period(starts[3], starts[3] + Q, C500, None, held(300.0, 100.0), min_coverage=0.5),
         settle_period(starts[4], starts[4] + Q, None, None, None, min_coverage=0.5),
     ]
@@ -74,10 +85,20 @@ def test_totals_are_sums_of_the_periods_own_values() -> None:
     assert t.availability == pytest.approx((125.0 + 120.0) / 250.0)
 
 
-@pytest.mark.parametrize(("value_hz", "deviation", "inside_200"), [
-    (49.8, -200, True), (50.2, 200, True), (49.799, -201, False), (50.201, 201, False), (50.0, 0, True),
-    (50.05, 50, True), (49.95, -50, True), (49.7995, -200, True), (49.2, -800, False),
-])
+@pytest.mark.parametrize(
+    ("value_hz", "deviation", "inside_200"),
+    [
+        (49.8, -200, True),
+        (50.2, 200, True),
+        (49.799, -201, False),
+        (50.201, 201, False),
+        (50.0, 0, True),
+        (50.05, 50, True),
+        (49.95, -50, True),
+        (49.7995, -200, True),
+        (49.2, -800, False),
+    ],
+)
 def test_band_membership_is_decided_in_integer_mhz(value_hz: float, deviation: int, inside_200: bool) -> None:
     assert deviation_mhz(value_hz, 50.0) == deviation
     assert in_band(value_hz, 50.0, band_mhz(0.2)) is inside_200

@@ -49,14 +49,17 @@ def test_no_signals_means_no_payload() -> None:
     assert encode_readings_changed([], T0, T0) == []
 
 
-@pytest.mark.parametrize("payload", [
-    "not json",
-    "[]",
-    '{"signal_ids": [1], "start": "2026-11-25T10:00:00Z"}',
-    '{"signal_ids": ["x"], "start": "2026-11-25T10:00:00Z", "end": "2026-11-25T10:00:00Z"}',
-    '{"signal_ids": [1], "start": "2026-11-25T10:00:00", "end": "2026-11-25T10:00:00"}',  # no time zone
-    '{"signal_ids": 1, "start": "2026-11-25T10:00:00Z", "end": "2026-11-25T10:00:00Z"}',
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "not json",
+        "[]",
+        '{"signal_ids": [1], "start": "2026-11-25T10:00:00Z"}',
+        '{"signal_ids": ["x"], "start": "2026-11-25T10:00:00Z", "end": "2026-11-25T10:00:00Z"}',
+        '{"signal_ids": [1], "start": "2026-11-25T10:00:00", "end": "2026-11-25T10:00:00"}',  # no time zone
+        '{"signal_ids": 1, "start": "2026-11-25T10:00:00Z", "end": "2026-11-25T10:00:00Z"}',
+    ],
+)
 def test_a_malformed_payload_is_a_contract_error(payload: str) -> None:
     with pytest.raises(ContractError):
         decode_readings_changed(payload)
@@ -75,13 +78,16 @@ def test_alert_states_are_the_stored_strings() -> None:
     assert [s.value for s in AlertState] == ["inactive", "pending", "firing", "resolved"]
 
 
-@pytest.mark.parametrize(("status_code", "expected"), [
-    (0x00000000, QualityClass.GOOD),
-    (0x00AB0000, QualityClass.GOOD),
-    (0x40000000, QualityClass.UNCERTAIN),
-    (0x80000000, QualityClass.BAD),
-    (0xC0000000, QualityClass.BAD),  # top bits 11 count as bad
-])
+@pytest.mark.parametrize(
+    ("status_code", "expected"),
+    [
+        (0x00000000, QualityClass.GOOD),
+        (0x00AB0000, QualityClass.GOOD),
+        (0x40000000, QualityClass.UNCERTAIN),
+        (0x80000000, QualityClass.BAD),
+        (0xC0000000, QualityClass.BAD),  # top bits 11 count as bad
+    ],
+)
 def test_severity_is_a_quality_class(status_code: int, expected: QualityClass) -> None:
     assert quality.severity(status_code) is expected
     assert quality.NAMED[expected] >> 30 == expected_top_bits(expected)
@@ -96,10 +102,13 @@ def test_the_good_sql_predicate_bounds_are_the_good_int4_range() -> None:
     assert quality.is_good(1073741823) and not quality.is_good(1073741824)
 
 
-@pytest.mark.parametrize(("constraint", "members"), [
-    ("api_keys_role_known", list(Role)),
-    ("alerts_state_known", list(AlertState)),
-])
+@pytest.mark.parametrize(
+    ("constraint", "members"),
+    [
+        ("api_keys_role_known", list(Role)),
+        ("alerts_state_known", list(AlertState)),
+    ],
+)
 def test_the_schema_checks_allow_exactly_the_enum_members(constraint: str, members: list[str]) -> None:
     [check] = [c for t in schema.metadata.tables.values() for c in t.constraints if c.name == constraint]
     allowed = str(check.sqltext).split("IN", 1)[1].strip(" ()").split(",")

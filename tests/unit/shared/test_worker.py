@@ -37,15 +37,18 @@ class Sleeps:
             raise asyncio.CancelledError
 
 
-@pytest.mark.parametrize(("failures", "rand", "expected"), [
-    (1, 0.5, 1.0),
-    (2, 0.5, 2.0),
-    (4, 0.5, 8.0),
-    (10, 0.5, 60.0),  # capped
-    (1, 0.0, 0.8),  # -20 %
-    (3, 0.999999, 4.0 * 1.2),  # +20 %, just under
-    (10_000, 0.5, 60.0),  # no overflow
-])
+@pytest.mark.parametrize(
+    ("failures", "rand", "expected"),
+    [
+        (1, 0.5, 1.0),
+        (2, 0.5, 2.0),
+        (4, 0.5, 8.0),
+        (10, 0.5, 60.0),  # capped
+        (1, 0.0, 0.8),  # -20 %
+        (3, 0.999999, 4.0 * 1.2),  # +20 %, just under
+        (10_000, 0.5, 60.0),  # no overflow
+    ],
+)
 def test_backoff_doubles_to_the_cap_with_bounded_jitter(failures: int, rand: float, expected: float) -> None:
     assert Backoff(base_s=1.0, max_s=60.0, jitter=0.2).delay(failures, rand) == pytest.approx(expected, rel=1e-5)
 
@@ -54,8 +57,15 @@ async def test_failures_back_off_then_success_returns_to_the_period(caplog: pyte
     registry = CollectorRegistry()
     step = Steps(OSError("db down"), OSError("still down"))
     sleeps = Sleeps(limit=4)
-    worker = Worker("test.loop", step, every_s=30.0, backoff=Backoff(base_s=5.0, max_s=60.0, jitter=0.0),
-                    metrics=worker_metrics(registry), clock=lambda: 1234.5, sleep=sleeps)
+    worker = Worker(
+        "test.loop",
+        step,
+        every_s=30.0,
+        backoff=Backoff(base_s=5.0, max_s=60.0, jitter=0.0),
+        metrics=worker_metrics(registry),
+        clock=lambda: 1234.5,
+        sleep=sleeps,
+    )
     with caplog.at_level(logging.WARNING, logger="baseload.worker"), pytest.raises(asyncio.CancelledError):
         await worker.run()
     assert sleeps.delays == [5.0, 10.0, 30.0, 30.0]

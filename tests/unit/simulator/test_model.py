@@ -30,7 +30,8 @@ def test_the_same_seed_and_time_give_the_same_plant_in_any_order() -> None:
 
 def test_another_seed_gives_another_plant() -> None:
     assert sample(PARAMS, STEADY, 1, 10.0).value("grid.frequency") != sample(PARAMS, STEADY, 2, 10.0).value(
-        "grid.frequency")
+        "grid.frequency"
+    )
 
 
 def test_noise_is_stable_and_in_range() -> None:
@@ -91,9 +92,15 @@ def test_frequency_excursions_happen_sometimes() -> None:
     assert seeds_with_excursion >= 3
 
 
-@pytest.mark.parametrize(("freq", "expected_mw"), [
-    (50.0, 0.0), (50.01, 0.0), (49.8, (0.2 - 0.015) / 50 / 0.05 * 500), (50.2, -(0.2 - 0.015) / 50 / 0.05 * 500),
-])
+@pytest.mark.parametrize(
+    ("freq", "expected_mw"),
+    [
+        (50.0, 0.0),
+        (50.01, 0.0),
+        (49.8, (0.2 - 0.015) / 50 / 0.05 * 500),
+        (50.2, -(0.2 - 0.015) / 50 / 0.05 * 500),
+    ],
+)
 def test_frequency_response_follows_droop_outside_the_deadband(freq: float, expected_mw: float) -> None:
     assert frequency_response_mw(PARAMS, freq) == pytest.approx(expected_mw)
 

@@ -14,9 +14,15 @@ def test_fifty_hertz_is_4248_0000_in_abcd() -> None:
     assert encode_float32(50.0, "ABCD") == [0x4248, 0x0000]
 
 
-@pytest.mark.parametrize(("order", "expected"), [
-    ("ABCD", [0x3F9D, 0xF3B6]), ("CDAB", [0xF3B6, 0x3F9D]), ("BADC", [0x9D3F, 0xB6F3]), ("DCBA", [0xB6F3, 0x9D3F]),
-])
+@pytest.mark.parametrize(
+    ("order", "expected"),
+    [
+        ("ABCD", [0x3F9D, 0xF3B6]),
+        ("CDAB", [0xF3B6, 0x3F9D]),
+        ("BADC", [0x9D3F, 0xB6F3]),
+        ("DCBA", [0xB6F3, 0x9D3F]),
+    ],
+)
 def test_each_word_order_places_the_bytes_as_labelled(order: str, expected: list[int]) -> None:
     assert struct.pack(">f", 1.234) == bytes.fromhex("3F9DF3B6")
     assert encode_float32(1.234, order) == expected
@@ -35,7 +41,7 @@ def test_fill_registers_writes_only_the_given_slots() -> None:
     registers = [0] * register_count()
     fill_registers(registers, {"grid.frequency": 50.0}, [s for s in slots if s.word_order == "ABCD"])
     index = SIGNALS.index("grid.frequency")
-    assert registers[2 * index:2 * index + 2] == [0x4248, 0x0000]
+    assert registers[2 * index : 2 * index + 2] == [0x4248, 0x0000]
     assert sum(1 for r in registers if r) == 1
 
 

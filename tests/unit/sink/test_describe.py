@@ -6,10 +6,18 @@ from services.sink.describe import describe
 
 
 def standard(event: str = "alert.firing", **evidence: object) -> dict[str, object]:
-    return {"type": event, "timestamp": "2026-11-25T10:15:12Z", "data": {
-        "rule": {"id": 3, "name": "baseload-deviation", "kind": "frequency_corrected_deviation"},
-        "severity": "critical", "status": "firing", "summary": "period 10:00–10:15 UTC: deviation -239.8 MW",
-        "labels": {"alertname": "baseload-deviation", "plant": "nish", "check": "final"}, "evidence": evidence}}
+    return {
+        "type": event,
+        "timestamp": "2026-11-25T10:15:12Z",
+        "data": {
+            "rule": {"id": 3, "name": "baseload-deviation", "kind": "frequency_corrected_deviation"},
+            "severity": "critical",
+            "status": "firing",
+            "summary": "period 10:00–10:15 UTC: deviation -239.8 MW",
+            "labels": {"alertname": "baseload-deviation", "plant": "nish", "check": "final"},
+            "evidence": evidence,
+        },
+    }
 
 
 def test_a_deviation_alert_shows_event_severity_rule_plant_and_signed_deviation() -> None:

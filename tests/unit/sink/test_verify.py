@@ -22,8 +22,11 @@ def sign(msg_id: str, ts: int, body: bytes, key: bytes = KEY) -> str:
 
 
 def headers(*, msg_id: str = "msg_1", ts: int = NOW, signature: str | None = None) -> dict[str, str]:
-    return {"webhook-id": msg_id, "webhook-timestamp": str(ts),
-            "webhook-signature": signature if signature is not None else sign(msg_id, ts, BODY)}
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(ts),
+        "webhook-signature": signature if signature is not None else sign(msg_id, ts, BODY),
+    }
 
 
 def test_a_correctly_signed_fresh_delivery_verifies() -> None:
@@ -40,20 +43,29 @@ def test_the_secret_prefix_is_optional() -> None:
     assert secret_key(base64.b64encode(KEY).decode()) == KEY
 
 
-@pytest.mark.parametrize(("case", "hdrs", "body", "now", "code"), [
-    ("tampered body", headers(), BODY + b" ", NOW, "invalid_signature"),
-    ("other key", headers(signature=sign("msg_1", NOW, BODY, key=b"k" * 32)), BODY, NOW, "invalid_signature"),
-    ("id swapped", headers(msg_id="msg_2", signature=sign("msg_1", NOW, BODY)), BODY, NOW, "invalid_signature"),
-    ("timestamp swapped", headers(ts=NOW + 1, signature=sign("msg_1", NOW, BODY)), BODY, NOW + 1,
-     "invalid_signature"),
-    ("v2 label", headers(signature="v2," + sign("msg_1", NOW, BODY)[3:]), BODY, NOW, "invalid_signature"),
-    ("too old", headers(), BODY, NOW + 301, "stale_timestamp"),
-    ("too far ahead", headers(), BODY, NOW - 301, "stale_timestamp"),
-    ("no signature", {"webhook-id": "m", "webhook-timestamp": str(NOW)}, BODY, NOW, "missing_headers"),
-    ("timestamp not a number", headers() | {"webhook-timestamp": "soon"}, BODY, NOW, "invalid_timestamp"),
-])
-def test_forged_stale_or_incomplete_deliveries_are_refused(case: str, hdrs: dict[str, str], body: bytes, now: int,
-                                                          code: str) -> None:
+@pytest.mark.parametrize(
+    ("case", "hdrs", "body", "now", "code"),
+    [
+        ("tampered body", headers(), BODY + b" ", NOW, "invalid_signature"),
+        ("other key", headers(signature=sign("msg_1", NOW, BODY, key=b"k" * 32)), BODY, NOW, "invalid_signature"),
+        ("id swapped", headers(msg_id="msg_2", signature=sign("msg_1", NOW, BODY)), BODY, NOW, "invalid_signature"),
+        (
+            "timestamp swapped",
+            headers(ts=NOW + 1, signature=sign("msg_1", NOW, BODY)),
+            BODY,
+            NOW + 1,
+            "invalid_signature",
+        ),
+        ("v2 label", headers(signature="v2," + sign("msg_1", NOW, BODY)[3:]), BODY, NOW, "invalid_signature"),
+        ("too old", headers(), BODY, NOW + 301, "stale_timestamp"),
+        ("too far ahead", headers(), BODY, NOW - 301, "stale_timestamp"),
+        ("no signature", {"webhook-id": "m", "webhook-timestamp": str(NOW)}, BODY, NOW, "missing_headers"),
+        ("timestamp not a number", headers() | {"webhook-timestamp": "soon"}, BODY, NOW, "invalid_timestamp"),
+    ],
+)
+def test_forged_stale_or_incomplete_deliveries_are_refused(
+    case: str, hdrs: dict[str, str], body: bytes, now: int, code: str
+) -> None:
     with pytest.raises(VerificationError) as caught:
         verify(secret_key(SECRET), hdrs, body, now)
     assert caught.value.code == code, case

@@ -12,5 +12,4 @@ def timestamp_arg(text: str) -> datetime:
     try:
         return parse_timestamp(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not RFC 3339 with an offset, e.g. 2026-11-25T00:00:00Z") \
-            from exc
+        raise argparse.ArgumentTypeError(f"{text!r} is not RFC 3339 with an offset, e.g. 2026-11-25T00:00:00Z") from exc

@@ -16,8 +16,11 @@ from services.api.statements.cli import timestamp_arg
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="baseload ledger", description=__doc__)
     sub = p.add_subparsers(dest="action", required=True)
-    verify = sub.add_parser("verify", help="signatures, hashes and chain of every statement; numbers and readings "
-                                           "digest of each latest revision recomputed; exit 1 at the first mismatch")
+    verify = sub.add_parser(
+        "verify",
+        help="signatures, hashes and chain of every statement; numbers and readings "
+        "digest of each latest revision recomputed; exit 1 at the first mismatch",
+    )
     verify.add_argument("--plant")
     verify.add_argument("--since", type=timestamp_arg, help="statements issued from this time on")
     return p
@@ -30,8 +33,7 @@ def main(argv: Sequence[str]) -> int:
     settings = Settings()
 
     async def work(conn: asyncpg.Connection) -> ledger.Report:
-        return await ledger.verify_ledger(conn, service.Issuing(settings, None), plant_key=args.plant,
-                                          since=args.since)
+        return await ledger.verify_ledger(conn, service.Issuing(settings, None), plant_key=args.plant, since=args.since)
 
     report = run_on_connection(settings, work)
     if report.mismatch is not None:

@@ -16,8 +16,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="baseload keys signing", description=__doc__)
     sub = p.add_subparsers(dest="action", required=True)
     create = sub.add_parser("create", help="add a new signing key (it signs from now on; older keys stay published)")
-    create.add_argument("--file", type=Path, help="key file (default: BASELOAD_API_SIGNING_KEY_FILE or "
-                                                   "<data dir>/signing-keys.json)")
+    create.add_argument(
+        "--file", type=Path, help="key file (default: BASELOAD_API_SIGNING_KEY_FILE or <data dir>/signing-keys.json)"
+    )
     show = sub.add_parser("list", help="key ids in the key file, the active one last")
     show.add_argument("--file", type=Path)
     return p

@@ -22,8 +22,11 @@ from shared.ledger.keys import load_keyring
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="baseload statement", description=__doc__)
     sub = p.add_subparsers(dest="action", required=True)
-    issue = sub.add_parser("issue", help="sign every closed period with data (and each closed plant-local day) that "
-                                         "has no statement yet; history included")
+    issue = sub.add_parser(
+        "issue",
+        help="sign every closed period with data (and each closed plant-local day) that "
+        "has no statement yet; history included",
+    )
     issue.add_argument("--plant", help="one plant (default: all)")
     issue.add_argument("--start", type=timestamp_arg, help="from (default: the first reading)")
     issue.add_argument("--end", type=timestamp_arg, help="until (default: now; open periods are never issued)")
@@ -32,8 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--jwks", type=Path, required=True, help="the JWKS from GET /v1/plants/{plant}/signing-keys")
     recompute = sub.add_parser("recompute", help="recompute numbers and readings digest from a raw export")
     recompute.add_argument("file", type=Path)
-    recompute.add_argument("--readings", type=Path, action="append", required=True,
-                           help="CSV from `baseload export` or GET /v1/signals/{signal}/readings (repeatable)")
+    recompute.add_argument(
+        "--readings",
+        type=Path,
+        action="append",
+        required=True,
+        help="CSV from `baseload export` or GET /v1/signals/{signal}/readings (repeatable)",
+    )
     return p
 
 
@@ -71,8 +79,9 @@ def _issue(args: argparse.Namespace) -> int:
             first = args.start or await store.first_stated(conn, subj.plant.id, "period")
             if first is not None:
                 async with conn.transaction():
-                    days = len(await service.issue_days(conn, ctx, subj, first - timedelta(days=1),
-                                                        args.end or now, now))
+                    days = len(
+                        await service.issue_days(conn, ctx, subj, first - timedelta(days=1), args.end or now, now)
+                    )
             done[subj.plant.key] = (periods, days)
         return done
 
@@ -89,10 +98,15 @@ def _verify(tokens: list[str], jwks: dict[str, Any]) -> int:
         return 1
     for c in checked:
         p = c.payload
-        print(f"ok  {p['plant']} {p['kind']} {p['period_start']} revision {p['revision']} sequence {p['sequence']} "
-              f"{c.hash}")
-    print(f"{len(checked)} statements verified (signature, canonical payload, digest fields, chain between "
-          f"adjacent sequences)", file=sys.stderr)
+        print(
+            f"ok  {p['plant']} {p['kind']} {p['period_start']} revision {p['revision']} sequence {p['sequence']} "
+            f"{c.hash}"
+        )
+    print(
+        f"{len(checked)} statements verified (signature, canonical payload, digest fields, chain between "
+        f"adjacent sequences)",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -106,8 +120,9 @@ def _recompute(tokens: list[str], exports: list[Path]) -> int:
         problems = offline.recompute(payload, rows)
         label = f"{payload['plant']} {payload['kind']} {payload['period_start']} revision {payload['revision']}"
         if problems:
-            print(f"DIFFERS  {label}: {problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1
-                                                        else ""))
+            print(
+                f"DIFFERS  {label}: {problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+            )
             failed += 1
         else:
             print(f"same     {label}")

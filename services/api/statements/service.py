@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import bisect
-import importlib
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -15,6 +13,7 @@ import asyncpg
 
 from services.api import store as api_store
 from services.api.catalog import Plant, Signal
+from services.api.disputes import outbox
 from services.api.disputes import store as disputes_store
 from services.api.settings import Settings
 from services.api.statements import store
@@ -33,8 +32,6 @@ from shared.ledger.payload import (
 )
 from shared.ledger.signing import sign, statement_hash, unverified_payload
 from shared.settlement.corrections import correction_margin
-
-log = logging.getLogger("baseload.statements")
 
 RESTATED = "statement.restated"
 LATE_BATCH_MARGIN = timedelta(seconds=60)  # batches commit after they are stamped; look back this far
@@ -209,11 +206,6 @@ async def issue(
 
 async def _announce(conn: asyncpg.Connection, subj: Subject, stored: store.Stored, payload: dict[str, Any]) -> None:
     """`statement.restated` to the plant's partners' webhook endpoints, through the outbox (same transaction)."""
-    try:
-        outbox = importlib.import_module("services.api.disputes.outbox")
-    except ModuleNotFoundError:
-        log.info("no partner webhook outbox in this build; %s not announced", stored.hash)
-        return
     restatement = payload.get("restatement") or {}
     event = {
         "plant": subj.plant.key,

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from services.alerts import schemas
+from shared import alert_acks
 from shared.db import one
 
 Conn = asyncpg.Connection  # never a pool: the caller's transaction decides what commits
@@ -335,18 +336,9 @@ async def transitions(conn: Conn, alert_id: int) -> list[asyncpg.Record]:
 
 
 async def set_ack(conn: Conn, alert_id: int, who: str | None, comment: str | None) -> bool:
-    """Acknowledge (who set) or unacknowledge (who None) a firing alert; False if it is not firing."""
-    return (
-        await conn.fetchval(
-            """UPDATE alerts SET acked_by = $2, ack_comment = $3,
-               acked_at = CASE WHEN $2::text IS NULL THEN NULL ELSE now() END
-           WHERE id = $1 AND state = 'firing' RETURNING id""",
-            alert_id,
-            who,
-            comment,
-        )
-        is not None
-    )
+    """Acknowledge (who set) or unacknowledge (who None) a firing alert; False if it is not firing. The statement
+    is the one the dashboard's acknowledgement runs too (shared/alert_acks.py)."""
+    return await alert_acks.set_ack(conn, alert_id, who, comment)
 
 
 DELIVERY_COLUMNS = """o.id, o.endpoint_id, e.name AS endpoint, o.alert_id, o.event_type, o.webhook_id, o.status,

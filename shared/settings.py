@@ -53,3 +53,11 @@ class SettlingServiceSettings(BaseServiceSettings):
         validation_alias=AliasChoices("BASELOAD_SETTLEMENT_PERIOD_S"),
         description="The settlement period where no commitment names its own.",
     )
+    compliance_min_coverage: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        # The api's older name still works; either name sets it for both services.
+        validation_alias=AliasChoices("BASELOAD_COMPLIANCE_MIN_COVERAGE", "BASELOAD_API_COMPLIANCE_MIN_COVERAGE"),
+        description="Periods with less Good net-output coverage are `insufficient_data` (not assessed).",
+    )

@@ -1,10 +1,12 @@
-"""Commitment-based rule kinds: per-period deviation (final verdict + early warning), its frequency-corrected
-variant, and sustained under-delivery over a rolling window.
+"""Commitment-based rule kinds: per-period deviation (final verdict, early warning, revisions), its
+frequency-corrected variant, and sustained under-delivery over a rolling window.
 
 The final verdict of a period is the settlement engine's (shared.settlement, the numbers of the api's compliance
-report), given once the period has ended plus the rule's `final_delay` grace for late data; if late data then
-changes that period's verdict, the alert says so. Until the period ends, the projected check only warns, and says
-that it extrapolates.
+report, with the one coverage threshold both services read), given once the period has ended plus the rule's
+`final_delay` grace for late data. Every period that ended within the rule's `revision_window` is settled again on
+every evaluation; when its verdict differs from the one given before (late data, or a changed commitment), the
+rule's `check: revision` alert fires once and says which period changed from what to what. Until a period ends,
+the projected check only warns, and says that it extrapolates.
 """
 
 from __future__ import annotations
@@ -14,62 +16,68 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.alerts.deviation import (
-    CommitmentBook,
-    minutes_in,
-    project,
-    sample_mean,
-    settle,
-    settlement_evidence,
-)
+from services.alerts.deviation import CommitmentBook, project, settle, settlement_evidence
 from services.alerts.frequency_response import Droop, mean_response_mw, projected_response_mw
-from services.alerts.model import Inputs, Needs, Rule, Verdict, base_labels, fresh_sample
-from shared.settlement import SettlementPeriod
+from services.alerts.lifecycle import Timing
+from services.alerts.model import Inputs, Needs, Rule, Verdict, base_labels, fingerprint, fresh_sample
+from services.alerts.params import CorrectedDeviationParams, DeviationParams, SustainedParams
+from shared.settlement import PeriodSettlement, SettlementPeriod, held_integrals
 from shared.settlement import settlement_periods as periods_between
 from shared.settlement.verdict import EXCLUDED, INSUFFICIENT_DATA, NO_COMMITMENT, NON_COMPLIANT
 
+CommitmentParams = DeviationParams | SustainedParams
+# A revision is an announcement, not a condition: it fires at once (no `for`) and resolves on the next evaluation.
+ANNOUNCE = Timing(for_=timedelta(0), keep_firing_for=timedelta(0))
 
-def add_needs(rule: Rule, books: Mapping[int, CommitmentBook], now: datetime, out: Needs) -> None:
+
+def add_needs(rule: Rule, p: CommitmentParams, books: Mapping[int, CommitmentBook], now: datetime, out: Needs) -> None:
     book = books.get(rule.plant_id or -1) or CommitmentBook()
-    if rule.kind == "sustained_under_delivery":
-        since = now - timedelta(seconds=float(rule.params["window_s"]))
-        out.want_minutes(rule.signals["signal"], since)
-        out.latest.add(rule.signals["signal"])
-        return
-    final = book.last_ended(now - _grace(rule))
-    since = final.start if final is not None else now - timedelta(seconds=book.longest_period_s)
-    out.want_readings(rule.signals["signal"], since)
     out.latest.add(rule.signals["signal"])
-    if "frequency_signal" in rule.signals:
+    if isinstance(p, SustainedParams):
+        out.want_readings(rule.signals["signal"], now - timedelta(seconds=p.window))
+        return
+    judged = _judged(p, book, now)
+    since = judged[0].start if judged else now - timedelta(seconds=book.longest_period_s)
+    out.want_readings(rule.signals["signal"], since)
+    if isinstance(p, CorrectedDeviationParams):
         out.want_minutes(rule.signals["frequency_signal"], since)
         out.latest.add(rule.signals["frequency_signal"])
 
 
-def evaluate(rule: Rule, inputs: Inputs, now: datetime) -> list[Verdict]:
+def evaluate(rule: Rule, p: CommitmentParams, inputs: Inputs, now: datetime) -> list[Verdict]:
     book = inputs.books.get(rule.plant_id or -1, CommitmentBook())
-    if rule.kind == "sustained_under_delivery":
-        return [_sustained(rule, inputs, book, now)]
-    verdicts = [_final(rule, inputs, book, now)]
-    if rule.params.get("early_warning", True):
-        verdicts.append(_projected(rule, inputs, book, now))
+    if isinstance(p, SustainedParams):
+        return [_sustained(rule, p, inputs, book, now)]
+    final = _final(rule, p, inputs, book, now)
+    verdicts = [*final]
+    if p.early_warning:
+        verdicts.append(_projected(rule, p, inputs, book, now))
     return verdicts
 
 
-def _grace(rule: Rule) -> timedelta:
-    return timedelta(seconds=float(rule.params.get("final_delay_s", 10)))
+def _grace(p: DeviationParams) -> timedelta:
+    return timedelta(seconds=p.final_delay)
 
 
-def _droop(rule: Rule) -> Droop | None:
-    if rule.kind != "frequency_corrected_deviation":
+def _judged(p: DeviationParams, book: CommitmentBook, now: datetime) -> list[SettlementPeriod]:
+    """The periods with a final verdict still open to revision: the last one that ended at least `final_delay` ago
+    and those that ended within `revision_window` before it (oldest first)."""
+    last = book.last_ended(now - _grace(p))
+    if last is None:
+        return []
+    lo = last.end - timedelta(seconds=p.revision_window)
+    return [*(q for q in book.periods_between(lo, last.start) if q.start >= lo), last]
+
+
+def _droop(rule: Rule, p: DeviationParams) -> Droop | None:
+    if not isinstance(p, CorrectedDeviationParams):
         return None
-    p = rule.params
-    full = p.get("full_activation_mhz", 200)
     return Droop(
-        p_nominal_mw=float(p.get("p_nominal_mw") or rule.p_nominal_mw or 0.0),
-        droop=float(p.get("droop", 0.05)),
-        deadband_hz=float(p.get("deadband_mhz", 10)) / 1000.0,
-        nominal_hz=float(p.get("nominal_hz", 50.0)),
-        full_activation_hz=None if full is None else float(full) / 1000.0,
+        p_nominal_mw=p.p_nominal_mw or rule.p_nominal_mw or 0.0,
+        droop=p.droop,
+        deadband_hz=p.deadband_mhz / 1000.0,
+        nominal_hz=p.nominal_hz,
+        full_activation_hz=None if p.full_activation_mhz is None else p.full_activation_mhz / 1000.0,
     )
 
 
@@ -77,42 +85,83 @@ def _labels(rule: Rule, check: str) -> dict[str, str]:
     return {**base_labels(rule), "check": check}
 
 
-def _offset(rule: Rule, inputs: Inputs, period: SettlementPeriod) -> float:
-    droop = _droop(rule)
-    if droop is None:
-        return 0.0
-    return mean_response_mw(inputs.minutes.get(rule.signals["frequency_signal"], []), period.start, period.end, droop)
-
-
-def _final(rule: Rule, inputs: Inputs, book: CommitmentBook, now: datetime) -> Verdict:
-    """The last settlement period that ended at least `final_delay_s` ago, settled as the api settles it."""
-    labels = _labels(rule, "final")
-    period = book.last_ended(now - _grace(rule))
-    if period is None or period.commitment is None:
-        return Verdict(labels, False, "no commitment", None, {"reason": "no_commitment"})
-    offset = _offset(rule, inputs, period)
+def _settled(
+    rule: Rule, p: DeviationParams, inputs: Inputs, book: CommitmentBook, period: SettlementPeriod
+) -> tuple[PeriodSettlement, float]:
+    """The period as the api settles it (against the commitment plus the expected frequency response, if any)."""
+    droop = _droop(rule, p)
+    offset = 0.0
+    if droop is not None:
+        minutes = inputs.minutes.get(rule.signals["frequency_signal"], [])
+        offset = mean_response_mw(minutes, period.start, period.end, droop)
     result = settle(
         period,
         inputs.readings.get(rule.signals["signal"], []),
         book,
         max_gap_s=inputs.max_gap_s,
-        min_coverage=float(rule.params.get("min_coverage", 0.5)),
+        min_coverage=inputs.min_coverage,
         expected_offset_mw=offset,
     )
-    evidence = {**settlement_evidence(result), "frequency_response_mw": offset}
-    span = f"period {period.start:%H:%M}–{period.end:%H:%M} UTC"
+    return result, offset
+
+
+def _final(rule: Rule, p: DeviationParams, inputs: Inputs, book: CommitmentBook, now: datetime) -> list[Verdict]:
+    """The last settlement period that ended at least `final_delay` ago, settled as the api settles it; and the
+    revision check of the periods before it."""
+    labels = _labels(rule, "final")
+    judged = _judged(p, book, now)
+    if not judged or judged[-1].commitment is None:
+        quiet = Verdict(_labels(rule, "revision"), False, "no verdict revised", None, {}, timing=ANNOUNCE)
+        return [Verdict(labels, False, "no commitment", None, {"reason": "no_commitment"}), quiet]
+    settled = [_settled(rule, p, inputs, book, q) for q in judged]
+    result, offset = settled[-1]
+    recent = {r.start.isoformat(): r.status for r, _ in settled}
+    evidence = {**settlement_evidence(result), "frequency_response_mw": offset, "recent": recent}
+    previous = inputs.previous.get(fingerprint(rule.id, labels))
+    revision = _revision(rule, settled, previous)
+    span = f"period {result.start:%H:%M}–{result.end:%H:%M} UTC"
     if result.status in (EXCLUDED, NO_COMMITMENT):
-        return Verdict(labels, False, f"{span}: {result.status}", None, evidence)
-    if result.status == INSUFFICIENT_DATA:
-        return Verdict(
-            labels, None, f"{span}: not enough data for a verdict (coverage {result.coverage:.0%})", None, evidence
+        final = Verdict(labels, False, f"{span}: {result.status}", None, evidence, keep=True)
+    elif result.status == INSUFFICIENT_DATA:
+        summary = f"{span}: not enough data for a verdict (coverage {result.coverage:.0%})"
+        final = Verdict(labels, None, summary, None, evidence, keep=True)
+    else:
+        summary = (
+            f"{span}: delivered {result.delivered_mw:.1f} MW vs {result.committed_mw:.1f} ± "
+            f"{result.tolerance_mw:g} MW, deviation {result.deviation_mw:+.1f} MW ({result.deviation_mwh:+.2f} MWh)"
+            f", coverage {result.coverage:.0%}"
         )
-    summary = (
-        f"{span}: delivered {result.delivered_mw:.1f} MW vs {result.committed_mw:.1f} ± "
-        f"{result.tolerance_mw:g} MW, deviation {result.deviation_mw:+.1f} MW ({result.deviation_mwh:+.2f} MWh)"
-        f", coverage {result.coverage:.0%}"
-    )
-    return Verdict(labels, result.status == NON_COMPLIANT, summary, result.deviation_mw, evidence)
+        if p.min_coverage is not None and result.coverage < p.min_coverage:
+            # The rule's own, stricter threshold: the numbers are stated, the alert keeps its state.
+            summary += f" (below the rule's min_coverage {p.min_coverage:g}: no alert verdict)"
+            final = Verdict(labels, None, summary, result.deviation_mw, evidence, keep=True)
+        else:
+            active = result.status == NON_COMPLIANT
+            final = Verdict(labels, active, summary, result.deviation_mw, evidence, keep=True)
+    return [revised(final, previous), revision]
+
+
+def _revision(rule: Rule, settled: list[tuple[PeriodSettlement, float]], previous: Mapping[str, Any] | None) -> Verdict:
+    """Active when a period's verdict differs from the one the previous evaluation gave it."""
+    labels = _labels(rule, "revision")
+    before = (previous or {}).get("recent") or {}
+    changes = [
+        (r, before[r.start.isoformat()])
+        for r, _ in settled
+        if r.start.isoformat() in before and before[r.start.isoformat()] != r.status
+    ]
+    if not changes:
+        return Verdict(labels, False, "no verdict revised", None, {}, timing=ANNOUNCE)
+    notes = [
+        f"period {r.start:%Y-%m-%d %H:%M}–{r.end:%H:%M} UTC revised: {was} → {r.status}"
+        + (f" (delivered {r.delivered_mw:.1f} MW, coverage {r.coverage:.0%})" if r.delivered_mw is not None else "")
+        for r, was in changes
+    ]
+    evidence = {
+        "revisions": [{**settlement_evidence(r), "revised_from": was, "revised_to": r.status} for r, was in changes],
+        "reason": "late data or a changed commitment since the verdict was given",
+    }
+    return Verdict(labels, True, "; ".join(notes), None, evidence, timing=ANNOUNCE)
 
 
 def revised(verdict: Verdict, previous: Mapping[str, Any] | None) -> Verdict:
@@ -131,20 +180,20 @@ def revised(verdict: Verdict, previous: Mapping[str, Any] | None) -> Verdict:
     )
 
 
-def _projected(rule: Rule, inputs: Inputs, book: CommitmentBook, now: datetime) -> Verdict:
+def _projected(rule: Rule, p: DeviationParams, inputs: Inputs, book: CommitmentBook, now: datetime) -> Verdict:
     """Early warning: if the current output holds, the running period's mean will miss the tolerance."""
     labels = {**_labels(rule, "projected"), "severity": "warning"}
     period = book.period_at(now)
     if period is None or period.commitment is None or book.excluded(period.start, period.end):
         return Verdict(labels, False, "no commitment now", None, {"reason": "excluded_or_uncommitted"})
     elapsed = (now - period.start).total_seconds() / (period.end - period.start).total_seconds()
-    current = fresh_sample(rule, inputs, now)
-    if elapsed < float(rule.params.get("min_elapsed_fraction", 0.2)) or current is None:
+    current = fresh_sample(rule, inputs, now, p.max_age)
+    if elapsed < p.min_elapsed_fraction or current is None:
         return Verdict(labels, None, "too early in the period or no current output", None, {})
-    droop = _droop(rule)
+    droop = _droop(rule, p)
     offset = 0.0
     if droop is not None:
-        freq = fresh_sample(rule, inputs, now, "frequency_signal")
+        freq = fresh_sample(rule, inputs, now, p.max_age, "frequency_signal")
         offset = projected_response_mw(
             inputs.minutes.get(rule.signals["frequency_signal"], []),
             freq.value if freq else None,
@@ -176,45 +225,46 @@ def _projected(rule: Rule, inputs: Inputs, book: CommitmentBook, now: datetime) 
     return Verdict(labels, projection.missed, summary, projection.deviation_mw, evidence)
 
 
-def _sustained(rule: Rule, inputs: Inputs, book: CommitmentBook, now: datetime) -> Verdict:
-    """Mean output over the rolling window below the (time-varying) commitment by more than the margin."""
+def _sustained(rule: Rule, p: SustainedParams, inputs: Inputs, book: CommitmentBook, now: datetime) -> Verdict:
+    """Time-weighted mean output over the rolling window (the settlement engine's held integral, per settlement
+    period) below the time-weighted commitment by more than the margin. Periods without a commitment, or
+    excluded, do not count; coverage is held seconds in the counted periods / window seconds."""
     labels = base_labels(rule)
-    window = timedelta(seconds=float(rule.params["window_s"]))
-    periods = periods_between(now - window, now, book.commitments, book.schedule, book.default_period_s, limit=100_000)
-    usable = []
-    expected_sum, tolerance = 0.0, None
-    minutes = minutes_in(inputs.minutes.get(rule.signals["signal"], []), now - window, now)
-    i = 0
-    for minute in minutes:
-        while i < len(periods) and periods[i].end <= minute.bucket:
-            i += 1
-        if i == len(periods) or periods[i].start > minute.bucket:
-            continue
-        period = periods[i]
+    window = timedelta(seconds=p.window)
+    start = now - window
+    periods = periods_between(start, now, book.commitments, book.schedule, book.default_period_s, limit=100_000)
+    edges = [start, *(q.end for q in periods if start < q.end < now), now]
+    integrals = held_integrals(inputs.readings.get(rule.signals["signal"], []), edges, max_gap_s=inputs.max_gap_s)
+    area = covered = committed_area = 0.0
+    tolerance: float | None = None
+    for period, integral in zip(periods, integrals, strict=True):  # one integral per period, clipped to the window
         if period.commitment is None or book.excluded(period.start, period.end):
             continue
-        usable.append(minute)
-        expected_sum += period.commitment.committed_mw
+        area += integral.area
+        covered += integral.covered_s
+        committed_area += period.commitment.committed_mw * integral.covered_s
         tolerance = period.commitment.tolerance_mw if tolerance is None else tolerance
-    coverage = len(usable) / (window.total_seconds() / 60.0)
-    mean = sample_mean(usable)
-    if mean is None or coverage < float(rule.params.get("min_coverage", 0.5)):
-        return Verdict(labels, None, "not enough data in the window", None, {"coverage": round(coverage, 3)})
-    expected = expected_sum / len(usable)
-    margin = float(rule.params["margin_mw"]) if rule.params.get("margin_mw") is not None else float(tolerance or 0)
+    coverage = covered / window.total_seconds()
+    if covered <= 0 or coverage < p.min_coverage:
+        return Verdict(labels, None, "not enough data in the window", None, {"coverage": round(coverage, 6)})
+    mean, expected = area / covered, committed_area / covered
+    margin = p.margin_mw if p.margin_mw is not None else float(tolerance or 0.0)
     shortfall = expected - mean
+    shortfall_mwh = (committed_area - area) / 3600.0  # over the covered time only, never extrapolated
     window_h = window.total_seconds() / 3600.0
     evidence = {
-        "mean_mw": round(mean, 3),
-        "committed_mw": round(expected, 3),
+        "mean_mw": mean,
+        "committed_mw": expected,
         "margin_mw": margin,
-        "shortfall_mw": round(shortfall, 3),
-        "shortfall_mwh": round(shortfall * window_h, 4),
+        "shortfall_mw": shortfall,
+        "shortfall_mwh": shortfall_mwh,
         "window_s": window.total_seconds(),
-        "coverage": round(coverage, 3),
+        "covered_s": covered,
+        "coverage": coverage,
+        "method": "held integral per settlement period (shared.settlement), time-weighted",
     }
     summary = (
         f"mean {mean:.1f} MW over {window_h:g} h vs committed {expected:.1f} MW "
-        f"(shortfall {shortfall:.1f} MW, {shortfall * window_h:.2f} MWh)"
+        f"(shortfall {shortfall:.1f} MW, {shortfall_mwh:.2f} MWh over {covered / 3600.0:.2f} h with data)"
     )
     return Verdict(labels, shortfall > margin, summary, -shortfall, evidence)

@@ -8,6 +8,7 @@ output to the period end, and says so.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -27,15 +28,16 @@ from shared.settlement import (
     settlement_periods,
 )
 
-# The api's defaults (services/api/settings.py); alerts settings carry the same names and values.
+# The defaults of shared.settings.SettlingServiceSettings, for inputs built without settings (unit tests).
 DEFAULT_MAX_GAP_S = 60.0
+DEFAULT_MIN_COVERAGE = 0.5
 DEFAULT_PERIOD_S = 900
 MAX_PERIODS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
 class Minute:
-    """Good readings of one signal in one UTC minute (for the frequency response and the rolling window)."""
+    """Good readings of one signal in one UTC minute (for the expected frequency response)."""
 
     bucket: datetime
     count: int
@@ -69,6 +71,10 @@ class CommitmentBook:
             ts - 2 * span, ts + span, self.commitments, self.schedule, self.default_period_s, limit=MAX_PERIODS
         )
 
+    def periods_between(self, start: datetime, end: datetime) -> list[SettlementPeriod]:
+        """The settlement periods overlapping [start, end)."""
+        return settlement_periods(start, end, self.commitments, self.schedule, self.default_period_s, limit=MAX_PERIODS)
+
     def last_ended(self, ref: datetime) -> SettlementPeriod | None:
         """The last settlement period that ended at or before `ref`."""
         ended = [p for p in self.periods_around(ref) if p.end <= ref]
@@ -85,6 +91,14 @@ class CommitmentBook:
         return self.exclusion(start, end) is not None
 
 
+def around(readings: Sequence[Reading], start: datetime, end: datetime) -> Sequence[Reading]:
+    """The readings the held integral over [start, end) depends on: those inside, the two before and the one after
+    (a slice, so settling many periods of one series does not walk the whole series each time)."""
+    lo = bisect.bisect_left(readings, start, key=lambda r: r.ts)
+    hi = bisect.bisect_left(readings, end, key=lambda r: r.ts)
+    return readings[max(0, lo - 2) : hi + 1]
+
+
 def settle(
     period: SettlementPeriod,
     readings: Sequence[Reading],
@@ -95,7 +109,7 @@ def settle(
     expected_offset_mw: float = 0.0,
 ) -> PeriodSettlement:
     """The period's verdict exactly as the api gives it (plus an expected offset, e.g. the frequency response)."""
-    integral = held_integral(readings, period.start, period.end, max_gap_s=max_gap_s)
+    integral = held_integral(around(readings, period.start, period.end), period.start, period.end, max_gap_s=max_gap_s)
     commitment = period.commitment
     if commitment is not None and expected_offset_mw:
         commitment = replace(commitment, committed_mw=commitment.committed_mw + expected_offset_mw)
@@ -175,7 +189,7 @@ def project(
     if period.commitment is None:
         return None
     stop = min(now, period.end)
-    so_far = held_integral(readings, period.start, stop, max_gap_s=max_gap_s)
+    so_far = held_integral(around(readings, period.start, stop), period.start, stop, max_gap_s=max_gap_s)
     remaining = (period.end - stop).total_seconds()
     length = (period.end - period.start).total_seconds()
     mean = (
@@ -201,8 +215,3 @@ def project(
 
 def minutes_in(minutes: Sequence[Minute], start: datetime, end: datetime) -> list[Minute]:
     return [m for m in minutes if start <= m.bucket < end and m.count > 0]
-
-
-def sample_mean(minutes: Sequence[Minute]) -> float | None:
-    count = sum(m.count for m in minutes)
-    return sum(m.sum for m in minutes) / count if count else None

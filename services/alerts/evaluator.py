@@ -23,7 +23,6 @@ from typing import Any
 import asyncpg
 
 from services.alerts import store
-from services.alerts.baseload_rules import revised
 from services.alerts.formats import Notification, render
 from services.alerts.lifecycle import FIRING, INACTIVE, PENDING, RESOLVED_EVENT, AlertState, step
 from services.alerts.matchers import Matcher, all_match
@@ -197,8 +196,16 @@ class Evaluator:
             except Exception as exc:  # one rule's defect: reported and skipped below
                 result.failed[rule.id] = store.describe(exc)
                 rules.remove(rule)
-        inputs = await store.load_inputs(conn, want, books, now, max_gap_s=self.settings.max_gap_s)
+        inputs = await store.load_inputs(
+            conn,
+            want,
+            books,
+            now,
+            max_gap_s=self.settings.max_gap_s,
+            min_coverage=self.settings.compliance_min_coverage,
+        )
         existing = await store.lock_alerts(conn, [r.id for r in rules])
+        inputs.previous = {fp: row.evidence for fp, row in existing.items() if row.evidence is not None}
         ctx = CycleContext(now, await store.active_silences(conn, now))
         for rule in rules:
             await self._evaluate_one(conn, rule, inputs, existing, ctx, result)
@@ -264,11 +271,10 @@ class Evaluator:
         labels = dict(verdict.labels)
         fp = fingerprint(rule.id, labels)
         row = existing.get(fp)
-        verdict = revised(verdict, row.evidence if row else None)
         current = row.state if row else AlertState()
         silenced = any(all_match(matchers, labels) for matchers in ctx.silences)
-        outcome = step(current, verdict.active, rule.timing, silenced=silenced, now=ctx.now)
-        if row is None and outcome.state.state == INACTIVE:
+        outcome = step(current, verdict.active, verdict.timing or rule.timing, silenced=silenced, now=ctx.now)
+        if row is None and outcome.state.state == INACTIVE and not verdict.keep:
             return outcome.state  # never active: no alert row yet
         evidence = {**verdict.evidence, "summary": verdict.summary, "active": verdict.active}
         alert_id = await store.save_alert(

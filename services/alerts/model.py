@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.alerts.deviation import DEFAULT_MAX_GAP_S, CommitmentBook, Minute
+from services.alerts.deviation import DEFAULT_MAX_GAP_S, DEFAULT_MIN_COVERAGE, CommitmentBook, Minute
 from services.alerts.lifecycle import Timing
+from services.alerts.params import RuleParams, StaleParams
 from shared.settlement import Reading
 
 SIGNAL_KINDS = ("threshold", "frequency_band")
@@ -30,7 +31,7 @@ class Rule:
     kind: str
     severity: str
     labels: Mapping[str, str]
-    params: Mapping[str, Any]
+    params: RuleParams  # the kind's typed model (services/alerts/params.py), parsed once when the rule is loaded
     timing: Timing
     signals: Mapping[str, int] = field(default_factory=dict)  # role ("signal", "frequency_signal") → signal id
     plant_id: int | None = None
@@ -75,7 +76,11 @@ class Inputs:
     # Every reading (all qualities, time order) since the wanted instant, with the two before it.
     readings: dict[int, list[Reading]] = field(default_factory=dict)
     books: dict[int, CommitmentBook] = field(default_factory=dict)
+    # The settlement parameters the api uses too (shared.settings.SettlingServiceSettings).
     max_gap_s: float = DEFAULT_MAX_GAP_S
+    min_coverage: float = DEFAULT_MIN_COVERAGE
+    # The evidence each of the rule's alerts stored last time, by fingerprint (what a revision compares with).
+    previous: dict[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +90,8 @@ class Verdict:
     summary: str
     value: float | None = None
     evidence: Mapping[str, Any] = field(default_factory=dict)
+    keep: bool = False  # store the alert even while it was never active (its evidence is the next cycle's memory)
+    timing: Timing | None = None  # instead of the rule's (e.g. an announcement fires at once)
 
 
 def fingerprint(rule_id: int, labels: Mapping[str, str]) -> str:
@@ -97,14 +104,14 @@ def base_labels(rule: Rule) -> dict[str, str]:
     labels = {"alertname": rule.name, "severity": rule.severity, "kind": rule.kind}
     if rule.plant_key:
         labels["plant"] = rule.plant_key
-    if rule.params.get("signal"):
-        labels["signal"] = str(rule.params["signal"])
-    if rule.params.get("gateway"):
-        labels["gateway"] = str(rule.params["gateway"])
+    if rule.params.signal:
+        labels["signal"] = rule.params.signal
+    if isinstance(rule.params, StaleParams) and rule.params.gateway:
+        labels["gateway"] = rule.params.gateway
     return {**labels, **rule.labels}
 
 
-def fresh_sample(rule: Rule, inputs: Inputs, now: datetime, role: str = "signal") -> Sample | None:
+def fresh_sample(rule: Rule, inputs: Inputs, now: datetime, max_age_s: float, role: str = "signal") -> Sample | None:
+    """The latest Good value of the rule's `role` signal, if it is at most `max_age_s` old."""
     sample = inputs.latest.get(rule.signals.get(role, -1))
-    max_age = timedelta(seconds=float(rule.params.get("max_age_s", 300)))
-    return sample if sample is not None and now - sample.ts <= max_age else None
+    return sample if sample is not None and now - sample.ts <= timedelta(seconds=max_age_s) else None

@@ -26,6 +26,7 @@ from services.alerts.model import (
     fingerprint,
     fresh_sample,
 )
+from services.alerts.params import FrequencyBandParams, StaleParams, ThresholdParams
 from shared.settlement.frequency import to_mhz
 
 __all__ = [
@@ -50,70 +51,68 @@ __all__ = [
 def needs(rule: Rule, books: Mapping[int, CommitmentBook], now: datetime) -> Needs:
     """The inputs `rule` reads at `now`."""
     out = Needs()
-    if rule.kind in SIGNAL_KINDS:
+    p = rule.params
+    if isinstance(p, ThresholdParams | FrequencyBandParams):
         out.latest.add(rule.signals["signal"])
-    elif rule.kind == "stale":
-        if "signal" in rule.signals:
-            out.last_seen.add(rule.signals["signal"])
+    elif isinstance(p, StaleParams):
+        if p.gateway is not None:
+            out.gateways.add(p.gateway)
         else:
-            out.gateways.add(str(rule.params["gateway"]))
+            out.last_seen.add(rule.signals["signal"])
     else:
-        baseload_rules.add_needs(rule, books, now, out)
+        baseload_rules.add_needs(rule, p, books, now, out)
     return out
 
 
 def evaluate(rule: Rule, inputs: Inputs, now: datetime) -> list[Verdict]:
     """The verdicts of `rule` at `now`."""
-    if rule.kind == "threshold":
-        return [_threshold(rule, inputs, now)]
-    if rule.kind == "frequency_band":
-        return [_band(rule, inputs, now)]
-    if rule.kind == "stale":
-        return [_stale(rule, inputs, now)]
-    return baseload_rules.evaluate(rule, inputs, now)
+    p = rule.params
+    if isinstance(p, ThresholdParams):
+        return [_threshold(rule, p, inputs, now)]
+    if isinstance(p, FrequencyBandParams):
+        return [_band(rule, p, inputs, now)]
+    if isinstance(p, StaleParams):
+        return [_stale(rule, p, inputs, now)]
+    return baseload_rules.evaluate(rule, p, inputs, now)
 
 
-def _threshold(rule: Rule, inputs: Inputs, now: datetime) -> Verdict:
+def _threshold(rule: Rule, p: ThresholdParams, inputs: Inputs, now: datetime) -> Verdict:
     labels = base_labels(rule)
-    sample = fresh_sample(rule, inputs, now)
-    limit, op = float(rule.params["value"]), str(rule.params["op"])
+    sample = fresh_sample(rule, inputs, now, p.max_age)
     if sample is None:
-        return Verdict(labels, False, f"{rule.params['signal']}: no recent reading", None, {"no_data": True})
-    active = sample.value > limit if op == "above" else sample.value < limit
-    summary = f"{rule.params['signal']} = {sample.value:g} ({op} {limit:g})"
-    evidence = {"value": sample.value, "reading_ts": sample.ts.isoformat(), "op": op, "threshold": limit}
+        return Verdict(labels, False, f"{p.signal}: no recent reading", None, {"no_data": True})
+    active = sample.value > p.value if p.op == "above" else sample.value < p.value
+    summary = f"{p.signal} = {sample.value:g} ({p.op} {p.value:g})"
+    evidence = {"value": sample.value, "reading_ts": sample.ts.isoformat(), "op": p.op, "threshold": p.value}
     return Verdict(labels, active, summary, sample.value, evidence)
 
 
-def _band(rule: Rule, inputs: Inputs, now: datetime) -> Verdict:
+def _band(rule: Rule, p: FrequencyBandParams, inputs: Inputs, now: datetime) -> Verdict:
     labels = base_labels(rule)
-    sample = fresh_sample(rule, inputs, now)
-    low, high = float(rule.params["low_hz"]), float(rule.params["high_hz"])
+    sample = fresh_sample(rule, inputs, now, p.max_age)
     if sample is None:
-        return Verdict(labels, False, f"{rule.params['signal']}: no recent reading", None, {"no_data": True})
+        return Verdict(labels, False, f"{p.signal}: no recent reading", None, {"no_data": True})
     # Integer mHz, boundary inside: the rule shared.settlement.frequency states for the report too.
-    active = not (to_mhz(low) <= to_mhz(sample.value) <= to_mhz(high))
-    nominal = float(rule.params.get("nominal_hz", 50.0))
+    active = not (to_mhz(p.low_hz) <= to_mhz(sample.value) <= to_mhz(p.high_hz))
     evidence = {
         "frequency_hz": sample.value,
         "reading_ts": sample.ts.isoformat(),
-        "low_hz": low,
-        "high_hz": high,
-        "delta_mhz": round((sample.value - nominal) * 1000.0, 3),
+        "low_hz": p.low_hz,
+        "high_hz": p.high_hz,
+        "delta_mhz": round((sample.value - p.nominal_hz) * 1000.0, 3),
     }
-    summary = f"grid frequency {sample.value:.3f} Hz, band {low:g}–{high:g} Hz"
+    summary = f"grid frequency {sample.value:.3f} Hz, band {p.low_hz:g}–{p.high_hz:g} Hz"
     return Verdict(labels, active, summary, sample.value, evidence)
 
 
-def _stale(rule: Rule, inputs: Inputs, now: datetime) -> Verdict:
+def _stale(rule: Rule, p: StaleParams, inputs: Inputs, now: datetime) -> Verdict:
     labels = base_labels(rule)
-    max_silence = float(rule.params["max_silence_s"])
-    if "signal" in rule.signals:
-        what, last = str(rule.params["signal"]), inputs.last_seen.get(rule.signals["signal"])
+    if p.gateway is not None:
+        what, last = f"gateway {p.gateway}", inputs.gateway_seen.get(p.gateway)
     else:
-        what, last = f"gateway {rule.params['gateway']}", inputs.gateway_seen.get(str(rule.params["gateway"]))
+        what, last = str(p.signal), inputs.last_seen.get(rule.signals["signal"])
     silent_s = None if last is None else (now - last).total_seconds()
-    active = silent_s is None or silent_s > max_silence
-    evidence = {"last_seen": last.isoformat() if last else None, "silent_s": silent_s, "max_silence_s": max_silence}
+    active = silent_s is None or silent_s > p.max_silence
+    evidence = {"last_seen": last.isoformat() if last else None, "silent_s": silent_s, "max_silence_s": p.max_silence}
     summary = f"{what}: no data since {last.isoformat() if last else 'ever (within the lookback)'}"
     return Verdict(labels, active, summary, silent_s, evidence)

@@ -6,31 +6,27 @@ import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    AwareDatetime,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    model_validator,
-)
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from services.alerts.egress import check_url_shape
-from shared.durations import parse_duration
+from services.alerts.params import (
+    MAX_DURATION_S,
+    CorrectedDeviationParams,
+    DeviationParams,
+    Duration,
+    FrequencyBandParams,
+    Key,
+    Mw,
+    ParamsBase,
+    StaleParams,
+    Strict,
+    SustainedParams,
+    ThresholdParams,
+)
 
-# Bounds that keep every stored value inside what Python's timedelta and datetime (and PostgreSQL) can hold.
-MAX_DURATION_S = 366 * 86400.0
+__all__ = ["MAX_DURATION_S", "Duration", "Key", "Mw"]  # re-exported for the routes and the plant file
+
 EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
-
-
-def _seconds(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return parse_duration(value).total_seconds()
-        except (ValueError, OverflowError) as exc:  # "99999999999w" overflows timedelta
-            raise ValueError(f"invalid duration {value[:50]!r}: at most 366d, e.g. 30s, 15m, 1h") from exc
-    return value
 
 
 def _in_range(ts: datetime) -> datetime:
@@ -39,119 +35,17 @@ def _in_range(ts: datetime) -> datetime:
     return ts
 
 
-def _no_nul(value: Any) -> Any:
-    """PostgreSQL text cannot hold NUL: refuse it at the edge, in any string of the body (keys included)."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise ValueError("text must not contain NUL characters")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _no_nul(key)
-            _no_nul(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            _no_nul(item)
-    return value
-
-
-Duration = Annotated[
-    float,
-    BeforeValidator(_seconds),
-    Field(ge=0, le=MAX_DURATION_S, description="Seconds, or text like 30s, 15m, 1h (at most 366d)."),
-]
 Timestamp = Annotated[AwareDatetime, AfterValidator(_in_range)]
 Severity = Literal["critical", "warning", "info"]
 LabelName = Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=100)]
 Labels = Annotated[dict[LabelName, Annotated[str, Field(max_length=500)]], Field(max_length=50)]
-Key = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Text = Annotated[str, Field(max_length=2000)]
-Mw = Annotated[float, Field(ge=-1e6, le=1e6)]
-# Stored params carry durations in seconds under a `_s` name.
-DURATION_FIELDS = ("max_age", "max_silence", "window", "final_delay")
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _text_without_nul(cls, value: Any) -> Any:
-        return _no_nul(value)
-
-
-class ThresholdParams(Strict):
-    signal: Key
-    op: Literal["above", "below"]
-    value: Mw
-    max_age: Duration = 300.0
-
-
-class FrequencyBandParams(Strict):
-    signal: Key = "grid.frequency"
-    low_hz: float = Field(default=49.8, ge=0, le=1000)
-    high_hz: float = Field(default=50.2, ge=0, le=1000)
-    nominal_hz: float = Field(default=50.0, gt=0, le=1000)
-    max_age: Duration = 300.0
-
-    @model_validator(mode="after")
-    def _ordered(self) -> FrequencyBandParams:
-        if not self.low_hz < self.high_hz:
-            raise ValueError("low_hz must be below high_hz")
-        return self
-
-
-class StaleParams(Strict):
-    signal: Key | None = None
-    gateway: str | None = Field(
-        default=None, min_length=1, max_length=200, description="The name of a gateway API key."
-    )
-    max_silence: Duration
-
-    @model_validator(mode="after")
-    def _one_target(self) -> StaleParams:
-        if (self.signal is None) == (self.gateway is None):
-            raise ValueError("give exactly one of signal or gateway")
-        return self
-
-
-class DeviationParams(Strict):
-    plant: Key
-    signal: Key = "plant.net_output"
-    early_warning: bool = True
-    min_elapsed_fraction: float = Field(default=0.2, ge=0, le=1)
-    min_coverage: float = Field(default=0.5, ge=0, le=1)
-    final_delay: Duration = 10.0
-    max_age: Duration = 300.0
-
-
-class CorrectedDeviationParams(DeviationParams):
-    frequency_signal: Key = "grid.frequency"
-    droop: float = Field(default=0.05, gt=0, le=1)
-    deadband_mhz: float = Field(default=10.0, ge=0, le=1000)
-    p_nominal_mw: float | None = Field(default=None, gt=0, le=1e6, description="Default: the plant's capacity.")
-    nominal_hz: float = Field(default=50.0, gt=0, le=1000)
-    full_activation_mhz: float | None = Field(default=200.0, gt=0, le=10000)
-
-
-class SustainedParams(Strict):
-    plant: Key
-    signal: Key = "plant.net_output"
-    window: Duration = 3600.0
-    margin_mw: float | None = Field(default=None, ge=0, le=1e6, description="Default: the commitment's tolerance.")
-    min_coverage: float = Field(default=0.5, ge=0, le=1)
-    max_age: Duration = 300.0
-
-    @model_validator(mode="after")
-    def _window(self) -> SustainedParams:
-        if not 60 <= self.window <= 7 * 86400:
-            raise ValueError("window must be between 1m and 7d")
-        return self
 
 
 class RuleCommon(Strict):
     name: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$")
     severity: Severity = "warning"
-    labels: Labels = {}
+    labels: Labels = Field(default_factory=dict)
     for_: Duration = Field(default=0.0, alias="for")
     keep_firing_for: Duration = 0.0
     repeat_interval: Duration = Field(default=14400.0, gt=0)
@@ -160,11 +54,10 @@ class RuleCommon(Strict):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     if TYPE_CHECKING:  # each rule kind below declares its own `kind` literal and typed `params` model
         kind: str
-        params: BaseModel
+        params: ParamsBase
 
     def stored_params(self) -> dict[str, Any]:
-        raw = self.params.model_dump()
-        return {(f"{k}_s" if k in DURATION_FIELDS else k): v for k, v in raw.items()}
+        return self.params.stored()
 
 
 class ThresholdRule(RuleCommon):
@@ -311,10 +204,10 @@ class EndpointIn(Strict):
     )
     format: Literal["standard", "alertmanager", "pagerduty", "slack"] = "standard"
     severities: list[Severity] = Field(default=[], max_length=3)
-    labels: Labels = {}
+    labels: Labels = Field(default_factory=dict)
     options: Annotated[
         dict[Annotated[str, Field(max_length=100)], Annotated[str, Field(max_length=1000)]], Field(max_length=20)
-    ] = {}
+    ] = Field(default_factory=dict)
     enabled: bool = True
 
     @model_validator(mode="after")

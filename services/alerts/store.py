@@ -13,10 +13,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
+from pydantic import ValidationError
 
 from services.alerts.deviation import CommitmentBook, Minute
 from services.alerts.lifecycle import AlertState, Timing
 from services.alerts.matchers import Matcher, from_dicts
+from services.alerts.params import from_stored
 from services.alerts.rules import KINDS, Inputs, Needs, Rule, Sample
 from shared.commitments import Commitment
 from shared.settlement import Exclusion, Reading
@@ -37,16 +39,6 @@ async def init_connection(conn: asyncpg.Connection) -> None:
 
 class RuleLoadError(ValueError):
     """A stored rule that cannot become a domain `Rule` (bad timing, a signal that no longer exists, ...)."""
-
-
-# The signal roles each kind cannot do without (stale needs a signal or a gateway).
-REQUIRED_SIGNALS = {
-    "threshold": ("signal",),
-    "frequency_band": ("signal",),
-    "baseload_deviation": ("signal",),
-    "frequency_corrected_deviation": ("signal", "frequency_signal"),
-    "sustained_under_delivery": ("signal",),
-}
 
 
 @dataclass
@@ -85,23 +77,27 @@ def rule_from_row(
     plants: Mapping[int, Any],
     plant_ids: Mapping[str, int],
 ) -> Rule:
-    params = row["params"]
-    if not isinstance(params, Mapping):
+    """The stored row as a domain `Rule`: params parsed once into the kind's typed model, keys resolved to ids."""
+    stored = row["params"]
+    if not isinstance(stored, Mapping):
         raise RuleLoadError("params is not an object")
-    resolved = {role: signals[params[role]] for role in SIGNAL_ROLES if params.get(role) in signals}
-    for role in SIGNAL_ROLES:
-        if params.get(role) is not None and role not in resolved:
-            raise RuleLoadError(f"params.{role}: no signal {str(params[role])[:100]!r}")
     if row["kind"] not in KINDS:
         raise RuleLoadError(f"unknown kind {str(row['kind'])[:50]!r}")
-    for role in REQUIRED_SIGNALS.get(row["kind"], ()):
-        if role not in resolved:
-            raise RuleLoadError(f"params.{role} is missing")
-    if row["kind"] == "stale" and "signal" not in resolved and not params.get("gateway"):
-        raise RuleLoadError("params needs a signal or a gateway")
-    plant_id = plant_ids.get(params["plant"]) if params.get("plant") else None
-    if params.get("plant") and plant_id is None:
-        raise RuleLoadError(f"params.plant: no plant {str(params['plant'])[:100]!r}")
+    try:
+        params = from_stored(row["kind"], stored)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise RuleLoadError(f"params.{where}: {first['msg']}") from exc
+    keys = {role: getattr(params, role, None) for role in SIGNAL_ROLES}
+    resolved = {role: signals[key] for role, key in keys.items() if key is not None and key in signals}
+    for role, key in keys.items():
+        if key is not None and role not in resolved:
+            raise RuleLoadError(f"params.{role}: no signal {key[:100]!r}")
+    plant_key: str | None = getattr(params, "plant", None)
+    plant_id = plant_ids.get(plant_key) if plant_key else None
+    if plant_key and plant_id is None:
+        raise RuleLoadError(f"params.plant: no plant {plant_key[:100]!r}")
     if plant_id is None and "signal" in resolved:
         plant_id = resolved["signal"][1]
     plant = plants.get(plant_id) if plant_id is not None else None
@@ -237,10 +233,16 @@ CROSS JOIN LATERAL (
 
 
 async def load_inputs(
-    conn: asyncpg.Connection, needs: Needs, books: dict[int, CommitmentBook], now: datetime, *, max_gap_s: float = 60.0
+    conn: asyncpg.Connection,
+    needs: Needs,
+    books: dict[int, CommitmentBook],
+    now: datetime,
+    *,
+    max_gap_s: float = 60.0,
+    min_coverage: float = 0.5,
 ) -> Inputs:
     """Everything a cycle's rules read, in at most five queries (rollups_1m is kept in step by ingest)."""
-    inputs = Inputs(books=books, max_gap_s=max_gap_s)
+    inputs = Inputs(books=books, max_gap_s=max_gap_s, min_coverage=min_coverage)
     if needs.latest:
         for r in await conn.fetch(LATEST_SQL, sorted(needs.latest), now - LATEST_LOOKBACK):
             inputs.latest[r["id"]] = Sample(r["ts"], r["value"])

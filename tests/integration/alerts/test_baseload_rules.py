@@ -81,4 +81,6 @@ async def test_frequency_response_is_not_blamed_on_the_plant(database_url: str, 
     await write(db, "grid.frequency", every_5s(T0, 15, 49.8))
     alerts = await evaluate_at(database_url, db, T0 + timedelta(minutes=15, seconds=30))
     assert alerts["plain/final"]["state"] == "firing"  # +40 MW against a flat 480 ± 10
-    assert "corrected/final" not in alerts  # never active, so no alert row
+    corrected = alerts["corrected/final"]  # kept while never active: its evidence is the next cycle's memory
+    assert corrected["state"] == "inactive" and corrected["evidence"]["status"] == "compliant"
+    assert abs(corrected["evidence"]["frequency_response_mw"] - 40.0) < 1e-9

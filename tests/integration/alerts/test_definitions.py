@@ -173,4 +173,4 @@ async def test_the_plant_file_rules_load_and_reload_idempotently(db: asyncpg.Poo
         await store.init_connection(conn)
         loaded = (await store.load_rules(conn)).rules
     assert len(loaded) == 6  # every signal and plant reference resolves
-    assert loaded[min(loaded)].params["signal"] == "grid.frequency"
+    assert loaded[min(loaded)].params.signal == "grid.frequency"

@@ -31,6 +31,15 @@ async def insert_broken_rules(db: asyncpg.Pool) -> dict[str, int]:
         "missing-value": await db.fetchval(
             INSERT_RULE, "missing-value", "threshold", json.dumps({"signal": "gt1.active_power", "op": "above"}), 0.0
         ),
+        # Loads (its params are valid), but with 1 s settlement periods (the setting below) its 7-day window is
+        # more periods than the engine builds: it fails at evaluation, every cycle.
+        "too-many-periods": await db.fetchval(
+            INSERT_RULE,
+            "too-many-periods",
+            "sustained_under_delivery",
+            json.dumps({"plant": "nish", "window_s": 7 * 86400}),
+            0.0,
+        ),
     }
 
 
@@ -45,9 +54,10 @@ async def test_a_broken_rule_is_marked_and_skipped_while_a_good_rule_still_fires
     database_url: str, db: asyncpg.Pool
 ) -> None:
     broken = await insert_broken_rules(db)
+    await db.execute("DELETE FROM commitments")  # the default period (1 s, below) applies everywhere
     receiver = Receiver()
     token = await make_key(db, role="operator")
-    settings = fast_settings(database_url, metrics_refresh_s=0.2)
+    settings = fast_settings(database_url, metrics_refresh_s=0.2, settlement_period_s=1)
     async with (
         serving(receiver.app()) as hook,
         serving(create_app(settings)) as base,
@@ -77,12 +87,13 @@ async def test_a_broken_rule_is_marked_and_skipped_while_a_good_rule_still_fires
     assert len(receiver.received) == 1  # nothing from the broken rules
     assert "OverflowError" in rules["overflowing-timing"]["last_error"]
     assert "params.signal" in rules["empty-signal"]["last_error"]
-    assert "KeyError" in rules["missing-value"]["last_error"]
+    assert "params.value: Field required" in rules["missing-value"]["last_error"]  # typed params, parsed at load
+    assert "TooManyPeriods" in rules["too-many-periods"]["last_error"]
     assert all(rules[name]["last_error_at"] for name in broken)
     assert rules["gt1-hot"]["last_error"] is None
     assert metric(metrics, 'baseload_alerts_rule_errors_total{stage="load"}') >= 2
     assert metric(metrics, 'baseload_alerts_rule_errors_total{stage="evaluate"}') >= 1
-    assert metric(metrics, "baseload_alerts_rules_failing") == 3
+    assert metric(metrics, "baseload_alerts_rules_failing") == 4
     assert fixed.status_code == 200 and fixed.json()["last_error"] is None
     assert (
         await db.fetchval(

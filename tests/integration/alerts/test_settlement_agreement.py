@@ -13,8 +13,10 @@ import asyncpg
 import httpx
 import pytest
 
+from services.alerts import config_store as cs
 from services.alerts import store
 from services.alerts.evaluator import Evaluator
+from services.alerts.schemas import EndpointIn
 from services.api.app import create_app as create_api
 from services.api.settings import Settings as ApiSettings
 from services.ingest.store import write_readings
@@ -43,14 +45,14 @@ async def write(db: asyncpg.Pool, rows: list[tuple[datetime, float, int]]) -> No
         await write_readings(conn, [(sid, ts, value, quality) for ts, value, quality in rows])
 
 
-async def final_at(database_url: str, now: datetime) -> dict[str, Any] | None:
-    """Run one evaluator cycle at `now`; the final-check alert of the rule (None if it never was active)."""
+async def final_at(database_url: str, now: datetime, check: str = "final") -> dict[str, Any] | None:
+    """Run one evaluator cycle at `now`; the rule's alert of that check (None if it has no alert row)."""
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2, init=store.init_connection)
     try:
         evaluator = Evaluator(pool, fast_settings(database_url), database_url, clock=lambda: now)
         await evaluator.refresh_rules()
         await evaluator.cycle(set(), full=True)
-        row = await pool.fetchrow("SELECT state, evidence FROM alerts WHERE labels->>'check' = 'final'")
+        row = await pool.fetchrow("SELECT state, evidence FROM alerts WHERE labels->>'check' = $1", check)
     finally:
         await pool.close()
     return None if row is None else {"state": row["state"], **row["evidence"]}
@@ -86,7 +88,9 @@ async def test_alert_period_numbers_equal_the_compliance_report_and_late_data_re
         serving(create_api(ApiSettings(database_url=database_url))) as base,
         httpx.AsyncClient(base_url=base, headers={"authorization": f"Bearer {token}"}, timeout=30) as api,
     ):
-        assert await final_at(database_url, p2 + timedelta(seconds=5)) is None  # ended, but within the grace
+        early = await final_at(database_url, p2 + timedelta(seconds=5))  # p1 ended, but within the grace
+        assert early is not None and early["state"] == "inactive"
+        assert early["period_start"] == (p1 - timedelta(minutes=15)).isoformat()
         first = await final_at(database_url, p2 + timedelta(seconds=30))
         report = await api_periods(api, p1, p3)
         assert first is not None and first["state"] == "firing" and first["period_start"] == p1.isoformat()
@@ -106,3 +110,47 @@ async def test_alert_period_numbers_equal_the_compliance_report_and_late_data_re
     assert revised["status"] == "compliant" and revised["state"] == "resolved"
     assert revised["revised_from"] == "non_compliant"
     assert revised["summary"].startswith("revised by late data: non_compliant → compliant")
+
+
+async def test_late_data_that_changes_an_older_periods_verdict_is_announced(
+    database_url: str, db: asyncpg.Pool
+) -> None:
+    """Issue 10 §4: the final check has moved on to a later period when a gateway's buffered readings arrive for
+    an earlier one; the revision check fires (and notifies) with that period's new numbers, the api's."""
+    rng = random.Random(11)
+    await load_rules(db, PLAIN)
+    async with db.acquire() as conn:
+        await store.init_connection(conn)
+        await cs.create_endpoint(conn, EndpointIn(name="oncall", url="https://oncall.example/hook"), "whsec_x")
+    p1, p2, p3, p4 = (T0 + timedelta(minutes=15 * i) for i in range(4))
+    await write(db, irregular(p1, p2, 481.0, rng))
+    await write(db, irregular(p2, p2 + timedelta(minutes=3), 450.0, rng))  # then the gateway's link drops
+    await write(db, irregular(p3, p4, 479.0, rng))
+    assert (await final_at(database_url, p3 + timedelta(seconds=30)))["status"] == "insufficient_data"  # p2
+    moved_on = await final_at(database_url, p4 + timedelta(seconds=30))
+    assert moved_on is not None and moved_on["period_start"] == p3.isoformat()
+    assert moved_on["recent"][p2.isoformat()] == "insufficient_data"
+    assert await final_at(database_url, p4 + timedelta(seconds=30), "revision") is None  # nothing revised
+
+    await write(db, irregular(p2 + timedelta(minutes=3), p3, 450.0, rng))  # the link is back: p2 arrives late
+    announced = await final_at(database_url, p4 + timedelta(seconds=60), "revision")
+    token = await make_key(db, role="operator", name="ops")
+    async with (
+        serving(create_api(ApiSettings(database_url=database_url))) as base,
+        httpx.AsyncClient(base_url=base, headers={"authorization": f"Bearer {token}"}, timeout=30) as api,
+    ):
+        report = await api_periods(api, p1, p4)
+    assert announced is not None and announced["state"] == "firing"
+    (change,) = announced["revisions"]
+    assert change["period_start"] == p2.isoformat()
+    assert (change["revised_from"], change["revised_to"]) == ("insufficient_data", "non_compliant")
+    assert_same_numbers(change, report[p2.isoformat()])
+    assert "revised: insufficient_data → non_compliant" in announced["summary"]
+    sent = await db.fetch(
+        "SELECT o.event_type FROM webhook_outbox o JOIN alerts a ON a.id = o.alert_id"
+        " WHERE a.labels->>'check' = 'revision' ORDER BY o.id"
+    )
+    assert [r["event_type"] for r in sent] == ["alert.firing"]
+    # Announced once: the next evaluation finds nothing new and the announcement resolves.
+    after = await final_at(database_url, p4 + timedelta(seconds=90), "revision")
+    assert after is not None and after["state"] == "resolved"

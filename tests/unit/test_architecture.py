@@ -23,6 +23,7 @@ PURE_MODULES = (
     "shared.ledger.**",
     "services.alerts.lifecycle",
     "services.alerts.model",
+    "services.alerts.params",
     "services.alerts.rules",
     "services.alerts.baseload_rules",
     "services.alerts.deviation",

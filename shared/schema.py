@@ -85,6 +85,39 @@ readings = sa.Table(
 )
 
 
+# Compressed history (shared/history; migration 0011_reading_blocks): a closed UTC day's readings leave `readings` for
+# per-signal blocks of one UTC hour (block_start ≤ ts < block_end), encoded by shared/history/codec.py, in the same
+# transaction; every (signal_id, ts) is in exactly one of the two. `compressed_days` lists the days moved (their
+# partition is gone; ensure_readings_partitions() will not recreate it). The payload column is stored EXTERNAL
+# (no TOAST compression of zstd output) with toast_tuple_target 8160 (set by the migration).
+reading_blocks = sa.Table(
+    "reading_blocks",
+    metadata,
+    sa.Column("signal_id", sa.Integer, nullable=False),
+    sa.Column("block_start", TSTZ, nullable=False),
+    sa.Column("block_end", TSTZ, nullable=False),
+    sa.Column("first_ts", TSTZ, nullable=False),
+    sa.Column("last_ts", TSTZ, nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.PrimaryKeyConstraint("signal_id", "block_start", name="reading_blocks_pkey"),
+    sa.CheckConstraint(
+        "block_start <= first_ts AND first_ts <= last_ts AND last_ts < block_end AND count >= 1",
+        name="reading_blocks_span",
+    ),
+)
+
+compressed_days = sa.Table(
+    "compressed_days",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("compressed_at", TSTZ, nullable=False, server_default=NOW),
+    sa.Column("readings", sa.BigInteger, nullable=False),
+    sa.Column("blocks", sa.Integer, nullable=False),
+    sa.Column("payload_bytes", sa.BigInteger, nullable=False),
+)
+
+
 # One row per signal and UTC minute. Plain columns cover every reading; good_* only Good-quality ones.
 # rollups_15m and rollups_1h have the same shape over their buckets (derived from the finer table in the write
 # transaction); their area columns also join consecutive readings across the minutes inside them.
@@ -496,6 +529,7 @@ __all__ = [
     "commitment_exclusions",
     "commitment_schedule",
     "commitments",
+    "compressed_days",
     "correction_approvals",
     "corrections",
     "dispute_events",
@@ -506,6 +540,7 @@ __all__ = [
     "metadata",
     "plant_partners",
     "plants",
+    "reading_blocks",
     "reading_substitutions",
     "readings",
     "rollups_1h",

@@ -1,4 +1,4 @@
-"""The `baseload` command line: database, migrations, plants, keys, services, the demo, import and export.
+"""The `baseload` command line: database, migrations, plants, keys, services, retention, the demo, import, export.
 
 Every error is one line on stderr and a non-zero exit; `baseload --debug ...` (or BASELOAD_DEBUG=1) shows the
 traceback. Each command imports only what it needs, so `baseload --help` starts fast.
@@ -90,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("key", help="the key's id, name or token prefix (as `baseload keys list` shows)")
     keys_sub.add_parser("list", help="list keys (never their tokens)")
 
+    retention = sub.add_parser(
+        "retention",
+        help="drop readings and rollups older than their retention horizons now (BASELOAD_INGEST_*RETENTION_DAYS)",
+    )
+    retention.add_argument("--dry-run", action="store_true", help="list the readings partitions it would drop")
+
     serve = sub.add_parser("serve", help="run one service")
     serve.add_argument("service", choices=SERVICES, help="which service")
     serve.add_argument("--host", help="address to listen on (default from BASELOAD_<SERVICE>_HOST, 127.0.0.1)")
@@ -135,6 +141,7 @@ def _dispatch(argv: list[str]) -> int:
         "plant": _plant,
         "keys": _keys,
         "serve": _serve,
+        "retention": _retention,
     }
     return handlers[args.command](args, BaseServiceSettings())
 
@@ -267,6 +274,32 @@ def _keys(args: argparse.Namespace, settings: BaseServiceSettings) -> int:
     except ValueError as exc:
         print(f"baseload keys: {exc}", file=sys.stderr)
         return 2
+
+
+def _retention(args: argparse.Namespace, _: BaseServiceSettings) -> int:
+    from datetime import UTC, datetime
+
+    from services.ingest.retention_job import apply_retention
+    from services.ingest.settings import Settings
+
+    settings = Settings()
+    report = run_on_connection(
+        settings, lambda conn: apply_retention(conn, settings, datetime.now(UTC), dry_run=args.dry_run)
+    )
+    if not report.ran:
+        raise CliError("another retention run holds the lock; try again when it has finished")
+    horizons = report.horizons
+    print(f"readings horizon {horizons.readings:%Y-%m-%d %H:%M} UTC (whole days before it are dropped)")
+    for table, horizon in horizons.rollups.items():
+        print(f"{table} horizon {f'{horizon:%Y-%m-%d %H:%M} UTC' if horizon else 'none (kept forever)'}")
+    verb = "would drop" if args.dry_run else "dropped"
+    days = ", ".join(f"{p.day:%Y-%m-%d}" for p in report.partitions) or "none"
+    print(f"{verb} {len(report.partitions)} readings partitions ({report.bytes_freed / 1e6:.1f} MB): {days}")
+    if not args.dry_run:
+        print("rollup rows deleted: " + ", ".join(f"{t} {n}" for t, n in report.rollup_rows.items()))
+    if report.skipped:
+        print(f"{report.skipped} units were locked and are left for the next run", file=sys.stderr)
+    return 0
 
 
 def _serve(args: argparse.Namespace, _: BaseServiceSettings) -> int:

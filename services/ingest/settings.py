@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.contracts import READINGS_CHANNEL
@@ -17,7 +17,25 @@ class Settings(BaseServiceSettings):
     max_readings_per_request: int = Field(default=50_000, ge=1)
     max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="Also caps gzip-decoded size.")
     max_future_skew_s: float = Field(default=120.0, ge=0, description="Readings further ahead are rejected.")
-    retention_days: int = Field(default=3650, ge=1, description="Readings older than this are rejected.")
+    retention_days: int = Field(
+        default=3650,
+        ge=1,
+        description="Readings older than this are rejected on write and dropped by the retention job (whole UTC days).",
+    )
+    rollup_retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="15-minute and 1-hour rollups older than this are deleted; unset keeps them forever.",
+    )
+    rollup_1m_retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="1-minute rollups older than this are deleted (statements are recomputed from them); unset: "
+        "as `rollup_retention_days`.",
+    )
+    retention_lock_timeout_ms: int = Field(
+        default=1000, ge=1, description="Longest wait of the retention job for a lock; it retries on its next run."
+    )
     max_concurrent_writes: int = Field(default=4, ge=1, description="Write transactions in flight at once.")
     max_queued_writes: int = Field(default=16, ge=0, description="Requests that may wait for a write slot.")
     queue_timeout_s: float = Field(default=5.0, gt=0, description="Longest wait for a write slot before 503.")
@@ -47,3 +65,16 @@ class Settings(BaseServiceSettings):
         description="Allocations between young-generation GC passes; a batch allocates ~10^4 objects, so Python's "
         "700 runs the collector dozens of times per request (0 keeps Python's default).",
     )
+
+    @model_validator(mode="after")
+    def _rollups_outlive_readings(self) -> Settings:
+        # Aggregates over stored readings come from the rollups, hourly ones from rollups_1h: a rollup horizon
+        # shorter than the readings', or 1-minute rows kept longer than the coarse ones, would leave data that
+        # readers cannot aggregate (they pick the coarsest table aligned with the buckets asked for).
+        coarse, fine = self.rollup_retention_days, self.rollup_1m_retention_days
+        for name, days in (("rollup_retention_days", coarse), ("rollup_1m_retention_days", fine)):
+            if days is not None and days < self.retention_days:
+                raise ValueError(f"{name} ({days}) must be at least retention_days ({self.retention_days})")
+        if coarse is not None and fine is not None and fine > coarse:
+            raise ValueError(f"rollup_1m_retention_days ({fine}) must not exceed rollup_retention_days ({coarse})")
+        return self

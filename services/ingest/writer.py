@@ -15,6 +15,7 @@ import msgspec
 from services.ingest import store
 from services.ingest.gate import WriteGate
 from services.ingest.metrics import IngestMetrics
+from services.ingest.retention_job import RetentionMetrics, run_retention
 from services.ingest.settings import Settings
 from services.ingest.validation import (
     CONFLICTING_VALUE,
@@ -111,6 +112,7 @@ class Ingestor:
             settings.max_body_reads,
         )
         metrics.body_reads.set_function(lambda: self.gate.reads)
+        self.retention_metrics = RetentionMetrics.create(metrics.registry)
         self.catalog: dict[str, SignalInfo] = {}
         self._catalog_loaded_at = float("-inf")
         self._partition_days: set[datetime] = set()
@@ -126,9 +128,10 @@ class Ingestor:
         self._catalog_loaded_at = time.monotonic()
 
     async def maintain(self, now: datetime) -> None:
-        """Hourly upkeep: partitions ahead of time, expired idempotency records."""
+        """Hourly upkeep: partitions ahead of time, expired idempotency records, retention."""
         await store.ensure_partitions_ahead(self.pool, now, self.settings.partitions_ahead_days)
         await store.forget_old_responses(self.pool, now - timedelta(hours=self.settings.idempotency_ttl_h))
+        await run_retention(self.pool, self.settings, now, self.retention_metrics)
 
     def window(self, now: datetime) -> Window:
         return Window.around(

@@ -42,6 +42,7 @@ PURE_MODULES = (
     "services.api.cache",
     "services.api.disputes.workflow",
     "services.ingest.validation",
+    "services.ingest.retention",
     "services.ingest.lineprotocol",
     "services.ingest.decoding",
     "services.gateway.delivery",

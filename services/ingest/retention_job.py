@@ -1,0 +1,187 @@
+"""The retention job: one run drops what `services.ingest.retention` says is expired, unit by unit.
+
+Each unit (a day partition; one signal's rollup rows over a bounded range) is its own short transaction with a
+`lock_timeout`: a unit that cannot get its lock is skipped, counted and retried on the next run, so ingest never
+waits on retention for longer than that timeout. One run at a time across processes (an advisory lock).
+Runs in ingest's maintenance worker (hourly) and from `baseload retention`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from typing import TypeVar
+
+import asyncpg
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from services.ingest import retention_store as store
+from services.ingest.retention import ROLLUP_WIDTHS, Horizons, expired_days, horizons, windows
+from services.ingest.settings import Settings
+from services.ingest.store import existing_partition_days
+from shared.db import connection
+
+log = logging.getLogger("baseload.ingest.retention")
+T = TypeVar("T")
+
+# Rows per rollup DELETE (one signal's range): a few ms of work, a few hundred KB of WAL.
+ROLLUP_BATCH_ROWS = 10_000
+
+
+@dataclass(slots=True)
+class RetentionReport:
+    """What one run dropped (or, with `dry_run`, would drop) and what it left for the next run."""
+
+    horizons: Horizons
+    partitions: list[store.Partition] = field(default_factory=list)
+    rollup_rows: dict[str, int] = field(default_factory=dict)
+    skipped: int = 0  # units whose lock was not granted within lock_timeout
+    ran: bool = True  # False: another process held the retention lock
+
+    @property
+    def bytes_freed(self) -> int:
+        return sum(p.bytes for p in self.partitions)
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionMetrics:
+    partitions: Counter
+    bytes: Counter
+    readings: Counter
+    rollup_rows: Counter
+    skipped: Counter
+    last_run: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> RetentionMetrics:
+        return cls(
+            partitions=Counter(
+                "baseload_retention_partitions_dropped", "Readings day partitions dropped", registry=registry
+            ),
+            bytes=Counter("baseload_retention_bytes_freed", "Bytes of readings partitions dropped", registry=registry),
+            readings=Counter(
+                "baseload_retention_readings_dropped",
+                "Readings dropped with their partitions (the planner's row estimate of each partition)",
+                registry=registry,
+            ),
+            rollup_rows=Counter(
+                "baseload_retention_rollup_rows_deleted", "Rollup rows deleted", ["table"], registry=registry
+            ),
+            skipped=Counter(
+                "baseload_retention_lock_timeouts",
+                "Units skipped because their lock was not granted in time (retried next run)",
+                registry=registry,
+            ),
+            last_run=Gauge(
+                "baseload_retention_last_run_timestamp_seconds",
+                "Unix time of the last retention run",
+                registry=registry,
+            ),
+        )
+
+    def record(self, report: RetentionReport) -> None:
+        self.partitions.inc(len(report.partitions))
+        self.bytes.inc(report.bytes_freed)
+        self.readings.inc(sum(p.rows_estimate for p in report.partitions))
+        for table, rows in report.rollup_rows.items():
+            self.rollup_rows.labels(table).inc(rows)
+        self.skipped.inc(report.skipped)
+        self.last_run.set(time.time())
+
+
+def horizons_of(settings: Settings, now: datetime) -> Horizons:
+    return horizons(
+        now,
+        readings_days=settings.retention_days,
+        rollup_days=settings.rollup_retention_days,
+        rollup_1m_days=settings.rollup_1m_retention_days,
+    )
+
+
+async def apply_retention(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    now: datetime,
+    *,
+    dry_run: bool = False,
+    metrics: RetentionMetrics | None = None,
+) -> RetentionReport:
+    """One run on `conn` (outside any transaction: each unit commits on its own)."""
+    report = RetentionReport(horizons_of(settings, now))
+    if not await store.try_lock(conn):
+        report.ran = False
+        return report
+    try:
+        expired = expired_days(await existing_partition_days(conn), report.horizons.readings)
+        candidates = await store.partitions(conn, expired)
+        if dry_run:
+            report.partitions = candidates
+            return report
+        for partition in candidates:
+            if await _unit(conn, settings, report, partial(store.drop_partition, conn, partition)):
+                report.partitions.append(partition)
+        await _delete_rollups(conn, settings, report)
+    finally:
+        await store.unlock(conn)
+    _log(report)
+    if metrics is not None:
+        metrics.record(report)
+    return report
+
+
+async def run_retention(pool: asyncpg.Pool, settings: Settings, now: datetime, metrics: RetentionMetrics) -> None:
+    """The maintenance worker's step: one run on a pooled connection."""
+    async with connection(pool) as conn:
+        await apply_retention(conn, settings, now, metrics=metrics)
+
+
+async def _delete_rollups(conn: asyncpg.Connection, settings: Settings, report: RetentionReport) -> None:
+    report.rollup_rows = {table: 0 for table, _ in ROLLUP_WIDTHS}
+    if all(h is None for h in report.horizons.rollups.values()):
+        return  # the default: rollups are kept forever
+    signal_ids = await store.signal_ids(conn)
+    for table, width in ROLLUP_WIDTHS:
+        horizon = report.horizons.rollups[table]
+        if horizon is None:
+            continue
+        for signal_id in signal_ids:
+            oldest = await store.oldest_bucket(conn, table, signal_id)
+            if oldest is None or oldest >= horizon:
+                continue
+            for start, end in windows(oldest, horizon, width * ROLLUP_BATCH_ROWS):
+                deleted = await _unit(
+                    conn, settings, report, partial(store.delete_rollups, conn, table, signal_id, start, end)
+                )
+                if deleted is None:
+                    break  # locked: the rest of this signal waits for the next run
+                report.rollup_rows[table] += deleted
+
+
+async def _unit(
+    conn: asyncpg.Connection, settings: Settings, report: RetentionReport, work: Callable[[], Awaitable[T]]
+) -> T | None:
+    """`work()` in its own transaction under `lock_timeout`; None (and counted) when the lock was not granted."""
+    try:
+        async with conn.transaction():
+            await store.set_lock_timeout(conn, settings.retention_lock_timeout_ms)
+            return await work()
+    except asyncpg.LockNotAvailableError:
+        report.skipped += 1
+        return None
+
+
+def _log(report: RetentionReport) -> None:
+    rollups = ", ".join(f"{t} {n}" for t, n in report.rollup_rows.items() if n)
+    if report.partitions or rollups or report.skipped:
+        log.info(
+            "retention: dropped %d partitions (%s, %.1f MB), rollup rows deleted: %s; %d units skipped (locked)",
+            len(report.partitions),
+            ", ".join(f"{p.day:%Y-%m-%d}" for p in report.partitions) or "-",
+            report.bytes_freed / 1e6,
+            rollups or "none",
+            report.skipped,
+        )

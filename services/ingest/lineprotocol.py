@@ -68,12 +68,15 @@ class ParseResult:
 class Keys:
     """Signal keys by (series text, field), cached per request: the mapping runs once per series and field."""
 
-    __slots__ = ("cache", "map", "plain")
+    __slots__ = ("cache", "map", "measurements", "plain")
 
     def __init__(self, signal_map: SignalMap = DEFAULT_MAP) -> None:
         self.map = signal_map
         self.plain = signal_map.is_default
         self.cache: dict[tuple[str, str], str] = {}
+        # Series texts the fast path has checked (measurement and key=value tags), with their measurement: a
+        # gateway repeats each series once per scan, so its tags are checked once per request.
+        self.measurements: dict[str, str] = {}
 
     def of(self, series: str, measurement: str, field: str, tags: dict[str, str] | None = None) -> str:
         cached = self.cache.get((series, field))
@@ -138,15 +141,12 @@ def _parse_common(line: str, number: int, scale: int, keys: Keys) -> Point | Non
     if len(parts) != 3:
         return None
     series, fields_text, ts_text = parts
-    measurement = series
-    if "," in series:
-        measurement = series.partition(",")[0]
-        for tag in series.split(",")[1:]:
-            key, sep, tag_value = tag.partition("=")
-            if not sep or not key or not tag_value:
-                return None
-    if not measurement:
-        return None
+    measurement = keys.measurements.get(series)
+    if measurement is None:
+        measurement = _plain_measurement(series)
+        if measurement is None:
+            return None
+        keys.measurements[series] = measurement
     fields: list[tuple[str, float]] = []
     quality = None
     for item in fields_text.split(","):
@@ -182,6 +182,18 @@ def _parse_common(line: str, number: int, scale: int, keys: Keys) -> Point | Non
     if not MIN_TIMESTAMP_NS <= timestamp <= MAX_TIMESTAMP_NS:
         return None
     return Point(number, tuple(fields), quality, timestamp)
+
+
+def _plain_measurement(series: str) -> str | None:
+    """The measurement of `m[,k=v...]` without escapes or quotes; None when a tag is not key=value."""
+    if "," not in series:
+        return series or None
+    measurement, *tags = series.split(",")
+    for tag in tags:
+        key, sep, tag_value = tag.partition("=")
+        if not sep or not key or not tag_value:
+            return None
+    return measurement or None
 
 
 def parse_line(line: str, number: int = 1, scale: int = 1, keys: Keys | None = None) -> Point:

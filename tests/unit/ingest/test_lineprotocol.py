@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -335,3 +337,65 @@ def test_tags_name_the_signal_so_two_hosts_are_two_signals() -> None:
         "gt1.b.active_power",
         "gt1.active_power",
     ]  # no host tag: the default template
+
+
+# What gateways send (Telegraf's OPC UA input, Node-RED, the InfluxDB clients): tags, float/integer fields, the OPC UA
+# StatusCode as `quality=<int>i`, a timestamp. These must take the fast path and parse as the general parser does.
+name_st = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABC0123456789_.-:;/", min_size=1, max_size=12)
+float_st = st.floats(allow_nan=False, allow_infinity=False).map(repr)  # the shortest round-trip text, as clients write
+number_st = st.one_of(
+    float_st,
+    st.integers(lp.INT64_MIN, lp.INT64_MAX).map(lambda i: f"{i}i"),
+    st.integers(0, lp.UINT64_MAX).map(lambda i: f"{i}u"),
+    st.integers(-(10**6), 10**6).map(str),
+)
+
+
+@st.composite
+def gateway_lines(draw: st.DrawFn) -> str:
+    measurement = draw(name_st.filter(lambda m: m[0] != "#"))
+    tags = draw(st.dictionaries(name_st, name_st, max_size=3))
+    values = draw(st.dictionaries(name_st.filter(lambda f: f != lp.QUALITY_FIELD), number_st, min_size=1, max_size=3))
+    fields = [f"{k}={v}" for k, v in values.items()]
+    if draw(st.booleans()):
+        quality = f"{lp.QUALITY_FIELD}={draw(st.integers(0, 2**32 - 1))}i"
+        fields.insert(draw(st.integers(0, len(fields))), quality)
+    timestamp = draw(st.integers(0, 2 * 10**18))
+    return f"{measurement}{''.join(f',{k}={v}' for k, v in tags.items())} {','.join(fields)} {timestamp}"
+
+
+@settings(max_examples=500)
+@given(line=gateway_lines())
+def test_gateway_lines_with_tags_and_quality_take_the_fast_path_and_parse_as_the_general_parser_does(
+    line: str,
+) -> None:
+    fast = lp._parse_common(line, 1, 1, lp.Keys())
+    assert fast is not None, line
+    assert fast == lp.parse_line(line, 1, 1)
+    mapped = SignalMap(("{measurement}.{tag:unit}.{field}",))
+    assert lp._parse_common(line, 1, 1, lp.Keys(mapped)) == lp.parse_line(line, 1, 1, lp.Keys(mapped))
+
+
+# Whole bodies: gateway lines mixed with near-misses (each a small edit of a gateway line) and junk. With the fast
+# path switched off, `parse` must return the same points and the same per-line errors.
+@st.composite
+def near_misses(draw: st.DrawFn) -> str:
+    line = draw(gateway_lines())
+    at = draw(st.integers(0, len(line)))
+    edit = draw(st.sampled_from(["", " ", ",", "=", "\\", '"', "_", "i", "u", "t", "#", "\t", "e", "-", "."]))
+    return line[:at] + edit + line[at + draw(st.integers(0, 2)) :]
+
+
+@settings(max_examples=300)
+@given(
+    lines=st.lists(st.one_of(gateway_lines(), near_misses(), word), max_size=8),
+    precision=st.sampled_from(["ns", "us", "ms", "s", "h"]),
+)
+def test_a_body_parses_to_the_same_points_and_errors_with_and_without_the_fast_path(
+    lines: list[str], precision: str
+) -> None:
+    body = "\n".join(lines)
+    with_fast_path = lp.parse(body, precision)
+    with patch.object(lp, "_parse_common", lambda *_: None):
+        general_only = lp.parse(body, precision)
+    assert with_fast_path == general_only

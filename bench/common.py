@@ -18,7 +18,8 @@ import asyncpg
 import httpx
 import psutil
 
-from shared.embedded import start_embedded, stop_embedded, with_database
+from shared.db import one
+from shared.embedded import SERVER_SETTINGS, start_embedded, stop_embedded, with_database
 from shared.migrate import upgrade_async
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,10 +54,13 @@ async def bench_database() -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def service_process(service: str, url: str, port: int, **env: str) -> AsyncIterator[psutil.Process]:
-    """`baseload serve <service>` as a child process on 127.0.0.1:<port>, ready when /healthz answers."""
+async def service_process(
+    service: str, url: str, port: int, module: str = "services.cli", **env: str
+) -> AsyncIterator[psutil.Process]:
+    """`baseload serve <service>` as a child process on 127.0.0.1:<port>, ready when /healthz answers (`module`: a
+    bench-only variant of the command line, e.g. bench.plain_rollups)."""
     child = subprocess.Popen(  # noqa: ASYNC220 - started once, before any load
-        [sys.executable, "-m", "services.cli", "serve", service, "--port", str(port)],
+        [sys.executable, "-m", module, "serve", service, "--port", str(port)],
         env={**os.environ, "BASELOAD_DATABASE_URL": url, **env},
         cwd=REPO,
     )
@@ -112,16 +116,45 @@ def cpu_seconds(process: psutil.Process) -> float:
     return times.user + times.system
 
 
-def postgres_cpu_seconds() -> float:
-    """CPU used so far by every PostgreSQL server process on this machine (the bench's server among them)."""
-    total = 0.0
-    for proc in psutil.process_iter(["name"]):
-        if proc.info["name"] == "postgres":
+class PostgresCpu:
+    """CPU seconds used by one PostgreSQL server: its postmaster, every live child and the children it has reaped
+    (backends that exited). Only that server: helpers and tests on other servers of the machine do not count."""
+
+    def __init__(self, postmaster: psutil.Process) -> None:
+        self.postmaster = postmaster
+
+    @classmethod
+    async def of(cls, url: str) -> PostgresCpu:
+        """The server behind `url` (it must run on this machine: the bench only speaks to loopback)."""
+        conn = await asyncpg.connect(url)
+        try:
+            postmaster = psutil.Process(await conn.fetchval("SELECT pg_backend_pid()")).parent()
+        finally:
+            await conn.close()
+        assert postmaster is not None
+        return cls(postmaster)
+
+    def seconds(self) -> float:
+        times = self.postmaster.cpu_times()
+        total = times.user + times.system + times.children_user + times.children_system
+        for child in self.postmaster.children(recursive=True):
             try:
-                total += cpu_seconds(proc)
-            except psutil.Error:
+                total += cpu_seconds(child)
+            except psutil.Error:  # exited between listing and reading: its time moves to children_* above
                 continue
-    return total
+        return total
+
+
+async def server_settings(url: str) -> dict[str, str]:
+    """The values of SERVER_SETTINGS' names that the server behind `url` runs with."""
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "SELECT name, current_setting(name) AS value FROM unnest($1::text[]) AS name", [*SERVER_SETTINGS]
+        )
+    finally:
+        await conn.close()
+    return {r["name"]: r["value"] for r in rows}
 
 
 def now() -> float:
@@ -156,6 +189,7 @@ class StorageMeter:
                    SELECT 'rollups', sum(pg_table_size(c.oid)), sum(pg_indexes_size(c.oid))
                    FROM pg_class AS c WHERE c.relkind = 'r' AND c.relname LIKE 'rollups%'"""
             )
+            rollups = await rollup_report(conn)
         finally:
             await conn.close()
         per = max(readings, 1)
@@ -164,5 +198,45 @@ class StorageMeter:
         )
         total = sum(r["heap"] + r["indexes"] for r in sizes) / per
         return (
-            f"  storage per reading ({readings:,} stored): WAL {float(wal) / per:.0f} B; disk {total:.0f} B = {parts}"
+            f"  storage per reading ({readings:,} stored): WAL {float(wal) / per:.0f} B; disk {total:.0f} B = {parts}\n"
+            + rollups
         )
+
+
+async def rollup_report(conn: asyncpg.Connection) -> str:
+    """Per rollup table: bytes per live row (heap + indexes), dead row versions, the share of updates that were HOT
+    (heap-only: no new index entry, prunable in the page), and how many heap pages one signal's rows sit on."""
+    await asyncio.sleep(1)  # backends flush their table statistics within a second of their transaction
+    pgstattuple = await conn.fetchval("SELECT count(*) FROM pg_available_extensions WHERE name = 'pgstattuple'")
+    if pgstattuple:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS pgstattuple")
+    lines = []
+    for table in ("rollups_1m", "rollups_15m", "rollups_1h"):
+        stats = one(
+            await conn.fetchrow(
+                """SELECT pg_table_size(relid) AS heap, pg_indexes_size(relid) AS indexes, n_live_tup, n_dead_tup,
+                      n_tup_upd, n_tup_hot_upd, (SELECT reloptions FROM pg_class WHERE oid = relid) AS options
+               FROM pg_stat_user_tables WHERE relid = $1::text::regclass""",
+                table,
+            )
+        )
+        rows = await conn.fetchval(f"SELECT count(*) FROM {table}")
+        signal = await conn.fetchval(f"SELECT signal_id FROM {table} LIMIT 1")
+        pages = await conn.fetchval(
+            f"SELECT count(DISTINCT (ctid::text::point)[0]) FROM {table} WHERE signal_id = $1", signal
+        )
+        per_signal = await conn.fetchval(f"SELECT count(*) FROM {table} WHERE signal_id = $1", signal)
+        line = (
+            f"  {table}: {rows:,} rows, {(stats['heap'] + stats['indexes']) / max(rows, 1):.0f} B/row "
+            f"(heap {stats['heap'] / max(rows, 1):.0f}); dead versions {stats['n_dead_tup']:,}; "
+            f"updates {stats['n_tup_upd']:,} of which HOT {stats['n_tup_hot_upd'] / max(stats['n_tup_upd'], 1):.0%}; "
+            f"one signal's {per_signal} rows on {pages} pages; options {stats['options'] or 'default'}"
+        )
+        if pgstattuple:
+            tuples = one(await conn.fetchrow(f"SELECT * FROM pgstattuple('{table}')"))
+            line += (
+                f"; pgstattuple: live {tuples['tuple_percent']:.0f} %, dead {tuples['dead_tuple_percent']:.0f} %,"
+                f" free {tuples['free_percent']:.0f} %"
+            )
+        lines.append(line)
+    return "\n".join(lines)

@@ -2,6 +2,11 @@
 limit of the same database for the same rows. Prints figures; asserts nothing. Bounded in time and count.
 
     make bench            # or: .venv/bin/python bench/ingest.py [--batches 120] [--clients 1,2,4]
+
+Each phase prints readings/s, batch latency, and CPU seconds per million readings of the ingest process and of the
+bench's PostgreSQL server (that server's processes only) with the write-ahead log it wrote; at the end, disk and WAL
+per stored reading and, per rollup table, bytes per row, dead row versions and HOT updates. Line-protocol load is
+what a gateway carrying OPC UA status sends: tags and an integer `quality` field on every line.
 """
 
 from __future__ import annotations
@@ -20,17 +25,19 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
+    PostgresCpu,
     RssSampler,
     StorageMeter,
     bench_database,
     cpu_seconds,
     now,
     percentile,
-    postgres_cpu_seconds,
+    server_settings,
     service_process,
 )
 from services.ingest import store
 from shared import auth
+from shared.embedded import SERVER_SETTINGS
 from tests.support import free_port
 
 SIGNALS = 200
@@ -68,11 +75,20 @@ def json_batches(start: datetime, count: int) -> list[bytes]:
     return out
 
 
+# OPC UA StatusCodes a gateway forwards: Good (0), and now and then GoodLocalOverride / UncertainLastUsableValue.
+QUALITIES = (0,) * 48 + (0x00960000, 0x40900000)
+
+
 def line_batches(start: datetime, count: int) -> list[bytes]:
+    """Gateway lines: `u007,site=bench,unit=u007 p=107.142857,quality=0i 1764000000` (tags, quality, seconds)."""
     out = []
     for b in range(count):
         t0 = int((start + timedelta(seconds=b * (BATCH // SIGNALS))).timestamp())
-        lines = [f"u{s:03d} p={100 + s + k / 7} {t0 + k}" for k in range(BATCH // SIGNALS) for s in range(SIGNALS)]
+        lines = [
+            f"u{s:03d},site=bench,unit=u{s:03d} p={100 + s + k / 7},quality={QUALITIES[(s + k) % 50]}i {t0 + k}"
+            for k in range(BATCH // SIGNALS)
+            for s in range(SIGNALS)
+        ]
         out.append("\n".join(lines).encode())
     return out
 
@@ -153,31 +169,50 @@ async def raw_limit(
 
 
 class CpuMeter:
-    """CPU seconds spent by the ingest process and by PostgreSQL between two readings."""
+    """CPU seconds spent by the ingest process and by the bench's PostgreSQL server, and the WAL it wrote, between
+    two readings; printed per million readings."""
 
-    def __init__(self, ingest: psutil.Process) -> None:
-        self.ingest = ingest
-        self.mark()
+    def __init__(self, ingest: psutil.Process, postgres: PostgresCpu, url: str) -> None:
+        self.ingest, self.postgres, self.url = ingest, postgres, url
+        self._ingest0 = self._pg0 = 0.0
+        self._wal0 = 0
 
-    def mark(self) -> None:
-        self._ingest0, self._pg0 = cpu_seconds(self.ingest), postgres_cpu_seconds()
+    async def _wal(self) -> int:
+        conn = await asyncpg.connect(self.url)
+        try:
+            return int(await conn.fetchval("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')"))
+        finally:
+            await conn.close()
 
-    def split(self) -> str:
-        ingest, pg = cpu_seconds(self.ingest) - self._ingest0, postgres_cpu_seconds() - self._pg0
-        self.mark()
-        return f"CPU: ingest {ingest:.1f} s, postgres {pg:.1f} s"
+    async def mark(self) -> None:
+        self._wal0 = await self._wal()
+        self._ingest0, self._pg0 = cpu_seconds(self.ingest), self.postgres.seconds()
+
+    async def split(self, readings: int) -> str:
+        ingest, pg = cpu_seconds(self.ingest) - self._ingest0, self.postgres.seconds() - self._pg0
+        wal = await self._wal() - self._wal0
+        per = 1e6 / readings
+        return f"CPU-s per 1M: ingest {ingest * per:.2f}, postgres {pg * per:.2f}; WAL {wal / readings:.0f} B/reading"
 
 
 def report(name: str, readings: int, seconds: float, latencies: list[float], cpu: str = "") -> None:
     print(
         f"  {name:<34} {readings / seconds:>10,.0f} readings/s   p50 {percentile(latencies, 50) * 1000:6.1f} ms"
-        f"   p99 {percentile(latencies, 99) * 1000:6.1f} ms   ({readings:,} in {seconds:.1f} s; {cpu})"
+        f"   p99 {percentile(latencies, 99) * 1000:6.1f} ms   ({readings:,} in {seconds:.1f} s; {cpu})",
+        flush=True,
     )
 
 
 async def main(args: argparse.Namespace) -> None:
     async with bench_database() as url:
         token, ids = await make_plant(url)
+        settings = await server_settings(url)
+        differ = {k: v for k, v in settings.items() if v != SERVER_SETTINGS[k]}
+        print(f"PostgreSQL settings: {settings}" + (f" — NOT those of the embedded server: {differ}" if differ else ""))
+        if args.rollup_options:  # a bench-only switch, to compare storage parameters in one run
+            for table in ("rollups_1m", "rollups_15m", "rollups_1h"):
+                await _execute(url, f"ALTER TABLE {table} SET ({args.rollup_options})")
+        postgres = await PostgresCpu.of(url)
         storage = await StorageMeter.start(url)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
@@ -186,40 +221,47 @@ async def main(args: argparse.Namespace) -> None:
         print(
             f"Ingest benchmark: batches of {BATCH} readings ({SIGNALS} signals at 1 Hz), {args.batches} batches per run"
         )
-        async with service_process("ingest", url, port) as proc:
+        module = "bench.plain_rollups" if args.plain_rollups else "services.cli"
+        if args.plain_rollups:
+            print("  (bench-only: ingest folds the rollups as before exact rollups: 1-minute sums/extremes only)")
+        async with service_process("ingest", url, port, module=module) as proc:
             with RssSampler(proc) as rss:
-                meter = CpuMeter(proc)
+                meter = CpuMeter(proc, postgres, url)
                 headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
                 offset = 0
                 for clients in args.clients:
                     bodies = json_batches(start + timedelta(seconds=offset), args.batches)
                     offset += args.batches * 25
-                    meter.mark()
+                    await meter.mark()
                     seconds, lat = await blast(base, "/v1/readings", headers, bodies, clients)
-                    report(f"HTTP JSON, {clients} client(s)", len(bodies) * BATCH, seconds, lat, meter.split())
+                    n = len(bodies) * BATCH
+                    report(f"HTTP JSON, {clients} client(s)", n, seconds, lat, await meter.split(n))
                 # A replay of everything just sent (a gateway retrying after an outage): all duplicates.
-                meter.mark()
+                await meter.mark()
                 seconds, lat = await blast(base, "/v1/readings", headers, bodies, max(args.clients))
-                report("HTTP JSON replay (all duplicates)", len(bodies) * BATCH, seconds, lat, meter.split())
+                n = len(bodies) * BATCH
+                report("HTTP JSON replay (all duplicates)", n, seconds, lat, await meter.split(n))
                 lines = line_batches(start + timedelta(seconds=offset), args.batches)
                 offset += args.batches * 25
-                meter.mark()
+                await meter.mark()
                 seconds, lat = await blast(
                     base, "/api/v2/write?precision=s", {"Authorization": f"Token {token}"}, lines, max(args.clients)
                 )
-                report(f"line protocol, {max(args.clients)} client(s)", len(lines) * BATCH, seconds, lat, meter.split())
-                paced_bodies = json_batches(start + timedelta(seconds=offset), args.paced_seconds * 10)
-                offset += len(paced_bodies) * 25
-                lat = await paced(base, headers, paced_bodies, per_second=10)
-                print(
-                    f"  {'offered 50,000 readings/s':<34} {'':>10}               p50 "
-                    f"{percentile(lat, 50) * 1000:6.1f} ms   p99 {percentile(lat, 99) * 1000:6.1f} ms"
-                    f"   ({len(lat)} batches over {args.paced_seconds} s)"
-                )
+                n = len(lines) * BATCH
+                report(f"line protocol, {max(args.clients)} client(s)", n, seconds, lat, await meter.split(n))
+                if args.paced_seconds:
+                    paced_bodies = json_batches(start + timedelta(seconds=offset), args.paced_seconds * 10)
+                    offset += len(paced_bodies) * 25
+                    lat = await paced(base, headers, paced_bodies, per_second=10)
+                    print(
+                        f"  {'offered 50,000 readings/s':<34} {'':>10}               p50 "
+                        f"{percentile(lat, 50) * 1000:6.1f} ms   p99 {percentile(lat, 99) * 1000:6.1f} ms"
+                        f"   ({len(lat)} batches over {args.paced_seconds} s)"
+                    )
             print(f"  ingest server peak RSS: {rss.peak_mb:.0f} MB")
             print(await storage.report())
         offset += 100
-        for append in (False, True):
+        for append in (False, True) if args.raw else ():
             limit = await raw_limit(url, ids, start + timedelta(seconds=offset), args.batches, append=append)
             offset += args.batches * 25
             path = "append" if append else "dedup"
@@ -229,9 +271,27 @@ async def main(args: argparse.Namespace) -> None:
             )
 
 
+async def _execute(url: str, sql: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--batches", type=int, default=120)
     parser.add_argument("--clients", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2, 4])
-    parser.add_argument("--paced-seconds", type=int, default=10)
+    parser.add_argument("--paced-seconds", type=int, default=10, help="0 skips the paced phase")
+    parser.add_argument("--no-raw", dest="raw", action="store_false", help="skip the raw database limit")
+    parser.add_argument(
+        "--plain-rollups",
+        action="store_true",
+        help="bench-only: fold rollups as before exact rollups (bench/plain_rollups.py), to measure their cost",
+    )
+    parser.add_argument(
+        "--rollup-options",
+        help="bench-only: storage parameters set on the rollup tables before the load, e.g. 'fillfactor = 70'",
+    )
     asyncio.run(main(parser.parse_args()))

@@ -42,6 +42,7 @@ from tests.support import free_port
 
 SIGNALS = 200
 BATCH = 5000  # 200 signals at 1 Hz: 25 seconds of plant data per batch
+COARSE = ("rollups_15m", "rollups_1h")
 
 
 async def make_plant(url: str) -> tuple[str, list[int]]:
@@ -209,9 +210,10 @@ async def main(args: argparse.Namespace) -> None:
         settings = await server_settings(url)
         differ = {k: v for k, v in settings.items() if v != SERVER_SETTINGS[k]}
         print(f"PostgreSQL settings: {settings}" + (f" — NOT those of the embedded server: {differ}" if differ else ""))
-        if args.rollup_options:  # a bench-only switch, to compare storage parameters in one run
-            for table in ("rollups_1m", "rollups_15m", "rollups_1h"):
-                await _execute(url, f"ALTER TABLE {table} SET ({args.rollup_options})")
+        # Bench-only switches, to compare storage parameters in one run.
+        for tables, options in ((("rollups_1m",), args.rollup_options), (COARSE, args.coarse_rollup_options)):
+            for table in tables if options else ():
+                await _execute(url, f"ALTER TABLE {table} SET ({options})")
         postgres = await PostgresCpu.of(url)
         storage = await StorageMeter.start(url)
         port = free_port()
@@ -292,6 +294,7 @@ if __name__ == "__main__":
     )
     parser.add_argument(
         "--rollup-options",
-        help="bench-only: storage parameters set on the rollup tables before the load, e.g. 'fillfactor = 70'",
+        help="bench-only: storage parameters set on rollups_1m before the load, e.g. 'fillfactor = 70'",
     )
+    parser.add_argument("--coarse-rollup-options", help="bench-only: the same for rollups_15m and rollups_1h")
     asyncio.run(main(parser.parse_args()))

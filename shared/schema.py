@@ -121,6 +121,11 @@ compressed_days = sa.Table(
 # One row per signal and UTC minute. Plain columns cover every reading; good_* only Good-quality ones.
 # rollups_15m and rollups_1h have the same shape over their buckets (derived from the finer table in the write
 # transaction); their area columns also join consecutive readings across the minutes inside them.
+# Every batch of a quarter-hour or hour updates its coarse row (migration 0011): half of each page left free keeps
+# those updates heap-only (no new index entry, the old version pruned in the page). Minutes keep full pages.
+ROLLUP_FILLFACTOR = {"rollups_15m": 50, "rollups_1h": 50}
+
+
 def _rollup_table(name: str) -> sa.Table:
     return sa.Table(
         name,
@@ -152,6 +157,7 @@ def _rollup_table(name: str) -> sa.Table:
         sa.Column("max_step_s", sa.Float, nullable=False, server_default="0"),
         sa.Column("last_step_s", sa.Float, nullable=True),
         sa.PrimaryKeyConstraint("signal_id", "bucket", name=f"{name}_pkey"),
+        postgresql_with={"fillfactor": ROLLUP_FILLFACTOR[name]} if name in ROLLUP_FILLFACTOR else None,
     )
 
 

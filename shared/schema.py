@@ -121,7 +121,7 @@ compressed_days = sa.Table(
 # One row per signal and UTC minute. Plain columns cover every reading; good_* only Good-quality ones.
 # rollups_15m and rollups_1h have the same shape over their buckets (derived from the finer table in the write
 # transaction); their area columns also join consecutive readings across the minutes inside them.
-# Every batch of a quarter-hour or hour updates its coarse row (migration 0011): half of each page left free keeps
+# Every batch of a quarter-hour or hour updates its coarse row (migration 0012): half of each page left free keeps
 # those updates heap-only (no new index entry, the old version pruned in the page). Minutes keep full pages.
 ROLLUP_FILLFACTOR = {"rollups_15m": 50, "rollups_1h": 50}
 

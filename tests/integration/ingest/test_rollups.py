@@ -128,7 +128,7 @@ async def test_late_reading_updates_a_past_minute_exactly(db: asyncpg.Pool) -> N
 
 
 async def test_the_coarse_rollup_tables_leave_room_in_each_page_for_their_updates(db: asyncpg.Pool) -> None:
-    # Migration 0011 and shared/schema.py state the same storage parameters (the schema comparison does not see
+    # Migration 0012 and shared/schema.py state the same storage parameters (the schema comparison does not see
     # them); without room in the page every upsert of a batch would move its row to another page.
     tables = ["rollups_1m", "rollups_15m", "rollups_1h"]
     rows = await db.fetch("SELECT relname, reloptions FROM pg_class WHERE relname = any($1::text[])", tables)

@@ -11,8 +11,8 @@ rollups_1h HOT 30/31 → 73/71 %, dead 36,063/55,701 → 20,349/3,438; bytes per
 1-3 times, and fillfactor 70 gave 511/477 against 468/482 B/row. New pages get the setting; pages already written keep
 theirs until rewritten.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-27
 """
 
@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

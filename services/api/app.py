@@ -19,6 +19,7 @@ from services.api.buckets import QueryError
 from services.api.cache import BucketCache
 from services.api.catalog import Catalog
 from services.api.disputes import routes as disputes
+from services.api.schemas import install_components
 from services.api.settings import Settings
 from services.api.statements import lifecycle as statements
 from services.api.statements import routes as statement_routes
@@ -138,7 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def openapi() -> dict[str, Any]:
         fresh = app.openapi_schema is None
         document = generate()
-        return deps.require_marked_parameters(document) if fresh else document
+        return install_components(deps.require_marked_parameters(document)) if fresh else document
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -8,6 +8,17 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
+from services.api.buckets import (
+    FILLS,
+    QUALITIES,
+    Bucketing,
+    make_bucketing,
+    parse_choice,
+    parse_every,
+    parse_functions,
+    parse_range,
+    parse_tz,
+)
 from services.api.catalog import Catalog, Plant, Signal, can_read_plant
 from services.api.responses import is_closed
 from services.api.settings import Settings
@@ -26,6 +37,77 @@ Start = Annotated[
 End = Annotated[
     str | None, Query(description=f"Range end (exclusive). {_TIME_HELP}", json_schema_extra={REQUIRED_MARK: True})
 ]
+
+
+Every = Annotated[str | None, Query(description="Bucket width: 1s … 30s (raw readings, where allowed), 1m … 1w.")]
+Tz = Annotated[str | None, Query(description="IANA time zone aligning day and week buckets to local days (UTC).")]
+Fn = Annotated[str | None, Query(description="Comma-separated: avg, min, max, count, first, last, twa (avg).")]
+Fill = Annotated[str | None, Query(description="Empty buckets: none (omitted), null, previous, linear (none).")]
+Quality = Annotated[str | None, Query(description="good (Good readings only, the default) or all.")]
+
+
+class RangeQuery:
+    """`start` and `end`, shared by the report endpoints. Parsed by the endpoint after authorization (`parse`), so
+    an unknown or forbidden plant is 404/403 whatever the parameters."""
+
+    def __init__(self, start: Start = None, end: End = None) -> None:
+        self.start = start
+        self.end = end
+
+    def parse(self) -> tuple[datetime, datetime]:
+        return parse_range(self.start, self.end)
+
+
+class BucketQuery(RangeQuery):
+    """A range cut into buckets: `start`, `end`, `every`, `tz`."""
+
+    def __init__(self, start: Start = None, end: End = None, every: Every = None, tz: Tz = None) -> None:
+        super().__init__(start, end)
+        self.every = every
+        self.tz = tz
+
+    def bucketing(self, settings: Settings, default_every: str, *, fine: bool = False) -> Bucketing:
+        lo, hi = self.parse()
+        every = parse_every(self.every, default_every, fine=fine)
+        return make_bucketing(lo, hi, every, tz=parse_tz(self.tz), max_buckets=settings.max_buckets)
+
+
+def quality_mode(quality: str | None) -> str:
+    return parse_choice(quality, QUALITIES, "quality")
+
+
+class AggregateQuery(BucketQuery):
+    """The aggregate endpoints' parameters: a `BucketQuery` and `fn`, `fill`, `quality`."""
+
+    def __init__(
+        self,
+        start: Start = None,
+        end: End = None,
+        every: Every = None,
+        fn: Fn = None,
+        fill: Fill = None,
+        quality: Quality = None,
+        tz: Tz = None,
+    ) -> None:
+        super().__init__(start, end, every, tz)
+        self.fn = fn
+        self.fill = fill
+        self.quality = quality
+
+    def parse_all(self, settings: Settings) -> tuple[Bucketing, tuple[str, ...], str, str]:
+        """(bucketing, functions, fill, quality), in the order the parameters' errors are reported."""
+        lo, hi = self.parse()
+        every = parse_every(self.every, "1h", fine=True)
+        fns = parse_functions(self.fn)
+        fill = parse_choice(self.fill, FILLS, "fill")
+        quality = quality_mode(self.quality)
+        b = make_bucketing(lo, hi, every, tz=parse_tz(self.tz), max_buckets=settings.max_buckets)
+        return b, fns, fill, quality
+
+
+Range = Annotated[RangeQuery, Depends()]
+Buckets = Annotated[BucketQuery, Depends()]
+Aggregates = Annotated[AggregateQuery, Depends()]
 
 
 def require_marked_parameters(document: dict[str, Any]) -> dict[str, Any]:

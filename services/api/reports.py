@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -12,24 +11,33 @@ from fastapi.responses import StreamingResponse
 
 from services.api import deps, queries, store
 from services.api.aggregates import bucket_ends, integral_method
-from services.api.buckets import (
-    QUALITIES,
-    Bucketing,
-    QueryError,
-    make_bucketing,
-    parse_choice,
-    parse_every,
-    parse_range,
-    parse_tz,
-)
+from services.api.buckets import Bucketing, QueryError
 from services.api.catalog import POWER_KINDS
 from services.api.energy import energy_series, fuel_periods, per_hour_factor, volume_per_period
 from services.api.frequency import band_times, excursion, frequency_method
 from services.api.responses import Table, encode, render
-from services.api.schemas import documented
+from services.api.schemas import (
+    Bands,
+    ComplianceOut,
+    CompliancePeriod,
+    EnergyOut,
+    EnergyPeriod,
+    EnergySeries,
+    Excursion,
+    FrequencyOut,
+    FuelOut,
+    FuelPeriod,
+    FuelRow,
+    StreamEvent,
+    StreamValue,
+    columns,
+    documented,
+    schema_ref,
+)
 from services.api.service import compliance_method, plant_settlement
 from services.api.settings import Settings
 from shared.auth import Principal
+from shared.db import connection
 from shared.errors import error_responses
 from shared.quality import from_db
 from shared.settlement import PeriodSettlement, TooManyPeriods
@@ -37,41 +45,40 @@ from shared.settlement.frequency import band_mhz
 
 router = APIRouter(prefix="/v1")
 
+ENERGY_COLUMNS = columns(EnergyPeriod, prefix=("signal",))
+PERIOD_COLUMNS = columns(CompliancePeriod)
+EXCURSION_COLUMNS = columns(Excursion)
+FUEL_COLUMNS = columns(FuelRow)
+
 
 @router.get(
     "/plants/{plant}/energy",
     tags=["energy"],
     summary="MWh per period for net output and each unit",
-    responses=documented("energy", 400, 404),
+    responses=documented(EnergyOut, 400, 404, csv=ENERGY_COLUMNS),
 )
 async def plant_energy(
-    request: Request,
-    plant: str,
-    start: deps.Start = None,
-    end: deps.End = None,
-    every: str | None = None,
-    tz: str | None = None,
-    quality: str | None = None,
-    principal: Principal = deps.READ,
+    request: Request, plant: str, query: deps.Buckets, quality: deps.Quality = None, principal: Principal = deps.READ
 ) -> Response:
     """Time integral of power per period (default 15m) for net output and each unit, with coverage."""
     settings = deps.get_settings(request)
     catalog, found = await deps.plant_for(request, principal, plant)
-    lo, hi = parse_range(start, end)
-    quality_mode = parse_choice(quality, QUALITIES, "quality")
-    b = make_bucketing(lo, hi, parse_every(every, "15m"), tz=parse_tz(tz), max_buckets=settings.max_buckets)
+    query.parse()
+    quality_mode = deps.quality_mode(quality)
+    b = query.bucketing(settings, "15m")
     power = sorted(catalog.signals_of(found, POWER_KINDS), key=lambda s: (s.kind != "net_output", s.key))
-    ints = await queries.integrals(
-        request.app.state.pool,
-        request.app.state.cache,
-        [s.id for s in power],
-        b,
-        good=quality_mode == "good",
-        max_gap_s=settings.max_gap_s,
-        closed_before=deps.cache_horizon(settings),
-    )
+    async with connection(request.app.state.pool) as conn:
+        ints = await queries.integrals(
+            conn,
+            request.app.state.cache,
+            [s.id for s in power],
+            b,
+            good=quality_mode == "good",
+            max_gap_s=settings.max_gap_s,
+            closed_before=deps.cache_horizon(settings),
+        )
     ends = bucket_ends(b)
-    series = [energy_series(s, list(ends), ends, ints) for s in power]
+    series = [_energy_series(energy_series(s, list(ends), ends, ints)) for s in power]
     method = {
         "integral": integral_method(settings.max_gap_s),
         "alignment": b.describe(),
@@ -80,80 +87,76 @@ async def plant_energy(
         "coverage": "seconds covered by held readings / period seconds",
         "mean_mw": "integral / covered time",
     }
-    table = [{"signal": s["signal"], **p} for s in series for p in s["periods"]]
-    payload = {"plant": found.key, "every": every or "15m", "method": method, "series": series}
+    table = [{"signal": s.signal, **p} for s, raw in series for p in raw]
+    payload = EnergyOut(plant=found.key, every=query.every or "15m", method=method, series=[s for s, _ in series])
     return render(
         request,
         payload,
-        Table(table, ["signal", "start", "end", "mwh", "mean_mw", "coverage"]),
+        Table(table, ENERGY_COLUMNS),
         closed=deps.closed(settings, b.end),
         max_age_s=settings.cache_max_age_s,
     )
 
 
-PERIOD_COLUMNS = [
-    "start",
-    "end",
-    "status",
-    "committed_mw",
-    "tolerance_mw",
-    "delivered_mw",
-    "deviation_mw",
-    "deviation_mwh",
-    "delivered_mwh",
-    "within_tolerance",
-    "coverage",
-    "commitment_id",
-    "commitment_source",
-    "note",
-]
+def _energy_series(raw: dict[str, Any]) -> tuple[EnergySeries, list[dict[str, Any]]]:
+    """The model of one `energy_series` result, and its periods as rows (for the CSV)."""
+    periods = raw["periods"]
+    model = EnergySeries(
+        signal=raw["signal"],
+        kind=raw["kind"],
+        unit=raw["unit"],
+        total_mwh=raw["total_mwh"],
+        periods=[EnergyPeriod(**p) for p in periods],
+    )
+    return model, periods
 
 
-def period_row(p: PeriodSettlement) -> dict[str, Any]:
+def period_row(p: PeriodSettlement) -> CompliancePeriod:
     """One settlement period as served (JSON and CSV alike)."""
     c = p.commitment
-    return {
-        "start": p.start,
-        "end": p.end,
-        "status": p.status,
-        "committed_mw": p.committed_mw,
-        "tolerance_mw": p.tolerance_mw,
-        "delivered_mw": p.delivered_mw,
-        "deviation_mw": p.deviation_mw,
-        "deviation_mwh": p.deviation_mwh,
-        "delivered_mwh": p.delivered_mwh,
-        "within_tolerance": p.within_tolerance,
-        "coverage": p.coverage,
-        "commitment_id": c.commitment_id if c else None,
-        "commitment_source": c.source if c else None,
-        "note": p.note,
-    }
+    return CompliancePeriod(
+        start=p.start,
+        end=p.end,
+        status=p.status,
+        committed_mw=p.committed_mw,
+        tolerance_mw=p.tolerance_mw,
+        delivered_mw=p.delivered_mw,
+        deviation_mw=p.deviation_mw,
+        deviation_mwh=p.deviation_mwh,
+        delivered_mwh=p.delivered_mwh,
+        within_tolerance=p.within_tolerance,
+        coverage=p.coverage,
+        commitment_id=c.commitment_id if c else None,
+        commitment_source=c.source if c else None,
+        note=p.note,
+    )
 
 
 @router.get(
     "/plants/{plant}/compliance",
     tags=["compliance"],
     summary="Settlement-period compliance",
-    responses=documented("compliance", 400, 404),
+    responses=documented(ComplianceOut, 400, 404, csv=PERIOD_COLUMNS),
 )
 async def plant_compliance(
-    request: Request, plant: str, start: deps.Start = None, end: deps.End = None, principal: Principal = deps.READ
+    request: Request, plant: str, window: deps.Range, principal: Principal = deps.READ
 ) -> Response:
     """Per settlement period: committed vs delivered mean MW, deviation, tolerance, coverage; and totals."""
-    settings, pool = deps.get_settings(request), request.app.state.pool
+    settings = deps.get_settings(request)
     catalog, found = await deps.plant_for(request, principal, plant)
     net = deps.one_of_kind(catalog, found, "net_output")
-    lo, hi = parse_range(start, end)
+    lo, hi = window.parse()
     try:
-        periods, total = await plant_settlement(
-            pool,
-            found.key,
-            lo,
-            hi,
-            settings=settings,
-            cache=request.app.state.cache,
-            closed_before=deps.cache_horizon(settings),
-        )
+        async with connection(request.app.state.pool) as conn:
+            periods, total = await plant_settlement(
+                conn,
+                found.key,
+                lo,
+                hi,
+                settings=settings,
+                cache=request.app.state.cache,
+                closed_before=deps.cache_horizon(settings),
+            )
     except TooManyPeriods as exc:
         raise QueryError(
             "too_many_buckets",
@@ -162,14 +165,14 @@ async def plant_compliance(
         ) from exc
     rows = [period_row(p) for p in periods]
     lengths = sorted({int((p.end - p.start).total_seconds()) for p in periods})
-    payload = {
-        "plant": found.key,
-        "signal": net.key,
-        "settlement_period_s": lengths[0] if len(lengths) == 1 else settings.settlement_period_s,
-        "method": compliance_method(settings),
-        "periods": rows,
-        "totals": asdict(total),
-    }
+    payload = ComplianceOut(
+        plant=found.key,
+        signal=net.key,
+        settlement_period_s=lengths[0] if len(lengths) == 1 else settings.settlement_period_s,
+        method=compliance_method(settings),
+        periods=rows,
+        totals=total,
+    )
     last = periods[-1].end if periods else hi
     return render(
         request,
@@ -184,16 +187,17 @@ async def plant_compliance(
     "/plants/{plant}/frequency",
     tags=["frequency"],
     summary="Grid frequency quality",
-    responses=documented("frequency", 400, 404, csv=True),
+    responses=documented(FrequencyOut, 400, 404, csv=EXCURSION_COLUMNS),
 )
 async def plant_frequency(
-    request: Request, plant: str, start: deps.Start = None, end: deps.End = None, principal: Principal = deps.READ
+    request: Request, plant: str, window: deps.Range, principal: Principal = deps.READ
 ) -> Response:
-    """min, max, time-weighted mean; time inside ±50 mHz and ±200 mHz and beyond; excursions beyond the band."""
-    settings, pool = deps.get_settings(request), request.app.state.pool
+    """min, max, time-weighted mean; time inside ±50 mHz and ±200 mHz and beyond; excursions beyond the band.
+    CSV: the excursions."""
+    settings = deps.get_settings(request)
     catalog, found = await deps.plant_for(request, principal, plant)
     freq = deps.one_of_kind(catalog, found, "frequency")
-    lo, hi = parse_range(start, end)
+    lo, hi = window.parse()
     if (hi - lo).total_seconds() > settings.max_raw_span_days * 86400:
         raise QueryError(
             "range_too_long",
@@ -201,55 +205,58 @@ async def plant_frequency(
             {"max_days": settings.max_raw_span_days},
         )
     bands = sorted(settings.frequency_bands_hz)
-    summary = await store.frequency_summary(
-        pool,
-        freq.id,
-        lo,
-        hi,
-        nominal=settings.nominal_frequency_hz,
-        bands_mhz=[band_mhz(b) for b in bands],
-        max_gap_s=settings.max_gap_s,
-    )
-    rows = await store.frequency_excursions(
-        pool,
-        freq.id,
-        lo,
-        hi,
-        nominal=settings.nominal_frequency_hz,
-        band_mhz=band_mhz(settings.excursion_band_hz),
-        max_gap_s=settings.max_gap_s,
-        min_s=settings.excursion_min_s,
-        limit=settings.max_excursions + 1,
-    )
-    excursions = [excursion(dict(r), settings.nominal_frequency_hz) for r in rows[: settings.max_excursions]]
+    async with connection(request.app.state.pool) as conn:
+        summary = await store.frequency_summary(
+            conn,
+            freq.id,
+            lo,
+            hi,
+            nominal=settings.nominal_frequency_hz,
+            bands_mhz=[band_mhz(b) for b in bands],
+            max_gap_s=settings.max_gap_s,
+        )
+        rows = await store.frequency_excursions(
+            conn,
+            freq.id,
+            lo,
+            hi,
+            nominal=settings.nominal_frequency_hz,
+            band_mhz=band_mhz(settings.excursion_band_hz),
+            max_gap_s=settings.max_gap_s,
+            min_s=settings.excursion_min_s,
+            limit=settings.max_excursions + 1,
+        )
+    excursions = [
+        Excursion(**excursion(dict(r), settings.nominal_frequency_hz)) for r in rows[: settings.max_excursions]
+    ]
     covered = summary["covered"]
-    payload = {
-        "plant": found.key,
-        "signal": freq.key,
-        "start": lo,
-        "end": hi,
-        "min": summary["min"],
-        "max": summary["max"],
-        "mean": summary["mean"],
-        "samples": summary["samples"],
-        "coverage": min(1.0, covered / (hi - lo).total_seconds()),
-        "bands": band_times([summary[f"inside_{i}"] for i in range(len(bands))], covered, bands),
-        "excursion_band_mhz": band_mhz(settings.excursion_band_hz),
-        "excursions": excursions,
-        "excursions_truncated": len(rows) > settings.max_excursions,
-        "method": frequency_method(
+    times = band_times([summary[f"inside_{i}"] for i in range(len(bands))], covered, bands)
+    payload = FrequencyOut(
+        plant=found.key,
+        signal=freq.key,
+        start=lo,
+        end=hi,
+        min=summary["min"],
+        max=summary["max"],
+        mean=summary["mean"],
+        samples=summary["samples"],
+        coverage=min(1.0, covered / (hi - lo).total_seconds()),
+        bands=Bands(**times),
+        excursion_band_mhz=band_mhz(settings.excursion_band_hz),
+        excursions=excursions,
+        excursions_truncated=len(rows) > settings.max_excursions,
+        method=frequency_method(
             settings.nominal_frequency_hz,
             bands,
             settings.excursion_band_hz,
             settings.max_gap_s,
             settings.excursion_min_s,
         ),
-    }
-    columns = ["start", "end", "duration_s", "extreme_hz", "extreme_deviation_mhz", "samples"]
+    )
     return render(
         request,
         payload,
-        Table(excursions, columns),
+        Table(excursions, EXCURSION_COLUMNS),
         closed=deps.closed(settings, hi),
         max_age_s=settings.cache_max_age_s,
     )
@@ -259,53 +266,51 @@ async def plant_frequency(
     "/plants/{plant}/fuel",
     tags=["energy"],
     summary="Fuel-gas volume, heat rate and efficiency",
-    responses=documented("fuel", 400, 404),
+    responses=documented(FuelOut, 400, 404, csv=FUEL_COLUMNS),
 )
-async def plant_fuel(
-    request: Request,
-    plant: str,
-    start: deps.Start = None,
-    end: deps.End = None,
-    every: str | None = None,
-    tz: str | None = None,
-    principal: Principal = deps.READ,
-) -> Response:
+async def plant_fuel(request: Request, plant: str, query: deps.Buckets, principal: Principal = deps.READ) -> Response:
     """Fuel-gas volume per period (Nm3); with the gas LHV configured, net heat rate and efficiency."""
     settings = deps.get_settings(request)
     catalog, found = await deps.plant_for(request, principal, plant)
     flows = sorted(catalog.signals_of(found, ("fuel_gas_flow",)), key=lambda s: s.key)
     net = deps.one_of_kind(catalog, found, "net_output")
-    lo, hi = parse_range(start, end)
-    b = make_bucketing(lo, hi, parse_every(every, "15m"), tz=parse_tz(tz), max_buckets=settings.max_buckets)
-    ints = await queries.integrals(
-        request.app.state.pool,
-        request.app.state.cache,
-        [s.id for s in [*flows, net]],
-        b,
-        good=True,
-        max_gap_s=settings.max_gap_s,
-        closed_before=deps.cache_horizon(settings),
-    )
+    b = query.bucketing(settings, "15m")
+    async with connection(request.app.state.pool) as conn:
+        ints = await queries.integrals(
+            conn,
+            request.app.state.cache,
+            [s.id for s in [*flows, net]],
+            b,
+            good=True,
+            max_gap_s=settings.max_gap_s,
+            closed_before=deps.cache_horizon(settings),
+        )
     ends = bucket_ends(b)
     starts = list(ends)
     net_mwh = {k[1]: v.area / 3600.0 for k, v in ints.items() if k[0] == net.id and v.covered_s > 0}
-    periods = fuel_periods(starts, ends, volume_per_period(flows, starts, ints), net_mwh, settings.gas_lhv_mj_per_nm3)
-    for p in periods:
-        p["signals"] = {
-            s.key: ints[(s.id, p["start"])].area / per_hour_factor(s.unit) for s in flows if (s.id, p["start"]) in ints
-        }
-    payload = {
-        "plant": found.key,
-        "every": every or "15m",
-        "lhv_mj_per_nm3": settings.gas_lhv_mj_per_nm3,
-        "method": _fuel_method(settings, b),
-        "periods": periods,
-    }
-    columns = ["start", "end", "fuel_nm3", "net_mwh", "heat_rate_kj_per_kwh", "efficiency"]
+    volumes = volume_per_period(flows, starts, ints)
+    periods = [
+        FuelPeriod(
+            **p,
+            signals={
+                s.key: ints[(s.id, p["start"])].area / per_hour_factor(s.unit)
+                for s in flows
+                if (s.id, p["start"]) in ints
+            },
+        )
+        for p in fuel_periods(starts, ends, volumes, net_mwh, settings.gas_lhv_mj_per_nm3)
+    ]
+    payload = FuelOut(
+        plant=found.key,
+        every=query.every or "15m",
+        lhv_mj_per_nm3=settings.gas_lhv_mj_per_nm3,
+        method=_fuel_method(settings, b),
+        periods=periods,
+    )
     return render(
         request,
         payload,
-        Table(periods, columns),
+        Table(periods, FUEL_COLUMNS),
         closed=deps.closed(settings, b.end),
         max_age_s=settings.cache_max_age_s,
     )
@@ -334,9 +339,11 @@ def _fuel_method(settings: Settings, b: Bucketing) -> dict[str, str]:
         200: {
             "content": {
                 "text/event-stream": {
+                    "schema": {"type": "string", "description": "Server-Sent Events; each `latest` event's data:"},
+                    "x-event-data": schema_ref(StreamEvent),
                     "example": 'event: latest\ndata: {"plant":"nish",'
                     '"signals":{"plant.net_output":{"ts":"2026-11-25T10:00:00Z","value":481.2,'
-                    '"quality":0}}}\n\n'
+                    '"quality":0}}}\n\n',
                 }
             }
         },
@@ -360,14 +367,15 @@ async def plant_stream(request: Request, plant: str, principal: Principal = deps
                     b'revoked.","details":{}}}\n\n'
                 )
                 return
-            latest = await store.latest_values(pool, list(signals))
-            body = {
-                "plant": found.key,
-                "sent_at": deps.utcnow(),
-                "signals": {
-                    signals[i]: {"ts": ts, "value": v, "quality": from_db(q)} for i, (ts, v, q) in latest.items()
+            async with connection(pool) as conn:
+                latest = await store.latest_values(conn, list(signals))
+            body = StreamEvent(
+                plant=found.key,
+                sent_at=deps.utcnow(),
+                signals={
+                    signals[i]: StreamValue(ts=ts, value=v, quality=from_db(q)) for i, (ts, v, q) in latest.items()
                 },
-            }
+            )
             yield b"event: latest\ndata: " + encode(body) + b"\n\n"
             await asyncio.sleep(settings.stream_interval_s)
 

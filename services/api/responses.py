@@ -19,9 +19,10 @@ _encoder = msgspec.json.Encoder()
 
 @dataclass(frozen=True, slots=True)
 class Table:
-    """The rows a CSV response carries, and their columns in order."""
+    """The rows a CSV response carries (mappings or response-model Structs), and their columns in order (from the
+    row model: `services.api.schemas.columns`)."""
 
-    rows: Iterable[Mapping[str, Any]]
+    rows: Iterable[Mapping[str, Any] | msgspec.Struct]
     columns: Sequence[str]
 
 
@@ -40,13 +41,18 @@ def etag_of(body: bytes) -> str:
 
 
 def render(
-    request: Request, payload: Mapping[str, Any], table: Table | None, *, closed: bool = False, max_age_s: int = 300
+    request: Request,
+    payload: msgspec.Struct | Mapping[str, Any],
+    table: Table | None,
+    *,
+    closed: bool = False,
+    max_age_s: int = 300,
 ) -> Response:
     """JSON by default, CSV when asked (and the endpoint has a table); conditional GET for closed ranges."""
     headers: dict[str, str] = {"Vary": "Accept, Authorization"}
     if table is not None and wants_csv(request):
         body, media = to_csv(table.rows, table.columns), "text/csv; charset=utf-8"
-        method = payload.get("method")
+        method = payload.get("method") if isinstance(payload, Mapping) else getattr(payload, "method", None)
         if method is not None:
             headers["X-Baseload-Method"] = json.dumps(method, default=str, ensure_ascii=True)
     else:

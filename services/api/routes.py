@@ -4,173 +4,159 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
+from msgspec import UNSET
 
 from services.api import deps, service, store
 from services.api.aggregates import aggregate_method, bucket_rows, output_names
-from services.api.buckets import (
-    FILLS,
-    QUALITIES,
-    Bucketing,
-    QueryError,
-    make_bucketing,
-    parse_choice,
-    parse_every,
-    parse_functions,
-    parse_range,
-    parse_tz,
-)
+from services.api.buckets import Bucketing, QueryError
 from services.api.catalog import Catalog, Plant, Signal, visible_plants
 from services.api.responses import Table, render
-from services.api.schemas import documented
-from services.api.settings import Settings
+from services.api.schemas import (
+    BUCKET_COLUMNS,
+    BUCKET_VALUES,
+    AggregatesOut,
+    Bucket,
+    BucketGrid,
+    LatestReading,
+    PlantAggregatesOut,
+    PlantOut,
+    PlantRow,
+    PlantsOut,
+    ReadingOut,
+    ReadingsOut,
+    SignalColumns,
+    SignalOut,
+    SignalRow,
+    SignalsOut,
+    ValueRange,
+    columns,
+    documented,
+)
 from shared.auth import Principal
+from shared.db import connection
 from shared.errors import ApiError
 from shared.quality import from_db, severity
+
+PLANT_COLUMNS = columns(PlantRow)
+SIGNAL_COLUMNS = columns(SignalRow)
 
 router = APIRouter(prefix="/v1")
 
 
-@router.get("/plants", tags=["plants"], summary="Plants this key may read", responses=documented("plants"))
+@router.get(
+    "/plants", tags=["plants"], summary="Plants this key may read", responses=documented(PlantsOut, csv=PLANT_COLUMNS)
+)
 async def list_plants(request: Request, principal: Principal = deps.READ) -> Response:
     """Plants readable with this key (a partner key: the plants its partner is party to)."""
     plants = [
-        {
-            "key": p.key,
-            "name": p.name,
-            "capacity_mw": p.capacity_mw,
-            "timezone": p.timezone,
-            "partners": list(p.partners),
-        }
+        PlantOut(key=p.key, name=p.name, capacity_mw=p.capacity_mw, timezone=p.timezone, partners=list(p.partners))
         for p in visible_plants(principal, await deps.get_catalog(request))
     ]
-    return render(request, {"plants": plants}, Table(plants, ["key", "name", "capacity_mw", "timezone"]))
+    return render(request, PlantsOut(plants=plants), Table(plants, PLANT_COLUMNS))
 
 
 @router.get(
     "/plants/{plant}/signals",
     tags=["plants"],
     summary="Signals of a plant with their latest value",
-    responses=documented("signals", 404),
+    responses=documented(SignalsOut, 404, csv=SIGNAL_COLUMNS),
 )
 async def list_signals(request: Request, plant: str, principal: Principal = deps.READ) -> Response:
     """Key, kind, unit, valid range and the latest reading (time, value, OPC UA quality) of each signal."""
     catalog, found = await deps.plant_for(request, principal, plant)
     signals = sorted(catalog.signals_of(found), key=lambda s: s.key)
-    latest = await store.latest_values(request.app.state.pool, [s.id for s in signals])
+    async with connection(request.app.state.pool) as conn:
+        latest = await store.latest_values(conn, [s.id for s in signals])
     out, rows = [], []
     for s in signals:
         ts, value, quality = latest.get(s.id, (None, None, None))
         last = (
             None
-            if ts is None or quality is None
-            else {"ts": ts, "value": value, "quality": from_db(quality), "severity": severity(from_db(quality))}
+            if ts is None or quality is None or value is None
+            else LatestReading(ts=ts, value=value, quality=from_db(quality), severity=severity(from_db(quality)))
         )
         out.append(
-            {
-                "key": s.key,
-                "kind": s.kind,
-                "unit": s.unit,
-                "range": {"min": s.min_value, "max": s.max_value},
-                "description": s.description,
-                "latest": last,
-            }
+            SignalOut(
+                key=s.key,
+                kind=s.kind,
+                unit=s.unit,
+                range=ValueRange(min=s.min_value, max=s.max_value),
+                description=s.description,
+                latest=last,
+            )
         )
         rows.append(
-            {
-                "key": s.key,
-                "kind": s.kind,
-                "unit": s.unit,
-                "min": s.min_value,
-                "max": s.max_value,
-                "latest_ts": ts,
-                "latest_value": value,
-            }
+            SignalRow(
+                key=s.key,
+                kind=s.kind,
+                unit=s.unit,
+                min=s.min_value,
+                max=s.max_value,
+                latest_ts=ts,
+                latest_value=value,
+            )
         )
-    columns = ["key", "kind", "unit", "min", "max", "latest_ts", "latest_value"]
-    return render(request, {"plant": found.key, "signals": out}, Table(rows, columns))
-
-
-def _aggregate_params(
-    settings: Settings,
-    start: str | None,
-    end: str | None,
-    every: str | None,
-    fn: str | None,
-    fill: str | None,
-    quality: str | None,
-    tz: str | None,
-) -> tuple[Bucketing, tuple[str, ...], str, str]:
-    lo, hi = parse_range(start, end)
-    every_td = parse_every(every, "1h", fine=True)
-    fns = parse_functions(fn)
-    fill_mode = parse_choice(fill, FILLS, "fill")
-    quality_mode = parse_choice(quality, QUALITIES, "quality")
-    b = make_bucketing(lo, hi, every_td, tz=parse_tz(tz), max_buckets=settings.max_buckets)
-    return b, fns, fill_mode, quality_mode
+    return render(request, SignalsOut(plant=found.key, signals=out), Table(rows, SIGNAL_COLUMNS))
 
 
 async def _columns_by_signal(
     request: Request, signals: list[Signal], b: Bucketing, fns: tuple[str, ...], fill_mode: str, quality: str
-) -> dict[int, dict[str, list]]:
+) -> dict[int, dict[str, list[Any]]]:
     settings = deps.get_settings(request)
-    return await service.bucket_columns(
-        request.app.state.pool,
-        request.app.state.cache,
-        signals,
-        b,
-        fns,
-        fill_mode,
-        good=quality == "good",
-        settings=settings,
-        closed_before=deps.cache_horizon(settings),
-    )
+    async with connection(request.app.state.pool) as conn:
+        return await service.bucket_columns(
+            conn,
+            request.app.state.cache,
+            signals,
+            b,
+            fns,
+            fill_mode,
+            good=quality == "good",
+            settings=settings,
+            closed_before=deps.cache_horizon(settings),
+        )
 
 
 @router.get(
     "/signals/{signal}/aggregates",
     tags=["aggregates"],
     summary="Aggregates of one signal per bucket",
-    responses=documented("aggregates", 400, 404),
+    responses=documented(AggregatesOut, 400, 404, csv=BUCKET_COLUMNS),
 )
 async def signal_aggregates(
-    request: Request,
-    signal: str,
-    start: deps.Start = None,
-    end: deps.End = None,
-    every: str | None = None,
-    fn: str | None = None,
-    fill: str | None = None,
-    quality: str | None = None,
-    tz: str | None = None,
-    principal: Principal = deps.READ,
+    request: Request, signal: str, query: deps.Aggregates, principal: Principal = deps.READ
 ) -> Response:
     """Buckets of `every` (1m … 1w) from the 1-minute rollups, or of 1s … 30s from raw readings (UTC-aligned);
     fn = avg,min,max,count,first,last,twa; fill = none|null|previous|linear; quality = good (default) | all;
-    tz aligns day/week buckets to local days.
+    tz aligns day/week buckets to local days. CSV columns: start, end, the value functions asked for, count,
+    coverage.
 
     Example: `/v1/signals/plant.net_output/aggregates?start=2026-11-25T00:00:00Z&end=2026-11-26T00:00:00Z
     &every=15m&fn=avg,twa`
     """
     settings = deps.get_settings(request)
     _, sig = await deps.signal_for(request, principal, signal)
-    b, fns, fill_mode, quality_mode = _aggregate_params(settings, start, end, every, fn, fill, quality, tz)
+    b, fns, fill_mode, quality_mode = query.parse_all(settings)
     values = (await _columns_by_signal(request, [sig], b, fns, fill_mode, quality_mode))[sig.id]
-    buckets = bucket_rows(values, b, fns, fill_mode)
-    payload = {
-        "signal": sig.key,
-        "unit": sig.unit,
-        "every": every or "1h",
-        "fn": list(fns),
-        "method": aggregate_method(b, fns, quality_mode, fill_mode, sig.unit, settings.max_gap_s),
-        "buckets": buckets,
-    }
+    buckets = bucket_models(values, b, fill_mode)
+    payload = AggregatesOut(
+        signal=sig.key,
+        unit=sig.unit,
+        every=query.every or "1h",
+        fn=list(fns),
+        method=aggregate_method(b, fns, quality_mode, fill_mode, sig.unit, settings.max_gap_s),
+        buckets=buckets,
+    )
     return render(
         request,
         payload,
-        Table(buckets, output_names(fns)),
+        Table(buckets, bucket_columns(fns)),
         closed=deps.closed(settings, b.end),
         max_age_s=settings.cache_max_age_s,
     )
@@ -180,29 +166,24 @@ async def signal_aggregates(
     "/plants/{plant}/aggregates",
     tags=["aggregates"],
     summary="Aggregates of many signals of a plant",
-    responses=documented("plant_aggregates", 400, 404),
+    responses=documented(PlantAggregatesOut, 400, 404, csv=["signal", *BUCKET_COLUMNS]),
 )
 async def plant_aggregates(
     request: Request,
     plant: str,
-    start: deps.Start = None,
-    end: deps.End = None,
-    every: str | None = None,
-    fn: str | None = None,
-    fill: str | None = None,
-    quality: str | None = None,
-    tz: str | None = None,
-    signals: str | None = None,
+    query: deps.Aggregates,
+    signals: Annotated[str | None, Query(description="Comma-separated signal keys (all of the plant's).")] = None,
     principal: Principal = deps.READ,
 ) -> Response:
     """As `/v1/signals/{signal}/aggregates`, for every signal of the plant (or the comma-separated `signals`),
     in one query, in columns: `buckets.start`/`buckets.end` once, and per signal one array per fn, `count` and
     `coverage`, aligned to them (empty buckets are null, count 0, unless fill is previous or linear).
-    At most `max_buckets` buckets per signal and `max_points` buckets × signals."""
+    At most `max_buckets` buckets per signal and `max_points` buckets × signals. CSV: one row per signal and
+    bucket."""
     settings = deps.get_settings(request)
     catalog, found = await deps.plant_for(request, principal, plant)
     chosen = _chosen_signals(catalog, found, signals)
-    b, fns, fill_mode, quality_mode = _aggregate_params(settings, start, end, every, fn, fill, quality, tz)
+    b, fns, fill_mode, quality_mode = query.parse_all(settings)
     if b.count * len(chosen) > settings.max_points:
         raise QueryError(
             "too_many_buckets",
@@ -210,29 +191,51 @@ async def plant_aggregates(
             {"max_points": settings.max_points},
         )
     by_signal = await _columns_by_signal(request, chosen, b, fns, fill_mode, quality_mode)
-    out = [{"signal": s.key, "unit": s.unit, **by_signal[s.id]} for s in chosen]
+    out = [SignalColumns(signal=s.key, unit=s.unit, **by_signal[s.id]) for s in chosen]
     starts = b.starts()
-    grid = {"start": starts, "end": [*starts[1:], b.end] if b.edges is None else list(b.edges[1:])}
+    grid = BucketGrid(start=starts, end=[*starts[1:], b.end] if b.edges is None else list(b.edges[1:]))
     table = (
         {"signal": s.key, **row}
         for s in chosen
         for row in bucket_rows(by_signal[s.id], b, fns, "null" if fill_mode == "none" else fill_mode)
     )
-    payload = {
-        "plant": found.key,
-        "every": every or "1h",
-        "fn": list(fns),
-        "method": aggregate_method(b, fns, quality_mode, fill_mode, "per signal", settings.max_gap_s),
-        "buckets": grid,
-        "signals": out,
-    }
+    payload = PlantAggregatesOut(
+        plant=found.key,
+        every=query.every or "1h",
+        fn=list(fns),
+        method=aggregate_method(b, fns, quality_mode, fill_mode, "per signal", settings.max_gap_s),
+        buckets=grid,
+        signals=out,
+    )
     return render(
         request,
         payload,
-        Table(table, ["signal", *output_names(fns)]),
+        Table(table, ["signal", *bucket_columns(fns)]),
         closed=deps.closed(settings, b.end),
         max_age_s=settings.cache_max_age_s,
     )
+
+
+def bucket_columns(fns: Sequence[str]) -> list[str]:
+    """The CSV columns of buckets: `Bucket` fields, the value functions in the order they were asked for."""
+    names = output_names(fns)
+    assert set(names) <= set(BUCKET_COLUMNS), names  # the shaping and the model agree on the names
+    return names
+
+
+def bucket_models(values: Mapping[str, list[Any]], b: Bucketing, fill_mode: str) -> list[Bucket]:
+    """One signal's value columns as `Bucket`s (fill none: only buckets with a reading or a hold), built positionally
+    from the columns: no dict per bucket (a response can hold tens of thousands)."""
+    starts = b.starts()
+    ends = [*starts[1:], b.end] if b.edges is None else list(b.edges[1:])
+    unset = itertools.repeat(UNSET)
+    count, coverage = values["count"], values["coverage"]
+    assert len(count) == len(coverage) == len(starts)
+    buckets = [
+        Bucket(*row)
+        for row in zip(starts, ends, count, coverage, *(values.get(f, unset) for f in BUCKET_VALUES), strict=False)
+    ]
+    return [x for x in buckets if x.count or x.coverage] if fill_mode == "none" else buckets
 
 
 def _chosen_signals(catalog: Catalog, plant: Plant, signals: str | None) -> list[Signal]:
@@ -266,40 +269,36 @@ def _encode_cursor(ts: datetime) -> str:
     "/signals/{signal}/readings",
     tags=["readings"],
     summary="Raw readings (operator and admin keys)",
-    responses=documented("readings", 400, 404),
+    responses=documented(ReadingsOut, 400, 404, csv=columns(ReadingOut)),
 )
 async def signal_readings(
     request: Request,
     signal: str,
-    start: deps.Start = None,
-    end: deps.End = None,
-    limit: str | None = None,
-    cursor: str | None = None,
+    window: deps.Range,
+    limit: Annotated[str | None, Query(description="Readings per page, 1 … max_readings_page (default 1000).")] = None,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
     principal: Principal = deps.RAW,
 ) -> Response:
     """Raw readings in time order, `limit` per page (default 1000); pass `next_cursor` back as `cursor`."""
     settings = deps.get_settings(request)
     _, sig = await deps.signal_for(request, principal, signal)
-    lo, hi = parse_range(start, end)
+    lo, hi = window.parse()
     size = _parse_limit(limit, settings.max_readings_page)
-    rows = await store.readings_page(
-        request.app.state.pool, sig.id, lo, hi, after=_decode_cursor(cursor), limit=size + 1
-    )
+    after = _decode_cursor(cursor)
+    async with connection(request.app.state.pool) as conn:
+        rows = await store.readings_page(conn, sig.id, lo, hi, after=after, limit=size + 1)
     page = [
-        {
-            "ts": r["ts"],
-            "value": r["value"],
-            "quality": from_db(r["quality"]),
-            "severity": severity(from_db(r["quality"])),
-        }
+        ReadingOut(
+            ts=r["ts"], value=r["value"], quality=from_db(r["quality"]), severity=severity(from_db(r["quality"]))
+        )
         for r in rows[:size]
     ]
     next_cursor = _encode_cursor(rows[size - 1]["ts"]) if len(rows) > size else None
-    payload = {"signal": sig.key, "unit": sig.unit, "readings": page, "next_cursor": next_cursor}
+    payload = ReadingsOut(signal=sig.key, unit=sig.unit, readings=page, next_cursor=next_cursor)
     response = render(
         request,
         payload,
-        Table(page, ["ts", "value", "quality", "severity"]),
+        Table(page, columns(ReadingOut)),
         closed=deps.closed(settings, hi),
         max_age_s=settings.cache_max_age_s,
     )

@@ -1,163 +1,490 @@
-"""OpenAPI documentation of the responses: one example per endpoint (bodies are encoded with msgspec)."""
+"""The api's response models: one msgspec Struct per response shape, used for the JSON body (encoded by msgspec), the
+CSV columns (`columns`) and the OpenAPI document (`documented`, `components`), so the three cannot drift.
+
+msgspec rather than pydantic: bodies are encoded straight from the Structs without a validation pass (aggregate
+responses run to tens of thousands of numbers). Aggregate value fields the request did not ask for are `UNSET`:
+absent from the JSON, not null.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
+from msgspec import UNSET, UnsetType
+
 from shared.errors import error_responses
+from shared.settlement import Totals
 
-T0, T1 = "2026-11-25T10:00:00Z", "2026-11-25T10:15:00Z"
+Method = dict[str, Any]  # the method statement: how every number was computed, in words (free-form by design)
 
-EXAMPLES: dict[str, dict[str, Any]] = {
-    "plants": {
-        "plants": [
-            {
-                "key": "nish",
-                "name": "Niš CCGT (EPS / SOCAR)",
-                "capacity_mw": 500.0,
-                "timezone": "Europe/Belgrade",
-                "partners": ["eps", "socar"],
-            }
+
+class Model(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Base of the response models (documented with `additionalProperties: false`)."""
+
+
+# GET /v1/plants
+class PlantRow(Model):
+    key: str
+    name: str
+    capacity_mw: float
+    timezone: str
+
+
+class PlantOut(PlantRow):
+    partners: list[str]
+
+
+class PlantsOut(Model):
+    plants: list[PlantOut]
+
+
+# GET /v1/plants/{plant}/signals
+class ValueRange(Model):
+    min: float
+    max: float
+
+
+class LatestReading(Model):
+    ts: datetime
+    value: float
+    quality: int  # the OPC UA StatusCode (uint32)
+    severity: str  # shared.contracts.QualityClass
+
+
+class SignalOut(Model):
+    key: str
+    kind: str
+    unit: str
+    range: ValueRange
+    description: str
+    latest: LatestReading | None
+
+
+class SignalsOut(Model):
+    plant: str
+    signals: list[SignalOut]
+
+
+class SignalRow(Model):
+    """A signal as a CSV row (range and latest reading flattened)."""
+
+    key: str
+    kind: str
+    unit: str
+    min: float
+    max: float
+    latest_ts: datetime | None
+    latest_value: float | None
+
+
+# GET /v1/signals/{signal}/aggregates
+class Bucket(Model):
+    """One bucket; the value functions not asked for (`fn`) are absent. Positional fields (count and coverage
+    before the optional values) so that buckets are built from the value columns without a dict per bucket."""
+
+    start: datetime
+    end: datetime
+    count: int
+    coverage: float
+    avg: float | UnsetType | None = UNSET
+    min: float | UnsetType | None = UNSET
+    max: float | UnsetType | None = UNSET
+    first: float | UnsetType | None = UNSET
+    last: float | UnsetType | None = UNSET
+    twa: float | UnsetType | None = UNSET
+
+
+BUCKET_VALUES = ("avg", "min", "max", "first", "last", "twa")  # Bucket's optional fields, in order
+# The CSV columns of buckets: the value functions asked for sit between end and count (in the order asked for).
+BUCKET_COLUMNS = ["start", "end", *BUCKET_VALUES, "count", "coverage"]
+
+
+class AggregatesOut(Model):
+    signal: str
+    unit: str
+    every: str
+    fn: list[str]
+    method: Method
+    buckets: list[Bucket]
+
+
+# GET /v1/plants/{plant}/aggregates
+class BucketGrid(Model):
+    start: list[datetime]
+    end: list[datetime]
+
+
+class SignalColumns(Model, kw_only=True):
+    """One signal's arrays, aligned to `buckets`; the value functions not asked for are absent."""
+
+    signal: str
+    unit: str
+    avg: list[float | None] | UnsetType = UNSET
+    min: list[float | None] | UnsetType = UNSET
+    max: list[float | None] | UnsetType = UNSET
+    first: list[float | None] | UnsetType = UNSET
+    last: list[float | None] | UnsetType = UNSET
+    twa: list[float | None] | UnsetType = UNSET
+    count: list[int]
+    coverage: list[float]
+
+
+class PlantAggregatesOut(Model):
+    plant: str
+    every: str
+    fn: list[str]
+    method: Method
+    buckets: BucketGrid
+    signals: list[SignalColumns]
+
+
+# GET /v1/signals/{signal}/readings
+class ReadingOut(Model):
+    ts: datetime
+    value: float
+    quality: int
+    severity: str
+
+
+class ReadingsOut(Model):
+    signal: str
+    unit: str
+    readings: list[ReadingOut]
+    next_cursor: str | None
+
+
+# GET /v1/plants/{plant}/energy
+class EnergyPeriod(Model):
+    start: datetime
+    end: datetime
+    mwh: float | None
+    mean_mw: float | None
+    coverage: float
+
+
+class EnergySeries(Model):
+    signal: str
+    kind: str
+    unit: str
+    total_mwh: float
+    periods: list[EnergyPeriod]
+
+
+class EnergyOut(Model):
+    plant: str
+    every: str
+    method: Method
+    series: list[EnergySeries]
+
+
+# GET /v1/plants/{plant}/compliance
+class CompliancePeriod(Model):
+    start: datetime
+    end: datetime
+    status: str  # shared.settlement STATUSES
+    committed_mw: float | None
+    tolerance_mw: float | None
+    delivered_mw: float | None
+    deviation_mw: float | None
+    deviation_mwh: float | None
+    delivered_mwh: float | None
+    within_tolerance: bool | None
+    coverage: float
+    commitment_id: int | None
+    commitment_source: str | None
+    note: str
+
+
+class ComplianceOut(Model):
+    plant: str
+    signal: str
+    settlement_period_s: int
+    method: Method
+    periods: list[CompliancePeriod]
+    totals: Totals
+
+
+# GET /v1/plants/{plant}/frequency
+class BandTime(Model):
+    band_mhz: int
+    seconds: float
+    share: float | None
+
+
+class Bands(Model):
+    inside: list[BandTime]
+    beyond: BandTime
+
+
+class Excursion(Model):
+    start: datetime
+    end: datetime
+    duration_s: float
+    extreme_hz: float
+    extreme_deviation_mhz: int
+    samples: int
+
+
+class FrequencyOut(Model):
+    plant: str
+    signal: str
+    start: datetime
+    end: datetime
+    min: float | None
+    max: float | None
+    mean: float | None
+    samples: int
+    coverage: float
+    bands: Bands
+    excursion_band_mhz: int
+    excursions: list[Excursion]
+    excursions_truncated: bool
+    method: Method
+
+
+# GET /v1/plants/{plant}/fuel
+class FuelRow(Model):
+    start: datetime
+    end: datetime
+    fuel_nm3: float | None
+    net_mwh: float | None
+    heat_rate_kj_per_kwh: float | None
+    efficiency: float | None
+
+
+class FuelPeriod(FuelRow):
+    signals: dict[str, float]  # fuel volume (Nm3) per fuel_gas_flow signal with data in the period
+
+
+class FuelOut(Model):
+    plant: str
+    every: str
+    lhv_mj_per_nm3: float | None
+    method: Method
+    periods: list[FuelPeriod]
+
+
+# GET /v1/plants/{plant}/stream (each `event: latest`)
+class StreamValue(Model):
+    ts: datetime
+    value: float
+    quality: int
+
+
+class StreamEvent(Model):
+    plant: str
+    sent_at: datetime
+    signals: dict[str, StreamValue]
+
+
+def columns(model: type[Model], *, prefix: tuple[str, ...] = ()) -> list[str]:
+    """CSV columns of a row model: `prefix` (the keys a long-format table adds), then the model's fields in order."""
+    return [*prefix, *model.__struct_fields__]
+
+
+assert sorted(BUCKET_COLUMNS) == sorted(columns(Bucket))
+
+
+# Examples (typed, so they follow the models); times are UTC.
+T0, T1, T2 = (datetime(2026, 11, 25, 10, m, tzinfo=UTC) for m in (0, 15, 1))
+ETC: Method = {"...": "..."}
+
+EXAMPLES: dict[type[Model], Model] = {
+    PlantsOut: PlantsOut(
+        plants=[
+            PlantOut(
+                key="nish",
+                name="Niš CCGT (EPS / SOCAR)",
+                capacity_mw=500.0,
+                timezone="Europe/Belgrade",
+                partners=["eps", "socar"],
+            )
         ]
-    },
-    "signals": {
-        "plant": "nish",
-        "signals": [
-            {
-                "key": "plant.net_output",
-                "kind": "net_output",
-                "unit": "MW",
-                "range": {"min": -30.0, "max": 560.0},
-                "description": "Net output at the connection point",
-                "latest": {"ts": T0, "value": 481.2, "quality": 0, "severity": "good"},
-            }
+    ),
+    SignalsOut: SignalsOut(
+        plant="nish",
+        signals=[
+            SignalOut(
+                key="plant.net_output",
+                kind="net_output",
+                unit="MW",
+                range=ValueRange(min=-30.0, max=560.0),
+                description="Net output at the connection point",
+                latest=LatestReading(ts=T0, value=481.2, quality=0, severity="good"),
+            )
         ],
-    },
-    "aggregates": {
-        "signal": "plant.net_output",
-        "unit": "MW",
-        "every": "15m",
-        "fn": ["avg", "twa"],
-        "method": {"alignment": "fixed 900 s buckets aligned to 2000-01-03T00:00:00+00:00", "...": "..."},
-        "buckets": [{"start": T0, "end": T1, "count": 900, "avg": 480.0, "twa": 480.0, "coverage": 1.0}],
-    },
-    "plant_aggregates": {
-        "plant": "nish",
-        "every": "1m",
-        "fn": ["avg"],
-        "method": {"...": "..."},
-        "buckets": {"start": [T0, "2026-11-25T10:01:00Z"], "end": ["2026-11-25T10:01:00Z", "2026-11-25T10:02:00Z"]},
-        "signals": [
-            {"signal": "gt1.active_power", "unit": "MW", "avg": [160.2, None], "count": [60, 0], "coverage": [1.0, 0.0]}
+    ),
+    AggregatesOut: AggregatesOut(
+        signal="plant.net_output",
+        unit="MW",
+        every="15m",
+        fn=["avg", "twa"],
+        method={"alignment": "fixed 900 s buckets aligned to 2000-01-03T00:00:00+00:00", **ETC},
+        buckets=[Bucket(start=T0, end=T1, count=900, coverage=1.0, avg=480.0, twa=480.0)],
+    ),
+    PlantAggregatesOut: PlantAggregatesOut(
+        plant="nish",
+        every="1m",
+        fn=["avg"],
+        method=ETC,
+        buckets=BucketGrid(start=[T0, T2], end=[T2, datetime(2026, 11, 25, 10, 2, tzinfo=UTC)]),
+        signals=[
+            SignalColumns(signal="gt1.active_power", unit="MW", avg=[160.2, None], count=[60, 0], coverage=[1.0, 0.0])
         ],
-    },
-    "readings": {
-        "signal": "grid.frequency",
-        "readings": [{"ts": "2026-11-25T10:00:00.250000Z", "value": 50.012, "quality": 0, "severity": "good"}],
-        "next_cursor": "MjAyNi0xMS0yNVQxMDowMDowMC4yNTArMDA6MDA",
-    },
-    "energy": {
-        "plant": "nish",
-        "every": "15m",
-        "method": {"integral": "sample-and-hold ...", "...": "..."},
-        "series": [
-            {
-                "signal": "plant.net_output",
-                "kind": "net_output",
-                "unit": "MWh",
-                "total_mwh": 120.0,
-                "periods": [{"start": T0, "end": T1, "mwh": 120.0, "mean_mw": 480.0, "coverage": 1.0}],
-            }
+    ),
+    ReadingsOut: ReadingsOut(
+        signal="grid.frequency",
+        unit="Hz",
+        readings=[
+            ReadingOut(
+                ts=datetime(2026, 11, 25, 10, 0, 0, 250000, tzinfo=UTC), value=50.012, quality=0, severity="good"
+            )
         ],
-    },
-    "compliance": {
-        "plant": "nish",
-        "signal": "plant.net_output",
-        "settlement_period_s": 900,
-        "method": {"...": "..."},
-        "periods": [
-            {
-                "start": T0,
-                "end": T1,
-                "status": "non_compliant",
-                "committed_mw": 500.0,
-                "tolerance_mw": 10.0,
-                "delivered_mw": 487.0,
-                "deviation_mw": -13.0,
-                "deviation_mwh": -3.25,
-                "delivered_mwh": 121.75,
-                "within_tolerance": False,
-                "coverage": 1.0,
-                "note": "",
-            }
+        next_cursor="MjAyNi0xMS0yNVQxMDowMDowMC4yNTArMDA6MDA",
+    ),
+    EnergyOut: EnergyOut(
+        plant="nish",
+        every="15m",
+        method={"integral": "sample-and-hold ...", **ETC},
+        series=[
+            EnergySeries(
+                signal="plant.net_output",
+                kind="net_output",
+                unit="MWh",
+                total_mwh=120.0,
+                periods=[EnergyPeriod(start=T0, end=T1, mwh=120.0, mean_mw=480.0, coverage=1.0)],
+            )
         ],
-        "totals": {
-            "periods": 1,
-            "compliant": 0,
-            "non_compliant": 1,
-            "excluded": 0,
-            "insufficient_data": 0,
-            "no_commitment": 0,
-            "compliant_share": 0.0,
-            "shortfall_mwh": 3.25,
-            "surplus_mwh": 0.0,
-            "committed_mwh": 125.0,
-            "delivered_mwh": 121.75,
-            "availability": 0.974,
-            "data_coverage": 1.0,
-        },
-    },
-    "frequency": {
-        "plant": "nish",
-        "signal": "grid.frequency",
-        "min": 49.93,
-        "max": 50.04,
-        "mean": 49.998,
-        "samples": 900,
-        "coverage": 1.0,
-        "method": {"...": "..."},
-        "bands": {
-            "inside": [
-                {"band_mhz": 50.0, "seconds": 880.0, "share": 0.978},
-                {"band_mhz": 200.0, "seconds": 900.0, "share": 1.0},
+    ),
+    ComplianceOut: ComplianceOut(
+        plant="nish",
+        signal="plant.net_output",
+        settlement_period_s=900,
+        method=ETC,
+        periods=[
+            CompliancePeriod(
+                start=T0,
+                end=T1,
+                status="non_compliant",
+                committed_mw=500.0,
+                tolerance_mw=10.0,
+                delivered_mw=487.0,
+                deviation_mw=-13.0,
+                deviation_mwh=-3.25,
+                delivered_mwh=121.75,
+                within_tolerance=False,
+                coverage=1.0,
+                commitment_id=1,
+                commitment_source="commitment",
+                note="",
+            )
+        ],
+        totals=Totals(
+            periods=1,
+            compliant=0,
+            non_compliant=1,
+            excluded=0,
+            insufficient_data=0,
+            no_commitment=0,
+            compliant_share=0.0,
+            shortfall_mwh=3.25,
+            surplus_mwh=0.0,
+            committed_mwh=125.0,
+            delivered_mwh=121.75,
+            availability=0.974,
+            data_coverage=1.0,
+        ),
+    ),
+    FrequencyOut: FrequencyOut(
+        plant="nish",
+        signal="grid.frequency",
+        start=T0,
+        end=T1,
+        min=49.93,
+        max=50.04,
+        mean=49.998,
+        samples=900,
+        coverage=1.0,
+        bands=Bands(
+            inside=[
+                BandTime(band_mhz=50, seconds=880.0, share=0.978),
+                BandTime(band_mhz=200, seconds=900.0, share=1.0),
             ],
-            "beyond": {"band_mhz": 200.0, "seconds": 0.0, "share": 0.0},
-        },
-        "excursions": [
-            {
-                "start": T0,
-                "end": "2026-11-25T10:00:20Z",
-                "duration_s": 20.0,
-                "extreme_hz": 49.75,
-                "extreme_deviation_mhz": -250.0,
-                "samples": 20,
-            }
+            beyond=BandTime(band_mhz=200, seconds=0.0, share=0.0),
+        ),
+        excursion_band_mhz=200,
+        excursions=[
+            Excursion(
+                start=T0,
+                end=datetime(2026, 11, 25, 10, 0, 20, tzinfo=UTC),
+                duration_s=20.0,
+                extreme_hz=49.75,
+                extreme_deviation_mhz=-250,
+                samples=20,
+            )
         ],
-        "excursions_truncated": False,
-    },
-    "fuel": {
-        "plant": "nish",
-        "every": "15m",
-        "lhv_mj_per_nm3": 35.8,
-        "method": {"...": "..."},
-        "periods": [
-            {
-                "start": T0,
-                "end": T1,
-                "fuel_nm3": 21750.0,
-                "net_mwh": 125.0,
-                "heat_rate_kj_per_kwh": 6229.2,
-                "efficiency": 0.578,
-                "signals": {"gt1.fuel_gas_flow": 10875.0, "gt2.fuel_gas_flow": 10875.0},
-            }
+        excursions_truncated=False,
+        method=ETC,
+    ),
+    FuelOut: FuelOut(
+        plant="nish",
+        every="15m",
+        lhv_mj_per_nm3=35.8,
+        method=ETC,
+        periods=[
+            FuelPeriod(
+                start=T0,
+                end=T1,
+                fuel_nm3=21750.0,
+                net_mwh=125.0,
+                heat_rate_kj_per_kwh=6229.2,
+                efficiency=0.578,
+                signals={"gt1.fuel_gas_flow": 10875.0, "gt2.fuel_gas_flow": 10875.0},
+            )
         ],
-    },
+    ),
 }
 
+_DOCUMENTED: list[Any] = []  # every type `documented` has referenced, for `components`
+REF = "#/components/schemas/{name}"
 
-def documented(example: str, *errors: int, csv: bool = True) -> dict[int | str, dict[str, Any]]:
-    """`responses=` for a route: its JSON example (and CSV) plus the errors it can return."""
-    content: dict[str, Any] = {"application/json": {"example": EXAMPLES[example]}}
-    if csv:
-        content["text/csv"] = {"schema": {"type": "string"}, "example": "start,end,...\r\n"}
+
+def schema_ref(model: Any) -> dict[str, Any]:
+    """A `$ref` to `model`'s schema in the OpenAPI components (registered for `components`)."""
+    if model not in _DOCUMENTED:
+        _DOCUMENTED.append(model)
+    (ref,), _ = msgspec.json.schema_components([model], ref_template=REF)
+    return ref
+
+
+def documented(
+    model: type[Model], *errors: int, csv: list[str] | None = None, example: Any = None
+) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: the JSON schema of `model` with its example, the CSV columns when the route has a
+    table, and the errors it can return."""
+    sample = EXAMPLES.get(model) if example is None else example
+    content: dict[str, Any] = {"application/json": {"schema": schema_ref(model)}}
+    if sample is not None:
+        content["application/json"]["example"] = msgspec.to_builtins(sample)
+    if csv is not None:
+        content["text/csv"] = {"schema": {"type": "string"}, "example": ",".join(csv) + "\r\n"}
     return {200: {"description": "OK", "content": content}, **error_responses(401, 403, *errors)}
+
+
+def components() -> dict[str, Any]:
+    """The schemas `documented` referenced, for the OpenAPI document's `components.schemas`."""
+    _, found = msgspec.json.schema_components(_DOCUMENTED, ref_template=REF)
+    return found
+
+
+def install_components(document: dict[str, Any]) -> dict[str, Any]:
+    """Add the response models' schemas to an OpenAPI document (a name clash with FastAPI's own is an error)."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    ours = components()
+    clash = sorted(set(ours) & set(schemas))
+    if clash:
+        raise RuntimeError(f"OpenAPI schema names used twice: {clash}")
+    schemas.update(ours)
+    return document

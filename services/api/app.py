@@ -18,6 +18,7 @@ from services.api import deps, reports, routes, store
 from services.api.buckets import QueryError
 from services.api.cache import BucketCache
 from services.api.catalog import Catalog
+from services.api.changes import ChangeListener, listener_worker
 from services.api.disputes import routes as disputes
 from services.api.schemas import install_components
 from services.api.settings import Settings
@@ -27,8 +28,10 @@ from services.api.ui.routes import install as install_dashboard
 from shared.db import create_pool, resolve_database_url
 from shared.errors import error_response, install_error_handlers
 from shared.http import add_operational_routes
+from shared.worker import worker_metrics
 
 WORK_MEM_MB = 64
+LISTENER_CHECK_S = 5.0  # how often the change listener's connection is checked (a half-open one goes unnoticed)
 
 
 class CatalogCache:
@@ -99,9 +102,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             url, max_size=settings.db_pool_size, timeout=settings.db_connect_timeout_s, init=_prepare_connection
         )
         cache: BucketCache = app.state.cache
-        listener = asyncio.create_task(
-            store.listen_for_changes(url, settings.notify_channel, cache.on_notification, _cache_switch(cache))
-        )
+        changes = ChangeListener(url, settings.notify_channel, cache.on_notification, cache_switch(cache))
+        app.state.changes = listener_worker(changes, every_s=LISTENER_CHECK_S, metrics=worker_metrics(registry))
+        listener = asyncio.create_task(app.state.changes.run())
         app.state.statements, issuer = await statements.start(app.state.pool, settings)
         try:
             yield
@@ -110,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
+            changes.close()
             await app.state.pool.close()
 
     app = FastAPI(
@@ -150,7 +154,7 @@ async def _bad_query(_: Request, exc: Exception) -> JSONResponse:
     return error_response(400, exc.code, exc.message, exc.details)
 
 
-def _cache_switch(cache: BucketCache) -> Callable[[bool], None]:
+def cache_switch(cache: BucketCache) -> Callable[[bool], None]:
     """Use the cache only while changes are heard; start empty after any time deaf."""
 
     def switch(listening: bool) -> None:

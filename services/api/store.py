@@ -3,8 +3,7 @@ readings)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,7 +11,7 @@ import asyncpg
 
 from services.api.buckets import MINUTE, Bucketing
 from services.api.catalog import Catalog, Plant, Signal
-from shared.db import DATABASE_ERRORS, asyncpg_dsn, one
+from shared.db import one
 from shared.quality import GOOD_SQL_PREDICATE
 from shared.settlement import Reading
 from shared.settlement.frequency import BAND_DEVIATION_SQL
@@ -417,30 +416,3 @@ async def frequency_excursions(
     ORDER BY 1 LIMIT $8"""
     )
     return await conn.fetch(sql, signal_id, start, end, nominal, float(max_gap_s), int(band_mhz), float(min_s), limit)
-
-
-async def listen_for_changes(
-    url: str,
-    channel: str,
-    on_payload: Callable[[str], None],
-    on_state: Callable[[bool], None],
-    *,
-    check_every_s: float = 5.0,
-) -> None:
-    """LISTEN on `channel` until cancelled, reconnecting; `on_state(True)` once listening, `False` when not."""
-    while True:
-        conn = None
-        try:
-            conn = await asyncpg.connect(asyncpg_dsn(url), timeout=5)
-            await conn.add_listener(channel, lambda _c, _pid, _ch, payload: on_payload(payload))
-            on_state(True)
-            while not conn.is_closed():
-                await asyncio.sleep(check_every_s)
-                await conn.fetchval("SELECT 1", timeout=5)  # notices a half-open connection
-        except DATABASE_ERRORS:
-            pass
-        finally:
-            on_state(False)
-            if conn is not None and not conn.is_closed():
-                conn.terminate()
-        await asyncio.sleep(1.0)

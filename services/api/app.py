@@ -25,7 +25,7 @@ from services.api.settings import Settings
 from services.api.statements import lifecycle as statements
 from services.api.statements import routes as statement_routes
 from services.api.ui.routes import install as install_dashboard
-from shared.db import create_pool, resolve_database_url
+from shared.db import connection, create_pool, resolve_database_url
 from shared.errors import error_response, install_error_handlers
 from shared.http import add_operational_routes
 from shared.worker import worker_metrics
@@ -46,7 +46,8 @@ class CatalogCache:
         now = time.monotonic()
         stale = now - self._loaded_at > self.ttl_s
         if self._catalog is None or stale or (refresh and now - self._loaded_at > 1.0):
-            self._catalog = await store.load_catalog(pool)
+            async with connection(pool) as conn:
+                self._catalog = await store.load_catalog(conn)
             self._loaded_at = now
         return self._catalog
 

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Depends, Query, Request
 
 from services.api.buckets import (
@@ -24,6 +25,7 @@ from services.api.responses import is_closed
 from services.api.settings import Settings
 from services.api.ui.session import principal_from_session
 from shared.auth import Principal, is_active, require_roles
+from shared.db import connection
 from shared.errors import ApiError
 
 # `start` and `end` are parsed by the endpoints themselves (a missing one is 400 `missing_parameter` in the common
@@ -146,8 +148,14 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def get_pool(request: Request) -> asyncpg.Pool:
+    """The app's pool, typed: store functions take a Connection, so handing them the pool is a type error."""
+    pool: asyncpg.Pool = request.app.state.pool
+    return pool
+
+
 async def get_catalog(request: Request, refresh: bool = False) -> Catalog:
-    return await request.app.state.catalog.get(request.app.state.pool, refresh=refresh)
+    return await request.app.state.catalog.get(get_pool(request), refresh=refresh)
 
 
 def authorize(principal: Principal, plant: Plant) -> None:
@@ -204,4 +212,5 @@ def cache_horizon(settings: Settings) -> datetime:
 
 async def key_active(request: Request, principal: Principal) -> bool:
     """The key behind a long-lived response (an event stream) is still valid: checked again on every event."""
-    return await is_active(request.app.state.pool, principal.key_id)
+    async with connection(get_pool(request)) as conn:
+        return await is_active(conn, principal.key_id)

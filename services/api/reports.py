@@ -67,7 +67,7 @@ async def plant_energy(
     quality_mode = deps.quality_mode(quality)
     b = query.bucketing(settings, "15m")
     power = sorted(catalog.signals_of(found, POWER_KINDS), key=lambda s: (s.kind != "net_output", s.key))
-    async with connection(request.app.state.pool) as conn:
+    async with connection(deps.get_pool(request)) as conn:
         ints = await queries.integrals(
             conn,
             request.app.state.cache,
@@ -147,7 +147,7 @@ async def plant_compliance(
     net = deps.one_of_kind(catalog, found, "net_output")
     lo, hi = window.parse()
     try:
-        async with connection(request.app.state.pool) as conn:
+        async with connection(deps.get_pool(request)) as conn:
             periods, total = await plant_settlement(
                 conn,
                 found.key,
@@ -205,7 +205,7 @@ async def plant_frequency(
             {"max_days": settings.max_raw_span_days},
         )
     bands = sorted(settings.frequency_bands_hz)
-    async with connection(request.app.state.pool) as conn:
+    async with connection(deps.get_pool(request)) as conn:
         summary = await store.frequency_summary(
             conn,
             freq.id,
@@ -275,7 +275,7 @@ async def plant_fuel(request: Request, plant: str, query: deps.Buckets, principa
     flows = sorted(catalog.signals_of(found, ("fuel_gas_flow",)), key=lambda s: s.key)
     net = deps.one_of_kind(catalog, found, "net_output")
     b = query.bucketing(settings, "15m")
-    async with connection(request.app.state.pool) as conn:
+    async with connection(deps.get_pool(request)) as conn:
         ints = await queries.integrals(
             conn,
             request.app.state.cache,
@@ -356,7 +356,7 @@ async def plant_stream(request: Request, plant: str, principal: Principal = deps
     settings = deps.get_settings(request)
     catalog, found = await deps.plant_for(request, principal, plant)
     signals = {s.id: s.key for s in catalog.signals_of(found)}
-    pool = request.app.state.pool
+    pool = deps.get_pool(request)
 
     async def events() -> AsyncIterator[bytes]:
         yield f"retry: {int(settings.stream_interval_s * 1000)}\n\n".encode()

@@ -71,7 +71,7 @@ async def list_signals(request: Request, plant: str, principal: Principal = deps
     """Key, kind, unit, valid range and the latest reading (time, value, OPC UA quality) of each signal."""
     catalog, found = await deps.plant_for(request, principal, plant)
     signals = sorted(catalog.signals_of(found), key=lambda s: s.key)
-    async with connection(request.app.state.pool) as conn:
+    async with connection(deps.get_pool(request)) as conn:
         latest = await store.latest_values(conn, [s.id for s in signals])
     out, rows = [], []
     for s in signals:
@@ -109,7 +109,7 @@ async def _columns_by_signal(
     request: Request, signals: list[Signal], b: Bucketing, fns: tuple[str, ...], fill_mode: str, quality: str
 ) -> dict[int, dict[str, list[Any]]]:
     settings = deps.get_settings(request)
-    async with connection(request.app.state.pool) as conn:
+    async with connection(deps.get_pool(request)) as conn:
         return await service.bucket_columns(
             conn,
             request.app.state.cache,
@@ -285,7 +285,7 @@ async def signal_readings(
     lo, hi = window.parse()
     size = _parse_limit(limit, settings.max_readings_page)
     after = _decode_cursor(cursor)
-    async with connection(request.app.state.pool) as conn:
+    async with connection(deps.get_pool(request)) as conn:
         rows = await store.readings_page(conn, sig.id, lo, hi, after=after, limit=size + 1)
     page = [
         ReadingOut(

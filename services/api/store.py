@@ -18,7 +18,7 @@ from shared.settlement.frequency import BAND_DEVIATION_SQL
 from shared.settlement.integral import micros
 from shared.settlement.rollup import RollupColumns
 
-Conn = asyncpg.Connection | asyncpg.Pool
+Conn = asyncpg.Connection
 
 GOOD = GOOD_SQL_PREDICATE  # a literal range in the SQL text, so the planner sees it
 

@@ -17,7 +17,7 @@ from shared.settlement.integral import Integral, Reading
 
 
 async def corrected_integrals(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: asyncpg.Connection,
     plant_id: int,
     signal_id: int,
     periods: Sequence[tuple[datetime, datetime]],

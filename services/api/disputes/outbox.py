@@ -87,9 +87,7 @@ async def create_endpoint(
     )
 
 
-async def list_endpoints(
-    conn: asyncpg.Connection | asyncpg.Pool, plant_id: int, partner: str | None
-) -> list[asyncpg.Record]:
+async def list_endpoints(conn: asyncpg.Connection, plant_id: int, partner: str | None) -> list[asyncpg.Record]:
     """Partner endpoints of a plant: one partner's, or (partner None) every partner's."""
     return await conn.fetch(
         f"""SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints e JOIN plants p ON p.id = e.plant_id
@@ -99,9 +97,7 @@ async def list_endpoints(
     )
 
 
-async def delete_endpoint(
-    conn: asyncpg.Connection | asyncpg.Pool, plant_id: int, partner: str, endpoint_id: int
-) -> bool:
+async def delete_endpoint(conn: asyncpg.Connection, plant_id: int, partner: str, endpoint_id: int) -> bool:
     deleted = await conn.fetchval(
         "DELETE FROM webhook_endpoints WHERE id = $1 AND plant_id = $2 AND partner = $3 RETURNING id",
         endpoint_id,
@@ -111,9 +107,7 @@ async def delete_endpoint(
     return deleted is not None
 
 
-async def deliveries(
-    conn: asyncpg.Connection | asyncpg.Pool, plant_id: int, partner: str | None, limit: int
-) -> list[asyncpg.Record]:
+async def deliveries(conn: asyncpg.Connection, plant_id: int, partner: str | None, limit: int) -> list[asyncpg.Record]:
     """The delivery log of the plant's partner endpoints (one partner's, or every partner's), newest first."""
     return await conn.fetch(
         """SELECT o.id, o.endpoint_id, e.name AS endpoint, e.partner, o.event_type, o.webhook_id, o.status,

@@ -81,7 +81,7 @@ async def list_disputes(
 ) -> Response:
     """Disputes (newest period first), optionally those of periods starting in [start, end)."""
     found = await _plant(request, principal, plant)
-    rows = await service.list_disputes(request.app.state.pool, found, start, end, limit)
+    rows = await service.list_disputes(deps.get_pool(request), found, start, end, limit)
     return render(request, {"plant": found.key, "disputes": rows}, None)
 
 
@@ -95,7 +95,7 @@ async def open_dispute(request: Request, plant: str, body: DisputeIn, principal:
     """A partner disputes one settlement period: reason, free-text evidence, optional attachment digest."""
     _partner_only(principal, "open a dispute")
     found = await _plant(request, principal, plant)
-    pool = request.app.state.pool
+    pool = deps.get_pool(request)
     dispute_id = await service.open_dispute(pool, found, principal, body, deps.get_settings(request), deps.utcnow())
     return _json(await service.dispute_detail(pool, found, dispute_id), 201)
 
@@ -106,7 +106,7 @@ async def open_dispute(request: Request, plant: str, body: DisputeIn, principal:
 async def get_dispute(request: Request, plant: str, dispute_id: Id, principal: Principal = ANY_HUMAN) -> Response:
     """The dispute, its events (who, when, what), and its corrections with approvals, substitutes and originals."""
     found = await _plant(request, principal, plant)
-    return render(request, await service.dispute_detail(request.app.state.pool, found, dispute_id), None)
+    return render(request, await service.dispute_detail(deps.get_pool(request), found, dispute_id), None)
 
 
 @router.post("/disputes/{dispute_id}/comments", status_code=201, summary="Comment on a dispute", responses=WRITE_ERRORS)
@@ -115,7 +115,7 @@ async def add_comment(
 ) -> Response:
     """Partners of the plant, operators and admins may comment; the comment is recorded with its author."""
     found = await _plant(request, principal, plant)
-    pool = request.app.state.pool
+    pool = deps.get_pool(request)
     await service.comment(pool, found, principal, dispute_id, body.text, deps.utcnow())
     return _json(await service.dispute_detail(pool, found, dispute_id), 201)
 
@@ -130,7 +130,7 @@ async def propose_correction(
     period (`kind: energy`). Takes effect only once every partner of the plant has approved it."""
     _partner_only(principal, "propose a correction")
     found = await _plant(request, principal, plant)
-    pool = request.app.state.pool
+    pool = deps.get_pool(request)
     catalog = await deps.get_catalog(request)
     correction_id = await service.propose(
         pool, catalog, found, principal, dispute_id, body, deps.get_settings(request), deps.utcnow()
@@ -148,7 +148,7 @@ async def approve_correction(
     """One partner's approval. The last partner's approval applies the correction and restates the period."""
     _partner_only(principal, "approve a correction")
     found = await _plant(request, principal, plant)
-    pool = request.app.state.pool
+    pool = deps.get_pool(request)
     outcome = await service.approve(
         pool, request.app.state.statements, found, principal, dispute_id, correction_id, deps.utcnow()
     )
@@ -180,7 +180,7 @@ async def reject_correction(
     """Either partner ends a pending correction without effect (by its proposer: a withdrawal)."""
     _partner_only(principal, "reject a correction")
     found = await _plant(request, principal, plant)
-    pool = request.app.state.pool
+    pool = deps.get_pool(request)
     await service.reject(pool, found, principal, dispute_id, correction_id, (body or RejectIn()).reason, deps.utcnow())
     return _json(await service.dispute_detail(pool, found, dispute_id))
 
@@ -204,16 +204,9 @@ async def create_endpoint(
     found = await _plant(request, principal, plant)
     assert principal.partner is not None
     secret = outbox.new_secret()
-    async with request.app.state.pool.acquire() as conn:
-        row = await outbox.create_endpoint(
-            conn,
-            plant_id=found.id,
-            partner=principal.partner,
-            name=body.name,
-            url=body.url,
-            event_types=body.event_types,
-            secret=secret,
-        )
+    row = await service.register_endpoint(
+        deps.get_pool(request), found, principal.partner, body.name, body.url, body.event_types, secret
+    )
     if row is None:
         raise ApiError(409, "endpoint_exists", f"An endpoint named {body.name!r} exists.", {"field": "name"})
     return _json({**dict(row), "secret": secret}, 201)
@@ -229,7 +222,7 @@ async def list_endpoints(request: Request, plant: str, principal: Principal = AN
     """A partner key sees its partner's endpoints; operator and admin keys every partner's (never the secrets)."""
     found = await _plant(request, principal, plant)
     partner = principal.partner if principal.role == "partner" else None
-    rows = await outbox.list_endpoints(request.app.state.pool, found.id, partner)
+    rows = await service.endpoints(deps.get_pool(request), found, partner)
     return render(request, {"plant": found.key, "endpoints": [dict(r) for r in rows]}, None)
 
 
@@ -245,7 +238,7 @@ async def delete_endpoint(request: Request, plant: str, endpoint_id: Id, princip
     _partner_only(principal, "remove a partner webhook endpoint")
     found = await _plant(request, principal, plant)
     assert principal.partner is not None
-    if not await outbox.delete_endpoint(request.app.state.pool, found.id, principal.partner, endpoint_id):
+    if not await service.remove_endpoint(deps.get_pool(request), found, principal.partner, endpoint_id):
         raise ApiError(
             404,
             "unknown_endpoint",
@@ -267,5 +260,5 @@ async def list_deliveries(
     """What was sent to the partner endpoints (a partner key: its own), with status and attempts, newest first."""
     found = await _plant(request, principal, plant)
     partner = principal.partner if principal.role == "partner" else None
-    rows = await outbox.deliveries(request.app.state.pool, found.id, partner, limit)
+    rows = await service.deliveries(deps.get_pool(request), found, partner, limit)
     return render(request, {"plant": found.key, "deliveries": [dict(r) for r in rows]}, None)

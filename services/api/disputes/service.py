@@ -412,3 +412,31 @@ def _correction(
         out["substitutes"] = [_reading(r) for r in substitutes.get(c["id"], [])]
         out["original_readings"] = [_reading(r) for r in originals.get(c["id"], [])]
     return out
+
+
+# --- partner webhook endpoints: each request one transaction, like the rest ---------------------------------------
+
+
+async def register_endpoint(
+    pool: asyncpg.Pool, plant: Plant, partner: str, name: str, url: str, event_types: Sequence[str], secret: str
+) -> asyncpg.Record | None:
+    """The new endpoint, or None if the name is taken."""
+    async with _transaction(pool) as conn:
+        return await outbox.create_endpoint(
+            conn, plant_id=plant.id, partner=partner, name=name, url=url, event_types=event_types, secret=secret
+        )
+
+
+async def remove_endpoint(pool: asyncpg.Pool, plant: Plant, partner: str, endpoint_id: int) -> bool:
+    async with _transaction(pool) as conn:
+        return await outbox.delete_endpoint(conn, plant.id, partner, endpoint_id)
+
+
+async def endpoints(pool: asyncpg.Pool, plant: Plant, partner: str | None) -> list[asyncpg.Record]:
+    async with _transaction(pool, readonly=True) as conn:
+        return await outbox.list_endpoints(conn, plant.id, partner)
+
+
+async def deliveries(pool: asyncpg.Pool, plant: Plant, partner: str | None, limit: int) -> list[asyncpg.Record]:
+    async with _transaction(pool, readonly=True) as conn:
+        return await outbox.deliveries(conn, plant.id, partner, limit)

@@ -246,9 +246,7 @@ async def corrections_of(conn: asyncpg.Connection, dispute_id: int) -> list[asyn
     )
 
 
-async def substitutes_of(
-    conn: asyncpg.Connection | asyncpg.Pool, correction_ids: Sequence[int]
-) -> dict[int, list[SubstituteReading]]:
+async def substitutes_of(conn: asyncpg.Connection, correction_ids: Sequence[int]) -> dict[int, list[SubstituteReading]]:
     rows = await conn.fetch(
         """SELECT correction_id, ts, value, quality FROM reading_substitutions
            WHERE correction_id = ANY($1::int4[]) ORDER BY correction_id, ts""",
@@ -276,7 +274,7 @@ async def original_readings(
 
 
 async def applied_corrections(
-    conn: asyncpg.Connection | asyncpg.Pool, plant_id: int, signal_id: int, start: datetime, end: datetime
+    conn: asyncpg.Connection, plant_id: int, signal_id: int, start: datetime, end: datetime
 ) -> list[Substitution[SubstituteReading] | EnergyOverride]:
     """Applied corrections touching [start, end) in the order they took effect: substitutions of `signal_id` and
     substitute energy values (those are of the plant's net output)."""
@@ -300,7 +298,7 @@ async def applied_corrections(
 
 
 async def raw_readings(
-    conn: asyncpg.Connection | asyncpg.Pool, signal_id: int, start: datetime, end: datetime
+    conn: asyncpg.Connection, signal_id: int, start: datetime, end: datetime
 ) -> list[tuple[datetime, float, int]]:
     """Every reading (all qualities) in [start, end), plus the two before and the one after: the engine's context."""
     return [

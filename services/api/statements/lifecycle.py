@@ -11,6 +11,7 @@ import asyncpg
 from services.api.settings import Settings
 from services.api.statements import store, worker
 from services.api.statements.service import Issuing
+from shared.db import transaction
 from shared.ledger.keys import KeyFileError, load_keyring
 
 log = logging.getLogger("baseload.statements")
@@ -29,7 +30,8 @@ async def start(pool: asyncpg.Pool, settings: Settings) -> tuple[Issuing, asynci
         log.warning("no signing key at %s: statements are served but not issued", path)
         return ctx, None
     with contextlib.suppress(*_unavailable()):
-        await store.register_keys(pool, keyring.public_jwks()["keys"])
+        async with transaction(pool) as conn:
+            await store.register_keys(conn, keyring.public_jwks()["keys"])
     if settings.statements_every_s <= 0:
         return ctx, None
     return ctx, asyncio.create_task(worker.run(pool, ctx, settings.statements_every_s))

@@ -13,6 +13,7 @@ from services.api.responses import Table, render
 from services.api.statements import service, store
 from services.api.statements.numbers import settle
 from shared.auth import Principal
+from shared.db import connection
 from shared.errors import ApiError, error_responses
 from shared.ledger.canonical import timestamp
 from shared.ledger.signing import VerificationError, unverified_payload, verify
@@ -126,7 +127,7 @@ async def list_statements(
             _bounded(value, name)
     chosen = parse_choice(kind or "all", KINDS, "kind")
     kinds = ("period", "day") if chosen == "all" else (chosen,)
-    async with request.app.state.pool.acquire() as conn:
+    async with connection(deps.get_pool(request)) as conn:
         got = await store.as_of(conn, found.id, lo, hi, at, kinds)
     entries = [_entry(s) for s in got]
     body = {
@@ -155,7 +156,7 @@ async def period_statements(
     _, found = await deps.plant_for(request, principal, plant)
     start = _bounded(parse_time(period_start, "period_start"), "period_start")
     chosen = parse_choice(kind or "period", ("period", "day"), "kind")
-    async with request.app.state.pool.acquire() as conn:
+    async with connection(deps.get_pool(request)) as conn:
         got = await store.revisions(conn, found.id, chosen, start)
         if not got:
             await _explain_missing(conn, found.key, chosen, start, settings)
@@ -221,7 +222,8 @@ async def _explain_missing(conn: Any, plant_key: str, kind: str, start: datetime
 async def signing_keys(request: Request, plant: str, principal: Principal = deps.READ) -> Response:
     """Every key that ever signed, current and rotated-out alike (RFC 7517 JWK Set)."""
     await deps.plant_for(request, principal, plant)
-    keys = await store.published_keys(request.app.state.pool)
+    async with connection(deps.get_pool(request)) as conn:
+        keys = await store.published_keys(conn)
     return render(request, {"keys": keys}, None)
 
 
@@ -237,14 +239,16 @@ async def verify_statement(request: Request, plant: str, principal: Principal = 
     if len(body) > MAX_JWS_BYTES:
         raise ApiError(413, "payload_too_large", f"A statement is at most {MAX_JWS_BYTES} bytes.")
     token = body.decode("ascii", "replace").strip()
-    pool = request.app.state.pool
+    pool = deps.get_pool(request)
+    async with connection(pool) as conn:
+        keys = await store.published_keys(conn)
     try:
-        payload = verify(token, {"keys": await store.published_keys(pool)})
+        payload = verify(token, {"keys": keys})
     except VerificationError as exc:
         raise ApiError(422, exc.code, exc.message) from exc
     if payload.get("plant") != found.key:
         raise ApiError(422, "wrong_plant", f"The statement is about plant {payload.get('plant')!r}.")
-    async with pool.acquire() as conn:
+    async with connection(pool) as conn:
         start = parse_time(payload["period_start"], "period_start")
         newest = await store.latest(conn, found.id, payload["kind"], start)
     current = newest is not None and newest.revision == payload["revision"]

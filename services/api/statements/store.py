@@ -212,7 +212,7 @@ async def first_data(conn: asyncpg.Connection, signal_id: int) -> datetime | Non
 # --- signing keys --------------------------------------------------------------------------------------------------
 
 
-async def register_keys(conn: asyncpg.Connection | asyncpg.Pool, jwks: Sequence[dict[str, Any]]) -> None:
+async def register_keys(conn: asyncpg.Connection, jwks: Sequence[dict[str, Any]]) -> None:
     """Publish public keys (never private parts); keys stay published after they stop signing."""
     await conn.executemany(
         "INSERT INTO signing_keys (kid, jwk) VALUES ($1, $2::jsonb) ON CONFLICT (kid) DO NOTHING",
@@ -220,7 +220,7 @@ async def register_keys(conn: asyncpg.Connection | asyncpg.Pool, jwks: Sequence[
     )
 
 
-async def published_keys(conn: asyncpg.Connection | asyncpg.Pool) -> list[dict[str, Any]]:
+async def published_keys(conn: asyncpg.Connection) -> list[dict[str, Any]]:
     rows = await conn.fetch("SELECT jwk FROM signing_keys ORDER BY created_at, kid")
     return [json.loads(r["jwk"]) for r in rows]
 
@@ -255,7 +255,7 @@ async def late_batches(
 
 
 async def batches_touching(
-    conn: asyncpg.Connection | asyncpg.Pool, signal_ids: Sequence[int], start: datetime, end: datetime, limit: int
+    conn: asyncpg.Connection, signal_ids: Sequence[int], start: datetime, end: datetime, limit: int
 ) -> list[asyncpg.Record]:
     """Provenance: the accepted batches with readings of `signal_ids` between start and end."""
     return await conn.fetch(

@@ -47,7 +47,7 @@ async def sign_in(pool: asyncpg.Pool, token: str, settings: Settings, now: datet
 
 
 async def sign_out(pool: asyncpg.Pool, session_id: str) -> None:
-    async with connection(pool) as conn:
+    async with transaction(pool) as conn:
         await store.delete_session(conn, session.session_hash(session_id))
 
 

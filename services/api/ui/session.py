@@ -21,6 +21,7 @@ from fastapi import Request, Response
 from services.api.settings import Settings
 from services.api.ui import store
 from shared.auth import Principal
+from shared.db import connection
 from shared.errors import ApiError
 
 SESSION_COOKIE = "baseload_session"
@@ -88,7 +89,8 @@ async def current_principal(request: Request) -> Principal | None:
     session_id = session_id_of(request)
     if session_id is None:
         return None
-    return await store.session_principal(request.app.state.pool, session_hash(session_id), datetime.now(UTC))
+    async with connection(request.app.state.pool) as conn:
+        return await store.session_principal(conn, session_hash(session_id), datetime.now(UTC))
 
 
 async def principal_from_session(request: Request, roles: tuple[str, ...]) -> Principal | None:

@@ -18,7 +18,7 @@ async def create_session(conn: asyncpg.Connection, id_hash: bytes, key_id: int, 
     )
 
 
-async def session_principal(conn: asyncpg.Connection | asyncpg.Pool, id_hash: bytes, now: datetime) -> Principal | None:
+async def session_principal(conn: asyncpg.Connection, id_hash: bytes, now: datetime) -> Principal | None:
     """The key behind a live session: unexpired, and the key not revoked."""
     row = await conn.fetchrow(
         """SELECT k.id, k.name, k.role, k.partner FROM ui_sessions s JOIN api_keys k ON k.id = s.api_key_id
@@ -69,7 +69,7 @@ LIMIT $4
 
 
 async def plant_alerts(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: asyncpg.Connection,
     plant: str,
     *,
     with_unlabelled: bool,

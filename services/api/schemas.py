@@ -449,6 +449,10 @@ EXAMPLES: dict[type[Model], Model] = {
 
 _DOCUMENTED: list[Any] = []  # every type `documented` has referenced, for `components`
 REF = "#/components/schemas/{name}"
+# FastAPI drops every null from the document it generates (examples too), so `documented` leaves a placeholder that
+# `install_components` replaces with the example, nulls and all, once the document is built.
+EXAMPLE_MARK = "x-baseload-example"
+_EXAMPLES: list[Any] = []
 
 
 def schema_ref(model: Any) -> dict[str, Any]:
@@ -460,17 +464,19 @@ def schema_ref(model: Any) -> dict[str, Any]:
 
 
 def documented(
-    model: type[Model], *errors: int, csv: list[str] | None = None, example: Any = None
+    model: type[Model], *errors: int, csv: list[str] | None = None, example: Any = None, status: int = 200
 ) -> dict[int | str, dict[str, Any]]:
     """`responses=` for a route: the JSON schema of `model` with its example, the CSV columns when the route has a
     table, and the errors it can return."""
     sample = EXAMPLES.get(model) if example is None else example
     content: dict[str, Any] = {"application/json": {"schema": schema_ref(model)}}
     if sample is not None:
-        content["application/json"]["example"] = msgspec.to_builtins(sample)
+        _EXAMPLES.append(msgspec.to_builtins(sample))
+        content["application/json"]["example"] = {EXAMPLE_MARK: len(_EXAMPLES) - 1}
     if csv is not None:
         content["text/csv"] = {"schema": {"type": "string"}, "example": ",".join(csv) + "\r\n"}
-    return {200: {"description": "OK", "content": content}, **error_responses(401, 403, *errors)}
+    ok = "Created" if status == 201 else "OK"
+    return {status: {"description": ok, "content": content}, **error_responses(401, 403, *errors)}
 
 
 def components() -> dict[str, Any]:
@@ -480,11 +486,19 @@ def components() -> dict[str, Any]:
 
 
 def install_components(document: dict[str, Any]) -> dict[str, Any]:
-    """Add the response models' schemas to an OpenAPI document (a name clash with FastAPI's own is an error)."""
+    """Add the response models' schemas to an OpenAPI document (a name clash with FastAPI's own is an error) and
+    put the examples in place."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     ours = components()
     clash = sorted(set(ours) & set(schemas))
     if clash:
         raise RuntimeError(f"OpenAPI schema names used twice: {clash}")
     schemas.update(ours)
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for response in operation.get("responses", {}).values():
+                for media in response.get("content", {}).values():
+                    example = media.get("example")
+                    if isinstance(example, dict) and EXAMPLE_MARK in example:
+                        media["example"] = _EXAMPLES[example[EXAMPLE_MARK]]
     return document

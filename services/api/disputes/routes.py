@@ -6,7 +6,7 @@ registering webhooks: partner keys of the plant only (an operator or admin never
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
@@ -21,12 +21,20 @@ from services.api.disputes.schemas import (
     DISPUTE_EXAMPLE,
     ENDPOINTS_EXAMPLE,
     LIST_EXAMPLE,
+    ApprovedOut,
     CommentIn,
     CorrectionIn,
+    DeliveriesOut,
     DisputeIn,
+    DisputeOut,
+    DisputesOut,
+    EndpointCreatedOut,
+    EndpointsOut,
     PartnerEndpointIn,
+    ProposedOut,
     RejectIn,
     ok,
+    shaped,
 )
 from services.api.disputes.workflow import Refusal
 from services.api.responses import render
@@ -35,7 +43,16 @@ from shared.errors import ApiError, error_response, error_responses
 
 router = APIRouter(prefix="/v1/plants/{plant}", tags=["disputes"])
 ANY_HUMAN = Depends(deps.bearer_or_session("partner", "operator", "admin"))  # the dashboard's cookie: GETs only
-WRITE_ERRORS = error_responses(400, 401, 403, 404, 409, 422)
+WRITE_ERRORS = (400, 404, 409, 422)  # with 401 and 403
+PROPOSED_EXAMPLE = {"correction_id": 1, "dispute": DISPUTE_EXAMPLE}
+APPROVED_EXAMPLE = {
+    "correction_id": 1,
+    "applied": False,
+    "approved_by": ["eps"],
+    "waiting_for": ["socar"],
+    "dispute": DISPUTE_EXAMPLE,
+}
+CREATED_EXAMPLE = {**ENDPOINTS_EXAMPLE["endpoints"][0], "secret": "whsec_…"}
 # Ids are int4 columns: an id out of range is a 422, never a database error.
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
@@ -66,11 +83,11 @@ async def _plant(request: Request, principal: Principal, key: str) -> Plant:
     return plant
 
 
-def _json(payload: Any, status: int = 200) -> Response:
+def _json(payload: msgspec.Struct, status: int = 200) -> Response:
     return Response(msgspec.json.encode(payload), status_code=status, media_type="application/json")
 
 
-@router.get("/disputes", summary="Disputes of a plant", responses=ok(LIST_EXAMPLE, 400, 404, 422))
+@router.get("/disputes", summary="Disputes of a plant", responses=ok(DisputesOut, LIST_EXAMPLE, 400, 404, 422))
 async def list_disputes(
     request: Request,
     plant: str,
@@ -82,14 +99,14 @@ async def list_disputes(
     """Disputes (newest period first), optionally those of periods starting in [start, end)."""
     found = await _plant(request, principal, plant)
     rows = await service.list_disputes(deps.get_pool(request), found, start, end, limit)
-    return render(request, {"plant": found.key, "disputes": rows}, None)
+    return render(request, shaped(DisputesOut, {"plant": found.key, "disputes": rows}), None)
 
 
 @router.post(
     "/disputes",
     status_code=201,
     summary="Open a dispute on a closed settlement period",
-    responses={201: {"content": {"application/json": {"example": DISPUTE_EXAMPLE}}}, **WRITE_ERRORS},
+    responses=ok(DisputeOut, DISPUTE_EXAMPLE, *WRITE_ERRORS, status=201),
 )
 async def open_dispute(request: Request, plant: str, body: DisputeIn, principal: Principal = ANY_HUMAN) -> Response:
     """A partner disputes one settlement period: reason, free-text evidence, optional attachment digest."""
@@ -97,19 +114,27 @@ async def open_dispute(request: Request, plant: str, body: DisputeIn, principal:
     found = await _plant(request, principal, plant)
     pool = deps.get_pool(request)
     dispute_id = await service.open_dispute(pool, found, principal, body, deps.get_settings(request), deps.utcnow())
-    return _json(await service.dispute_detail(pool, found, dispute_id), 201)
+    return _json(shaped(DisputeOut, await service.dispute_detail(pool, found, dispute_id)), 201)
 
 
 @router.get(
-    "/disputes/{dispute_id}", summary="One dispute with every step taken on it", responses=ok(DISPUTE_EXAMPLE, 404, 422)
+    "/disputes/{dispute_id}",
+    summary="One dispute with every step taken on it",
+    responses=ok(DisputeOut, DISPUTE_EXAMPLE, 404, 422),
 )
 async def get_dispute(request: Request, plant: str, dispute_id: Id, principal: Principal = ANY_HUMAN) -> Response:
     """The dispute, its events (who, when, what), and its corrections with approvals, substitutes and originals."""
     found = await _plant(request, principal, plant)
-    return render(request, await service.dispute_detail(deps.get_pool(request), found, dispute_id), None)
+    detail = await service.dispute_detail(deps.get_pool(request), found, dispute_id)
+    return render(request, shaped(DisputeOut, detail), None)
 
 
-@router.post("/disputes/{dispute_id}/comments", status_code=201, summary="Comment on a dispute", responses=WRITE_ERRORS)
+@router.post(
+    "/disputes/{dispute_id}/comments",
+    status_code=201,
+    summary="Comment on a dispute",
+    responses=ok(DisputeOut, DISPUTE_EXAMPLE, *WRITE_ERRORS, status=201),
+)
 async def add_comment(
     request: Request, plant: str, dispute_id: Id, body: CommentIn, principal: Principal = ANY_HUMAN
 ) -> Response:
@@ -117,11 +142,14 @@ async def add_comment(
     found = await _plant(request, principal, plant)
     pool = deps.get_pool(request)
     await service.comment(pool, found, principal, dispute_id, body.text, deps.utcnow())
-    return _json(await service.dispute_detail(pool, found, dispute_id), 201)
+    return _json(shaped(DisputeOut, await service.dispute_detail(pool, found, dispute_id)), 201)
 
 
 @router.post(
-    "/disputes/{dispute_id}/corrections", status_code=201, summary="Propose a correction", responses=WRITE_ERRORS
+    "/disputes/{dispute_id}/corrections",
+    status_code=201,
+    summary="Propose a correction",
+    responses=ok(ProposedOut, PROPOSED_EXAMPLE, *WRITE_ERRORS, status=201),
 )
 async def propose_correction(
     request: Request, plant: str, dispute_id: Id, body: CorrectionIn, principal: Principal = ANY_HUMAN
@@ -136,11 +164,13 @@ async def propose_correction(
         pool, catalog, found, principal, dispute_id, body, deps.get_settings(request), deps.utcnow()
     )
     detail = await service.dispute_detail(pool, found, dispute_id)
-    return _json({"correction_id": correction_id, "dispute": detail}, 201)
+    return _json(shaped(ProposedOut, {"correction_id": correction_id, "dispute": detail}), 201)
 
 
 @router.post(
-    "/disputes/{dispute_id}/corrections/{correction_id}/approve", summary="Approve a correction", responses=WRITE_ERRORS
+    "/disputes/{dispute_id}/corrections/{correction_id}/approve",
+    summary="Approve a correction",
+    responses=ok(ApprovedOut, APPROVED_EXAMPLE, *WRITE_ERRORS),
 )
 async def approve_correction(
     request: Request, plant: str, dispute_id: Id, correction_id: Id, principal: Principal = ANY_HUMAN
@@ -154,20 +184,23 @@ async def approve_correction(
     )
     detail = await service.dispute_detail(pool, found, dispute_id)
     return _json(
-        {
-            "correction_id": correction_id,
-            "applied": outcome.takes_effect,
-            "approved_by": list(outcome.approved),
-            "waiting_for": list(outcome.waiting_for),
-            "dispute": detail,
-        }
+        shaped(
+            ApprovedOut,
+            {
+                "correction_id": correction_id,
+                "applied": outcome.takes_effect,
+                "approved_by": list(outcome.approved),
+                "waiting_for": list(outcome.waiting_for),
+                "dispute": detail,
+            },
+        )
     )
 
 
 @router.post(
     "/disputes/{dispute_id}/corrections/{correction_id}/reject",
     summary="Reject or withdraw a correction",
-    responses=WRITE_ERRORS,
+    responses=ok(DisputeOut, DISPUTE_EXAMPLE, *WRITE_ERRORS),
 )
 async def reject_correction(
     request: Request,
@@ -182,7 +215,7 @@ async def reject_correction(
     found = await _plant(request, principal, plant)
     pool = deps.get_pool(request)
     await service.reject(pool, found, principal, dispute_id, correction_id, (body or RejectIn()).reason, deps.utcnow())
-    return _json(await service.dispute_detail(pool, found, dispute_id))
+    return _json(shaped(DisputeOut, await service.dispute_detail(pool, found, dispute_id)))
 
 
 # --- partner webhook endpoints --------------------------------------------------------------------------------------
@@ -193,7 +226,7 @@ async def reject_correction(
     status_code=201,
     tags=["webhooks"],
     summary="Register a partner webhook endpoint",
-    responses=WRITE_ERRORS,
+    responses=ok(EndpointCreatedOut, CREATED_EXAMPLE, *WRITE_ERRORS, status=201),
 )
 async def create_endpoint(
     request: Request, plant: str, body: PartnerEndpointIn, principal: Principal = ANY_HUMAN
@@ -209,21 +242,21 @@ async def create_endpoint(
     )
     if row is None:
         raise ApiError(409, "endpoint_exists", f"An endpoint named {body.name!r} exists.", {"field": "name"})
-    return _json({**dict(row), "secret": secret}, 201)
+    return _json(shaped(EndpointCreatedOut, {**dict(row), "secret": secret}), 201)
 
 
 @router.get(
     "/webhook-endpoints",
     tags=["webhooks"],
     summary="Partner webhook endpoints of a plant",
-    responses=ok(ENDPOINTS_EXAMPLE, 404),
+    responses=ok(EndpointsOut, ENDPOINTS_EXAMPLE, 404),
 )
 async def list_endpoints(request: Request, plant: str, principal: Principal = ANY_HUMAN) -> Response:
     """A partner key sees its partner's endpoints; operator and admin keys every partner's (never the secrets)."""
     found = await _plant(request, principal, plant)
     partner = principal.partner if principal.role == "partner" else None
     rows = await service.endpoints(deps.get_pool(request), found, partner)
-    return render(request, {"plant": found.key, "endpoints": [dict(r) for r in rows]}, None)
+    return render(request, shaped(EndpointsOut, {"plant": found.key, "endpoints": [dict(r) for r in rows]}), None)
 
 
 @router.delete(
@@ -252,7 +285,7 @@ async def delete_endpoint(request: Request, plant: str, endpoint_id: Id, princip
     "/webhook-deliveries",
     tags=["webhooks"],
     summary="Delivery log of the partner endpoints of a plant",
-    responses=ok(DELIVERIES_EXAMPLE, 404, 422),
+    responses=ok(DeliveriesOut, DELIVERIES_EXAMPLE, 404, 422),
 )
 async def list_deliveries(
     request: Request, plant: str, principal: Principal = ANY_HUMAN, limit: Annotated[int, Query(ge=1, le=1000)] = 100
@@ -261,4 +294,4 @@ async def list_deliveries(
     found = await _plant(request, principal, plant)
     partner = principal.partner if principal.role == "partner" else None
     rows = await service.deliveries(deps.get_pool(request), found, partner, limit)
-    return render(request, {"plant": found.key, "deliveries": [dict(r) for r in rows]}, None)
+    return render(request, shaped(DeliveriesOut, {"plant": found.key, "deliveries": [dict(r) for r in rows]}), None)

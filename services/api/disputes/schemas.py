@@ -1,13 +1,19 @@
-"""Request bodies of the dispute, correction and partner-webhook endpoints (pydantic), and response examples."""
+"""Request bodies of the dispute, correction and partner-webhook endpoints (pydantic), response models (msgspec,
+like services/api/schemas.py) and their examples."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal, TypeVar
 
+import msgspec
+from msgspec import UNSET, UnsetType
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.api.disputes.outbox import EVENT_TYPES
-from shared.errors import error_responses
+from services.api.schemas import Model, documented
+
+M = TypeVar("M", bound=Model)
 
 
 class Strict(BaseModel):
@@ -102,9 +108,12 @@ DISPUTE_EXAMPLE: dict[str, Any] = {
             "starts_at": "2026-11-25T10:03:00Z",
             "ends_at": "2026-11-25T10:06:00Z",
             "energy_mwh": None,
+            "note": "",
             "status": "pending",
             "proposed_by": "eps-analyst",
             "proposed_by_partner": "eps",
+            "proposed_at": T0,
+            "decided_at": None,
             "approvals": [],
             "waiting_for": ["eps", "socar"],
             "substitutes": [
@@ -160,9 +169,140 @@ DELIVERIES_EXAMPLE: dict[str, Any] = {
 }
 
 
-def ok(example: dict[str, Any], *errors: int) -> dict[int | str, dict[str, Any]]:
-    """`responses=` for a GET: its JSON example and the errors it can return."""
-    return {
-        200: {"description": "OK", "content": {"application/json": {"example": example}}},
-        **error_responses(401, 403, *errors),
-    }
+def ok(model: type[Model], example: dict[str, Any], *errors: int, status: int = 200) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: its model's schema with the example, and the errors it can return."""
+    return documented(model, *errors, example=example, status=status)
+
+
+# --- response models (msgspec, like services/api/schemas.py): the JSON bodies and their OpenAPI schemas -----------
+
+
+class DisputeRow(Model):
+    id: int
+    plant: str
+    period_start: datetime
+    period_end: datetime
+    status: str
+    reason: str
+    evidence: str
+    attachment_digest: str | None
+    opened_by: str
+    opened_by_partner: str
+    created_at: datetime
+
+
+class DisputeSummary(DisputeRow):
+    pending_corrections: int
+    updated_at: datetime
+
+
+class DisputesOut(Model):
+    plant: str
+    disputes: list[DisputeSummary]
+
+
+class DisputeEvent(Model):
+    id: int
+    at: datetime
+    kind: str
+    actor: str
+    actor_role: str
+    actor_partner: str | None
+    correction_id: int | None
+    detail: dict[str, Any]
+
+
+class Approval(Model):
+    partner: str
+    by: str
+    at: datetime
+
+
+class SubstituteOut(Model):
+    ts: datetime
+    value: float
+    quality: int
+    severity: str
+
+
+class CorrectionOut(Model, kw_only=True):
+    """A correction; `substitutes` and `original_readings` only for `kind: readings`."""
+
+    id: int
+    kind: str
+    signal: str | None
+    starts_at: datetime
+    ends_at: datetime
+    energy_mwh: float | None
+    note: str
+    status: str
+    proposed_by: str
+    proposed_by_partner: str
+    proposed_at: datetime
+    decided_at: datetime | None
+    approvals: list[Approval]
+    waiting_for: list[str]
+    substitutes: list[SubstituteOut] | UnsetType = UNSET
+    original_readings: list[SubstituteOut] | UnsetType = UNSET
+
+
+class DisputeOut(DisputeRow):
+    events: list[DisputeEvent]
+    corrections: list[CorrectionOut]
+
+
+class ProposedOut(Model):
+    correction_id: int
+    dispute: DisputeOut
+
+
+class ApprovedOut(Model):
+    correction_id: int
+    applied: bool
+    approved_by: list[str]
+    waiting_for: list[str]
+    dispute: DisputeOut
+
+
+class EndpointOut(Model):
+    id: int
+    name: str
+    url: str
+    partner: str
+    plant: str
+    event_types: list[str]
+    enabled: bool
+    created_at: datetime
+
+
+class EndpointCreatedOut(EndpointOut):
+    secret: str  # shown once
+
+
+class EndpointsOut(Model):
+    plant: str
+    endpoints: list[EndpointOut]
+
+
+class DeliveryOut(Model):
+    id: int
+    endpoint_id: int
+    endpoint: str
+    partner: str
+    event_type: str
+    webhook_id: str
+    status: str
+    attempts: int
+    created_at: datetime
+    delivered_at: datetime | None
+    last_error: str | None
+
+
+class DeliveriesOut(Model):
+    plant: str
+    deliveries: list[DeliveryOut]
+
+
+def shaped(model: type[M], value: Any) -> M:
+    """The service's result as its response model (strict: a shape the model does not describe is an error)."""
+    return msgspec.convert(value, model)

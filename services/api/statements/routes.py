@@ -10,62 +10,33 @@ from fastapi import APIRouter, Request, Response
 from services.api import deps
 from services.api.buckets import parse_choice, parse_range, parse_time
 from services.api.responses import Table, render
+from services.api.schemas import columns, documented
 from services.api.statements import service, store
 from services.api.statements.numbers import settle
+from services.api.statements.schemas import (
+    KEYS_EXAMPLE,
+    REVISIONS_EXAMPLE,
+    STATEMENTS_EXAMPLE,
+    VERIFIED_EXAMPLE,
+    RevisionsOut,
+    SigningKeysOut,
+    StatementEntry,
+    StatementRow,
+    StatementsOut,
+    VerifiedOut,
+)
 from shared.auth import Principal
 from shared.db import connection
-from shared.errors import ApiError, error_responses
+from shared.errors import ApiError
 from shared.ledger.canonical import timestamp
 from shared.ledger.signing import VerificationError, unverified_payload, verify
 
 router = APIRouter(prefix="/v1", tags=["statements"])
 
-_T = "2026-11-25T10:00:00.000000Z"
-_ENTRY = {
-    "kind": "period",
-    "period_start": _T,
-    "period_end": "2026-11-25T10:15:00.000000Z",
-    "revision": 1,
-    "sequence": 42,
-    "issued_at": "2026-11-25T11:16:00.000000Z",
-    "kid": "e9ZlkP3qvZsU32MwPOekLhigrQpaMwcRL",
-    "hash": "sha256:9f2c…",
-    "previous": "sha256:51aa…",
-    "reason": None,
-    "jws": "eyJhbGciOiJFZERTQSIs…",
-    "payload": {"schema": "baseload.statement/1", "plant": "nish", "status": "compliant", "...": "..."},
-}
-
-
-def _documented(example: dict[str, Any], *errors: int, csv: bool = True) -> dict[int | str, dict[str, Any]]:
-    content: dict[str, Any] = {"application/json": {"example": example}}
-    if csv:
-        content["text/csv"] = {"schema": {"type": "string"}, "example": ",".join(COLUMNS) + "\r\n"}
-    return {200: {"description": "OK", "content": content}, **error_responses(401, 403, *errors)}
-
-
 KINDS = ("period", "day", "all")
 EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
 MAX_JWS_BYTES = 65536
-COLUMNS = [
-    "kind",
-    "period_start",
-    "period_end",
-    "revision",
-    "issued_at",
-    "status",
-    "committed_mw",
-    "delivered_mw",
-    "deviation_mw",
-    "deviation_mwh",
-    "energy_mwh",
-    "coverage",
-    "readings_digest",
-    "reason",
-    "previous",
-    "hash",
-    "jws",
-]
+COLUMNS = columns(StatementRow)
 
 
 def _bounded(value: datetime, name: str) -> datetime:
@@ -80,33 +51,34 @@ def _bounded(value: datetime, name: str) -> datetime:
     return value
 
 
-def _entry(s: store.Stored) -> dict[str, Any]:
+def _entry(s: store.Stored) -> StatementEntry:
     """The same bytes for every reader: nothing here depends on who asks."""
-    return {
-        "kind": s.kind,
-        "period_start": timestamp(s.period_start),
-        "period_end": timestamp(s.period_end),
-        "revision": s.revision,
-        "sequence": s.sequence,
-        "issued_at": timestamp(s.issued_at),
-        "kid": s.kid,
-        "hash": s.hash,
-        "previous": s.previous,
-        "reason": s.reason,
-        "jws": s.jws,
-        "payload": unverified_payload(s.jws),
-    }
+    return StatementEntry(
+        kind=s.kind,
+        period_start=timestamp(s.period_start),
+        period_end=timestamp(s.period_end),
+        revision=s.revision,
+        sequence=s.sequence,
+        issued_at=timestamp(s.issued_at),
+        kid=s.kid,
+        hash=s.hash,
+        previous=s.previous,
+        reason=s.reason,
+        jws=s.jws,
+        payload=unverified_payload(s.jws),
+    )
 
 
-def _row(entry: dict[str, Any]) -> dict[str, Any]:
-    payload = entry["payload"]
-    return {**{k: payload.get(k) for k in COLUMNS if k in payload}, **{k: entry[k] for k in COLUMNS if k in entry}}
+def _row(entry: StatementEntry) -> dict[str, Any]:
+    """The CSV row: the payload's fields, then the entry's over them."""
+    fields = {k: getattr(entry, k) for k in COLUMNS if k in entry.__struct_fields__}
+    return {**{k: entry.payload[k] for k in COLUMNS if k in entry.payload}, **fields}
 
 
 @router.get(
     "/plants/{plant}/statements",
     summary="Signed statements of a plant (latest revision, or as of a time)",
-    responses=_documented({"plant": "nish", "start": _T, "end": _T, "as_of": None, "statements": [_ENTRY]}, 400, 404),
+    responses=documented(StatementsOut, 400, 404, csv=COLUMNS, example=STATEMENTS_EXAMPLE),
 )
 async def list_statements(
     request: Request,
@@ -130,22 +102,20 @@ async def list_statements(
     async with connection(deps.get_pool(request)) as conn:
         got = await store.as_of(conn, found.id, lo, hi, at, kinds)
     entries = [_entry(s) for s in got]
-    body = {
-        "plant": found.key,
-        "start": timestamp(lo),
-        "end": timestamp(hi),
-        "as_of": timestamp(at) if at else None,
-        "statements": entries,
-    }
+    body = StatementsOut(
+        plant=found.key,
+        start=timestamp(lo),
+        end=timestamp(hi),
+        as_of=timestamp(at) if at else None,
+        statements=entries,
+    )
     return render(request, body, Table([_row(e) for e in entries], COLUMNS))
 
 
 @router.get(
     "/plants/{plant}/statements/{period_start}",
     summary="Every revision of one period's statement",
-    responses=_documented(
-        {"plant": "nish", "kind": "period", "period_start": _T, "revisions": [_ENTRY]}, 400, 404, 409
-    ),
+    responses=documented(RevisionsOut, 400, 404, 409, csv=COLUMNS, example=REVISIONS_EXAMPLE),
 )
 async def period_statements(
     request: Request, plant: str, period_start: str, kind: str | None = None, principal: Principal = deps.READ
@@ -161,7 +131,7 @@ async def period_statements(
         if not got:
             await _explain_missing(conn, found.key, chosen, start, settings)
     entries = [_entry(s) for s in got]
-    body = {"plant": found.key, "kind": chosen, "period_start": timestamp(start), "revisions": entries}
+    body = RevisionsOut(plant=found.key, kind=chosen, period_start=timestamp(start), revisions=entries)
     return render(request, body, Table([_row(e) for e in entries], COLUMNS))
 
 
@@ -202,35 +172,20 @@ async def _explain_missing(conn: Any, plant_key: str, kind: str, start: datetime
 @router.get(
     "/plants/{plant}/signing-keys",
     summary="The public keys that sign statements (JWKS)",
-    responses=_documented(
-        {
-            "keys": [
-                {
-                    "kty": "OKP",
-                    "crv": "Ed25519",
-                    "x": "2revdNa96CvnRt51Es_LbIgfdwCf…",
-                    "kid": "e9ZlkP3qvZsU32MwPOekLhigrQpaMwcRL",
-                    "alg": "EdDSA",
-                    "use": "sig",
-                }
-            ]
-        },
-        404,
-        csv=False,
-    ),
+    responses=documented(SigningKeysOut, 404, example=KEYS_EXAMPLE),
 )
 async def signing_keys(request: Request, plant: str, principal: Principal = deps.READ) -> Response:
     """Every key that ever signed, current and rotated-out alike (RFC 7517 JWK Set)."""
     await deps.plant_for(request, principal, plant)
     async with connection(deps.get_pool(request)) as conn:
         keys = await store.published_keys(conn)
-    return render(request, {"keys": keys}, None)
+    return render(request, SigningKeysOut(keys=keys), None)
 
 
 @router.post(
     "/plants/{plant}/statements/verify",
     summary="Check a statement's signature and whether it is current",
-    responses=error_responses(400, 401, 403, 404, 422),
+    responses=documented(VerifiedOut, 400, 404, 422, example=VERIFIED_EXAMPLE),
 )
 async def verify_statement(request: Request, plant: str, principal: Principal = deps.READ) -> Response:
     """Body: the compact JWS (text/plain). 422 `unknown_signing_key`, `bad_signature`, `malformed_statement`."""
@@ -254,6 +209,6 @@ async def verify_statement(request: Request, plant: str, principal: Principal = 
     current = newest is not None and newest.revision == payload["revision"]
     return render(
         request,
-        {"valid": True, "current": current, "latest_revision": newest.revision if newest else None, "payload": payload},
+        VerifiedOut(valid=True, current=current, latest_revision=newest.revision if newest else None, payload=payload),
         None,
     )

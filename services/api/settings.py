@@ -28,9 +28,6 @@ class Settings(SettlingServiceSettings):
         description="Energy and twa: sample-and-hold only "
         "(shared/settlement; trapezoid was dropped so that every number has one method).",
     )
-    compliance_min_coverage: float = Field(
-        default=0.5, ge=0, le=1, description="Periods with less good net-output coverage are not assessed."
-    )
     late_data_window_s: int = Field(
         default=3600, ge=0, description="Ranges ending earlier than now minus this get an ETag and are cacheable."
     )

@@ -20,7 +20,7 @@ from services.api.cache import BucketCache
 from services.api.catalog import Catalog
 from services.api.changes import ChangeListener, listener_worker
 from services.api.disputes import routes as disputes
-from services.api.schemas import install_components
+from services.api.openapi import install_components
 from services.api.settings import Settings
 from services.api.statements import lifecycle as statements
 from services.api.statements import routes as statement_routes

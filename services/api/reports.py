@@ -15,6 +15,7 @@ from services.api.buckets import Bucketing, QueryError
 from services.api.catalog import POWER_KINDS
 from services.api.energy import energy_series, fuel_periods, per_hour_factor, volume_per_period
 from services.api.frequency import band_times, excursion, frequency_method
+from services.api.openapi import documented, schema_ref
 from services.api.responses import Table, encode, render
 from services.api.schemas import (
     Bands,
@@ -31,8 +32,6 @@ from services.api.schemas import (
     StreamEvent,
     StreamValue,
     columns,
-    documented,
-    schema_ref,
 )
 from services.api.service import compliance_method, plant_settlement
 from services.api.settings import Settings

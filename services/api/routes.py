@@ -16,6 +16,7 @@ from services.api import deps, service, store
 from services.api.aggregates import aggregate_method, bucket_rows, output_names
 from services.api.buckets import Bucketing, QueryError
 from services.api.catalog import Catalog, Plant, Signal, visible_plants
+from services.api.openapi import documented
 from services.api.responses import Table, render
 from services.api.schemas import (
     BUCKET_COLUMNS,
@@ -36,7 +37,6 @@ from services.api.schemas import (
     SignalsOut,
     ValueRange,
     columns,
-    documented,
 )
 from shared.auth import Principal
 from shared.db import connection

@@ -11,7 +11,8 @@ from msgspec import UNSET, UnsetType
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.api.disputes.outbox import EVENT_TYPES
-from services.api.schemas import Model, documented
+from services.api.openapi import documented
+from services.api.schemas import Model
 
 M = TypeVar("M", bound=Model)
 

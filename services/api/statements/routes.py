@@ -9,8 +9,9 @@ from fastapi import APIRouter, Request, Response
 
 from services.api import deps
 from services.api.buckets import parse_choice, parse_range, parse_time
+from services.api.openapi import documented
 from services.api.responses import Table, render
-from services.api.schemas import columns, documented
+from services.api.schemas import columns
 from services.api.statements import service, store
 from services.api.statements.numbers import settle
 from services.api.statements.schemas import (

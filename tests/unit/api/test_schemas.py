@@ -8,7 +8,7 @@ import jsonschema_rs
 import msgspec
 import pytest
 
-from services.api import schemas
+from services.api import openapi, schemas
 from services.api.app import create_app
 from services.api.settings import Settings
 
@@ -18,11 +18,11 @@ def spec() -> dict[str, Any]:
     return create_app(Settings()).openapi()
 
 
-@pytest.mark.parametrize("model", list(schemas.EXAMPLES), ids=lambda m: m.__name__)
+@pytest.mark.parametrize("model", list(openapi.EXAMPLES), ids=lambda m: m.__name__)
 def test_each_example_is_an_instance_of_its_model_and_validates_against_the_document(
     spec: dict[str, Any], model: type[schemas.Model]
 ) -> None:
-    example = schemas.EXAMPLES[model]
+    example = openapi.EXAMPLES[model]
     assert type(example) is model
     as_json = msgspec.json.decode(msgspec.json.encode(example))
     assert msgspec.convert(as_json, model) == example  # strict decoding: the example round-trips
@@ -31,7 +31,7 @@ def test_each_example_is_an_instance_of_its_model_and_validates_against_the_docu
 
 
 def test_every_v1_read_documents_a_model_with_its_example(spec: dict[str, Any]) -> None:
-    named = {m.__name__ for m in schemas.EXAMPLES}
+    named = {m.__name__ for m in openapi.EXAMPLES}
     checked = 0
     for path, ops in spec["paths"].items():
         get = ops.get("get")
@@ -49,7 +49,7 @@ def test_every_v1_read_documents_a_model_with_its_example(spec: dict[str, Any]) 
 
 
 def test_unasked_aggregate_functions_are_absent_not_null() -> None:
-    bucket = schemas.Bucket(start=schemas.T0, end=schemas.T1, avg=None, count=0, coverage=0.0)
+    bucket = schemas.Bucket(start=openapi.T0, end=openapi.T1, avg=None, count=0, coverage=0.0)
     assert msgspec.json.decode(msgspec.json.encode(bucket)) == {
         "start": "2026-11-25T10:00:00Z",
         "end": "2026-11-25T10:15:00Z",

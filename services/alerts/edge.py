@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import asyncpg
 from fastapi import Depends, Path, Query, Request
+from pydantic import BaseModel
 
 from shared.db import connection
 from shared.errors import ApiError, error_responses
 
+M = TypeVar("M", bound=BaseModel)
 INT4_MAX, INT8_MAX = 2**31 - 1, 2**63 - 1
 KEY_PATTERN = r"^[A-Za-z0-9_.:-]+$"
 
@@ -37,8 +39,16 @@ async def request_connection(request: Request) -> AsyncIterator[asyncpg.Connecti
 Db = Annotated[asyncpg.Connection, Depends(request_connection)]
 
 
-def rows(records: list[Any]) -> list[dict[str, Any]]:
-    return [dict(r) for r in records]
+Row = asyncpg.Record | Mapping[str, Any]
+
+
+def out(model: type[M], record: Row, **extra: Any) -> M:
+    """A database row (plus `extra` fields) as the endpoint's response model: only the fields the model names."""
+    return model.model_validate({**dict(record), **extra})
+
+
+def outs(model: type[M], records: Iterable[Row]) -> list[M]:
+    return [out(model, r) for r in records]
 
 
 def not_found(what: str, ident: object) -> ApiError:

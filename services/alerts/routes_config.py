@@ -10,8 +10,18 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from services.alerts import config_store as cs
 from services.alerts import schemas, store
-from services.alerts.edge import COMMON_RESPONSES, Db, Id, PlantFilter, PlantPath, not_found, rows, unique_name
+from services.alerts.edge import COMMON_RESPONSES, Db, Id, PlantFilter, PlantPath, not_found, out, outs, unique_name
 from services.alerts.egress import EgressRefused, Unresolvable, target_of
+from services.alerts.schemas import (
+    CommitmentOut,
+    EndpointCreated,
+    EndpointOut,
+    ExclusionOut,
+    RuleOut,
+    ScheduleEntryOut,
+    ScheduleStored,
+    SilenceOut,
+)
 from services.alerts.signing import new_secret
 from shared.auth import Principal, require_roles
 from shared.contracts import Role
@@ -38,7 +48,7 @@ async def _checked(conn: Any, rule: schemas.RuleCommon) -> None:
 
 
 @router.post("/rules", status_code=201, tags=["rules"], responses=error_responses(400, 409))
-async def create_rule(rule: schemas.RuleIn, request: Request, conn: Db, _: Manager) -> dict[str, Any]:
+async def create_rule(rule: schemas.RuleIn, request: Request, conn: Db, _: Manager) -> RuleOut:
     """Create an alert rule; unknown plants, signals or gateways are rejected naming the field."""
     async with unique_name("rule", rule.name), conn.transaction():
         await _checked(conn, rule)
@@ -46,26 +56,26 @@ async def create_rule(rule: schemas.RuleIn, request: Request, conn: Db, _: Manag
         if row is None:
             raise ApiError(409, "rule_exists", f"A rule named {rule.name!r} exists.", {"field": "name"})
         await store.notify(conn, request.app.state.settings.rules_channel)
-    return dict(row)
+    return out(RuleOut, row)
 
 
 @router.get("/rules", tags=["rules"])
-async def list_rules(request: Request, conn: Db, _: Manager) -> list[dict[str, Any]]:
+async def list_rules(request: Request, conn: Db, _: Manager) -> list[RuleOut]:
     """Every rule."""
-    return rows(await cs.list_rules(conn))
+    return outs(RuleOut, await cs.list_rules(conn))
 
 
 @router.get("/rules/{rule_id}", tags=["rules"], responses=error_responses(404))
-async def get_rule(rule_id: Id, request: Request, conn: Db, _: Manager) -> dict[str, Any]:
+async def get_rule(rule_id: Id, request: Request, conn: Db, _: Manager) -> RuleOut:
     """One rule."""
     row = await cs.get_rule(conn, rule_id)
     if row is None:
         raise not_found("rule", rule_id)
-    return dict(row)
+    return out(RuleOut, row)
 
 
 @router.put("/rules/{rule_id}", tags=["rules"], responses=error_responses(400, 404, 409))
-async def replace_rule(rule_id: Id, rule: schemas.RuleIn, request: Request, conn: Db, _: Manager) -> dict[str, Any]:
+async def replace_rule(rule_id: Id, rule: schemas.RuleIn, request: Request, conn: Db, _: Manager) -> RuleOut:
     """Replace a rule's definition (its alerts keep their history)."""
     async with unique_name("rule", rule.name), conn.transaction():
         await _checked(conn, rule)
@@ -73,10 +83,12 @@ async def replace_rule(rule_id: Id, rule: schemas.RuleIn, request: Request, conn
         if row is None:
             raise not_found("rule", rule_id)
         await store.notify(conn, request.app.state.settings.rules_channel)
-    return dict(row)
+    return out(RuleOut, row)
 
 
-@router.delete("/rules/{rule_id}", status_code=204, tags=["rules"], responses=error_responses(404))
+@router.delete(
+    "/rules/{rule_id}", status_code=204, response_class=Response, tags=["rules"], responses=error_responses(404)
+)
 async def delete_rule(rule_id: Id, request: Request, conn: Db, _: Manager) -> Response:
     """Delete a rule with its alerts and their history."""
     async with conn.transaction():
@@ -97,19 +109,25 @@ async def _plant(conn: asyncpg.Connection, key: str, field: str = "plant") -> in
 
 
 @router.post("/commitments", status_code=201, tags=["commitments"], responses=error_responses(400))
-async def put_commitment(c: schemas.CommitmentIn, request: Request, conn: Db, _: Manager) -> dict[str, Any]:
+async def put_commitment(c: schemas.CommitmentIn, request: Request, conn: Db, _: Manager) -> CommitmentOut:
     """Create (or replace, by plant and valid_from) a flat baseload commitment."""
     pid = await _plant(conn, c.plant)
-    return dict(await cs.upsert_commitment(conn, pid, c))
+    return out(CommitmentOut, await cs.upsert_commitment(conn, pid, c))
 
 
 @router.get("/commitments", tags=["commitments"])
-async def list_commitments(request: Request, conn: Db, _: Manager, plant: PlantFilter = None) -> list[dict[str, Any]]:
+async def list_commitments(request: Request, conn: Db, _: Manager, plant: PlantFilter = None) -> list[CommitmentOut]:
     """Commitments, optionally of one plant."""
-    return rows(await cs.list_commitments(conn, plant))
+    return outs(CommitmentOut, await cs.list_commitments(conn, plant))
 
 
-@router.delete("/commitments/{commitment_id}", status_code=204, tags=["commitments"], responses=error_responses(404))
+@router.delete(
+    "/commitments/{commitment_id}",
+    status_code=204,
+    response_class=Response,
+    tags=["commitments"],
+    responses=error_responses(404),
+)
 async def delete_commitment(commitment_id: Id, request: Request, conn: Db, _: Manager) -> Response:
     """Delete a commitment."""
     if not await cs.delete_commitment(conn, commitment_id):
@@ -120,7 +138,7 @@ async def delete_commitment(commitment_id: Id, request: Request, conn: Db, _: Ma
 @router.put("/plants/{plant}/schedule", tags=["commitments"], responses=error_responses(400, 404))
 async def put_schedule(
     plant: PlantPath, body: schemas.ScheduleIn, request: Request, conn: Db, _: Manager
-) -> dict[str, int]:
+) -> ScheduleStored:
     """Per-period overrides of the flat commitment; each period_start must start a settlement period."""
     pid = await _plant(conn, plant, "path")
     async with conn.transaction():
@@ -136,7 +154,7 @@ async def put_schedule(
                     f"Not the start of a {period_s} s settlement period (UTC).",
                     {"field": field},
                 )
-        return {"stored": await cs.put_schedule(conn, pid, body.entries)}
+        return ScheduleStored(stored=await cs.put_schedule(conn, pid, body.entries))
 
 
 @router.get("/plants/{plant}/schedule", tags=["commitments"], responses=error_responses(404))
@@ -147,33 +165,37 @@ async def get_schedule(
     _: Manager,
     start: Annotated[schemas.Timestamp | None, Query()] = None,
     end: Annotated[schemas.Timestamp | None, Query()] = None,
-) -> list[dict[str, Any]]:
+) -> list[ScheduleEntryOut]:
     """Schedule overrides in [start, end) (default: today and tomorrow, UTC; at most 366 days)."""
     start = start or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     end = end or start + timedelta(days=2)
     if not start < end <= start + MAX_SCHEDULE_RANGE:
         raise ApiError(422, "invalid_range", "end must be after start, at most 366 days later.", {"field": "end"})
     pid = await _plant(conn, plant, "path")
-    return rows(await cs.get_schedule(conn, pid, start, end))
+    return outs(ScheduleEntryOut, await cs.get_schedule(conn, pid, start, end))
 
 
 @router.post("/plants/{plant}/exclusions", status_code=201, tags=["commitments"], responses=error_responses(400, 404))
 async def add_exclusion(
     plant: PlantPath, body: schemas.ExclusionIn, request: Request, conn: Db, _: Manager
-) -> dict[str, Any]:
+) -> ExclusionOut:
     """A window (planned outage, grid-operator instruction) in which the commitment does not apply."""
     pid = await _plant(conn, plant, "path")
-    return dict(await cs.add_exclusion(conn, pid, body))
+    return out(ExclusionOut, await cs.add_exclusion(conn, pid, body))
 
 
 @router.get("/plants/{plant}/exclusions", tags=["commitments"], responses=error_responses(404))
-async def list_exclusions(plant: PlantPath, request: Request, conn: Db, _: Manager) -> list[dict[str, Any]]:
+async def list_exclusions(plant: PlantPath, request: Request, conn: Db, _: Manager) -> list[ExclusionOut]:
     """Exclusion windows of a plant."""
-    return rows(await cs.list_exclusions(conn, await _plant(conn, plant, "path")))
+    return outs(ExclusionOut, await cs.list_exclusions(conn, await _plant(conn, plant, "path")))
 
 
 @router.delete(
-    "/plants/{plant}/exclusions/{exclusion_id}", status_code=204, tags=["commitments"], responses=error_responses(404)
+    "/plants/{plant}/exclusions/{exclusion_id}",
+    status_code=204,
+    response_class=Response,
+    tags=["commitments"],
+    responses=error_responses(404),
 )
 async def delete_exclusion(plant: PlantPath, exclusion_id: Id, request: Request, conn: Db, _: Manager) -> Response:
     """Remove an exclusion window."""
@@ -197,7 +219,7 @@ async def _allowed_target(request: Request, url: str) -> None:
 
 
 @router.post("/webhook-endpoints", status_code=201, tags=["webhooks"], responses=error_responses(400, 409))
-async def create_endpoint(body: schemas.EndpointIn, request: Request, conn: Db, _: Manager) -> dict[str, Any]:
+async def create_endpoint(body: schemas.EndpointIn, request: Request, conn: Db, _: Manager) -> EndpointCreated:
     """Register a receiver. The signing secret (whsec_…) is in this response only."""
     await _allowed_target(request, body.url)
     secret = new_secret()
@@ -205,38 +227,44 @@ async def create_endpoint(body: schemas.EndpointIn, request: Request, conn: Db, 
         row = await cs.create_endpoint(conn, body, secret)
     if row is None:
         raise ApiError(409, "endpoint_exists", f"An endpoint named {body.name!r} exists.", {"field": "name"})
-    return {**dict(row), "secret": secret}
+    return out(EndpointCreated, row, secret=secret)
 
 
 @router.get("/webhook-endpoints", tags=["webhooks"])
-async def list_endpoints(request: Request, conn: Db, _: Manager) -> list[dict[str, Any]]:
+async def list_endpoints(request: Request, conn: Db, _: Manager) -> list[EndpointOut]:
     """Endpoints (never their secrets)."""
-    return rows(await cs.list_endpoints(conn))
+    return outs(EndpointOut, await cs.list_endpoints(conn))
 
 
 @router.get("/webhook-endpoints/{endpoint_id}", tags=["webhooks"], responses=error_responses(404))
-async def get_endpoint(endpoint_id: Id, request: Request, conn: Db, _: Manager) -> dict[str, Any]:
+async def get_endpoint(endpoint_id: Id, request: Request, conn: Db, _: Manager) -> EndpointOut:
     """One endpoint (without its secret)."""
     row = await cs.get_endpoint(conn, endpoint_id)
     if row is None:
         raise not_found("endpoint", endpoint_id)
-    return dict(row)
+    return out(EndpointOut, row)
 
 
 @router.put("/webhook-endpoints/{endpoint_id}", tags=["webhooks"], responses=error_responses(400, 404, 409))
 async def replace_endpoint(
     endpoint_id: Id, body: schemas.EndpointIn, request: Request, conn: Db, _: Manager
-) -> dict[str, Any]:
+) -> EndpointOut:
     """Change an endpoint's URL, format or filters; its secret stays."""
     await _allowed_target(request, body.url)
     async with unique_name("endpoint", body.name):
         row = await cs.update_endpoint(conn, endpoint_id, body)
     if row is None:
         raise not_found("endpoint", endpoint_id)
-    return dict(row)
+    return out(EndpointOut, row)
 
 
-@router.delete("/webhook-endpoints/{endpoint_id}", status_code=204, tags=["webhooks"], responses=error_responses(404))
+@router.delete(
+    "/webhook-endpoints/{endpoint_id}",
+    status_code=204,
+    response_class=Response,
+    tags=["webhooks"],
+    responses=error_responses(404),
+)
 async def delete_endpoint(endpoint_id: Id, request: Request, conn: Db, _: Manager) -> Response:
     """Delete an endpoint and its delivery log."""
     if not await cs.delete_endpoint(conn, endpoint_id):
@@ -248,26 +276,26 @@ async def delete_endpoint(endpoint_id: Id, request: Request, conn: Db, _: Manage
 
 
 @router.post("/silences", status_code=201, tags=["silences"], responses=error_responses(400))
-async def create_silence(body: schemas.SilenceIn, request: Request, conn: Db, who: Manager) -> dict[str, Any]:
+async def create_silence(body: schemas.SilenceIn, request: Request, conn: Db, who: Manager) -> SilenceOut:
     """Mute notifications of alerts whose labels match every matcher, from starts_at (default now) to ends_at."""
     starts_at = body.starts_at or datetime.now(UTC)
     if body.ends_at <= starts_at:
         raise ApiError(422, "invalid_request", "ends_at must be after starts_at.", {"field": "ends_at"})
-    return dict(await cs.create_silence(conn, body, starts_at, body.created_by or who.name))
+    return out(SilenceOut, await cs.create_silence(conn, body, starts_at, body.created_by or who.name))
 
 
 @router.get("/silences", tags=["silences"])
 async def list_silences(
     request: Request, conn: Db, _: Manager, include_expired: Annotated[bool, Query()] = False
-) -> list[dict[str, Any]]:
+) -> list[SilenceOut]:
     """Active and future silences (and expired ones on request)."""
-    return rows(await cs.list_silences(conn, include_expired))
+    return outs(SilenceOut, await cs.list_silences(conn, include_expired))
 
 
 @router.delete("/silences/{silence_id}", tags=["silences"], responses=error_responses(404))
-async def expire_silence(silence_id: Id, request: Request, conn: Db, _: Manager) -> dict[str, Any]:
+async def expire_silence(silence_id: Id, request: Request, conn: Db, _: Manager) -> SilenceOut:
     """Expire a silence now (it stays listed as expired)."""
     row = await cs.expire_silence(conn, silence_id)
     if row is None:
         raise not_found("silence", silence_id)
-    return dict(row)
+    return out(SilenceOut, row)

@@ -96,21 +96,6 @@ RuleIn = Annotated[
 ]
 
 
-class RuleOut(BaseModel):
-    id: int
-    name: str
-    kind: str
-    severity: str
-    labels: dict[str, str]
-    params: dict[str, Any]
-    for_s: float
-    keep_firing_for_s: float
-    repeat_interval_s: float
-    enabled: bool
-    created_at: datetime
-    updated_at: datetime
-
-
 class CommitmentIn(Strict):
     plant: Key
     valid_from: Timestamp
@@ -131,18 +116,6 @@ class CommitmentIn(Strict):
         if period < 60 or period != int(period) or 86400 % int(period):
             raise ValueError("settlement_period must be whole seconds, at least 1m, dividing a day (e.g. 15m, 1h)")
         return self
-
-
-class CommitmentOut(BaseModel):
-    id: int
-    plant: str
-    valid_from: datetime
-    valid_to: datetime | None
-    committed_mw: float
-    tolerance_mw: float | None
-    tolerance_pct: float | None
-    settlement_period_s: int
-    note: str
 
 
 class ScheduleEntry(Strict):
@@ -215,3 +188,146 @@ class EndpointIn(Strict):
         if self.format == "pagerduty" and not self.options.get("routing_key"):
             raise ValueError("the pagerduty format needs options.routing_key")
         return self
+
+
+# --- responses ----------------------------------------------------------------------------------------------------
+# The JSON body and the OpenAPI schema of every alerts endpoint: the API is these models, not the table columns
+# (a column added to a table does not appear in a response until a model names it).
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class RuleOut(Out):
+    id: int
+    name: str
+    kind: str
+    severity: str
+    labels: dict[str, str]
+    params: dict[str, Any] = Field(description="As stored: durations in seconds under `<name>_s`.")
+    for_s: float
+    keep_firing_for_s: float
+    repeat_interval_s: float
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime
+    last_error: str | None = Field(description="Why the rule last failed to load or evaluate (it is skipped).")
+    last_error_at: datetime | None
+
+
+class CommitmentOut(Out):
+    id: int
+    plant: str
+    valid_from: datetime
+    valid_to: datetime | None
+    committed_mw: float
+    tolerance_mw: float | None
+    tolerance_pct: float | None
+    settlement_period_s: int
+    note: str
+
+
+class ScheduleStored(Out):
+    stored: int = Field(description="Entries written (created or replaced).")
+
+
+class ScheduleEntryOut(Out):
+    period_start: datetime
+    committed_mw: float
+
+
+class ExclusionOut(Out):
+    id: int
+    starts_at: datetime
+    ends_at: datetime
+    reason: str
+
+
+class EndpointOut(Out):
+    id: int
+    name: str
+    url: str
+    format: str
+    severities: list[str]
+    labels: dict[str, str]
+    options: dict[str, Any]
+    enabled: bool
+    created_at: datetime
+
+
+class EndpointCreated(EndpointOut):
+    secret: str = Field(description="The signing secret (whsec_…), shown in this response only.")
+
+
+class SilenceOut(Out):
+    id: int
+    matchers: list[dict[str, str]]
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str
+    comment: str
+    created_at: datetime
+
+
+class AlertOut(Out):
+    id: int
+    rule_id: int
+    rule: str
+    kind: str
+    severity: str
+    fingerprint: str
+    labels: dict[str, str]
+    state: str
+    pending_since: datetime | None
+    firing_since: datetime | None
+    resolved_at: datetime | None
+    last_notified_at: datetime | None
+    incident: int
+    acked_by: str | None
+    acked_at: datetime | None
+    ack_comment: str | None
+    value: float | None
+    evidence: dict[str, Any]
+    evaluated_at: datetime | None
+
+
+class TransitionOut(Out):
+    at: datetime
+    from_state: str
+    to_state: str
+    evidence: dict[str, Any]
+
+
+class AlertDetail(AlertOut):
+    transitions: list[TransitionOut]
+
+
+class _Delivery(Out):
+    id: int
+    endpoint_id: int
+    endpoint: str
+    alert_id: int | None
+    event_type: str
+    webhook_id: str
+    status: str
+    next_attempt_at: datetime | None
+    created_at: datetime
+    delivered_at: datetime | None
+    last_error: str | None
+
+
+class AttemptOut(Out):
+    attempt: int
+    at: datetime
+    status_code: int | None
+    latency_ms: float
+    error: str | None
+
+
+class DeliveryOut(_Delivery):
+    attempts: int = Field(description="Attempts made so far.")
+
+
+class DeliveryDetail(_Delivery):
+    attempts: list[AttemptOut] = Field(description="Every attempt made so far, oldest first.")

@@ -20,6 +20,7 @@ from services.alerts.settings import Settings
 from shared.db import create_pool, resolve_database_url
 from shared.errors import install_error_handlers
 from shared.http import add_operational_routes
+from shared.worker import worker_metrics
 
 
 def create_app(settings: Settings | None = None, *, resolver: Resolver = system_resolver) -> FastAPI:
@@ -38,7 +39,9 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver = system_
         app.state.pool, app.state.settings = pool, settings
         app.state.egress, app.state.resolver = EgressPolicy(settings.webhook_allow_cidrs), resolver
         app.state.evaluator = Evaluator(pool, settings, url, metrics=metrics)
-        app.state.dispatcher = Dispatcher(pool, settings, url, client, resolver=resolver)
+        app.state.dispatcher = Dispatcher(
+            pool, settings, url, client, resolver=resolver, metrics=worker_metrics(metrics.registry)
+        )
         tasks = [
             asyncio.create_task(
                 run_upkeep(

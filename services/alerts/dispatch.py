@@ -17,7 +17,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -29,6 +29,7 @@ from services.alerts.egress import EgressPolicy, EgressRefused, Resolver, system
 from services.alerts.settings import Settings
 from services.alerts.signing import signed_headers
 from shared.db import DATABASE_ERRORS, asyncpg_dsn, transaction
+from shared.worker import Backoff, Worker, WorkerMetrics
 
 log = logging.getLogger("baseload.alerts.dispatch")
 USER_AGENT = "baseload-alerts/0.1"
@@ -123,50 +124,54 @@ class Dispatcher:
         client: httpx.AsyncClient,
         *,
         resolver: Resolver = system_resolver,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         self.pool, self.settings, self.database_url, self.client = pool, settings, database_url, client
         self.policy, self.resolver = EgressPolicy(settings.webhook_allow_cidrs), resolver
         self._wake = asyncio.Event()
         self.sent = 0
+        self.metrics = metrics
 
     async def run(self) -> None:
-        """Workers plus a LISTEN connection that wakes them when an evaluator commits outbox rows."""
-        workers = [asyncio.create_task(self._worker()) for _ in range(self.settings.dispatch_concurrency)]
+        """Workers plus a LISTEN connection that wakes them when an evaluator commits outbox rows; each is a
+        shared.worker loop (failures logged, counted in /metrics and retried with backoff)."""
+        workers = [
+            asyncio.create_task(self._worker(f"alerts.dispatch.{i}", self.deliver_or_wait).run())
+            for i in range(self.settings.dispatch_concurrency)
+        ]
         try:
-            await self._listen()
+            await self._worker("alerts.dispatch.listen", self.listen).run()
         finally:
             for task in workers:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
 
-    async def _listen(self) -> None:
-        while True:
-            try:
-                conn = await asyncpg.connect(asyncpg_dsn(self.database_url))
-                try:
-                    await conn.add_listener(self.settings.outbox_channel, lambda *_: self._wake.set())
-                    lost = asyncio.Event()
-                    conn.add_termination_listener(lambda _, lost=lost: lost.set())
-                    self._wake.set()
-                    await lost.wait()
-                finally:
-                    await conn.close()
-            except DATABASE_ERRORS as exc:
-                log.warning("dispatcher: LISTEN connection lost (%r); retrying", exc)
-                await asyncio.sleep(1.0)
+    def _worker(self, name: str, step: Callable[[], Awaitable[object]]) -> Worker:
+        return Worker(
+            name, step, every_s=0.0, backoff=Backoff(base_s=1.0, max_s=10.0), metrics=self.metrics, logger=log
+        )
 
-    async def _worker(self) -> None:
-        while True:
-            try:
-                if await self.deliver_one():
-                    continue
-            except DATABASE_ERRORS as exc:
-                log.warning("dispatcher: database error (%r)", exc)
-            except Exception:
-                log.exception("dispatcher: unexpected error; the delivery stays queued")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.dispatch_poll_s)
-            self._wake.clear()
+    async def listen(self) -> None:
+        """Hold a LISTEN connection until it is lost (the next step reconnects); wake the workers on connect."""
+        conn = await asyncpg.connect(asyncpg_dsn(self.database_url))
+        try:
+            await conn.add_listener(self.settings.outbox_channel, lambda *_: self._wake.set())
+            lost = asyncio.Event()
+            conn.add_termination_listener(lambda _, lost=lost: lost.set())
+            self._wake.set()
+            await lost.wait()
+        finally:
+            with contextlib.suppress(*DATABASE_ERRORS):
+                await conn.close()
+        log.warning("dispatcher: LISTEN connection lost; reconnecting")
+
+    async def deliver_or_wait(self) -> None:
+        """Deliver the next due notification; with none due, wait for a wake-up or the poll interval."""
+        if await self.deliver_one():
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), self.settings.dispatch_poll_s)
+        self._wake.clear()
 
     async def deliver_one(self) -> bool:
         """Lease the next due delivery, send it with no connection held, record the outcome; True if one was tried."""

@@ -42,6 +42,7 @@ from services.alerts.settings import Settings
 from services.alerts.signing import new_message_id
 from shared.contracts import ContractError, decode_readings_changed
 from shared.db import DATABASE_ERRORS, UNAVAILABLE_ERRORS, asyncpg_dsn, transaction
+from shared.worker import Backoff, Worker, worker_metrics
 
 log = logging.getLogger("baseload.alerts.evaluator")
 
@@ -88,50 +89,67 @@ class Evaluator:
         self._touched: set[int] = set()
         self._rules_dirty = True
         self._wake = asyncio.Event()
+        self._conn: asyncpg.Connection | None = None  # the LISTEN connection
+        self._last_sweep = self._last_tick = self._last_refresh = 0.0
+        # A bug in one cycle must not stop alerting for good: every failure is logged and retried, soon.
+        self.worker = Worker(
+            "alerts.evaluator",
+            self.step,
+            every_s=0.0,  # the step waits for its own wake-up
+            backoff=Backoff(base_s=1.0, max_s=5.0),
+            metrics=worker_metrics(metrics.registry) if metrics is not None else None,
+            logger=log,
+        )
 
     # --- the loop -----------------------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Listen and evaluate until cancelled; reconnects while the database is away."""
-        while True:
-            try:
-                await self._listen_and_loop()
-            except asyncio.CancelledError:
-                raise
-            except DATABASE_ERRORS as exc:
-                log.warning("evaluator: database unavailable (%r); retrying", exc)
-                await asyncio.sleep(1.0)
-            except Exception:
-                # A bug in one cycle must not stop alerting for good: log it loudly and start over.
-                log.exception("evaluator: unexpected error; restarting the loop")
-                await asyncio.sleep(1.0)
-
-    async def _listen_and_loop(self) -> None:
-        conn = await asyncpg.connect(asyncpg_dsn(self.database_url))
+        """Listen and evaluate until cancelled; reconnects while the database is away (shared.worker: logged,
+        counted in /metrics as baseload_worker_failures{worker="alerts.evaluator"}, retried with backoff)."""
         try:
+            await self.worker.run()
+        finally:
+            await self._disconnect()
+
+    async def step(self) -> None:
+        """One wake-up: (re)connect the LISTEN connection if needed, wait for a notification or the next tick,
+        evaluate. Any error drops the connection (the next step reconnects and sweeps every rule)."""
+        try:
+            await self._wait_and_evaluate()
+        except BaseException:
+            await self._disconnect()
+            raise
+
+    async def _wait_and_evaluate(self) -> None:
+        if self._conn is None:
+            conn = await asyncpg.connect(asyncpg_dsn(self.database_url))
+            self._conn = conn
             await conn.add_listener(self.settings.readings_channel, self._on_readings)
             await conn.add_listener(self.settings.rules_channel, self._on_rules)
             self._rules_dirty = True
-            last_sweep = last_tick = last_refresh = 0.0
-            while True:
-                timeout = max(0.0, last_tick + self.settings.tick_s - time.monotonic())
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
-                self._wake.clear()
-                if conn.is_closed():
-                    raise asyncpg.ConnectionDoesNotExistError("the LISTEN connection was lost")
-                mono = time.monotonic()
-                if self._rules_dirty or mono - last_refresh >= self.settings.rules_refresh_s:
-                    await self.refresh_rules()
-                    last_refresh = mono
-                full = mono - last_sweep >= self.settings.full_sweep_s
-                timer = mono - last_tick >= self.settings.tick_s
-                touched, self._touched = self._touched, set()
-                await self.cycle(touched, timer=timer, full=full)
-                last_sweep = mono if full else last_sweep
-                last_tick = mono if timer else last_tick
-        finally:
-            await conn.close()
+            self._last_sweep = self._last_tick = self._last_refresh = 0.0  # a fresh connection sweeps everything
+        timeout = max(0.0, self._last_tick + self.settings.tick_s - time.monotonic())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        self._wake.clear()
+        if self._conn.is_closed():
+            raise asyncpg.ConnectionDoesNotExistError("the LISTEN connection was lost")
+        mono = time.monotonic()
+        if self._rules_dirty or mono - self._last_refresh >= self.settings.rules_refresh_s:
+            await self.refresh_rules()
+            self._last_refresh = mono
+        full = mono - self._last_sweep >= self.settings.full_sweep_s
+        timer = mono - self._last_tick >= self.settings.tick_s
+        touched, self._touched = self._touched, set()
+        await self.cycle(touched, timer=timer, full=full)
+        self._last_sweep = mono if full else self._last_sweep
+        self._last_tick = mono if timer else self._last_tick
+
+    async def _disconnect(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(*DATABASE_ERRORS):
+                await conn.close()
 
     def _on_readings(self, _conn: Any, _pid: int, _channel: str, payload: object) -> None:
         try:

@@ -13,7 +13,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from services.alerts import store
 from shared.contracts import AlertState
-from shared.db import DATABASE_ERRORS, connection
+from shared.db import connection
+from shared.worker import Backoff, Worker, worker_metrics
 
 log = logging.getLogger("baseload.alerts.metrics")
 
@@ -69,16 +70,24 @@ class AlertsMetrics:
 async def run_upkeep(
     pool: asyncpg.Pool, metrics: AlertsMetrics, *, every_s: float, retention: timedelta, prune_every_s: float = 3600.0
 ) -> None:
-    """Refresh the gauges every `every_s`; prune delivered notifications older than `retention` hourly."""
-    pruned_at = float("-inf")
+    """Refresh the gauges every `every_s`; prune delivered notifications older than `retention` hourly. A failed
+    round (the database away) is logged, counted and retried by shared.worker, never ends the loop."""
     loop = asyncio.get_running_loop()
-    while True:
-        try:
-            async with connection(pool) as conn:
-                metrics.show(*await store.status_counts(conn))
-                if loop.time() - pruned_at >= prune_every_s:
-                    metrics.forgotten.inc(await store.forget_delivered(conn, datetime.now(UTC) - retention))
-                    pruned_at = loop.time()
-        except DATABASE_ERRORS as exc:
-            log.warning("alerts upkeep failed, will retry: %r", exc)
-        await asyncio.sleep(every_s)
+    pruned_at = float("-inf")
+
+    async def step() -> None:
+        nonlocal pruned_at
+        async with connection(pool) as conn:
+            metrics.show(*await store.status_counts(conn))
+            if loop.time() - pruned_at >= prune_every_s:
+                metrics.forgotten.inc(await store.forget_delivered(conn, datetime.now(UTC) - retention))
+                pruned_at = loop.time()
+
+    await Worker(
+        "alerts.upkeep",
+        step,
+        every_s=every_s,
+        backoff=Backoff(base_s=every_s, max_s=max(every_s, 60.0)),
+        metrics=worker_metrics(metrics.registry),
+        logger=log,
+    ).run()

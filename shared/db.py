@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Literal, cast
 
@@ -50,8 +50,12 @@ async def create_pool(
     min_size: int = 0,
     timeout: float = 5.0,
     init: Callable[[asyncpg.Connection], Coroutine[Any, Any, None]] | None = None,
+    server_settings: Mapping[str, str] | None = None,
 ) -> asyncpg.Pool:
-    """A lazily connecting pool (min_size 0), so a service starts and recovers while the database is down."""
+    """A lazily connecting pool (min_size 0), so a service starts and recovers while the database is down.
+
+    Session settings go in `server_settings`, never a `SET` in `init`: the pool runs RESET ALL whenever a connection
+    is released, which undoes a SET but returns to the values sent when connecting."""
     return await asyncpg.create_pool(
         asyncpg_dsn(url),
         min_size=min_size,
@@ -59,7 +63,7 @@ async def create_pool(
         timeout=timeout,
         command_timeout=60,
         init=init,
-        server_settings={"timezone": "UTC", "application_name": "baseload"},
+        server_settings={"timezone": "UTC", "application_name": "baseload", **(server_settings or {})},
     )
 
 

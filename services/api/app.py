@@ -32,6 +32,10 @@ from shared.worker import worker_metrics
 
 WORK_MEM_MB = 64
 LISTENER_CHECK_S = 5.0  # how often the change listener's connection is checked (a half-open one goes unnoticed)
+# Our queries are short: JIT compilation would cost more than it saves (tens of ms per query). Minute rows of a
+# 30-day or 200-signal request are sorted and windowed in memory rather than spilled to disk. Sent when connecting
+# (a SET would be undone by the pool's RESET ALL on release).
+SESSION = {"jit": "off", "work_mem": f"{WORK_MEM_MB}MB"}
 
 
 class CatalogCache:
@@ -100,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = await asyncio.to_thread(resolve_database_url, settings)
         app.state.pool = await create_pool(
-            url, max_size=settings.db_pool_size, timeout=settings.db_connect_timeout_s, init=_prepare_connection
+            url, max_size=settings.db_pool_size, timeout=settings.db_connect_timeout_s, server_settings=SESSION
         )
         cache: BucketCache = app.state.cache
         changes = ChangeListener(url, settings.notify_channel, cache.on_notification, cache_switch(cache))
@@ -163,9 +167,3 @@ def cache_switch(cache: BucketCache) -> Callable[[bool], None]:
         cache.enabled = listening
 
     return switch
-
-
-async def _prepare_connection(conn: asyncpg.Connection) -> None:
-    # Our queries are short: JIT compilation would cost more than it saves (tens of ms per query). Minute rows of a
-    # 30-day or 200-signal request are sorted and windowed in memory rather than spilled to disk.
-    await conn.execute(f"SET jit = off; SET work_mem = '{WORK_MEM_MB}MB'")

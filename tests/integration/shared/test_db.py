@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from shared.db import connection, one, transaction
+from shared.db import connection, create_pool, one, transaction
 
 
 async def test_a_transaction_block_commits_when_it_ends(db: asyncpg.Pool) -> None:
@@ -44,3 +44,13 @@ async def test_one_returns_the_row_and_refuses_none(db: asyncpg.Pool) -> None:
         assert one(await conn.fetchrow("SELECT 1 AS x"))["x"] == 1
         with pytest.raises(LookupError):
             one(await conn.fetchrow("SELECT 1 WHERE false"))
+
+
+async def test_pool_session_settings_survive_the_release_of_a_connection(database_url: str) -> None:
+    # The pool runs RESET ALL on release: a SET in `init` would hold for the first statement only.
+    pool = await create_pool(database_url, max_size=1, server_settings={"jit": "off", "work_mem": "64MB"})
+    try:
+        for _ in range(3):
+            assert (await pool.fetchval("SHOW jit"), await pool.fetchval("SHOW work_mem")) == ("off", "64MB")
+    finally:
+        await pool.close()

@@ -7,8 +7,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from services.api.buckets import Bucketing
-from shared.settlement import Integral
+import numpy as np
+import numpy.typing as npt
+
+from services.api.buckets import Bucketing, bounds_us
+from shared.settlement.integral import Integrals
 
 VALUE_FUNCTIONS = ("avg", "min", "max", "first", "last", "twa")
 FILL_METHODS = {
@@ -47,8 +50,59 @@ def output_names(fns: Sequence[str]) -> list[str]:
     return ["start", "end", *value_names(fns)]
 
 
+GRID_FUNCTIONS = ("avg", "min", "max", "first", "last")
+
+
+def grid_names(fns: Sequence[str]) -> list[str]:
+    """The arrays `grid_from_rows` returns for `fns`, in order."""
+    return list(dict.fromkeys(["count", *[f for f in fns if f in GRID_FUNCTIONS]]))
+
+
+def nullable(values: npt.NDArray[Any], empty: npt.NDArray[np.bool_]) -> list[Any]:
+    """`values` as a list, None where `empty`."""
+    out: list[Any] = values.tolist()
+    for i in np.flatnonzero(empty).tolist():
+        out[i] = None
+    return out
+
+
+def grid_from_rows(
+    rows: Mapping[str, npt.NDArray[Any]],
+    start_us: npt.NDArray[np.int64],
+    bounds: npt.NDArray[np.int64],
+    fns: Sequence[str],
+) -> dict[str, list[Any]]:
+    """Per bucket [bounds[i], bounds[i+1]) (epoch µs), from rollup rows in time order (`store.rollup_rows` grid_*
+    columns): count (0 where empty), avg = Σ sum / Σ count, min, max, and the first and last values of the bucket's
+    rows with readings (None where empty); only the arrays of `grid_names(fns)`."""
+    n = len(bounds) - 1
+    use = (start_us >= bounds[0]) & (start_us < bounds[-1]) & (rows["grid_count"] > 0)
+    i = np.searchsorted(bounds, start_us[use], side="right") - 1
+    count = np.bincount(i, weights=rows["grid_count"][use], minlength=n).astype(np.int64)
+    empty = count == 0
+    out: dict[str, list[Any]] = {"count": count.tolist()}
+    names = grid_names(fns)
+    if "avg" in names:
+        total = np.bincount(i, weights=rows["grid_sum"][use], minlength=n)
+        out["avg"] = nullable(total / np.where(empty, 1, count), empty)
+    for name, fold, start in (("min", np.minimum, np.inf), ("max", np.maximum, -np.inf)):
+        if name in names:
+            folded = np.full(n, start)
+            fold.at(folded, i, rows[f"grid_{name}"][use])
+            out[name] = nullable(folded, empty)
+    changes = i[1:] != i[:-1]
+    for name, at in (("first", np.r_[True, changes]), ("last", np.r_[changes, True])):
+        if name in names and len(i):
+            picked = np.zeros(n)
+            picked[i[at]] = rows[f"grid_{name}_value"][use][at]
+            out[name] = nullable(picked, empty)
+        elif name in names:
+            out[name] = [None] * n
+    return {k: out[k] for k in names}
+
+
 def shape_grid(
-    grid: Mapping[str, list[Any]], b: Bucketing, fns: Sequence[str], held: Sequence[Integral], fill_mode: str
+    grid: Mapping[str, list[Any]], b: Bucketing, fns: Sequence[str], held: Integrals, fill_mode: str
 ) -> dict[str, list[Any]]:
     """One signal's dense arrays from the store and its held integral per bucket → output value arrays.
 
@@ -58,12 +112,9 @@ def shape_grid(
     """
     out: dict[str, list[Any]] = {f: grid[f] for f in fns if f not in ("count", "twa")}
     if "twa" in fns:
-        out["twa"] = [h.mean for h in held]
+        out["twa"] = nullable(held.means(), held.covered_us <= 0)
     out["count"] = grid["count"]
-    ends = bucket_ends(b)
-    out["coverage"] = [
-        min(1.0, h.covered_s / (ends[s] - s).total_seconds()) for h, s in zip(held, b.starts(), strict=True)
-    ]
+    out["coverage"] = np.minimum(1.0, held.covered_s / (np.diff(bounds_us(b)) / 1_000_000)).tolist()
     if fill_mode in ("previous", "linear"):
         values = [f for f in fns if f in VALUE_FUNCTIONS]
         filler = _carry if fill_mode == "previous" else _interpolate

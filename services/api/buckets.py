@@ -8,6 +8,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
+import numpy.typing as npt
+
+from shared.settlement.integral import micros
+
 # Fixed-width buckets are aligned with date_bin to this origin: a UTC midnight that is a Monday, so weeks
 # start on Mondays and every width that divides a day starts at midnight.
 ORIGIN = datetime(2000, 1, 3, tzinfo=UTC)
@@ -224,3 +229,11 @@ def make_bucketing(
             {"buckets": bucketing.count, "max_buckets": max_buckets},
         )
     return bucketing
+
+
+def bounds_us(b: Bucketing) -> npt.NDArray[np.int64]:
+    """Every bucket start and the last end, in epoch µs."""
+    if b.edges is not None:
+        return np.array([micros(e) for e in b.edges], dtype=np.int64)
+    every = b.every // timedelta(microseconds=1)
+    return micros(b.start) + every * np.arange(b.count + 1, dtype=np.int64)

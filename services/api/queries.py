@@ -1,25 +1,38 @@
-"""Store reads through the bucket cache: closed buckets from memory when known, the rest from PostgreSQL."""
+"""Store reads shaped for the api, through the bucket cache: closed buckets from memory when known, the rest from
+PostgreSQL. Held integrals come as `Integrals` arrays per signal, computed by shared.settlement."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+import asyncpg
+import numpy as np
+import numpy.typing as npt
+
 from services.api import store
-from services.api.buckets import ORIGIN, Bucketing
+from services.api.aggregates import grid_from_rows, grid_names
+from services.api.buckets import ORIGIN, Bucketing, bounds_us
 from services.api.cache import BucketCache
 from services.api.store import Conn
-from shared.settlement import Integral, NotExact, held_integrals
-from shared.settlement.integral import micros
+from shared.db import connection
+from shared.settlement import Integral, NotExact
+from shared.settlement.integral import EPOCH, Integrals, edges_us, held_arrays, reading_arrays
 from shared.settlement.rollup import column_integrals
 
 # Wide requests (many signals) are served straight from PostgreSQL: caching them would cost memory for little.
 MAX_CACHED_SIGNALS = 16
+# A pool serves many signals in chunks on two connections at once: PostgreSQL reads one chunk while this process
+# computes on the one before (a 200-signal request is mostly rollup rows to read).
+CHUNK_SIGNALS = 50
+PARALLEL_CHUNKS = 2
 
 V = TypeVar("V")
 Fetch = Callable[[list[int], Bucketing], Awaitable[dict[int, dict[datetime, V]]]]
+Grid = dict[str, list[Any]]
 
 
 def closed_part(b: Bucketing, closed_before: datetime) -> tuple[Bucketing | None, Bucketing | None]:
@@ -64,31 +77,158 @@ async def through_cache(
 bucket_edges = store.bucket_edges
 
 
+def _cacheable(cache: BucketCache | None, ids: Sequence[int], b: Bucketing, closed_before: datetime) -> bool:
+    return (
+        cache is not None
+        and cache.usable
+        and len(ids) <= MAX_CACHED_SIGNALS
+        and closed_part(b, closed_before)[0] is not None
+    )
+
+
+async def _chunked(
+    conn: Conn, ids: Sequence[int], read: Callable[[Conn, list[int]], Awaitable[dict[int, V]]]
+) -> dict[int, V]:
+    """`read` over chunks of `ids`, two at a time on their own pooled connections (in turn on one connection)."""
+    chunks = [list(ids[i : i + CHUNK_SIGNALS]) for i in range(0, len(ids), CHUNK_SIGNALS)]
+    out: dict[int, V] = {}
+    if len(chunks) <= 1 or not isinstance(conn, asyncpg.Pool):
+        for chunk in chunks:
+            out.update(await read(conn, chunk))
+        return out
+    pool = conn
+    gate = asyncio.Semaphore(PARALLEL_CHUNKS)
+
+    async def one(chunk: list[int]) -> dict[int, V]:
+        async with gate, connection(pool) as c:
+            return await read(c, chunk)
+
+    for part in await asyncio.gather(*(one(c) for c in chunks)):
+        out.update(part)
+    return out
+
+
+async def bucket_data(
+    conn: Conn,
+    ids: Sequence[int],
+    bounds: npt.NDArray[np.int64],
+    *,
+    good: bool,
+    max_gap_s: float,
+    fns: Sequence[str] | None = None,
+) -> dict[int, tuple[Grid | None, Integrals]]:
+    """Per signal, for the buckets [bounds[i], bounds[i+1]) (epoch µs): with `fns`, the aggregate arrays of
+    `grid_names(fns)` (count 0 and values None where empty); and the held integral in each bucket, exact: from the
+    coarsest rollup table aligned with the edges whose rows can give it (no step inside a row longer than the maximum
+    gap), else from finer tables, else from raw readings. The aggregates and the first integrals come from one read
+    of the coarsest table; every integral through shared.settlement, so all give the same numbers."""
+    start, end = (EPOCH + timedelta(microseconds=int(bounds[k])) for k in (0, -1))
+
+    async def read(c: Conn, chunk: list[int]) -> dict[int, tuple[Grid | None, Integrals]]:
+        out: dict[int, tuple[Grid | None, Integrals]] = {}
+        grids: dict[int, Grid] = {}
+        pending = chunk
+        first = True
+        for table, width in store.ROLLUP_TABLES:
+            if not pending or not store.aligned(bounds, width):
+                continue
+            grid_good = good if fns is not None and first else None
+            rows = await store.rollup_rows(c, pending, start, end, table=table, grid_good=grid_good)
+            later = []
+            for sid in pending:
+                columns, per_row = rows[sid]
+                if grid_good is not None:
+                    grids[sid] = grid_from_rows(per_row, columns.start_us, bounds, fns or ())
+                try:
+                    out[sid] = (grids.get(sid), column_integrals(columns, bounds, max_gap_s=max_gap_s, good_only=good))
+                except NotExact:
+                    later.append(sid)
+            pending, first = later, False
+        if pending:
+            readings = await store.raw_readings(c, pending, start, end)
+            for sid in pending:
+                ts, value, is_good = reading_arrays(readings[sid])
+                out[sid] = (
+                    grids.get(sid),
+                    held_arrays(ts, value, is_good, bounds, max_gap_s=max_gap_s, good_only=good),
+                )
+        return out
+
+    return await _chunked(conn, ids, read)
+
+
 async def exact_integrals(
     conn: Conn, ids: Sequence[int], edges: Sequence[datetime], *, good: bool, max_gap_s: float
-) -> dict[int, list[Integral]]:
-    """The held integral of each signal in each bucket [edges[i], edges[i+1]), exact: from the coarsest rollups
-    aligned with the edges whose rows can give it (no step inside a row longer than the maximum gap), else from
-    finer rollups, else from raw readings. All through shared.settlement, so all give the same numbers."""
-    out: dict[int, list[Integral]] = {}
-    raw_ids = list(ids)
-    bounds = [micros(e) for e in edges]
-    for table, width in store.ROLLUP_TABLES:
-        if not raw_ids or not store.aligned(edges, width):
-            continue
-        rows = await store.rollup_rows(conn, raw_ids, edges[0], edges[-1], table=table)
-        pending = []
-        for sid in raw_ids:
-            try:
-                out[sid] = column_integrals(rows[sid], bounds, max_gap_s=max_gap_s, good_only=good)
-            except NotExact:
-                pending.append(sid)
-        raw_ids = pending
-    if raw_ids:
-        readings = await store.raw_readings(conn, raw_ids, edges[0], edges[-1])
-        for sid in raw_ids:
-            out[sid] = held_integrals(readings[sid], edges, max_gap_s=max_gap_s, good_only=good)
+) -> dict[int, Integrals]:
+    """The exact held integral of each signal in each bucket [edges[i], edges[i+1]) (see `bucket_data`)."""
+    got = await bucket_data(conn, ids, edges_us(edges), good=good, max_gap_s=max_gap_s)
+    return {sid: held for sid, (_, held) in got.items()}
+
+
+def _from_cells(
+    cells: dict[datetime, tuple[Any, ...] | None], starts: Sequence[datetime], keys: Sequence[str]
+) -> tuple[Grid, Integrals]:
+    """Arrays back from per-bucket cached cells (grid values…, area, covered µs); a missing cell is an empty bucket."""
+    empty = (*[0 if k == "count" else None for k in keys], 0.0, 0)
+    rows = [cells.get(s) or empty for s in starts]
+    n = len(keys)
+    grid = {k: [r[j] for r in rows] for j, k in enumerate(keys)}
+    held = Integrals(
+        np.array([r[n] for r in rows], dtype=np.float64), np.array([r[n + 1] for r in rows], dtype=np.int64)
+    )
+    return grid, held
+
+
+def _to_cells(grid: Grid | None, held: Integrals, starts: Sequence[datetime], keys: Sequence[str]) -> dict:
+    columns = [grid[k] for k in keys] if grid is not None else []
+    return dict(zip(starts, zip(*columns, held.area.tolist(), held.covered_us.tolist(), strict=True), strict=True))
+
+
+async def bucket_arrays(
+    conn: Conn,
+    cache: BucketCache | None,
+    ids: Sequence[int],
+    b: Bucketing,
+    fns: Sequence[str] | None,
+    *,
+    good: bool,
+    max_gap_s: float,
+    closed_before: datetime,
+) -> dict[int, tuple[Grid | None, Integrals]]:
+    """`bucket_data` over a bucketing; closed buckets of narrow requests through the cache."""
+    if not _cacheable(cache, ids, b, closed_before):
+        return await bucket_data(conn, ids, bounds_us(b), good=good, max_gap_s=max_gap_s, fns=fns)
+    assert cache is not None
+    keys = grid_names(fns) if fns is not None else []
+
+    async def fetch(some: list[int], part: Bucketing) -> dict[int, dict[datetime, tuple[Any, ...]]]:
+        got = await bucket_data(conn, some, bounds_us(part), good=good, max_gap_s=max_gap_s, fns=fns)
+        starts = part.starts()
+        return {sid: _to_cells(grid, held, starts, keys) for sid, (grid, held) in got.items()}
+
+    variant = (b.every.total_seconds(), "buckets", good, max_gap_s, tuple(keys))
+    got = await through_cache(cache, variant, ids, b, closed_before, fetch)
+    starts = b.starts()
+    out: dict[int, tuple[Grid | None, Integrals]] = {}
+    for sid in ids:
+        grid, held = _from_cells(got[sid], starts, keys)
+        out[sid] = (grid if fns is not None else None, held)
     return out
+
+
+async def integral_arrays(
+    conn: Conn,
+    cache: BucketCache | None,
+    ids: Sequence[int],
+    b: Bucketing,
+    *,
+    good: bool,
+    max_gap_s: float,
+    closed_before: datetime,
+) -> dict[int, Integrals]:
+    """The exact held integral per signal and bucket of `b`, closed buckets cached."""
+    got = await bucket_arrays(conn, cache, ids, b, None, good=good, max_gap_s=max_gap_s, closed_before=closed_before)
+    return {sid: held for sid, (_, held) in got.items()}
 
 
 async def integrals(
@@ -101,51 +241,7 @@ async def integrals(
     max_gap_s: float,
     closed_before: datetime,
 ) -> dict[tuple[int, datetime], Integral]:
-    """`exact_integrals` per (signal, bucket start), with closed buckets cached."""
-
-    async def fetch(some: list[int], part: Bucketing) -> dict[int, dict[datetime, Integral]]:
-        edges = bucket_edges(part)
-        got = await exact_integrals(conn, some, edges, good=good, max_gap_s=max_gap_s)
-        return {sid: dict(zip(edges[:-1], values, strict=True)) for sid, values in got.items()}
-
-    if cache is None:
-        direct = await fetch(list(ids), b)
-        return {(sid, s): v for sid, per in direct.items() for s, v in per.items()}
-    variant = (b.every.total_seconds(), "integral", good, max_gap_s)
-    got = await through_cache(cache, variant, ids, b, closed_before, fetch)
-    return {(sid, s): v for sid, per in got.items() for s, v in per.items() if v is not None}
-
-
-async def aggregate_grid(
-    pool: Conn,
-    cache: BucketCache | None,
-    ids: Sequence[int],
-    b: Bucketing,
-    fns: Sequence[str],
-    *,
-    good: bool,
-    closed_before: datetime,
-) -> dict[int, dict[str, list[Any]]]:
-    """`store.aggregate_grid`, with closed buckets of narrow requests cached."""
-    if cache is None or not cache.usable or len(ids) > MAX_CACHED_SIGNALS or closed_part(b, closed_before)[0] is None:
-        return await store.aggregate_grid(pool, ids, b, fns, good=good)
-    keys = store.grid_names(fns)
-
-    async def fetch(some: list[int], part: Bucketing) -> dict[int, dict[datetime, tuple]]:
-        grid = await store.aggregate_grid(pool, some, part, fns, good=good)
-        starts = part.starts()
-        return {
-            sid: {s: tuple(arrays[k][i] for k in keys) for i, s in enumerate(starts) if arrays["count"][i]}
-            for sid, arrays in grid.items()
-        }
-
-    variant = (b.every.total_seconds(), "aggregate", good, tuple(keys))
-    got = await through_cache(cache, variant, ids, b, closed_before, fetch)
+    """`integral_arrays` per (signal, bucket start)."""
+    got = await integral_arrays(conn, cache, ids, b, good=good, max_gap_s=max_gap_s, closed_before=closed_before)
     starts = b.starts()
-    result = {}
-    for sid in ids:
-        rows = [got[sid].get(s) for s in starts]
-        result[sid] = {
-            k: [(r[j] if r is not None else (0 if k == "count" else None)) for r in rows] for j, k in enumerate(keys)
-        }
-    return result
+    return {(sid, s): v for sid, held in got.items() for s, v in zip(starts, held.to_list(), strict=True)}

@@ -121,12 +121,12 @@ async def _period_integrals(
     regular = all(b - a == width for a, b in itertools.pairwise(edges))
     if cache is not None and closed_before is not None and regular:
         b = Bucketing(width, edges[0], edges[-1])
-        got = await queries.integrals(
+        got = await queries.integral_arrays(
             conn, cache, [signal_id], b, good=True, max_gap_s=settings.max_gap_s, closed_before=closed_before
         )
-        return [got.get((signal_id, s), Integral(0.0, 0.0)) for s in edges[:-1]]
+        return got[signal_id].to_list()
     exact = await queries.exact_integrals(conn, [signal_id], edges, good=True, max_gap_s=settings.max_gap_s)
-    return exact[signal_id]
+    return exact[signal_id].to_list()
 
 
 def compliance_method(settings: Settings) -> dict[str, str]:
@@ -157,11 +157,13 @@ async def bucket_columns(
         held = await queries.exact_integrals(
             conn, ids, queries.bucket_edges(b), good=good, max_gap_s=settings.max_gap_s
         )
-    else:
-        grid = await queries.aggregate_grid(conn, cache, ids, b, fns, good=good, closed_before=closed_before)
-        got = await queries.integrals(
-            conn, cache, ids, b, good=good, max_gap_s=settings.max_gap_s, closed_before=closed_before
-        )
-        empty = Integral(0.0, 0.0)
-        held = {i: [got.get((i, s), empty) for s in b.starts()] for i in ids}
-    return {i: shape_grid(grid[i], b, fns, held[i], fill_mode) for i in ids}
+        return {i: shape_grid(grid[i], b, fns, held[i], fill_mode) for i in ids}
+    got = await queries.bucket_arrays(
+        conn, cache, ids, b, fns, good=good, max_gap_s=settings.max_gap_s, closed_before=closed_before
+    )
+    out = {}
+    for i in ids:
+        values, integral = got[i]
+        assert values is not None  # asked for with fns
+        out[i] = shape_grid(values, b, fns, integral, fill_mode)
+    return out

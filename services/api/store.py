@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
+import numpy as np
+import numpy.typing as npt
 
 from services.api.buckets import MINUTE, Bucketing
 from services.api.catalog import Catalog, Plant, Signal
@@ -15,7 +17,6 @@ from shared.db import one
 from shared.quality import GOOD_SQL_PREDICATE
 from shared.settlement import Reading
 from shared.settlement.frequency import BAND_DEVIATION_SQL
-from shared.settlement.integral import micros
 from shared.settlement.rollup import RollupColumns
 
 Conn = asyncpg.Connection
@@ -27,16 +28,6 @@ def _columns(good: bool) -> dict[str, str]:
     """Rollup column names for the quality filter: good_* (Good only) or the plain ones (all readings)."""
     p = "good_" if good else ""
     return {k: p + k for k in ("count", "sum", "min", "max", "first_ts", "first_value", "last_ts", "last_value")}
-
-
-def _bucket_sql(b: Bucketing, col: str, first_param: int) -> tuple[str, str, list[Any]]:
-    """SQL for the start and end of the bucket holding `col`, and the parameters they use."""
-    n = first_param
-    if b.edges is None:
-        start = f"date_bin(${n}::interval, {col}, ${n + 1}::timestamptz)"
-        return start, f"({start} + ${n}::interval)", [b.every, b.origin]
-    edges = f"${n}::timestamptz[]"
-    return f"({edges})[width_bucket({col}, {edges})]", f"({edges})[width_bucket({col}, {edges}) + 1]", [list(b.edges)]
 
 
 async def load_catalog(conn: Conn) -> Catalog:
@@ -73,37 +64,6 @@ async def latest_values(conn: Conn, signal_ids: Sequence[int]) -> dict[int, tupl
     return {r["id"]: (r["last_ts"], r["last_value"], r["quality"] or 0) for r in rows}
 
 
-GRID_FUNCTIONS = ("avg", "min", "max", "first", "last")
-
-
-def grid_names(fns: Sequence[str]) -> list[str]:
-    """The arrays `aggregate_grid` returns for `fns`, in order."""
-    return list(dict.fromkeys(["count", *[f for f in fns if f in GRID_FUNCTIONS]]))
-
-
-def _aggregate_exprs(c: dict[str, str], fns: Sequence[str], one_row: bool) -> dict[str, str]:
-    """SQL per output array; over one rollup row per bucket (1m) or grouped minute rows. Only what is asked."""
-    if one_row:
-        exprs = {
-            "count": f"{c['count']}::int8",
-            "avg": f"{c['sum']} / {c['count']}",
-            "min": c["min"],
-            "max": c["max"],
-            "first": c["first_value"],
-            "last": c["last_value"],
-        }
-    else:
-        exprs = {
-            "count": f"sum({c['count']})::int8",
-            "avg": f"sum({c['sum']}) / sum({c['count']})",
-            "min": f"min({c['min']})",
-            "max": f"max({c['max']})",
-            "first": f"(min(ARRAY[date_part('epoch', {c['first_ts']}), {c['first_value']}]))[2]",
-            "last": f"(max(ARRAY[date_part('epoch', {c['last_ts']}), {c['last_value']}]))[2]",
-        }
-    return {k: exprs[k] for k in grid_names(fns)}
-
-
 def _grid_index(b: Bucketing) -> Any:
     """Epoch seconds of a bucket start → its index in `b.starts()`."""
     if b.edges is None:
@@ -113,93 +73,42 @@ def _grid_index(b: Bucketing) -> Any:
     return lambda epoch: index[epoch]
 
 
-async def aggregate_grid(
-    conn: Conn, signal_ids: Sequence[int], b: Bucketing, fns: Sequence[str], *, good: bool
-) -> dict[int, dict[str, list[Any]]]:
-    """Per signal, arrays aligned to `b.starts()`: count (0 where empty) and each of `fns` except twa (None where
-    empty), from the coarsest rollup table aligned with the buckets. Arrays are built in PostgreSQL, one index scan
-    per signal; bucket times are placed only for signals with empty buckets, so wide requests cost little in Python.
-    """
-    c = _columns(good)
-    table, width = rollup_table(bucket_edges(b))
-    one_row = b.edges is None and b.every == width
-    exprs = _aggregate_exprs(c, fns, one_row)
-    if one_row:
-        inner = f"""SELECT bucket AS b, {", ".join(f"{e} AS {k}" for k, e in exprs.items())} FROM {table}
-                    WHERE signal_id = s.id AND bucket >= $2 AND bucket < $3 AND {c["count"]} > 0"""
-        params: list[Any] = []
-    else:
-        start, _, params = _bucket_sql(b, "bucket", 4)
-        inner = f"""SELECT {start} AS b, {", ".join(f"{e} AS {k}" for k, e in exprs.items())} FROM {table}
-                    WHERE signal_id = s.id AND bucket >= $2 AND bucket < $3 AND {c["count"]} > 0 GROUP BY 1"""
-    arrays = ", ".join(f"array_agg({k} ORDER BY b) AS {k}" for k in exprs)
-    # The bucket times come in the same statement as the values (one snapshot): a second query could see a bucket
-    # that a concurrent write has just filled, and the two would no longer line up.
-    sql = f"""SELECT s.id, x.* FROM unnest($1::int4[]) AS s(id)
-              CROSS JOIN LATERAL (SELECT count(*) AS n, array_agg(date_part('epoch', b) ORDER BY b) AS bucket_epochs,
-                                         {arrays} FROM ({inner}) AS g) AS x"""
-    rows = await conn.fetch(sql, list(signal_ids), b.start, b.end, *params)
-    size = b.count
-    position = _grid_index(b)
-    out: dict[int, dict[str, list[Any]]] = {}
-    for r in rows:
-        if r["n"] == size:
-            out[r["id"]] = {k: list(r[k]) for k in exprs}
-        else:
-            out[r["id"]] = _spread(r, list(exprs), [position(t) for t in r["bucket_epochs"] or []], size)
-    for sid in signal_ids:
-        out.setdefault(sid, _spread({}, list(exprs), [], size))
-    return out
-
-
-def _spread(row: Any, names: Sequence[str], positions: Sequence[int], size: int) -> dict[str, list[Any]]:
-    out: dict[str, list[Any]] = {}
-    for k in names:
-        dense: list[Any] = [0] * size if k == "count" else [None] * size
-        for i, v in zip(positions, row[k] if positions else (), strict=True):
-            dense[i] = v
-        out[k] = dense
-    return out
-
-
 # Rollup rows for the exact held integral (shared/settlement/rollup.py): the rows inside [$2, $3) plus the two
-# before $2 and the one at or after $3, at any distance (the holds at the edges depend on them).
+# before $2 and the one at or after $3, at any distance (the holds at the edges depend on them). One row per signal
+# comes back, each column an array in PostgreSQL's binary form (array_send), read straight into numpy: no Python
+# object per value. The arrays are not ordered in SQL (an ORDER BY per array_agg sorts once per column); the rows are
+# put in time order in numpy.
 _ROLLUP_ROWS_SQL = """
-SELECT s.id AS signal_id, {arrays} FROM unnest($1::int4[]) AS s(id) CROSS JOIN LATERAL (
-    SELECT * FROM (
-        (SELECT {cols} FROM {table} WHERE signal_id = s.id AND bucket < $2 ORDER BY bucket DESC LIMIT 2)
+SELECT s.id AS signal_id, x.* FROM unnest($1::int4[]) AS s(id) CROSS JOIN LATERAL (
+    SELECT {arrays} FROM (
+        (SELECT * FROM {table} WHERE signal_id = s.id AND bucket < $2 ORDER BY bucket DESC LIMIT 2)
         UNION ALL
-        (SELECT {cols} FROM {table} WHERE signal_id = s.id AND bucket >= $2 AND bucket < $3)
+        (SELECT * FROM {table} WHERE signal_id = s.id AND bucket >= $2 AND bucket < $3)
         UNION ALL
-        (SELECT {cols} FROM {table} WHERE signal_id = s.id AND bucket >= $3 ORDER BY bucket LIMIT 1)
+        (SELECT * FROM {table} WHERE signal_id = s.id AND bucket >= $3 ORDER BY bucket LIMIT 1)
     ) AS u
-) AS x GROUP BY s.id
+) AS x
 """
-_US = "(extract(epoch FROM {0}) * 1000000)::int8"
+# name: (SQL expression, binary element type); NULLs would break the fixed stride, so they become NaN.
 ROLLUP_COLUMNS = {
-    "start_us": _US.format("bucket"),
-    "first_us": _US.format("first_ts"),
-    "last_us": _US.format("last_ts"),
-    "last_value": "last_value",
-    "last_good": "good_last_ts IS NOT DISTINCT FROM last_ts",
-    "last_step_s": "last_step_s",
-    "max_step_s": "max_step_s",
-    "area": "area",
-    "good_area": "good_area",
-    "good_held_s": "good_held_s",
+    "start_us": ("bucket", "ts"),
+    "first_us": ("first_ts", "ts"),
+    "last_us": ("last_ts", "ts"),
+    "last_value": ("last_value", ">f8"),
+    "last_good": ("good_last_ts IS NOT DISTINCT FROM last_ts", "?"),
+    "last_step_s": ("coalesce(last_step_s, 'NaN')", ">f8"),
+    "max_step_s": ("max_step_s", ">f8"),
+    "area": ("area", ">f8"),
+    "good_area": ("good_area", ">f8"),
+    "good_held_s": ("good_held_s", ">f8"),
 }
 # Rollup tables, coarsest first, with their bucket widths (all aligned to UTC midnight).
 ROLLUP_TABLES = (("rollups_1h", timedelta(hours=1)), ("rollups_15m", timedelta(minutes=15)), ("rollups_1m", MINUTE))
 
 
-def rollup_table(edges: Sequence[datetime]) -> tuple[str, timedelta]:
-    """The coarsest rollup table whose buckets fall on every edge."""
-    return next((t, w) for t, w in ROLLUP_TABLES if aligned(edges, w))
-
-
-def aligned(edges: Sequence[datetime], width: timedelta) -> bool:
-    step = width // timedelta(microseconds=1)
-    return all(micros(e) % step == 0 for e in edges)
+def aligned(bounds_us: npt.NDArray[np.int64], width: timedelta) -> bool:
+    """Every bucket edge (epoch µs) falls on a row boundary of a rollup table of `width`."""
+    return bool((bounds_us % (width // timedelta(microseconds=1)) == 0).all())
 
 
 def bucket_edges(b: Bucketing) -> list[datetime]:
@@ -207,19 +116,59 @@ def bucket_edges(b: Bucketing) -> list[datetime]:
     return list(b.edges) if b.edges is not None else [*b.starts(), b.end]
 
 
+# Per-row aggregate columns for avg, min, max, first and last (Good-only or all), read in the same statement.
+GRID_COLUMNS = ("count", "sum", "min", "max", "first_value", "last_value")
+_PG_EPOCH_US = 946_684_800_000_000  # binary timestamptz: µs since 2000-01-01 UTC
+
+
+def _grid_sql(good: bool) -> dict[str, tuple[str, str]]:
+    c = _columns(good)
+    out = {"grid_count": (f"{c['count']}", ">i4")}
+    for k in GRID_COLUMNS[1:]:
+        out[f"grid_{k}"] = (f"coalesce({c[k]}, 'NaN')", ">f8")
+    return out
+
+
+def unpack_array(data: bytes | None, element: str) -> npt.NDArray[Any]:
+    """A one-dimensional array without NULLs in PostgreSQL's binary form (array_send) → numpy; `element` a numpy
+    type code of the big-endian element, or "ts" for timestamptz (→ epoch µs)."""
+    code = ">i8" if element == "ts" else element
+    if data is None or int.from_bytes(data[:4], "big") == 0:  # array_agg of no rows, or an empty array
+        return np.zeros(0, np.dtype(code).newbyteorder("="))
+    if int.from_bytes(data[:4], "big") != 1 or int.from_bytes(data[4:8], "big") != 0:
+        raise ValueError("expected a one-dimensional array without NULLs")
+    count = int.from_bytes(data[12:16], "big")
+    cells = np.frombuffer(data, np.dtype([("n", ">i4"), ("v", code)]), count, offset=20)
+    values = cells["v"].astype(np.dtype(code).newbyteorder("="))
+    return values + _PG_EPOCH_US if element == "ts" else values
+
+
 async def rollup_rows(
-    conn: Conn, signal_ids: Sequence[int], start: datetime, end: datetime, *, table: str = "rollups_1m"
-) -> dict[int, RollupColumns]:
+    conn: Conn,
+    signal_ids: Sequence[int],
+    start: datetime,
+    end: datetime,
+    *,
+    table: str = "rollups_1m",
+    grid_good: bool | None = None,
+) -> dict[int, tuple[RollupColumns, dict[str, npt.NDArray[Any]]]]:
     """Per signal, its rollup rows of `table` covering [start, end) with the context rows the edges need, as
-    columns in time order (one row per signal comes back: arrays built in PostgreSQL)."""
-    cols = ", ".join(f"{expr} AS {name}" for name, expr in ROLLUP_COLUMNS.items())
-    arrays = ", ".join(f"array_agg(x.{name} ORDER BY x.start_us) AS {name}" for name in ROLLUP_COLUMNS)
-    rows = await conn.fetch(
-        _ROLLUP_ROWS_SQL.format(cols=cols, arrays=arrays, table=table), list(signal_ids), start, end
-    )
-    out = {sid: RollupColumns(*([] for _ in ROLLUP_COLUMNS)) for sid in signal_ids}
+    columns in time order; with `grid_good` set, also the per-row count, sum, min, max, first and last value
+    (`grid_count` …; Good readings only or all) of the same rows."""
+    wanted = dict(ROLLUP_COLUMNS) | (_grid_sql(grid_good) if grid_good is not None else {})
+    arrays = ", ".join(f"array_send(array_agg({expr})) AS {name}" for name, (expr, _) in wanted.items())
+    rows = await conn.fetch(_ROLLUP_ROWS_SQL.format(arrays=arrays, table=table), list(signal_ids), start, end)
+    out: dict[int, tuple[RollupColumns, dict[str, npt.NDArray[Any]]]] = {
+        sid: (RollupColumns.empty(), {}) for sid in signal_ids
+    }
     for r in rows:
-        out[r["signal_id"]] = RollupColumns(*(list(r[name]) for name in ROLLUP_COLUMNS))
+        got = {name: unpack_array(r[name], element) for name, (_, element) in wanted.items()}
+        starts = got["start_us"]
+        if len(starts) > 1 and not (starts[1:] > starts[:-1]).all():
+            order = np.argsort(starts, kind="stable")
+            got = {name: values[order] for name, values in got.items()}
+        columns = RollupColumns(*(got[name] for name in ROLLUP_COLUMNS))
+        out[r["signal_id"]] = (columns, {name: v for name, v in got.items() if name.startswith("grid_")})
     return out
 
 

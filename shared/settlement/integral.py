@@ -11,10 +11,16 @@ The integral over [start, end) is Σ value × (held time inside [start, end)) in
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import numpy.typing as npt
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -53,23 +59,114 @@ class Integral:
 EMPTY = Integral(0.0, 0.0)
 
 
-def hold_us(step_to_next_us: int | None, step_from_previous_us: int | None, max_gap_us: int) -> int:
-    """How long a reading holds, from the steps to its neighbours (None: no such neighbour)."""
-    if step_to_next_us is not None and step_to_next_us <= max_gap_us:
-        return step_to_next_us
-    return min(step_from_previous_us or 0, max_gap_us)
+def hold_lengths(step_to_next_us: I64, has_next: Bools, step_from_previous_us: I64, max_gap_us: int) -> I64:
+    """How long each reading holds, in µs, from the steps to its neighbours (0 where a reading has no previous one):
+    THE hold rule, vectorized."""
+    return np.where(
+        has_next & (step_to_next_us <= max_gap_us), step_to_next_us, np.minimum(step_from_previous_us, max_gap_us)
+    )
+
+
+def reading_holds(ts_us: I64, max_gap_us: int) -> I64:
+    """Hold length in µs of each reading of one signal (epoch µs, time order, all qualities)."""
+    steps = np.diff(ts_us)
+    n = len(ts_us)
+    nxt = np.zeros(n, np.int64)
+    prev = np.zeros(n, np.int64)
+    nxt[:-1] = steps
+    prev[1:] = steps
+    has_next = np.arange(n) < n - 1
+    return hold_lengths(nxt, has_next, prev, max_gap_us)
+
+
+@dataclass(frozen=True, slots=True)
+class Integrals:
+    """Held integrals of consecutive buckets as arrays: area in value × s, covered time in exact integer µs."""
+
+    area: F64
+    covered_us: I64
+
+    @classmethod
+    def of(cls, items: Sequence[Integral]) -> Integrals:
+        return cls(
+            np.array([x.area for x in items], dtype=np.float64),
+            np.array([round(x.covered_s * 1_000_000) for x in items], dtype=np.int64),
+        )
+
+    @classmethod
+    def zeros(cls, n: int) -> Integrals:
+        return cls(np.zeros(n), np.zeros(n, np.int64))
+
+    def __len__(self) -> int:
+        return len(self.area)
+
+    def __getitem__(self, i: int) -> Integral:
+        return Integral(float(self.area[i]), int(self.covered_us[i]) / 1_000_000)
+
+    @property
+    def covered_s(self) -> F64:
+        return self.covered_us / 1_000_000
+
+    def means(self) -> F64:
+        """The time-weighted mean per bucket (NaN where nothing is covered)."""
+        covered = self.covered_s
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(covered > 0, self.area / covered, np.nan)
+
+    def to_list(self) -> list[Integral]:
+        return [Integral(a, c / 1_000_000) for a, c in zip(self.area.tolist(), self.covered_us.tolist(), strict=True)]
+
+    def __add__(self, other: Integrals) -> Integrals:
+        return Integrals(self.area + other.area, self.covered_us + other.covered_us)
+
+
+def spread(lo_us: I64, hi_us: I64, value: F64, bounds: I64) -> Integrals:
+    """Σ value × (time of [lo, hi) inside each bucket [bounds[i], bounds[i+1])): holds split at bucket edges."""
+    n = len(bounds) - 1
+    area, covered = np.zeros(n), np.zeros(n, np.int64)
+    keep = (hi_us > lo_us) & (hi_us > bounds[0]) & (lo_us < bounds[-1])
+    lo = np.maximum(lo_us[keep], bounds[0])
+    hi = np.minimum(hi_us[keep], bounds[-1])
+    v = value[keep]
+    i = np.searchsorted(bounds, lo, side="right") - 1
+    while len(lo):  # one pass per bucket edge a hold crosses (holds are at most max_gap_s long)
+        stop = np.minimum(hi, bounds[i + 1])
+        part = stop - lo
+        area += np.bincount(i, weights=v * (part / 1_000_000), minlength=n)
+        np.add.at(covered, i, part)
+        more = hi > stop
+        lo, hi, v, i = stop[more], hi[more], v[more], i[more] + 1
+    return Integrals(area, covered)
+
+
+def edges_us(edges: Sequence[datetime]) -> I64:
+    return np.array([micros(e) for e in edges], dtype=np.int64)
+
+
+def held_arrays(
+    ts_us: I64, value: F64, good: Bools, bounds: I64, *, max_gap_s: float, good_only: bool = True
+) -> Integrals:
+    """The held integral in each bucket [bounds[i], bounds[i+1]) (epoch µs) of one signal's readings as arrays
+    (epoch µs, time order, every quality, with the context described in `held_integrals`)."""
+    hold = reading_holds(ts_us, round(max_gap_s * 1_000_000))
+    if good_only:
+        ts_us, value, hold = ts_us[good], value[good], hold[good]
+    return spread(ts_us, ts_us + hold, value, bounds)
+
+
+def reading_arrays(readings: Sequence[Reading]) -> tuple[I64, F64, Bools]:
+    """(epoch µs, value, is Good) arrays of readings."""
+    ts = np.array([micros(r.ts) for r in readings], dtype=np.int64)
+    value = np.array([r.value for r in readings], dtype=np.float64)
+    quality = np.array([r.quality for r in readings], dtype=np.int64)
+    return ts, value, (quality >> 30) & 0b11 == 0
 
 
 def holds(readings: Sequence[Reading], *, max_gap_s: float) -> list[tuple[int, int]]:
     """[start, end) in epoch microseconds of each reading's hold (readings in time order, all qualities)."""
-    gap = round(max_gap_s * 1_000_000)
-    ts = [micros(r.ts) for r in readings]
-    out = []
-    for i, t in enumerate(ts):
-        nxt = ts[i + 1] - t if i + 1 < len(ts) else None
-        prev = t - ts[i - 1] if i > 0 else None
-        out.append((t, t + hold_us(nxt, prev, gap)))
-    return out
+    ts = np.array([micros(r.ts) for r in readings], dtype=np.int64)
+    hold = reading_holds(ts, round(max_gap_s * 1_000_000))
+    return list(zip(ts.tolist(), (ts + hold).tolist(), strict=True))
 
 
 def held_integrals(
@@ -80,20 +177,8 @@ def held_integrals(
     `readings`: every reading (all qualities, time order) inside the buckets, plus the two before the first edge
     and the one after the last edge where they exist (at any distance): holds near the edges depend on them.
     """
-    bounds = [micros(e) for e in edges]
-    n = len(bounds) - 1
-    area, covered = [0.0] * n, [0] * n
-    for r, (lo, hi) in zip(readings, holds(readings, max_gap_s=max_gap_s), strict=True):
-        if hi <= lo or (good_only and not is_good(r.quality)) or hi <= bounds[0] or lo >= bounds[-1]:
-            continue
-        i = max(0, bisect.bisect_right(bounds, lo) - 1)
-        while i < n and bounds[i] < hi:
-            part = min(hi, bounds[i + 1]) - max(lo, bounds[i])
-            if part > 0:
-                area[i] += r.value * (part / 1_000_000)
-                covered[i] += part
-            i += 1
-    return [Integral(a, c / 1_000_000) for a, c in zip(area, covered, strict=True)]
+    ts, value, good = reading_arrays(readings)
+    return held_arrays(ts, value, good, edges_us(edges), max_gap_s=max_gap_s, good_only=good_only).to_list()
 
 
 def held_integral(

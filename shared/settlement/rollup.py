@@ -15,7 +15,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shared.settlement.integral import EPOCH, Integral, hold_us, micros
+import numpy as np
+
+from shared.settlement.integral import (
+    EPOCH,
+    F64,
+    I64,
+    Bools,
+    Integral,
+    Integrals,
+    edges_us,
+    hold_lengths,
+    micros,
+    spread,
+)
 
 
 class NotExact(ValueError):
@@ -43,34 +56,39 @@ class RollupRow:
 
 @dataclass(slots=True)
 class RollupColumns:
-    """Rollup rows of one signal as parallel lists (times in epoch microseconds, steps and held time in seconds):
-    the fast form of a sequence of `RollupRow`, as the store reads it."""
+    """Rollup rows of one signal as parallel arrays in time order (times in epoch µs, steps and held time in
+    seconds, NaN for a missing `last_step_s`): the form the store reads and `column_integrals` computes on."""
 
-    start_us: list[int]
-    first_us: list[int]
-    last_us: list[int]
-    last_value: list[float]
-    last_good: list[bool]
-    last_step_s: list[float | None]
-    max_step_s: list[float]
-    area: list[float]
-    good_area: list[float]
-    good_held_s: list[float]
+    start_us: I64
+    first_us: I64
+    last_us: I64
+    last_value: F64
+    last_good: Bools
+    last_step_s: F64
+    max_step_s: F64
+    area: F64
+    good_area: F64
+    good_held_s: F64
 
     @classmethod
     def of(cls, rows: Sequence[RollupRow]) -> RollupColumns:
         return cls(
-            [micros(r.start) for r in rows],
-            [micros(r.first_ts) for r in rows],
-            [micros(r.last_ts) for r in rows],
-            [r.last_value for r in rows],
-            [r.last_good for r in rows],
-            [r.last_step_s for r in rows],
-            [r.max_step_s for r in rows],
-            [r.area for r in rows],
-            [r.good_area for r in rows],
-            [r.good_held_s for r in rows],
+            np.array([micros(r.start) for r in rows], dtype=np.int64),
+            np.array([micros(r.first_ts) for r in rows], dtype=np.int64),
+            np.array([micros(r.last_ts) for r in rows], dtype=np.int64),
+            np.array([r.last_value for r in rows], dtype=np.float64),
+            np.array([r.last_good for r in rows], dtype=np.bool_),
+            np.array([np.nan if r.last_step_s is None else r.last_step_s for r in rows], dtype=np.float64),
+            np.array([r.max_step_s for r in rows], dtype=np.float64),
+            np.array([r.area for r in rows], dtype=np.float64),
+            np.array([r.good_area for r in rows], dtype=np.float64),
+            np.array([r.good_held_s for r in rows], dtype=np.float64),
         )
+
+    @classmethod
+    def empty(cls) -> RollupColumns:
+        i, f = np.zeros(0, np.int64), np.zeros(0)
+        return cls(i, i, i, f, np.zeros(0, np.bool_), f, f, f, f, f)
 
 
 def rollup_integrals(
@@ -82,51 +100,43 @@ def rollup_integrals(
     edge and the one row after the last edge where they exist (at any distance): edge holds depend on them.
     Raises `NotExact` for a row inside the buckets whose longest inner step exceeds `max_gap_s`.
     """
-    return column_integrals(
-        RollupColumns.of(rows), [micros(e) for e in edges], max_gap_s=max_gap_s, good_only=good_only
-    )
+    got = column_integrals(RollupColumns.of(rows), edges_us(edges), max_gap_s=max_gap_s, good_only=good_only)
+    return got.to_list()
 
 
-def column_integrals(
-    c: RollupColumns, bounds: Sequence[int], *, max_gap_s: float, good_only: bool = True
-) -> list[Integral]:
-    """`rollup_integrals` over `RollupColumns` and bucket edges in epoch microseconds (the same rule, one pass)."""
+def _us(seconds: F64) -> I64:
+    """Seconds → integer µs, rounded half to even as Python's round()."""
+    return np.rint(seconds * 1_000_000).astype(np.int64)
+
+
+def column_integrals(c: RollupColumns, bounds: I64, *, max_gap_s: float, good_only: bool = True) -> Integrals:
+    """`rollup_integrals` over `RollupColumns` and bucket edges in epoch µs: the inner areas of the rows inside the
+    buckets, plus the hold of each row's last reading (`hold_lengths`, the raw integral's rule) split at the edges."""
     n = len(bounds) - 1
     gap = round(max_gap_s * 1_000_000)
-    area, covered = [0.0] * n, [0] * n
+    inside = (c.start_us >= bounds[0]) & (c.start_us < bounds[-1])
+    too_long = inside & (_us(c.max_step_s) > gap)
+    if too_long.any():
+        raise NotExact(EPOCH + timedelta(microseconds=int(c.start_us[too_long][0])))
+    i = np.searchsorted(bounds, c.start_us[inside], side="right") - 1
+    if good_only:
+        inner_area, inner_us = c.good_area[inside], _us(c.good_held_s[inside])
+    else:
+        inner_area, inner_us = c.area[inside], (c.last_us - c.first_us)[inside]
+    area = np.bincount(i, weights=inner_area, minlength=n).astype(np.float64, copy=False)
+    covered = np.zeros(n, np.int64)
+    np.add.at(covered, i, inner_us)
+    # The last reading of each row holds until the next row's first reading, or by the step before it: that step is
+    # inside the row (last_step_s) or, with a single reading, the step from the previous row's last reading.
     rows = len(c.start_us)
-    lo_edge, hi_edge = bounds[0], bounds[-1]
-    i = 0  # the bucket of the current row's start: rows and buckets both advance in time
-    for k in range(rows):
-        start = c.start_us[k]
-        last = c.last_us[k]
-        if lo_edge <= start < hi_edge:
-            if round(c.max_step_s[k] * 1_000_000) > gap:
-                raise NotExact(EPOCH + timedelta(microseconds=start))
-            while bounds[i + 1] <= start:
-                i += 1
-            if good_only:
-                area[i] += c.good_area[k]
-                covered[i] += round(c.good_held_s[k] * 1_000_000)
-            else:
-                area[i] += c.area[k]
-                covered[i] += last - c.first_us[k]
-        if good_only and not c.last_good[k]:
-            continue
-        nxt = c.first_us[k + 1] - last if k + 1 < rows else None
-        step = c.last_step_s[k]
-        prev = round(step * 1_000_000) if step is not None else (last - c.last_us[k - 1] if k > 0 else None)
-        hi = last + hold_us(nxt, prev, gap)
-        if hi <= lo_edge or last >= hi_edge:
-            continue
-        j = i if lo_edge <= start else 0
-        while bounds[j + 1] <= last:
-            j += 1
-        value = c.last_value[k]
-        while j < n and bounds[j] < hi:
-            part = min(hi, bounds[j + 1]) - max(last, bounds[j])
-            if part > 0:
-                area[j] += value * (part / 1_000_000)
-                covered[j] += part
-            j += 1
-    return [Integral(a, cv / 1_000_000) for a, cv in zip(area, covered, strict=True)]
+    to_next = np.zeros(rows, np.int64)
+    to_next[:-1] = c.first_us[1:] - c.last_us[:-1]
+    from_previous = np.zeros(rows, np.int64)
+    from_previous[1:] = c.last_us[1:] - c.last_us[:-1]
+    single = np.isnan(c.last_step_s)
+    from_previous = np.where(single, from_previous, _us(np.where(single, 0.0, c.last_step_s)))
+    hold = hold_lengths(to_next, np.arange(rows) < rows - 1, from_previous, gap)
+    last, value = c.last_us, c.last_value
+    if good_only:
+        last, value, hold = last[c.last_good], value[c.last_good], hold[c.last_good]
+    return Integrals(area, covered) + spread(last, last + hold, value, bounds)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from services.api.aggregates import bucket_rows, shape_grid
 from services.api.buckets import make_bucketing
 from shared.settlement import Integral
+from shared.settlement.integral import Integrals
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
 HOURS = make_bucketing(T0, T0 + timedelta(hours=4), timedelta(hours=1))
@@ -16,8 +17,8 @@ def grid(avg: list[float | None], minutes: list[int]) -> dict[str, list]:
     return {"count": [m * 60 for m in minutes], "minutes": minutes, "avg": avg}
 
 
-def held(*covered_and_mean: tuple[float, float]) -> list[Integral]:
-    return [Integral(c * m, c) for c, m in covered_and_mean]
+def held(*covered_and_mean: tuple[float, float]) -> Integrals:
+    return Integrals.of([Integral(c * m, c) for c, m in covered_and_mean])
 
 
 NONE4 = held((0, 0), (0, 0), (0, 0), (0, 0))

@@ -9,6 +9,7 @@ import pytest
 from services.api.aggregates import aggregate_method, shape_grid
 from services.api.buckets import QueryError, make_bucketing, parse_every
 from shared.settlement import Integral
+from shared.settlement.integral import Integrals
 
 S = timedelta(seconds=1)
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -59,7 +60,7 @@ def test_raw_arrays_shape_into_twa_and_held_coverage() -> None:
         "first": [1.0, None, 4.0],
         "last": [2.0, None, 4.0],
     }
-    held = [Integral(15.0, 10.0), Integral(10.0, 5.0), Integral(20.0, 5.0)]
+    held = Integrals.of([Integral(15.0, 10.0), Integral(10.0, 5.0), Integral(20.0, 5.0)])
     out = shape_grid(raw, b, ("avg", "twa", "count"), held, "null")
     # twa = held area / held seconds, also in the bucket without a reading of its own; coverage = held s / 10 s.
     assert out == {"avg": [1.5, None, 4.0], "twa": [1.5, 2.0, 4.0], "count": [2, 0, 1], "coverage": [1.0, 0.5, 0.5]}

@@ -11,6 +11,7 @@ Rules (README "Method in brief"):
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -51,10 +52,12 @@ def resolve(
     ts: datetime, commitments: Sequence[Commitment], schedule: Mapping[datetime, float]
 ) -> CommitmentInForce | None:
     """The commitment in force for the period starting at `ts`, with a schedule override applied."""
-    flat = commitment_at(ts, commitments)
+    return _in_force(commitment_at(ts, commitments), schedule.get(ts))
+
+
+def _in_force(flat: Commitment | None, override: float | None) -> CommitmentInForce | None:
     if flat is None:
         return None
-    override = schedule.get(ts)
     committed = flat.committed_mw if override is None else override
     return CommitmentInForce(
         flat.id,
@@ -113,17 +116,39 @@ def settlement_periods(
     # Counted before anything is built: no period is longer than the longest length, so this is a lower bound.
     if limit is not None and count_periods(start, end, max(lengths)) - 1 > limit:
         raise TooManyPeriods(count_periods(start, end, shortest), limit)
+    length_changes: dict[datetime, bool] = {}
+
+    def cut_in(t: datetime, stop: datetime) -> datetime | None:
+        """The first change of period length inside (t, stop)."""
+        for change in changes[bisect.bisect_right(changes, t) :]:
+            if change >= stop:
+                return None
+            if change not in length_changes:
+                length_changes[change] = _length_changes_at(change, commitments, default_period_s)
+            if length_changes[change]:
+                return change
+        return None
+
     out: list[SettlementPeriod] = []
     t = _first_start(start, changes, commitments, default_period_s)
     while t < end:
-        length = period_length_at(t, commitments, default_period_s)
-        stop = floor_to(t, length) + timedelta(seconds=length)
-        for change in changes:
-            if t < change < stop and _length_changes_at(change, commitments, default_period_s):
-                stop = change
+        # Until the next change instant the commitment in force, hence the period length, stays the same: resolve
+        # them once for the run of periods starting before it (`resolve` per period would give the same).
+        later = bisect.bisect_right(changes, t)
+        run_end = min(end, changes[later]) if later < len(changes) else end
+        flat = commitment_at(t, commitments)
+        length = timedelta(seconds=flat.settlement_period_s if flat is not None else default_period_s)
+        plain = _in_force(flat, None)
+        stop = floor_to(t, int(length.total_seconds())) + length
+        while t < run_end:
+            cut = cut_in(t, stop)
+            override = schedule.get(t)
+            period = SettlementPeriod(t, cut or stop, plain if override is None else _in_force(flat, override))
+            out.append(period)
+            if limit is not None and len(out) > limit:  # never more than limit + 1 built
+                raise TooManyPeriods(max(len(out), count_periods(start, end, shortest)), limit)
+            t = period.end
+            if cut is not None:
                 break
-        out.append(SettlementPeriod(t, stop, resolve(t, commitments, schedule)))
-        if limit is not None and len(out) > limit:  # never more than limit + 1 built
-            raise TooManyPeriods(max(len(out), count_periods(start, end, shortest)), limit)
-        t = stop
+            stop = t + length
     return out

@@ -80,6 +80,8 @@ class Totals:
 
 def excluded_by(start: datetime, end: datetime, exclusions: Sequence[Exclusion]) -> Exclusion | None:
     """The first exclusion window overlapping [start, end), if any."""
+    if not exclusions:
+        return None
     return next((e for e in exclusions if e.starts_at < end and e.ends_at > start), None)
 
 
@@ -151,13 +153,28 @@ def settle_period(
 
 
 def totals(periods: Sequence[PeriodSettlement]) -> Totals:
-    """Sums over the periods' own values (see `METHOD["totals"]`)."""
-    assessed = [p for p in periods if p.status in ASSESSED]
-    compliant = sum(1 for p in assessed if p.status == COMPLIANT)
-    committed_mwh = sum((p.committed_mw or 0.0) * p.hours for p in assessed)
-    met_mwh = sum(min(p.delivered_mw or 0.0, p.committed_mw or 0.0) * p.hours for p in assessed)
-    counted = [p for p in periods if p.status not in (EXCLUDED, NO_COMMITMENT)]
-    count = {s: sum(1 for p in periods if p.status == s) for s in STATUSES}
+    """Sums over the periods' own values (see `METHOD["totals"]`), in one pass and in period order."""
+    count = dict.fromkeys(STATUSES, 0)
+    committed_mwh = met_mwh = shortfall = surplus = delivered_mwh = coverage = 0.0
+    counted = 0
+    for p in periods:
+        status = p.status
+        count[status] += 1
+        if p.delivered_mwh is not None:
+            delivered_mwh += p.delivered_mwh
+        if status not in (EXCLUDED, NO_COMMITMENT):
+            counted += 1
+            coverage += p.coverage
+        if status in ASSESSED:
+            hours = p.hours
+            committed_mwh += (p.committed_mw or 0.0) * hours
+            met_mwh += min(p.delivered_mw or 0.0, p.committed_mw or 0.0) * hours
+            deviation = p.deviation_mwh
+            if deviation is not None and deviation < 0:
+                shortfall += -deviation
+            elif deviation is not None and deviation > 0:
+                surplus += deviation
+    assessed = count[COMPLIANT] + count[NON_COMPLIANT]
     return Totals(
         periods=len(periods),
         compliant=count[COMPLIANT],
@@ -165,13 +182,13 @@ def totals(periods: Sequence[PeriodSettlement]) -> Totals:
         excluded=count[EXCLUDED],
         insufficient_data=count[INSUFFICIENT_DATA],
         no_commitment=count[NO_COMMITMENT],
-        compliant_share=compliant / len(assessed) if assessed else None,
-        shortfall_mwh=sum(-p.deviation_mwh for p in assessed if p.deviation_mwh is not None and p.deviation_mwh < 0),
-        surplus_mwh=sum(p.deviation_mwh for p in assessed if p.deviation_mwh is not None and p.deviation_mwh > 0),
+        compliant_share=count[COMPLIANT] / assessed if assessed else None,
+        shortfall_mwh=shortfall,
+        surplus_mwh=surplus,
         committed_mwh=committed_mwh,
-        delivered_mwh=sum(p.delivered_mwh for p in periods if p.delivered_mwh is not None),
+        delivered_mwh=delivered_mwh,
         availability=met_mwh / committed_mwh if committed_mwh > 0 else None,
-        data_coverage=sum(p.coverage for p in counted) / len(counted) if counted else None,
+        data_coverage=coverage / counted if counted else None,
     )
 
 

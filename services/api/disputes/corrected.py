@@ -31,6 +31,8 @@ async def corrected_integrals(
     margin = correction_margin(max_gap_s)
     lo, hi = min(p[0] for p in periods), max(p[1] for p in periods)
     applied = await store.applied_corrections(conn, plant_id, signal_id, lo - margin, hi + margin)
+    if not applied:
+        return {}
     out: dict[datetime, Integral] = {}
     for start, end in periods:
         correction = correction_for(applied, start, end, max_gap_s=max_gap_s)

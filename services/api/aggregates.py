@@ -69,36 +69,50 @@ def nullable(values: npt.NDArray[Any], empty: npt.NDArray[np.bool_]) -> list[Any
 def grid_from_rows(
     rows: Mapping[str, npt.NDArray[Any]],
     start_us: npt.NDArray[np.int64],
+    group: npt.NDArray[np.int64],
+    groups: int,
     bounds: npt.NDArray[np.int64],
     fns: Sequence[str],
-) -> dict[str, list[Any]]:
-    """Per bucket [bounds[i], bounds[i+1]) (epoch µs), from rollup rows in time order (`store.rollup_rows` grid_*
-    columns): count (0 where empty), avg = Σ sum / Σ count, min, max, and the first and last values of the bucket's
-    rows with readings (None where empty); only the arrays of `grid_names(fns)`."""
+) -> list[dict[str, list[Any]]]:
+    """Per signal (`group` of each row, rows ordered by signal then time) and bucket [bounds[i], bounds[i+1]) (epoch
+    µs), from rollup rows (`store.rollup_rows` grid_* columns): count (0 where empty), avg = Σ sum / Σ count, min,
+    max, and the first and last values of the bucket's rows with readings (None where empty); only the arrays of
+    `grid_names(fns)`."""
     n = len(bounds) - 1
+    size = n * groups
     use = (start_us >= bounds[0]) & (start_us < bounds[-1]) & (rows["grid_count"] > 0)
-    i = np.searchsorted(bounds, start_us[use], side="right") - 1
-    count = np.bincount(i, weights=rows["grid_count"][use], minlength=n).astype(np.int64)
+    i = np.searchsorted(bounds, start_us[use], side="right") - 1 + group[use] * n
+    count = np.bincount(i, weights=rows["grid_count"][use], minlength=size).astype(np.int64)
     empty = count == 0
-    out: dict[str, list[Any]] = {"count": count.tolist()}
     names = grid_names(fns)
+    arrays: dict[str, npt.NDArray[Any]] = {}
     if "avg" in names:
-        total = np.bincount(i, weights=rows["grid_sum"][use], minlength=n)
-        out["avg"] = nullable(total / np.where(empty, 1, count), empty)
+        arrays["avg"] = np.bincount(i, weights=rows["grid_sum"][use], minlength=size) / np.where(empty, 1, count)
     for name, fold, start in (("min", np.minimum, np.inf), ("max", np.maximum, -np.inf)):
         if name in names:
-            folded = np.full(n, start)
+            folded = np.full(size, start)
             fold.at(folded, i, rows[f"grid_{name}"][use])
-            out[name] = nullable(folded, empty)
+            arrays[name] = folded
     changes = i[1:] != i[:-1]
     for name, at in (("first", np.r_[True, changes]), ("last", np.r_[changes, True])):
-        if name in names and len(i):
-            picked = np.zeros(n)
-            picked[i[at]] = rows[f"grid_{name}_value"][use][at]
-            out[name] = nullable(picked, empty)
-        elif name in names:
-            out[name] = [None] * n
-    return {k: out[k] for k in names}
+        if name in names:
+            picked = np.zeros(size)
+            if len(i):
+                picked[i[at]] = rows[f"grid_{name}_value"][use][at]
+            arrays[name] = picked
+    counts = count.reshape(groups, n).tolist()
+    lists = {k: v.reshape(groups, n).tolist() for k, v in arrays.items()}
+    empties = [np.flatnonzero(e).tolist() for e in empty.reshape(groups, n)]
+    out = []
+    for g in range(groups):
+        one: dict[str, list[Any]] = {"count": counts[g]}
+        for k, v in lists.items():
+            values = v[g]
+            for j in empties[g]:
+                values[j] = None
+            one[k] = values
+        out.append({k: one[k] for k in names})
+    return out
 
 
 def shape_grid(

@@ -19,9 +19,9 @@ from services.api.buckets import ORIGIN, Bucketing, bounds_us
 from services.api.cache import BucketCache
 from services.api.store import Conn
 from shared.db import connection
-from shared.settlement import Integral, NotExact
+from shared.settlement import Integral
 from shared.settlement.integral import EPOCH, Integrals, edges_us, held_arrays, reading_arrays
-from shared.settlement.rollup import column_integrals
+from shared.settlement.rollup import column_integrals, inexact_rows
 
 # Wide requests (many signals) are served straight from PostgreSQL: caching them would cost memory for little.
 MAX_CACHED_SIGNALS = 16
@@ -127,23 +127,34 @@ async def bucket_data(
     async def read(c: Conn, chunk: list[int]) -> dict[int, tuple[Grid | None, Integrals]]:
         out: dict[int, tuple[Grid | None, Integrals]] = {}
         grids: dict[int, Grid] = {}
+        n = len(bounds) - 1
         pending = chunk
         first = True
         for table, width in store.ROLLUP_TABLES:
             if not pending or not store.aligned(bounds, width):
                 continue
-            grid_good = good if fns is not None and first else None
-            rows = await store.rollup_rows(c, pending, start, end, table=table, grid_good=grid_good)
-            later = []
-            for sid in pending:
-                columns, per_row = rows[sid]
-                if grid_good is not None:
-                    grids[sid] = grid_from_rows(per_row, columns.start_us, bounds, fns or ())
-                try:
-                    out[sid] = (grids.get(sid), column_integrals(columns, bounds, max_gap_s=max_gap_s, good_only=good))
-                except NotExact:
-                    later.append(sid)
-            pending, first = later, False
+            names = grid_names(fns) if fns is not None and first else []
+            got = await store.rollup_rows(c, pending, start, end, table=table, width=width, good=good, grid=names)
+            if names:
+                shaped = grid_from_rows(got.grid, got.columns.start_us, got.group, len(pending), bounds, names)
+                grids.update(zip(pending, shaped, strict=True))
+            # Signals with a row whose longest step exceeds the maximum gap go on to finer rows (or raw readings).
+            inexact = np.unique(got.group[inexact_rows(got.columns, bounds, max_gap_s=max_gap_s)])
+            exact = ~np.isin(got.group, inexact)
+            held = column_integrals(
+                got.columns.take(exact),
+                bounds,
+                max_gap_s=max_gap_s,
+                good_only=good,
+                group=got.group[exact],
+                groups=len(pending),
+            )
+            later = set(inexact.tolist())
+            for k, sid in enumerate(pending):
+                if k not in later:
+                    part = slice(k * n, (k + 1) * n)
+                    out[sid] = (grids.get(sid), Integrals(held.area[part], held.covered_us[part]))
+            pending, first = [sid for k, sid in enumerate(pending) if k in later], False
         if pending:
             readings = await store.raw_readings(c, pending, start, end)
             for sid in pending:

@@ -4,6 +4,7 @@ readings)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -73,34 +74,35 @@ def _grid_index(b: Bucketing) -> Any:
     return lambda epoch: index[epoch]
 
 
-# Rollup rows for the exact held integral (shared/settlement/rollup.py): the rows inside [$2, $3) plus the two
-# before $2 and the one at or after $3, at any distance (the holds at the edges depend on them). One row per signal
-# comes back, each column an array in PostgreSQL's binary form (array_send), read straight into numpy: no Python
-# object per value. The arrays are not ordered in SQL (an ORDER BY per array_agg sorts once per column); the rows are
-# put in time order in numpy.
+# Rollup rows for the exact held integral (shared/settlement/rollup.py): per signal the rows inside [$2, $3) plus the
+# two before $2 and the one at or after $3, at any distance (the holds at the edges depend on them). One row comes
+# back: each column an array over all the signals' rows in PostgreSQL's binary form (array_send), read straight into
+# numpy, with the signal's position in $1 (`k`): no Python object per value. No ORDER BY in array_agg (it sorts once
+# per column): rows come in order of signal and time from the ordered parts, and are sorted in numpy should they not.
 _ROLLUP_ROWS_SQL = """
-SELECT s.id AS signal_id, x.* FROM unnest($1::int4[]) AS s(id) CROSS JOIN LATERAL (
-    SELECT {arrays} FROM (
-        (SELECT * FROM {table} WHERE signal_id = s.id AND bucket < $2 ORDER BY bucket DESC LIMIT 2)
-        UNION ALL
-        (SELECT * FROM {table} WHERE signal_id = s.id AND bucket >= $2 AND bucket < $3)
-        UNION ALL
-        (SELECT * FROM {table} WHERE signal_id = s.id AND bucket >= $3 ORDER BY bucket LIMIT 1)
-    ) AS u
+SELECT array_send(array_agg(s.k - 1)) AS k, {arrays}
+FROM unnest($1::int4[]) WITH ORDINALITY AS s(id, k) CROSS JOIN LATERAL (
+    (SELECT * FROM (SELECT * FROM {table} WHERE signal_id = s.id AND bucket < $2 ORDER BY bucket DESC LIMIT 2) AS b
+     ORDER BY bucket)
+    UNION ALL
+    (SELECT * FROM {table} WHERE signal_id = s.id AND bucket >= $2 AND bucket < $3)
+    UNION ALL
+    (SELECT * FROM {table} WHERE signal_id = s.id AND bucket >= $3 ORDER BY bucket LIMIT 1)
 ) AS x
 """
-# name: (SQL expression, binary element type); NULLs would break the fixed stride, so they become NaN.
+# name: (SQL expression, binary element type); NULLs would break the fixed stride, so they become NaN. A row's start
+# is not read: it is its first reading's time floored to the table's width.
 ROLLUP_COLUMNS = {
-    "start_us": ("bucket", "ts"),
     "first_us": ("first_ts", "ts"),
     "last_us": ("last_ts", "ts"),
     "last_value": ("last_value", ">f8"),
     "last_good": ("good_last_ts IS NOT DISTINCT FROM last_ts", "?"),
     "last_step_s": ("coalesce(last_step_s, 'NaN')", ">f8"),
     "max_step_s": ("max_step_s", ">f8"),
-    "area": ("area", ">f8"),
-    "good_area": ("good_area", ">f8"),
-    "good_held_s": ("good_held_s", ">f8"),
+}
+INNER_COLUMNS = {  # the inner areas, by quality filter
+    True: {"good_area": ("good_area", ">f8"), "good_held_s": ("good_held_s", ">f8")},
+    False: {"area": ("area", ">f8")},
 }
 # Rollup tables, coarsest first, with their bucket widths (all aligned to UTC midnight).
 ROLLUP_TABLES = (("rollups_1h", timedelta(hours=1)), ("rollups_15m", timedelta(minutes=15)), ("rollups_1m", MINUTE))
@@ -116,16 +118,25 @@ def bucket_edges(b: Bucketing) -> list[datetime]:
     return list(b.edges) if b.edges is not None else [*b.starts(), b.end]
 
 
-# Per-row aggregate columns for avg, min, max, first and last (Good-only or all), read in the same statement.
-GRID_COLUMNS = ("count", "sum", "min", "max", "first_value", "last_value")
+# Per-row aggregate columns (Good-only or all) for the aggregate functions, read in the same statement.
+GRID_COLUMNS = {
+    "count": "count",
+    "avg": "sum",
+    "min": "min",
+    "max": "max",
+    "first": "first_value",
+    "last": "last_value",
+}
 _PG_EPOCH_US = 946_684_800_000_000  # binary timestamptz: µs since 2000-01-01 UTC
 
 
-def _grid_sql(good: bool) -> dict[str, tuple[str, str]]:
+def _grid_sql(good: bool, names: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """grid_<column> per aggregate function in `names` ("count", "avg", …)."""
     c = _columns(good)
-    out = {"grid_count": (f"{c['count']}", ">i4")}
-    for k in GRID_COLUMNS[1:]:
-        out[f"grid_{k}"] = (f"coalesce({c[k]}, 'NaN')", ">f8")
+    out = {}
+    for name in names:
+        column = GRID_COLUMNS[name]
+        out[f"grid_{column}"] = (c[column], ">i4") if column == "count" else (f"coalesce({c[column]}, 'NaN')", ">f8")
     return out
 
 
@@ -143,33 +154,54 @@ def unpack_array(data: bytes | None, element: str) -> npt.NDArray[Any]:
     return values + _PG_EPOCH_US if element == "ts" else values
 
 
+@dataclass(slots=True)
+class RollupRead:
+    """Rollup rows of many signals: the columns (rows ordered by signal, then time), each row's signal as an index
+    into the signal ids asked for, and the per-row aggregate columns asked for (grid_count, grid_sum, …)."""
+
+    columns: RollupColumns
+    group: npt.NDArray[np.int64]
+    grid: dict[str, npt.NDArray[Any]]
+
+
 async def rollup_rows(
     conn: Conn,
     signal_ids: Sequence[int],
     start: datetime,
     end: datetime,
     *,
-    table: str = "rollups_1m",
-    grid_good: bool | None = None,
-) -> dict[int, tuple[RollupColumns, dict[str, npt.NDArray[Any]]]]:
-    """Per signal, its rollup rows of `table` covering [start, end) with the context rows the edges need, as
-    columns in time order; with `grid_good` set, also the per-row count, sum, min, max, first and last value
-    (`grid_count` …; Good readings only or all) of the same rows."""
-    wanted = dict(ROLLUP_COLUMNS) | (_grid_sql(grid_good) if grid_good is not None else {})
+    table: str,
+    width: timedelta,
+    good: bool,
+    grid: Sequence[str] = (),
+) -> RollupRead:
+    """The rollup rows of `table` (rows of `width`) covering [start, end) of each signal, with the context rows the
+    edges need; the inner areas of the quality filter `good`, and the aggregate columns of the functions `grid`."""
+    wanted = ROLLUP_COLUMNS | INNER_COLUMNS[good] | _grid_sql(good, grid)
     arrays = ", ".join(f"array_send(array_agg({expr})) AS {name}" for name, (expr, _) in wanted.items())
-    rows = await conn.fetch(_ROLLUP_ROWS_SQL.format(arrays=arrays, table=table), list(signal_ids), start, end)
-    out: dict[int, tuple[RollupColumns, dict[str, npt.NDArray[Any]]]] = {
-        sid: (RollupColumns.empty(), {}) for sid in signal_ids
-    }
-    for r in rows:
-        got = {name: unpack_array(r[name], element) for name, (_, element) in wanted.items()}
-        starts = got["start_us"]
-        if len(starts) > 1 and not (starts[1:] > starts[:-1]).all():
-            order = np.argsort(starts, kind="stable")
-            got = {name: values[order] for name, values in got.items()}
-        columns = RollupColumns(*(got[name] for name in ROLLUP_COLUMNS))
-        out[r["signal_id"]] = (columns, {name: v for name, v in got.items() if name.startswith("grid_")})
-    return out
+    row = one(await conn.fetchrow(_ROLLUP_ROWS_SQL.format(arrays=arrays, table=table), list(signal_ids), start, end))
+    got = {name: unpack_array(row[name], element) for name, (_, element) in wanted.items()}
+    group = unpack_array(row["k"], ">i8")
+    first = got["first_us"]
+    starts = first - first % (width // timedelta(microseconds=1))
+    later = (group[1:] > group[:-1]) | ((group[1:] == group[:-1]) & (starts[1:] > starts[:-1]))
+    if not later.all():  # array_agg kept no order: rows in order of signal, then time
+        order = np.lexsort((starts, group))
+        got, starts, group = {name: v[order] for name, v in got.items()}, starts[order], group[order]
+    empty = np.zeros(0)
+    columns = RollupColumns(
+        starts,
+        got["first_us"],
+        got["last_us"],
+        got["last_value"],
+        got["last_good"],
+        got["last_step_s"],
+        got["max_step_s"],
+        got.get("area", empty),
+        got.get("good_area", empty),
+        got.get("good_held_s", empty),
+    )
+    return RollupRead(columns, group, {name: v for name, v in got.items() if name.startswith("grid_")})
 
 
 # Raw readings of every quality in [$2, $3) plus the two before $2 and the one at or after $3 (any distance).

@@ -120,22 +120,28 @@ class Integrals:
         return Integrals(self.area + other.area, self.covered_us + other.covered_us)
 
 
-def spread(lo_us: I64, hi_us: I64, value: F64, bounds: I64) -> Integrals:
-    """Σ value × (time of [lo, hi) inside each bucket [bounds[i], bounds[i+1])): holds split at bucket edges."""
+def spread(lo_us: I64, hi_us: I64, value: F64, bounds: I64, *, group: I64 | None = None, groups: int = 1) -> Integrals:
+    """Σ value × (time of [lo, hi) inside each bucket [bounds[i], bounds[i+1])): holds split at bucket edges.
+
+    With `group` (which of `groups` signals each hold belongs to, all over the same buckets) the result holds the
+    buckets of group 0, then those of group 1, …: one pass for many signals."""
     n = len(bounds) - 1
-    area, covered = np.zeros(n), np.zeros(n, np.int64)
+    area, covered = np.zeros(n * groups), np.zeros(n * groups, np.int64)
     keep = (hi_us > lo_us) & (hi_us > bounds[0]) & (lo_us < bounds[-1])
     lo = np.maximum(lo_us[keep], bounds[0])
     hi = np.minimum(hi_us[keep], bounds[-1])
     v = value[keep]
     i = np.searchsorted(bounds, lo, side="right") - 1
+    offset = group[keep] * n if group is not None else np.zeros(len(lo), np.int64)
     while len(lo):  # one pass per bucket edge a hold crosses (holds are at most max_gap_s long)
         stop = np.minimum(hi, bounds[i + 1])
         part = stop - lo
-        area += np.bincount(i, weights=v * (part / 1_000_000), minlength=n)
-        np.add.at(covered, i, part)
+        at = i + offset
+        area += np.bincount(at, weights=v * (part / 1_000_000), minlength=n * groups)
+        # Summed as float64 and exact: µs counts, and every partial sum is at most a bucket's length (< 2**53 µs).
+        covered += np.bincount(at, weights=part, minlength=n * groups).astype(np.int64)
         more = hi > stop
-        lo, hi, v, i = stop[more], hi[more], v[more], i[more] + 1
+        lo, hi, v, i, offset = stop[more], hi[more], v[more], i[more] + 1, offset[more]
     return Integrals(area, covered)
 
 

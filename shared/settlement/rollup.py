@@ -56,8 +56,10 @@ class RollupRow:
 
 @dataclass(slots=True)
 class RollupColumns:
-    """Rollup rows of one signal as parallel arrays in time order (times in epoch µs, steps and held time in
-    seconds, NaN for a missing `last_step_s`): the form the store reads and `column_integrals` computes on."""
+    """Rollup rows as parallel arrays, in time order per signal (times in epoch µs, steps and held time in seconds,
+    NaN for a missing `last_step_s`): the form the store reads and `column_integrals` computes on. A store may leave
+    out (as empty arrays) the inner areas a quality filter does not use: `area` for Good only, `good_area` and
+    `good_held_s` for all readings."""
 
     start_us: I64
     first_us: I64
@@ -90,6 +92,14 @@ class RollupColumns:
         i, f = np.zeros(0, np.int64), np.zeros(0)
         return cls(i, i, i, f, np.zeros(0, np.bool_), f, f, f, f, f)
 
+    def take(self, rows: Bools) -> RollupColumns:
+        """The rows where `rows` is True (columns left out stay empty)."""
+        n = len(self.start_us)
+        return RollupColumns(*(c[rows] if len(c) == n else c for c in (getattr(self, f) for f in _FIELDS)))
+
+
+_FIELDS = tuple(RollupColumns.__dataclass_fields__)
+
 
 def rollup_integrals(
     rows: Sequence[RollupRow], edges: Sequence[datetime], *, max_gap_s: float, good_only: bool = True
@@ -109,34 +119,62 @@ def _us(seconds: F64) -> I64:
     return np.rint(seconds * 1_000_000).astype(np.int64)
 
 
-def column_integrals(c: RollupColumns, bounds: I64, *, max_gap_s: float, good_only: bool = True) -> Integrals:
-    """`rollup_integrals` over `RollupColumns` and bucket edges in epoch µs: the inner areas of the rows inside the
-    buckets, plus the hold of each row's last reading (`hold_lengths`, the raw integral's rule) split at the edges."""
-    n = len(bounds) - 1
-    gap = round(max_gap_s * 1_000_000)
+def inexact_rows(c: RollupColumns, bounds: I64, *, max_gap_s: float) -> Bools:
+    """Rows inside the buckets whose longest inner step exceeds `max_gap_s`: their inner area is not the held
+    integral, so their signal must be computed from finer rows or raw readings."""
     inside = (c.start_us >= bounds[0]) & (c.start_us < bounds[-1])
-    too_long = inside & (_us(c.max_step_s) > gap)
+    return inside & (_us(c.max_step_s) > round(max_gap_s * 1_000_000))
+
+
+def column_integrals(
+    c: RollupColumns,
+    bounds: I64,
+    *,
+    max_gap_s: float,
+    good_only: bool = True,
+    group: I64 | None = None,
+    groups: int = 1,
+) -> Integrals:
+    """`rollup_integrals` over `RollupColumns` and bucket edges in epoch µs: the inner areas of the rows inside the
+    buckets, plus the hold of each row's last reading (`hold_lengths`, the raw integral's rule) split at the edges.
+
+    With `group` (the signal index of each row, rows ordered by signal then time) many signals in one pass: the
+    result holds each group's buckets in turn (see `spread`). Raises `NotExact` for a row of `inexact_rows`."""
+    n = len(bounds) - 1
+    rows = len(c.start_us)
+    gap = round(max_gap_s * 1_000_000)
+    too_long = inexact_rows(c, bounds, max_gap_s=max_gap_s)
     if too_long.any():
         raise NotExact(EPOCH + timedelta(microseconds=int(c.start_us[too_long][0])))
-    i = np.searchsorted(bounds, c.start_us[inside], side="right") - 1
+    inner = (c.good_area, c.good_held_s) if good_only else (c.area,)
+    if any(len(x) != rows for x in inner):
+        raise ValueError("rollup columns read without the inner areas of this quality filter")
+    inside = (c.start_us >= bounds[0]) & (c.start_us < bounds[-1])
+    if group is None:
+        group = np.zeros(rows, np.int64)
+    i = np.searchsorted(bounds, c.start_us[inside], side="right") - 1 + group[inside] * n
     if good_only:
         inner_area, inner_us = c.good_area[inside], _us(c.good_held_s[inside])
     else:
         inner_area, inner_us = c.area[inside], (c.last_us - c.first_us)[inside]
-    area = np.bincount(i, weights=inner_area, minlength=n).astype(np.float64, copy=False)
-    covered = np.zeros(n, np.int64)
-    np.add.at(covered, i, inner_us)
+    area = np.bincount(i, weights=inner_area, minlength=n * groups).astype(np.float64, copy=False)
+    # Exact as float64: µs counts whose sums per bucket stay far below 2**53.
+    covered = np.bincount(i, weights=inner_us, minlength=n * groups).astype(np.int64)
     # The last reading of each row holds until the next row's first reading, or by the step before it: that step is
-    # inside the row (last_step_s) or, with a single reading, the step from the previous row's last reading.
-    rows = len(c.start_us)
+    # inside the row (last_step_s) or, with a single reading, the step from the previous row's last reading. Rows of
+    # different signals are never neighbours.
+    same = group[1:] == group[:-1]
     to_next = np.zeros(rows, np.int64)
     to_next[:-1] = c.first_us[1:] - c.last_us[:-1]
+    has_next = np.zeros(rows, np.bool_)
+    has_next[:-1] = same
     from_previous = np.zeros(rows, np.int64)
-    from_previous[1:] = c.last_us[1:] - c.last_us[:-1]
+    from_previous[1:] = np.where(same, c.last_us[1:] - c.last_us[:-1], 0)
     single = np.isnan(c.last_step_s)
     from_previous = np.where(single, from_previous, _us(np.where(single, 0.0, c.last_step_s)))
-    hold = hold_lengths(to_next, np.arange(rows) < rows - 1, from_previous, gap)
+    hold = hold_lengths(to_next, has_next, from_previous, gap)
     last, value = c.last_us, c.last_value
     if good_only:
-        last, value, hold = last[c.last_good], value[c.last_good], hold[c.last_good]
-    return Integrals(area, covered) + spread(last, last + hold, value, bounds)
+        last, value, hold, group = last[c.last_good], value[c.last_good], hold[c.last_good], group[c.last_good]
+    held = spread(last, last + hold, value, bounds, group=group, groups=groups)
+    return Integrals(area + held.area, covered + held.covered_us)

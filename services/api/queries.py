@@ -3,13 +3,11 @@ PostgreSQL. Held integrals come as `Integrals` arrays per signal, computed by sh
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-import asyncpg
 import numpy as np
 import numpy.typing as npt
 
@@ -18,17 +16,14 @@ from services.api.aggregates import grid_from_rows, grid_names
 from services.api.buckets import ORIGIN, Bucketing, bounds_us
 from services.api.cache import BucketCache
 from services.api.store import Conn
-from shared.db import connection
 from shared.settlement import Integral
 from shared.settlement.integral import EPOCH, Integrals, edges_us, held_arrays, reading_arrays
 from shared.settlement.rollup import column_integrals, inexact_rows
 
 # Wide requests (many signals) are served straight from PostgreSQL: caching them would cost memory for little.
 MAX_CACHED_SIGNALS = 16
-# A pool serves many signals in chunks on two connections at once: PostgreSQL reads one chunk while this process
-# computes on the one before (a 200-signal request is mostly rollup rows to read).
+# Many signals are read in chunks, so that one statement's arrays stay bounded.
 CHUNK_SIGNALS = 50
-PARALLEL_CHUNKS = 2
 
 V = TypeVar("V")
 Fetch = Callable[[list[int], Bucketing], Awaitable[dict[int, dict[datetime, V]]]]
@@ -89,22 +84,10 @@ def _cacheable(cache: BucketCache | None, ids: Sequence[int], b: Bucketing, clos
 async def _chunked(
     conn: Conn, ids: Sequence[int], read: Callable[[Conn, list[int]], Awaitable[dict[int, V]]]
 ) -> dict[int, V]:
-    """`read` over chunks of `ids`, two at a time on their own pooled connections (in turn on one connection)."""
-    chunks = [list(ids[i : i + CHUNK_SIGNALS]) for i in range(0, len(ids), CHUNK_SIGNALS)]
+    """`read` over chunks of `ids` in turn: one statement's arrays stay bounded however many signals are asked."""
     out: dict[int, V] = {}
-    if len(chunks) <= 1 or not isinstance(conn, asyncpg.Pool):
-        for chunk in chunks:
-            out.update(await read(conn, chunk))
-        return out
-    pool = conn
-    gate = asyncio.Semaphore(PARALLEL_CHUNKS)
-
-    async def one(chunk: list[int]) -> dict[int, V]:
-        async with gate, connection(pool) as c:
-            return await read(c, chunk)
-
-    for part in await asyncio.gather(*(one(c) for c in chunks)):
-        out.update(part)
+    for i in range(0, len(ids), CHUNK_SIGNALS):
+        out.update(await read(conn, list(ids[i : i + CHUNK_SIGNALS])))
     return out
 
 

@@ -294,7 +294,9 @@ def _retention(args: argparse.Namespace, _: BaseServiceSettings) -> int:
         print(f"{table} horizon {f'{horizon:%Y-%m-%d %H:%M} UTC' if horizon else 'none (kept forever)'}")
     verb = "would drop" if args.dry_run else "dropped"
     days = ", ".join(f"{p.day:%Y-%m-%d}" for p in report.partitions) or "none"
-    print(f"{verb} {len(report.partitions)} readings partitions ({report.bytes_freed / 1e6:.1f} MB): {days}")
+    print(f"{verb} {len(report.partitions)} readings partitions: {days}")
+    blocks = report.blocks
+    print(f"{verb} {blocks.blocks} compressed blocks ({blocks.readings} readings); {report.bytes_freed / 1e6:.1f} MB")
     if not args.dry_run:
         print("rollup rows deleted: " + ", ".join(f"{t} {n}" for t, n in report.rollup_rows.items()))
     if report.skipped:

@@ -1,8 +1,9 @@
 """Retention policy as pure functions of (settings, now): what is old enough to drop, in whole units.
 
-Readings go by whole UTC-day partitions (a day is dropped only once its end is at or before the readings horizon,
-so nothing inside the horizon is ever touched) and, once compressed, by whole blocks; rollups go by bucket ranges
-against their own, longer horizons. Published statements are never dropped: they are the signed ledger.
+Readings go by whole UTC days (a day is dropped only once its end is at or before the readings horizon, so nothing
+inside the horizon is ever touched): hot days as their partition, compressed days block by block; rollups go by
+bucket ranges against their own, longer horizons. Published statements are never dropped: they are the signed
+ledger.
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ class Horizons:
 
     readings: datetime
     rollups: dict[str, datetime | None]
+
+    @property
+    def whole_days(self) -> datetime:
+        """The end of the last UTC day entirely older than the readings horizon: partitions and compressed blocks
+        before it go, so a day of readings is kept or dropped as a whole, hot or compressed."""
+        return floor_to(self.readings, DAY)
 
 
 def horizons(now: datetime, *, readings_days: int, rollup_days: int | None, rollup_1m_days: int | None) -> Horizons:

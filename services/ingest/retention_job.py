@@ -1,9 +1,9 @@
 """The retention job: one run drops what `services.ingest.retention` says is expired, unit by unit.
 
-Each unit (a day partition; one signal's rollup rows over a bounded range) is its own short transaction with a
-`lock_timeout`: a unit that cannot get its lock is skipped, counted and retried on the next run, so ingest never
-waits on retention for longer than that timeout. One run at a time across processes (an advisory lock).
-Runs in ingest's maintenance worker (hourly) and from `baseload retention`.
+Each unit (a day partition; one signal's compressed blocks or rollup rows over a bounded range) is its own short
+transaction with a `lock_timeout`: a unit that cannot get its lock is skipped, counted and retried on the next run,
+so ingest never waits on retention for longer than that timeout. One run at a time across processes (an advisory
+lock). Runs in ingest's maintenance worker (hourly) and from `baseload retention`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TypeVar
 
@@ -30,6 +30,8 @@ T = TypeVar("T")
 
 # Rows per rollup DELETE (one signal's range): a few ms of work, a few hundred KB of WAL.
 ROLLUP_BATCH_ROWS = 10_000
+# Span of one signal's blocks per DELETE: a week of hour blocks (168 rows).
+BLOCK_BATCH_SPAN = timedelta(days=7)
 
 
 @dataclass(slots=True)
@@ -38,13 +40,14 @@ class RetentionReport:
 
     horizons: Horizons
     partitions: list[store.Partition] = field(default_factory=list)
+    blocks: store.Blocks = field(default_factory=lambda: store.Blocks(0, 0, 0))  # of expired compressed days
     rollup_rows: dict[str, int] = field(default_factory=dict)
     skipped: int = 0  # units whose lock was not granted within lock_timeout
     ran: bool = True  # False: another process held the retention lock
 
     @property
     def bytes_freed(self) -> int:
-        return sum(p.bytes for p in self.partitions)
+        return sum(p.bytes for p in self.partitions) + self.blocks.bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,7 @@ class RetentionMetrics:
     partitions: Counter
     bytes: Counter
     readings: Counter
+    blocks: Counter
     rollup_rows: Counter
     skipped: Counter
     last_run: Gauge
@@ -62,12 +66,17 @@ class RetentionMetrics:
             partitions=Counter(
                 "baseload_retention_partitions_dropped", "Readings day partitions dropped", registry=registry
             ),
-            bytes=Counter("baseload_retention_bytes_freed", "Bytes of readings partitions dropped", registry=registry),
-            readings=Counter(
-                "baseload_retention_readings_dropped",
-                "Readings dropped with their partitions (the planner's row estimate of each partition)",
+            bytes=Counter(
+                "baseload_retention_bytes_freed",
+                "Bytes of readings partitions dropped and of compressed blocks deleted",
                 registry=registry,
             ),
+            readings=Counter(
+                "baseload_retention_readings_dropped",
+                "Readings dropped (partitions: the planner's row estimate; blocks: exact)",
+                registry=registry,
+            ),
+            blocks=Counter("baseload_retention_blocks_deleted", "Compressed blocks deleted", registry=registry),
             rollup_rows=Counter(
                 "baseload_retention_rollup_rows_deleted", "Rollup rows deleted", ["table"], registry=registry
             ),
@@ -86,7 +95,8 @@ class RetentionMetrics:
     def record(self, report: RetentionReport) -> None:
         self.partitions.inc(len(report.partitions))
         self.bytes.inc(report.bytes_freed)
-        self.readings.inc(sum(p.rows_estimate for p in report.partitions))
+        self.readings.inc(sum(p.rows_estimate for p in report.partitions) + report.blocks.readings)
+        self.blocks.inc(report.blocks.blocks)
         for table, rows in report.rollup_rows.items():
             self.rollup_rows.labels(table).inc(rows)
         self.skipped.inc(report.skipped)
@@ -120,11 +130,14 @@ async def apply_retention(
         candidates = await store.partitions(conn, expired)
         if dry_run:
             report.partitions = candidates
+            report.blocks = await store.blocks_before(conn, report.horizons.whole_days)
             return report
         for partition in candidates:
             if await _unit(conn, settings, report, partial(store.drop_partition, conn, partition)):
                 report.partitions.append(partition)
-        await _delete_rollups(conn, settings, report)
+        signal_ids = await store.signal_ids(conn)
+        await _delete_blocks(conn, settings, report, signal_ids)
+        await _delete_rollups(conn, settings, report, signal_ids)
     finally:
         await store.unlock(conn)
     _log(report)
@@ -139,11 +152,30 @@ async def run_retention(pool: asyncpg.Pool, settings: Settings, now: datetime, m
         await apply_retention(conn, settings, now, metrics=metrics)
 
 
-async def _delete_rollups(conn: asyncpg.Connection, settings: Settings, report: RetentionReport) -> None:
+async def _delete_blocks(
+    conn: asyncpg.Connection, settings: Settings, report: RetentionReport, signal_ids: list[int]
+) -> None:
+    """Compressed days older than the horizon, per signal, whole blocks in bounded ranges (never single readings)."""
+    end = report.horizons.whole_days
+    blocks, readings, size = 0, 0, 0
+    for signal_id in signal_ids:
+        oldest = await store.oldest_block(conn, signal_id)
+        if oldest is None or oldest >= end:
+            continue
+        for start, stop in windows(oldest, end, BLOCK_BATCH_SPAN):
+            gone = await _unit(conn, settings, report, partial(store.delete_blocks, conn, signal_id, start, stop))
+            if gone is None:
+                break  # locked: the rest of this signal waits for the next run
+            blocks, readings, size = blocks + gone.blocks, readings + gone.readings, size + gone.bytes
+    report.blocks = store.Blocks(blocks, readings, size)
+
+
+async def _delete_rollups(
+    conn: asyncpg.Connection, settings: Settings, report: RetentionReport, signal_ids: list[int]
+) -> None:
     report.rollup_rows = {table: 0 for table, _ in ROLLUP_WIDTHS}
     if all(h is None for h in report.horizons.rollups.values()):
         return  # the default: rollups are kept forever
-    signal_ids = await store.signal_ids(conn)
     for table, width in ROLLUP_WIDTHS:
         horizon = report.horizons.rollups[table]
         if horizon is None:
@@ -176,11 +208,14 @@ async def _unit(
 
 def _log(report: RetentionReport) -> None:
     rollups = ", ".join(f"{t} {n}" for t, n in report.rollup_rows.items() if n)
-    if report.partitions or rollups or report.skipped:
+    if report.partitions or report.blocks.blocks or rollups or report.skipped:
         log.info(
-            "retention: dropped %d partitions (%s, %.1f MB), rollup rows deleted: %s; %d units skipped (locked)",
+            "retention: dropped %d partitions (%s) and %d compressed blocks (%d readings), %.1f MB; rollup rows "
+            "deleted: %s; %d units skipped (locked)",
             len(report.partitions),
             ", ".join(f"{p.day:%Y-%m-%d}" for p in report.partitions) or "-",
+            report.blocks.blocks,
+            report.blocks.readings,
             report.bytes_freed / 1e6,
             rollups or "none",
             report.skipped,

@@ -1,4 +1,5 @@
-"""The SQL of retention: drop whole day partitions, delete rollup rows by bounded (signal, bucket) ranges.
+"""The SQL of retention: drop whole day partitions, delete compressed blocks and rollup rows by bounded ranges of
+one signal (primary-key ranges).
 
 Every statement runs in the caller's short transaction with `lock_timeout` set, so a busy table makes the job give
 up on that unit and retry on its next round instead of queueing ingest behind it.
@@ -69,6 +70,49 @@ async def delete_rollups(conn: asyncpg.Connection, table: str, signal_id: int, s
         f"DELETE FROM {table} WHERE signal_id = $1 AND bucket >= $2 AND bucket < $3", signal_id, start, end
     )
     return int(status.split()[-1])
+
+
+async def oldest_block(conn: asyncpg.Connection, signal_id: int) -> datetime | None:
+    return await conn.fetchval(
+        "SELECT block_start FROM reading_blocks WHERE signal_id = $1 ORDER BY block_start LIMIT 1", signal_id
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Blocks:
+    blocks: int
+    readings: int
+    bytes: int
+
+
+async def delete_blocks(conn: asyncpg.Connection, signal_id: int, start: datetime, end: datetime) -> Blocks:
+    """Delete one signal's compressed blocks lying wholly in [start, end), each as a whole."""
+    row = await conn.fetchrow(
+        """WITH gone AS (
+               DELETE FROM reading_blocks
+               WHERE signal_id = $1 AND block_start >= $2 AND block_start < $3 AND block_end <= $3
+               RETURNING count, pg_column_size(payload) AS bytes
+           )
+           SELECT count(*) AS blocks, coalesce(sum(count), 0)::int8 AS readings,
+                  coalesce(sum(bytes), 0)::int8 AS bytes FROM gone""",
+        signal_id,
+        start,
+        end,
+    )
+    assert row is not None
+    return Blocks(row["blocks"], row["readings"], row["bytes"])
+
+
+async def blocks_before(conn: asyncpg.Connection, end: datetime) -> Blocks:
+    """What `delete_blocks` would take up to `end`, over every signal (for a dry run)."""
+    row = await conn.fetchrow(
+        """SELECT count(*) AS blocks, coalesce(sum(count), 0)::int8 AS readings,
+                  coalesce(sum(pg_column_size(payload)), 0)::int8 AS bytes
+           FROM reading_blocks WHERE block_end <= $1""",
+        end,
+    )
+    assert row is not None
+    return Blocks(row["blocks"], row["readings"], row["bytes"])
 
 
 async def signal_ids(conn: asyncpg.Connection) -> list[int]:

@@ -122,6 +122,48 @@ async def test_rollups_go_by_their_own_horizons_and_nothing_newer_is_touched(db:
     assert [p.day for p in report.partitions] == [day(d) for d in range(10, 20)]
 
 
+async def store_blocks(db: asyncpg.Pool, days: list[datetime]) -> None:
+    """Hour blocks of two signals over `days`, as the compression job leaves them (payloads opaque here)."""
+    signal_ids = [r["id"] for r in await db.fetch("SELECT id FROM signals ORDER BY id LIMIT 2")]
+    rows = [
+        (sid, start, start + timedelta(hours=1), start, start + timedelta(minutes=59), 60, os.urandom(90))
+        for d in days
+        for start in (d + timedelta(hours=h) for h in range(24))
+        for sid in signal_ids
+    ]
+    await db.executemany(
+        """INSERT INTO reading_blocks (signal_id, block_start, block_end, first_ts, last_ts, count, payload)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+        rows,
+    )
+    await db.executemany(
+        "INSERT INTO compressed_days (day, readings, blocks, payload_bytes) VALUES ($1, 2880, 48, 4320)",
+        [(d.date(),) for d in days],
+    )
+
+
+async def test_compressed_days_older_than_the_horizon_go_block_by_block_and_the_boundary_day_stays(
+    db: asyncpg.Pool,
+) -> None:
+    await store_blocks(db, [day(17), day(18), day(20), day(21)])
+    kept = await fingerprint(db, "reading_blocks", "block_start", day(20), day(22))
+    settings = Settings(retention_days=7)  # horizon 2026-11-20 10:30: the 20th reaches inside it
+
+    dry = await retain(db, settings, dry_run=True)
+    assert (dry.blocks.blocks, dry.blocks.readings) == (96, 96 * 60)
+    assert await db.fetchval("SELECT count(*) FROM reading_blocks") == 192
+
+    report = await retain(db, settings)
+
+    assert (report.blocks.blocks, report.blocks.readings) == (96, 96 * 60) and report.blocks.bytes > 96 * 90
+    assert await db.fetchval("SELECT min(block_start) FROM reading_blocks") == day(20)
+    assert await fingerprint(db, "reading_blocks", "block_start", day(20), day(22)) == kept
+    # compressed_days is the compression job's record of what it moved; retention leaves it as it is.
+    assert await db.fetchval("SELECT count(*) FROM compressed_days") == 4
+    again = await retain(db, settings)
+    assert again.blocks.blocks == 0
+
+
 async def test_published_statements_and_provenance_are_never_dropped(db: asyncpg.Pool) -> None:
     await load_days(db, [day(15), day(16)])
     plant_id = await db.fetchval("SELECT id FROM plants LIMIT 1")

@@ -33,6 +33,7 @@ def test_a_day_expires_only_when_all_of_it_is_older_than_the_horizon(horizon: da
 def test_the_readings_horizon_is_the_write_paths_refusal_horizon() -> None:
     h = horizons(NOW, readings_days=7, rollup_days=None, rollup_1m_days=None)
     assert h.readings == NOW - timedelta(days=7)
+    assert h.whole_days == day(20)  # compressed blocks go by whole days too, like partitions
     assert h.rollups == {"rollups_1m": None, "rollups_15m": None, "rollups_1h": None}
 
 

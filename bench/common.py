@@ -170,7 +170,8 @@ def now() -> float:
 
 
 class StorageMeter:
-    """Write-ahead log and disk bytes per stored reading since `start` (the whole server's WAL: use a bench server)."""
+    """Write-ahead log and disk bytes per stored reading since `start` (the whole server's WAL: use a bench server);
+    readings count hot rows and those in compressed blocks alike."""
 
     def __init__(self, url: str, wal_start: str) -> None:
         self.url, self.wal_start = url, wal_start
@@ -188,14 +189,18 @@ class StorageMeter:
         try:
             await conn.execute("CHECKPOINT")  # the full-page images that follow a checkpoint count too
             wal = await conn.fetchval("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::text::pg_lsn)", self.wal_start)
-            readings = await conn.fetchval("SELECT count(*) FROM readings")
+            readings = await conn.fetchval(
+                "SELECT (SELECT count(*) FROM readings) + (SELECT coalesce(sum(count), 0) FROM reading_blocks)"
+            )
             sizes = await conn.fetch(
                 """SELECT 'readings' AS kind, sum(pg_table_size(t.relid)) AS heap,
                           sum(pg_indexes_size(t.relid)) AS indexes
                    FROM pg_partition_tree('readings') AS t WHERE t.isleaf
                    UNION ALL
                    SELECT 'rollups', sum(pg_table_size(c.oid)), sum(pg_indexes_size(c.oid))
-                   FROM pg_class AS c WHERE c.relkind = 'r' AND c.relname LIKE 'rollups%'"""
+                   FROM pg_class AS c WHERE c.relkind = 'r' AND c.relname LIKE 'rollups%'
+                   UNION ALL  -- compressed history (issue 14); pg_table_size includes the TOAST table
+                   SELECT 'blocks', pg_table_size('reading_blocks'), pg_indexes_size('reading_blocks')"""
             )
             rollups = await rollup_report(conn)
         finally:

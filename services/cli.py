@@ -95,6 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="drop readings and rollups older than their retention horizons now (BASELOAD_INGEST_*RETENTION_DAYS)",
     )
     retention.add_argument("--dry-run", action="store_true", help="list the readings partitions it would drop")
+    compress = sub.add_parser(
+        "compress", help="compress every closed day of readings now (what ingest does in the background)"
+    )
+    compress.add_argument(
+        "--after-hours",
+        type=float,
+        metavar="HOURS",
+        help="a UTC day is closed this long after it ends (default BASELOAD_INGEST_COMPRESS_AFTER_HOURS, 48; "
+        "at least 1)",
+    )
 
     serve = sub.add_parser("serve", help="run one service")
     serve.add_argument("service", choices=SERVICES, help="which service")
@@ -142,6 +152,7 @@ def _dispatch(argv: list[str]) -> int:
         "keys": _keys,
         "serve": _serve,
         "retention": _retention,
+        "compress": _compress,
     }
     return handlers[args.command](args, BaseServiceSettings())
 
@@ -301,6 +312,43 @@ def _retention(args: argparse.Namespace, _: BaseServiceSettings) -> int:
         print("rollup rows deleted: " + ", ".join(f"{t} {n}" for t, n in report.rollup_rows.items()))
     if report.skipped:
         print(f"{report.skipped} units were locked and are left for the next run", file=sys.stderr)
+    return 0
+
+
+def _compress(args: argparse.Namespace, settings: BaseServiceSettings) -> int:
+    """Compress every closed day at once, with a progress bar on stderr and a summary line on stdout."""
+    from datetime import timedelta
+
+    from tqdm import tqdm
+
+    from services.ingest import blocks, compaction
+    from services.ingest.settings import Settings as IngestSettings
+    from shared.history.spans import MIN_COMPRESS_AFTER
+
+    ingest = IngestSettings()
+    hours = ingest.compress_after_hours if args.after_hours is None else args.after_hours
+    after = timedelta(hours=hours)
+    if after < MIN_COMPRESS_AFTER:
+        raise CliError(f"--after-hours must be at least {MIN_COMPRESS_AFTER.total_seconds() / 3600:g}")
+
+    async def run(conn: Any) -> compaction.CompressionRun:
+        days = await compaction.closed_days(conn, after)
+        total = await blocks.estimated_rows(conn, days)
+        with tqdm(total=total or None, unit=" readings", unit_scale=True, desc="compress", file=sys.stderr) as bar:
+            return await compaction.compress_closed(
+                conn, after, lock_timeout_ms=ingest.compress_lock_timeout_ms, on_progress=bar.update
+            )
+
+    done = run_on_connection(settings, run)
+    rate = done.readings / done.seconds if done.seconds else 0.0
+    print(
+        f"compressed {done.days} day(s): {done.readings:,} readings into {done.blocks:,} blocks "
+        f"({done.payload_bytes / max(done.readings, 1):.2f} B/reading) in {done.seconds:.1f} s ({rate:,.0f}/s); "
+        f"dropped {done.dropped} partition(s)"
+    )
+    if done.deferred:
+        print(f"busy, retry later: {', '.join(str(d) for d in done.deferred)}", file=sys.stderr)
+        return 1
     return 0
 
 

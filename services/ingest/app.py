@@ -18,6 +18,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from services.ingest import decoding, store
+from services.ingest.compaction import run_history
 from services.ingest.lines import IGNORED_STRINGS_HEADER, decode_lines
 from services.ingest.metrics import IngestMetrics
 from services.ingest.schemas import BatchDoc, RejectionOut, WriteReply, WriteReplyDoc
@@ -46,19 +47,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         url = await asyncio.to_thread(resolve_database_url, settings)
         pool = await create_pool(
             url,
-            max_size=settings.max_concurrent_writes + 1,
+            max_size=settings.max_concurrent_writes + 2,  # + the maintenance and compression workers
             timeout=settings.db_connect_timeout_s,
             init=store.prepare_connection,
         )
         app.state.pool = pool
         app.state.ingestor = Ingestor(pool, settings, metrics)
-        maintenance = asyncio.create_task(run_maintenance(app.state.ingestor))
+        tasks = [asyncio.create_task(run_maintenance(app.state.ingestor))]
+        if settings.compress_every_s > 0:
+            tasks.append(asyncio.create_task(run_history(pool, settings, metrics.registry)))
         try:
             yield
         finally:
-            maintenance.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await maintenance
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await pool.close()
 
     app = FastAPI(

@@ -57,6 +57,25 @@ class Settings(BaseServiceSettings):
         "`body_timeout_s` has passed (16 KiB/s: a 64 MiB body may take ~70 min).",
     )
     partitions_ahead_days: int = Field(default=7, ge=1)
+    compress_after_hours: float = Field(
+        default=48.0,
+        ge=1.0,
+        description="A UTC day of readings is compressed into blocks this long after it ends (issue 14): late data "
+        "within it is written as hot rows; later it is merged into its block (slower, still exactly once). 48 h "
+        "lets a gateway's store-and-forward backlog after a weekend-long outage land hot; at least 1 h, so writers "
+        "need no check for today.",
+    )
+    compress_every_s: float = Field(
+        default=900.0,
+        ge=0,
+        description="How often ingest looks for closed days to compress (0: never; see `baseload compress`).",
+    )
+    compress_lock_timeout_ms: int = Field(
+        default=1000,
+        ge=1,
+        description="Longest wait for the locks that empty and drop a compressed day's partition; ingest queues "
+        "behind the drop's lock while it waits, so keep it short (the day is retried on the next run).",
+    )
     idempotency_ttl_h: int = Field(default=24, ge=1)
     notify_channel: str = READINGS_CHANNEL
     gc_gen0_threshold: int = Field(

@@ -9,9 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from services.ingest import blocks
 from services.ingest.validation import SignalInfo
 from shared.contracts import READINGS_CHANNEL, encode_readings_changed
 from shared.db import one
+from shared.history.spans import hot_from as history_hot_from
 from shared.quality import GOOD_SQL_PREDICATE
 
 STAGING_DDL = """
@@ -186,14 +188,17 @@ SELECT coalesce(sum(count), 0)::int4 AS inserted, min(first_ts) AS start_ts, max
 FROM minutes
 """
 
-# Rebuilds the integral columns of the given (signal, minute) rows from raw readings (see `_FOLD_INTO_ROLLUPS`).
-RECOMPUTE_SQL = f"""
+
+def recompute_minutes(source: str) -> str:
+    """SQL rebuilding the integral columns of the given ($1 signal ids, $2 minutes) rows of rollups_1m from the raw
+    readings in `source` (see `_FOLD_INTO_ROLLUPS`): `readings`, or the merged readings of compressed blocks."""
+    return f"""
 WITH t AS (
     SELECT * FROM unnest($1::int4[], $2::timestamptz[]) AS t(signal_id, bucket)
 ), steps AS (
     SELECT t.signal_id, t.bucket, x.ts, x.value, {GOOD_SQL_PREDICATE} AS good,
         date_part('epoch', lead(x.ts) OVER (PARTITION BY t.signal_id, t.bucket ORDER BY x.ts) - x.ts) AS step
-    FROM t JOIN readings AS x
+    FROM t JOIN {source} AS x
         ON x.signal_id = t.signal_id AND x.ts >= t.bucket AND x.ts < t.bucket + interval '1 minute'
 ), minutes AS (
     SELECT signal_id, bucket, coalesce(sum(value * step), 0) AS area,
@@ -206,6 +211,9 @@ UPDATE rollups_1m AS r SET area = m.area, good_area = m.good_area, good_held_s =
     max_step_s = m.max_step_s, last_step_s = m.last_step_s
 FROM minutes AS m WHERE r.signal_id = m.signal_id AND r.bucket = m.bucket
 """
+
+
+RECOMPUTE_SQL = recompute_minutes("readings")
 
 
 def recompute_coarser(table: str, finer: str, width: str) -> str:
@@ -222,6 +230,23 @@ RECOMPUTE_15M_SQL = recompute_coarser("rollups_15m", "rollups_1m", "15 minutes")
 RECOMPUTE_1H_SQL = recompute_coarser("rollups_1h", "rollups_15m", "1 hour")
 WRITE_SQL = _DEDUP_INSERT + _FOLD_INTO_ROLLUPS
 APPEND_SQL = _APPEND_INSERT + _FOLD_INTO_ROLLUPS
+
+# Late readings into compressed days (services/ingest/blocks.py): the readings a block merge stored are folded like
+# inserted rows; stale minutes are rebuilt from the merged readings of those minutes.
+LATE_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS history_inserted (
+    signal_id int4 NOT NULL, ts timestamptz NOT NULL, value float8 NOT NULL, quality int4 NOT NULL
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS history_minutes (
+    signal_id int4 NOT NULL, ts timestamptz NOT NULL, value float8 NOT NULL, quality int4 NOT NULL
+) ON COMMIT DELETE ROWS
+"""
+# Columns of (signal_id, µs since the Unix epoch, value, quality): no Python datetime per reading.
+_FILL_LATE = """INSERT INTO {table} (signal_id, ts, value, quality)
+SELECT s, TIMESTAMPTZ 'epoch' + t * interval '1 microsecond', v, q
+FROM unnest($1::int4[], $2::int8[], $3::float8[], $4::int4[]) AS u(s, t, v, q)"""
+LATE_FOLD_SQL = "WITH inserted AS (SELECT signal_id, ts, value, quality FROM history_inserted)" + _FOLD_INTO_ROLLUPS
+LATE_RECOMPUTE_SQL = recompute_minutes("history_minutes")
 
 # Staged readings whose stored twin differs (a different value or quality at the same signal and time).
 CONFLICTS_SQL = """
@@ -306,12 +331,37 @@ async def write_rows(
     *,
     notify_channel: str | None = None,
     try_append: bool = False,
+    hot_from: datetime | None = None,
+    oldest: datetime | None = None,
 ) -> WriteOutcome:
     """Store (idx, signal_id, ts, value, quality) rows exactly once and fold them into the rollups.
 
     Runs inside the caller's transaction (the edge commits); the NOTIFY is delivered on commit only.
     `try_append` first tries the cheaper plain insert (for rows believed newer than anything stored).
+    Rows of compressed days (shared/history) are merged into their blocks instead: only a batch reaching before
+    `hot_from` (default: the start of today, UTC) checks for them, so a live batch pays one comparison (of
+    `oldest`, when the caller knows it).
     """
+    hot: Sequence[tuple[int, int, datetime, float, int]] = rows
+    late: list[tuple[int, int, datetime, float, int]] = []
+    if rows:
+        boundary = hot_from if hot_from is not None else history_hot_from(datetime.now(UTC))
+        oldest = oldest if oldest is not None else min(r[2] for r in rows)
+        if oldest < boundary:
+            hot, late = await blocks.split_compressed(conn, rows, boundary, oldest)
+    outcome = await _write_hot(conn, hot, try_append) if hot or not late else None
+    if late:
+        outcome = _combine(outcome, await _write_late(conn, late))
+    assert outcome is not None
+    if notify_channel and outcome.inserted:
+        for payload in notification_payloads(outcome):
+            await conn.execute("SELECT pg_notify($1, $2)", notify_channel, payload)
+    return outcome
+
+
+async def _write_hot(
+    conn: asyncpg.Connection, rows: Sequence[tuple[int, int, datetime, float, int]], try_append: bool
+) -> WriteOutcome:
     await conn.copy_records_to_table("ingest_staging", records=rows, columns=STAGING_COLUMNS)
     result: asyncpg.Record | None = None
     path = "dedup"
@@ -324,24 +374,55 @@ async def write_rows(
     if result is None:
         result, path = one(await conn.fetchrow(WRITE_SQL)), "dedup"
     inserted = result["inserted"]
-    if result["stale_ids"]:  # late data inside stored minutes: rebuild their integral columns from readings
-        await conn.execute(RECOMPUTE_SQL, result["stale_ids"], result["stale_buckets"])
-    if result["stale_15m_ids"]:  # and the coarser rows it lands in, from the finer ones
-        await conn.execute(RECOMPUTE_15M_SQL, result["stale_15m_ids"], result["stale_15m_buckets"])
-    if result["stale_1h_ids"]:
-        await conn.execute(RECOMPUTE_1H_SQL, result["stale_1h_ids"], result["stale_1h_buckets"])
+    await _recompute_stale(conn, result, RECOMPUTE_SQL)
     conflicts: list[int] = []
     if inserted < len(rows):
         # The staging side is small and unanalysed; without this the planner hashes every stored reading.
         await conn.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
         conflicts = [r["idx"] for r in await conn.fetch(CONFLICTS_SQL)]
-    outcome = WriteOutcome(
+    return WriteOutcome(
         inserted, path, conflicts, list(result["signal_ids"] or ()), result["start_ts"], result["end_ts"]
     )
-    if notify_channel and inserted:
-        for payload in notification_payloads(outcome):
-            await conn.execute("SELECT pg_notify($1, $2)", notify_channel, payload)
-    return outcome
+
+
+async def _recompute_stale(conn: asyncpg.Connection, result: asyncpg.Record, minutes_sql: str) -> None:
+    if result["stale_ids"]:  # late data inside stored minutes: rebuild their integral columns from readings
+        await conn.execute(minutes_sql, result["stale_ids"], result["stale_buckets"])
+    if result["stale_15m_ids"]:  # and the coarser rows it lands in, from the finer ones
+        await conn.execute(RECOMPUTE_15M_SQL, result["stale_15m_ids"], result["stale_15m_buckets"])
+    if result["stale_1h_ids"]:
+        await conn.execute(RECOMPUTE_1H_SQL, result["stale_1h_ids"], result["stale_1h_buckets"])
+
+
+async def _write_late(conn: asyncpg.Connection, rows: Sequence[tuple[int, int, datetime, float, int]]) -> WriteOutcome:
+    """Rows of compressed days: merged into their blocks, the new ones folded into the rollups."""
+    merged = await blocks.merge_late(conn, rows)
+    if not merged.new.ts_us:
+        return WriteOutcome(0, "compressed", merged.conflicts, [], None, None)
+    await conn.execute(LATE_DDL)
+    await conn.execute(_FILL_LATE.format(table="history_inserted"), *merged.new.args())
+    await conn.execute(_FILL_LATE.format(table="history_minutes"), *merged.minutes.args())
+    result = one(await conn.fetchrow(LATE_FOLD_SQL))
+    await _recompute_stale(conn, result, LATE_RECOMPUTE_SQL)
+    signal_ids = list(result["signal_ids"] or ())
+    return WriteOutcome(
+        result["inserted"], "compressed", merged.conflicts, signal_ids, result["start_ts"], result["end_ts"]
+    )
+
+
+def _combine(hot: WriteOutcome | None, late: WriteOutcome) -> WriteOutcome:
+    if hot is None:
+        return late
+    starts = [t for t in (hot.start, late.start) if t is not None]
+    ends = [t for t in (hot.end, late.end) if t is not None]
+    return WriteOutcome(
+        hot.inserted + late.inserted,
+        late.path,
+        sorted(hot.conflicts + late.conflicts),
+        sorted(set(hot.signal_ids) | set(late.signal_ids)),
+        min(starts, default=None),
+        max(ends, default=None),
+    )
 
 
 async def write_readings(

@@ -30,6 +30,7 @@ from services.ingest.validation import (
 from shared.auth import Principal
 from shared.db import transaction
 from shared.errors import ApiError
+from shared.history.spans import hot_from
 from shared.ledger.digest import batch_digest
 from shared.worker import Backoff, Worker, worker_metrics
 
@@ -186,7 +187,7 @@ class Ingestor:
         async with self.gate.write_slot():
             self.metrics.in_flight.inc()
             try:
-                result = await self._write_once(principal, checked, idem, prior, digest)
+                result = await self._write_once(principal, checked, idem, prior, digest, hot_from(now))
             finally:
                 self.metrics.in_flight.dec()
         self._remember_newest(checked)
@@ -203,10 +204,11 @@ class Ingestor:
         idem: Idempotency | None,
         prior: Sequence[Rejection],
         digest: str,
+        hot_since: datetime,
     ) -> Replay:
         for attempt in range(2):
             try:
-                return await self._transaction(principal, checked, idem, prior, digest)
+                return await self._transaction(principal, checked, idem, prior, digest, hot_since)
             except asyncpg.CheckViolationError as exc:
                 # A partition dropped behind our back ("no partition of relation ... found for row"): re-learn.
                 if attempt or "partition" not in str(exc):
@@ -223,6 +225,7 @@ class Ingestor:
         idem: Idempotency | None,
         prior: Sequence[Rejection],
         digest: str,
+        hot_since: datetime,
     ) -> Replay:
         async with transaction(self.pool) as conn:
             if idem is not None:
@@ -237,6 +240,8 @@ class Ingestor:
                     checked.rows,
                     notify_channel=self.settings.notify_channel,
                     try_append=self._looks_like_append(checked),
+                    hot_from=hot_since,  # older rows may belong to a compressed day (shared/history)
+                    oldest=checked.oldest,
                 )
                 self.metrics.write_paths.labels(outcome.path).inc()
                 if outcome.inserted:  # provenance of the batch (issue 11): who sent what, when

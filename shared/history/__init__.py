@@ -13,10 +13,11 @@ The contract every reader and writer of readings relies on:
   `readings ∪ decoded blocks` over any range is the whole truth at any snapshot.
 - Timestamps in payloads are microseconds since the Unix epoch, UTC (`ts_us`); values float64 bit for bit;
   qualities int32 as stored.
-- Writers of readings (ingest's write path) serialise with the compression job per UTC day through
-  `day_lock_key(day)` (a transaction-level advisory lock) for every day before the current UTC day; the job
-  compresses only days that ended at least an hour ago (`MIN_COMPRESS_AFTER`), so a writer's and the job's clocks
-  may differ by up to that much.
+- Writers of readings (ingest's write path) take `pg_advisory_xact_lock_shared(day_lock_key(day))` for every day
+  before the current UTC day they write, then look at `compressed_days`; to merge into a compressed day's blocks
+  they also take `pg_advisory_xact_lock(day_merge_key(day))`. The compression job takes `day_lock_key(day)`
+  exclusively while it moves the day, and only moves days that ended at least an hour ago (`MIN_COMPRESS_AFTER`),
+  so a writer's and the job's clocks may differ by up to that much.
 
 Modules: `codec` (pure: encode/decode a block), `spans` (pure: block and day arithmetic).
 """

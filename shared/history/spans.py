@@ -21,6 +21,7 @@ DAY = timedelta(days=1)
 MIN_COMPRESS_AFTER = timedelta(hours=1)
 UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _LOCK_PREFIX = 0x42_4C_48_53 << 32  # "BLHS": keeps these advisory keys apart from the other bigint ones
+_MERGE_PREFIX = 0x42_4C_48_4D << 32  # "BLHM"
 
 
 def day_start(ts: datetime) -> datetime:
@@ -39,8 +40,13 @@ def hot_from(now: datetime) -> datetime:
 
 
 def day_lock_key(day: date) -> int:
-    """The transaction-level advisory lock key writers and the compression job take for a UTC day."""
+    """The transaction-level advisory lock of a UTC day: writers take it shared, the compression job exclusive."""
     return _LOCK_PREFIX | (day - date(1970, 1, 1)).days
+
+
+def day_merge_key(day: date) -> int:
+    """The transaction-level advisory lock writers take (exclusive) to merge into a compressed day's blocks."""
+    return _MERGE_PREFIX | (day - date(1970, 1, 1)).days
 
 
 def to_us(ts: datetime) -> int:

@@ -24,6 +24,7 @@ PURE_MODULES = (
     "shared.history",
     "shared.history.codec",
     "shared.history.spans",
+    "shared.history.merge",
     "services.alerts.lifecycle",
     "services.alerts.model",
     "services.alerts.params",

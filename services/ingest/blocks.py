@@ -105,11 +105,29 @@ async def estimated_rows(conn: asyncpg.Connection | asyncpg.Pool, days: Sequence
     return int(value)
 
 
-async def stream_partition(
-    conn: asyncpg.Connection, day: date, sink: Callable[[NDArray[np.void]], Awaitable[None]]
+async def partition_signals(conn: asyncpg.Connection, day: date) -> list[int]:
+    """The signals with readings in the day's partition (a skip scan over its primary key: one probe per signal)."""
+    name = partition_name(day)
+    rows = await conn.fetch(
+        f"""WITH RECURSIVE s(id) AS (
+                (SELECT signal_id FROM {name} ORDER BY signal_id LIMIT 1)
+                UNION ALL
+                SELECT (SELECT signal_id FROM {name} WHERE signal_id > s.id ORDER BY signal_id LIMIT 1)
+                FROM s WHERE s.id IS NOT NULL
+            ) SELECT id FROM s WHERE id IS NOT NULL"""
+    )
+    return [r["id"] for r in rows]
+
+
+async def count_partition(conn: asyncpg.Connection, day: date) -> int:
+    return int(await conn.fetchval(f"SELECT count(*) FROM {partition_name(day)}"))
+
+
+async def stream_signal(
+    conn: asyncpg.Connection, day: date, signal_id: int, sink: Callable[[NDArray[np.void]], Awaitable[None]]
 ) -> None:
-    """Every reading of the day's partition, ordered by (signal_id, ts), as arrays of `COPY_ROW` (binary COPY
-    parsed by numpy: no Python object per reading)."""
+    """One signal's readings of the day, ts ascending, as arrays of `COPY_ROW` (binary COPY parsed by numpy: no
+    Python object per reading)."""
     parser = _CopyParser()
 
     async def receive(chunk: bytes) -> None:
@@ -118,7 +136,8 @@ async def stream_partition(
             await sink(rows)
 
     await conn.copy_from_query(
-        f"SELECT signal_id, ts, value, quality FROM {partition_name(day)} ORDER BY signal_id, ts",
+        f"SELECT signal_id, ts, value, quality FROM {partition_name(day)} WHERE signal_id = {int(signal_id)} "
+        "ORDER BY ts",
         output=receive,
         format="binary",
     )

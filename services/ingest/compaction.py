@@ -1,11 +1,11 @@
 """The compression job (issue 14): every closed UTC day of readings moves into per-signal hour blocks.
 
 A day is closed once it ended `compress_after` ago (BASELOAD_INGEST_COMPRESS_AFTER_HOURS). Each day moves in one
-transaction, under the day's advisory lock (writers of that day wait; nobody else does): stream the partition in
-(signal, ts) order, encode hour blocks, insert them, mark the day compressed, TRUNCATE the partition (its files go
-back to the file system at commit). A crash or kill leaves the day either untouched or fully moved. The emptied
-partition is then dropped in a short transaction of its own (DROP locks the parent table: taken with a lock timeout
-and retried on the next run rather than queueing ingest behind it).
+transaction, under the day's advisory lock (writers of that day wait; nobody else does): for each signal, stream its
+readings (binary COPY), encode hour blocks, insert them; check that every row of the partition moved, mark the day
+compressed, TRUNCATE the partition (its files go back to the file system at commit). A crash or kill leaves the day
+either untouched or fully moved. The emptied partition is then dropped in a short transaction of its own (DROP
+locks the parent table: taken with a lock timeout and retried on the next run rather than queueing ingest behind it).
 """
 
 from __future__ import annotations
@@ -76,39 +76,31 @@ class CompressionRun:
 
 
 class _DayEncoder:
-    """Takes the day's rows in (signal, ts) order, chunk by chunk, and encodes each signal's hour blocks as soon as
-    the signal is complete (memory: one signal-day)."""
+    """Collects one signal's rows of the day (COPY chunks, ts ascending) and encodes its hour blocks."""
 
     def __init__(self, on_progress: Progress | None) -> None:
         self.pending: list[NDArray[np.void]] = []
-        self.rows: list[blocks.BlockRow] = []
+        self.blocks = 0
         self.readings = 0
         self.payload_bytes = 0
         self.on_progress = on_progress
 
     async def feed(self, chunk: NDArray[np.void]) -> None:
-        signal = chunk["signal_id"]
-        if self.pending and self.pending[0]["signal_id"][0] != signal[0]:
-            await self.flush()
-        cuts = np.flatnonzero(signal[1:] != signal[:-1]) + 1
-        pieces = np.split(chunk, cuts)
-        for piece in pieces[:-1]:
-            self.pending.append(piece)
-            await self.flush()
-        self.pending.append(pieces[-1])
+        self.pending.append(chunk)
 
-    async def flush(self) -> None:
-        """Encode the pending signal off the event loop (ingest keeps answering while a day is compressed)."""
+    async def take(self) -> list[blocks.BlockRow]:
+        """The pending signal's blocks, encoded off the event loop (ingest keeps answering meanwhile)."""
         if not self.pending:
-            return
+            return []
         rows = np.concatenate(self.pending)
         self.pending = []
         encoded = await asyncio.to_thread(_encode_signal, rows)
-        self.rows.extend(encoded)
+        self.blocks += len(encoded)
         self.payload_bytes += sum(len(b.payload) for b in encoded)
         self.readings += len(rows)
         if self.on_progress is not None:
             self.on_progress(len(rows))
+        return encoded
 
 
 def _encode_signal(rows: NDArray[np.void]) -> list[blocks.BlockRow]:
@@ -139,16 +131,20 @@ async def compress_day(
         if await blocks.compressed_among(conn, [day]):
             return None
         if await blocks.partition_exists(conn, day):
-            await blocks.stream_partition(conn, day, encoder.feed)
-            await encoder.flush()
-            await blocks.insert_blocks(conn, encoder.rows)
-        await blocks.mark_compressed(conn, day, encoder.readings, len(encoder.rows), encoder.payload_bytes)
+            # Signal by signal, so memory holds one signal-day whatever the plant's size.
+            for signal_id in await blocks.partition_signals(conn, day):
+                await blocks.stream_signal(conn, day, signal_id, encoder.feed)
+                await blocks.insert_blocks(conn, await encoder.take())
+            stored = await blocks.count_partition(conn, day)
+            if stored != encoder.readings:  # never truncate what was not moved
+                raise RuntimeError(f"compressing {day}: moved {encoder.readings} readings of {stored}")
+        await blocks.mark_compressed(conn, day, encoder.readings, encoder.blocks, encoder.payload_bytes)
         if await blocks.partition_exists(conn, day):
             await blocks.truncate_partition(conn, day, lock_timeout_ms)
     return CompressionRun(
         days=1,
         readings=encoder.readings,
-        blocks=len(encoder.rows),
+        blocks=encoder.blocks,
         payload_bytes=encoder.payload_bytes,
         seconds=time.perf_counter() - started,
     )

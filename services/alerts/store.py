@@ -21,6 +21,7 @@ from services.alerts.matchers import Matcher, from_dicts
 from services.alerts.params import from_stored
 from services.alerts.rules import KINDS, Inputs, Needs, Rule, Sample
 from shared.commitments import Commitment
+from shared.history.reader import readings_between
 from shared.settlement import Exclusion, Reading
 
 LATEST_LOOKBACK = timedelta(days=1)
@@ -196,6 +197,8 @@ async def load_books(
     }
 
 
+_ONE_US = timedelta(microseconds=1)
+
 LATEST_SQL = """
 SELECT s.id, r.good_last_ts AS ts, r.good_last_value AS value FROM unnest($1::int[]) AS s(id)
 CROSS JOIN LATERAL (
@@ -216,19 +219,6 @@ SELECT r.signal_id, r.bucket, r.good_count, r.good_sum
 FROM unnest($1::int[], $2::timestamptz[]) AS n(id, since)
 JOIN rollups_1m AS r ON r.signal_id = n.id AND r.bucket >= n.since AND r.good_count > 0
 ORDER BY r.signal_id, r.bucket
-"""
-
-
-# Every reading (all qualities) of each signal since its instant, with the two before it: what the settlement
-# engine's held integral needs (the same readings the api's exact path reads).
-READINGS_SQL = """
-SELECT n.id AS signal_id, x.ts, x.value, x.quality
-FROM unnest($1::int[], $2::timestamptz[]) AS n(id, since)
-CROSS JOIN LATERAL (
-    (SELECT ts, value, quality FROM readings WHERE signal_id = n.id AND ts < n.since ORDER BY ts DESC LIMIT 2)
-    UNION ALL
-    (SELECT ts, value, quality FROM readings WHERE signal_id = n.id AND ts >= n.since AND ts <= $3)
-) AS x ORDER BY 1, x.ts
 """
 
 
@@ -260,9 +250,13 @@ async def load_inputs(
         for r in await conn.fetch(MINUTES_SQL, ids, [needs.minutes[i] for i in ids]):
             inputs.minutes.setdefault(r["signal_id"], []).append(Minute(r["bucket"], r["good_count"], r["good_sum"]))
     if needs.readings:
+        # Every reading (all qualities) of each signal since its instant up to now inclusive, with the two before
+        # it: what the settlement engine's held integral needs (the same readings the api's exact path reads).
         ids = list(needs.readings)
-        for r in await conn.fetch(READINGS_SQL, ids, [needs.readings[i] for i in ids], now):
-            inputs.readings.setdefault(r["signal_id"], []).append(Reading(r["ts"], r["value"], r["quality"]))
+        got = await readings_between(conn, ids, [needs.readings[i] for i in ids], now + _ONE_US, before=2)
+        for sid in ids:
+            if len(got[sid]):
+                inputs.readings[sid] = [Reading(*r) for r in got[sid].rows()]
     return inputs
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
-from services.api import deps, queries, store
+from services.api import deps, frequency, queries, store
 from services.api.aggregates import bucket_ends, integral_method
 from services.api.buckets import Bucketing, QueryError
 from services.api.catalog import POWER_KINDS
@@ -205,29 +205,17 @@ async def plant_frequency(
         )
     bands = sorted(settings.frequency_bands_hz)
     async with connection(deps.get_pool(request)) as conn:
-        summary = await store.frequency_summary(
-            conn,
-            freq.id,
-            lo,
-            hi,
-            nominal=settings.nominal_frequency_hz,
-            bands_mhz=[band_mhz(b) for b in bands],
-            max_gap_s=settings.max_gap_s,
-        )
-        rows = await store.frequency_excursions(
-            conn,
-            freq.id,
-            lo,
-            hi,
-            nominal=settings.nominal_frequency_hz,
-            band_mhz=band_mhz(settings.excursion_band_hz),
-            max_gap_s=settings.max_gap_s,
-            min_s=settings.excursion_min_s,
-            limit=settings.max_excursions + 1,
-        )
-    excursions = [
-        Excursion(**excursion(dict(r), settings.nominal_frequency_hz)) for r in rows[: settings.max_excursions]
-    ]
+        readings = await store.frequency_readings(conn, freq.id, lo, hi)
+    h = frequency.held(readings, lo, hi, nominal_hz=settings.nominal_frequency_hz, max_gap_s=settings.max_gap_s)
+    summary = frequency.summary(h, [band_mhz(b) for b in bands])
+    rows = frequency.excursions(
+        h,
+        lo,
+        band_mhz=band_mhz(settings.excursion_band_hz),
+        min_s=settings.excursion_min_s,
+        limit=settings.max_excursions + 1,
+    )
+    excursions = [Excursion(**excursion(r, settings.nominal_frequency_hz)) for r in rows[: settings.max_excursions]]
     covered = summary["covered"]
     times = band_times([summary[f"inside_{i}"] for i in range(len(bands))], covered, bands)
     payload = FrequencyOut(

@@ -12,17 +12,21 @@ import asyncpg
 import numpy as np
 import numpy.typing as npt
 
+from services.api import raw
 from services.api.buckets import MINUTE, Bucketing
 from services.api.catalog import Catalog, Plant, Signal
 from shared.db import one
+from shared.history.columns import Columns
+from shared.history.reader import readings_between
 from shared.quality import GOOD_SQL_PREDICATE
 from shared.settlement import Reading
-from shared.settlement.frequency import BAND_DEVIATION_SQL
+from shared.settlement.integral import micros
 from shared.settlement.rollup import RollupColumns
 
 Conn = asyncpg.Connection
 
 GOOD = GOOD_SQL_PREDICATE  # a literal range in the SQL text, so the planner sees it
+_ONE_US = timedelta(microseconds=1)
 
 
 def _columns(good: bool) -> dict[str, str]:
@@ -55,14 +59,20 @@ async def load_catalog(conn: Conn) -> Catalog:
 async def latest_values(conn: Conn, signal_ids: Sequence[int]) -> dict[int, tuple[datetime, float, int]]:
     """The newest reading (ts, value, quality int4) of each signal, found through its newest rollup row."""
     rows = await conn.fetch(
-        """SELECT s.id, r.last_ts, r.last_value, q.quality
+        """SELECT s.id, r.last_ts, r.last_value
            FROM unnest($1::int4[]) AS s(id)
            CROSS JOIN LATERAL (SELECT last_ts, last_value FROM rollups_1m WHERE signal_id = s.id
-                               ORDER BY bucket DESC LIMIT 1) AS r
-           LEFT JOIN LATERAL (SELECT quality FROM readings WHERE signal_id = s.id AND ts = r.last_ts) AS q ON true""",
+                               ORDER BY bucket DESC LIMIT 1) AS r""",
         list(signal_ids),
     )
-    return {r["id"]: (r["last_ts"], r["last_value"], r["quality"] or 0) for r in rows}
+    if not rows:
+        return {}
+    ids, times = [r["id"] for r in rows], [r["last_ts"] for r in rows]
+    # The quality is not in the rollups: the reading itself, hot or in a block.
+    found = await readings_between(conn, ids, times, [t + _ONE_US for t in times])
+    return {
+        r["id"]: (r["last_ts"], r["last_value"], int(q[0]) if len(q := found[r["id"]].qualities) else 0) for r in rows
+    }
 
 
 def _grid_index(b: Bucketing) -> Any:
@@ -204,79 +214,44 @@ async def rollup_rows(
     return RollupRead(columns, group, {name: v for name, v in got.items() if name.startswith("grid_")})
 
 
-# Raw readings of every quality in [$2, $3) plus the two before $2 and the one at or after $3 (any distance).
-_RAW_READINGS_SQL = """
-SELECT s.id AS signal_id, x.* FROM unnest($1::int4[]) AS s(id) CROSS JOIN LATERAL (
-    (SELECT ts, value, quality FROM readings WHERE signal_id = s.id AND ts < $2 ORDER BY ts DESC LIMIT 2)
-    UNION ALL
-    (SELECT ts, value, quality FROM readings WHERE signal_id = s.id AND ts >= $2 AND ts < $3)
-    UNION ALL
-    (SELECT ts, value, quality FROM readings WHERE signal_id = s.id AND ts >= $3 ORDER BY ts LIMIT 1)
-) AS x ORDER BY 1, x.ts
-"""
+async def raw_columns(conn: Conn, signal_ids: Sequence[int], start: datetime, end: datetime) -> dict[int, Columns]:
+    """Per signal, its readings (every quality, time order) in [start, end) with the context the hold rule needs at
+    the edges (the two before start and the first at or after end, at any distance), hot or compressed."""
+    return await readings_between(conn, signal_ids, start, end, before=2, after=1)
 
 
 async def raw_readings(
     conn: Conn, signal_ids: Sequence[int], start: datetime, end: datetime
 ) -> dict[int, list[Reading]]:
-    """Per signal, its readings (every quality, time order) in [start, end) with the context the edges need."""
-    rows = await conn.fetch(_RAW_READINGS_SQL, list(signal_ids), start, end)
-    out: dict[int, list[Reading]] = {sid: [] for sid in signal_ids}
-    for r in rows:
-        out[r["signal_id"]].append(Reading(r["ts"], r["value"], r["quality"]))
-    return out
+    """`raw_columns` as Reading lists."""
+    got = await raw_columns(conn, signal_ids, start, end)
+    return {sid: [Reading(*r) for r in got[sid].rows()] for sid in signal_ids}
 
 
-# Sub-minute buckets from raw readings ({q}: the quality filter): count, avg, min, max, first, last of the readings
-# in each bucket. Held area and coverage come from `raw_readings` and shared.settlement, not from here.
-_RAW_BUCKETS_SQL = """
-SELECT signal_id, date_part('epoch', date_bin($4, ts, $5)) AS epoch, count(*) AS count, avg(value) AS avg,
-       min(value) AS min, max(value) AS max, (array_agg(value ORDER BY ts))[1] AS first,
-       (array_agg(value ORDER BY ts DESC))[1] AS last
-FROM readings WHERE signal_id = ANY($1) AND ts >= $2 AND ts < $3 AND {q} GROUP BY 1, 2
-"""
-
-RAW_NAMES = ("count", "avg", "min", "max", "first", "last")
+RAW_NAMES = raw.RAW_NAMES
 
 
 async def raw_buckets(
     conn: Conn, signal_ids: Sequence[int], b: Bucketing, *, good: bool
 ) -> dict[int, dict[str, list[Any]]]:
-    """Per signal, arrays aligned to `b.starts()` (fixed sub-minute widths) of `RAW_NAMES`, in one query:
-    count (0 where empty), avg … last (None where empty)."""
-    sql = _RAW_BUCKETS_SQL.format(q=GOOD if good else "true")
-    rows = await conn.fetch(sql, list(signal_ids), b.start, b.end, b.every, b.origin)
-    size, position = b.count, _grid_index(b)
-    out = {sid: {k: [0] * size if k == "count" else [None] * size for k in RAW_NAMES} for sid in signal_ids}
-    for r in rows:
-        i = position(r["epoch"])
-        for k in RAW_NAMES:
-            out[r["signal_id"]][k][i] = r[k]
-    return out
+    """Per signal, arrays aligned to `b.starts()` (fixed sub-minute widths) of `RAW_NAMES`: count (0 where empty),
+    avg … last (None where empty), from its readings in [b.start, b.end) (Good ones only with `good`)."""
+    got = await readings_between(conn, signal_ids, b.start, b.end)
+    origin, every = micros(b.origin), b.every // _ONE_US
+    start = micros(b.start)
+    return {
+        sid: raw.bucket_stats(got[sid], origin_us=origin, every_us=every, start_us=start, size=b.count, good=good)
+        for sid in signal_ids
+    }
 
 
 async def readings_page(
     conn: Conn, signal_id: int, start: datetime, end: datetime, *, after: datetime | None, limit: int
-) -> list[asyncpg.Record]:
-    """Raw readings in ts order, `limit` of them, after the keyset cursor `after` when given."""
-    if after is None:
-        return await conn.fetch(
-            """SELECT ts, value, quality FROM readings WHERE signal_id = $1 AND ts >= $2 AND ts < $3
-               ORDER BY ts LIMIT $4""",
-            signal_id,
-            start,
-            end,
-            limit,
-        )
-    return await conn.fetch(
-        """SELECT ts, value, quality FROM readings WHERE signal_id = $1 AND ts >= $2 AND ts < $3 AND ts > $5
-           ORDER BY ts LIMIT $4""",
-        signal_id,
-        start,
-        end,
-        limit,
-        after,
-    )
+) -> list[dict[str, Any]]:
+    """Raw readings {ts, value, quality} in ts order, `limit` of them, after the keyset cursor `after` when given."""
+    lo = start if after is None else max(start, after + _ONE_US)
+    got = await readings_between(conn, [signal_id], lo, end, limit=limit)
+    return [{"ts": ts, "value": v, "quality": q} for ts, v, q in got[signal_id].rows()]
 
 
 async def plant_net_output(conn: Conn, plant_key: str) -> tuple[int, int] | None:
@@ -319,81 +294,7 @@ async def commitment_rows(
     return flat, schedule, exclusions
 
 
-# Frequency quality from raw readings with the settlement hold rule (shared/settlement/integral.py): holds are taken
-# over readings of every quality (with the two before $2 and the one after $3 as context), clipped to [$2, $3), and
-# only Good readings' holds count. Band membership in integer mHz (shared/settlement/frequency.py). $5 = max gap.
-_HELD_SQL = f"""
-WITH x AS (
-    (SELECT ts, value, quality FROM readings WHERE signal_id = $1 AND ts < $2 ORDER BY ts DESC LIMIT 2)
-    UNION ALL
-    (SELECT ts, value, quality FROM readings WHERE signal_id = $1 AND ts >= $2 AND ts < $3)
-    UNION ALL
-    (SELECT ts, value, quality FROM readings WHERE signal_id = $1 AND ts >= $3 ORDER BY ts LIMIT 1)
-), r AS (
-    SELECT ts, value, {GOOD} AS good, date_part('epoch', lead(ts) OVER w - ts) AS gap,
-           date_part('epoch', ts - lag(ts) OVER w) AS previous_step
-    FROM x WINDOW w AS (ORDER BY ts)
-), held AS (
-    SELECT *, ts + make_interval(secs => CASE WHEN gap <= $5 THEN gap ELSE least(coalesce(previous_step, 0), $5) END)
-              AS held_to
-    FROM r
-), h AS (
-    SELECT ts, value, good, ts >= $2 AS inside, {BAND_DEVIATION_SQL.format(value="value", nominal="$4::float8")} AS dev,
-           coalesce(previous_step > $5, true) AS after_gap, least(held_to, $3) AS held_to,
-           greatest(0, date_part('epoch', least(held_to, $3) - greatest(ts, $2))) AS hold
-    FROM held WHERE ts < $3 AND held_to > $2
-)
-"""
-
-
-async def frequency_summary(
-    conn: Conn,
-    signal_id: int,
-    start: datetime,
-    end: datetime,
-    *,
-    nominal: float,
-    bands_mhz: Sequence[int],
-    max_gap_s: float,
-) -> asyncpg.Record:
-    """min, max, time-weighted mean, samples, covered seconds and seconds inside each ±band (Good readings)."""
-    inside = ", ".join(
-        f"coalesce(sum(hold) FILTER (WHERE dev <= ${6 + i}), 0) AS inside_{i}" for i in range(len(bands_mhz))
-    )
-    sql = (
-        _HELD_SQL
-        + f"""SELECT min(value) FILTER (WHERE inside) AS min, max(value) FILTER (WHERE inside) AS max,
-                                 sum(value * hold) / nullif(sum(hold), 0) AS mean,
-                                 count(*) FILTER (WHERE inside) AS samples, coalesce(sum(hold), 0) AS covered,
-                                 {inside} FROM h WHERE good"""
-    )
-    return one(await conn.fetchrow(sql, signal_id, start, end, nominal, float(max_gap_s), *map(int, bands_mhz)))
-
-
-async def frequency_excursions(
-    conn: Conn,
-    signal_id: int,
-    start: datetime,
-    end: datetime,
-    *,
-    nominal: float,
-    band_mhz: int,
-    max_gap_s: float,
-    min_s: float,
-    limit: int,
-) -> list[asyncpg.Record]:
-    """Runs of Good readings beyond ±band (a reading back inside, a non-Good reading or a gap longer than the
-    maximum ends a run): start, end (the last reading's hold), extreme value, samples."""
-    sql = (
-        _HELD_SQL
-        + """, g AS (
-        SELECT *, sum(CASE WHEN dev <= $6 OR after_gap OR NOT good THEN 1 ELSE 0 END) OVER (ORDER BY ts) AS grp
-        FROM h
-    )
-    SELECT greatest(min(ts), $2) AS start, max(held_to) AS end, (max(ARRAY[dev::float8, value]))[2] AS extreme,
-           count(*) AS samples
-    FROM g WHERE dev > $6 AND good GROUP BY grp
-    HAVING date_part('epoch', max(held_to) - greatest(min(ts), $2)) >= $7
-    ORDER BY 1 LIMIT $8"""
-    )
-    return await conn.fetch(sql, signal_id, start, end, nominal, float(max_gap_s), int(band_mhz), float(min_s), limit)
+async def frequency_readings(conn: Conn, signal_id: int, start: datetime, end: datetime) -> Columns:
+    """A frequency signal's readings for the report over [start, end) (services/api/frequency.py): every quality,
+    with the hold context at the edges."""
+    return (await raw_columns(conn, [signal_id], start, end))[signal_id]

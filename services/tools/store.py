@@ -1,18 +1,15 @@
-"""The tools' SQL: readings of given signals over a time range, streamed in chunks."""
+"""The tools' SQL: readings of given signals over a time range (hot or compressed), streamed in chunks."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 
-EXPORT_SQL = """
-SELECT s.key, r.ts, r.value, r.quality
-FROM readings r JOIN signals s ON s.id = r.signal_id
-WHERE s.key = $1 AND r.ts >= $2 AND r.ts < $3
-ORDER BY r.ts
-"""
+from shared.history.columns import UNIX_EPOCH
+from shared.history.reader import count_between, readings_between
 
 
 async def unknown_signals(conn: asyncpg.Connection, keys: Sequence[str]) -> list[str]:
@@ -20,23 +17,30 @@ async def unknown_signals(conn: asyncpg.Connection, keys: Sequence[str]) -> list
     return [k for k in keys if k not in known]
 
 
+async def signal_ids(conn: asyncpg.Connection, keys: Sequence[str]) -> dict[str, int]:
+    return {
+        r["key"]: r["id"]
+        for r in await conn.fetch("SELECT key, id FROM signals WHERE key = ANY($1::text[])", list(keys))
+    }
+
+
 async def count_readings(conn: asyncpg.Connection, keys: Sequence[str], start: datetime, end: datetime) -> int:
-    return int(
-        await conn.fetchval(
-            "SELECT count(*) FROM readings r JOIN signals s ON s.id = r.signal_id"
-            " WHERE s.key = ANY($1::text[]) AND r.ts >= $2 AND r.ts < $3",
-            list(keys),
-            start,
-            end,
-        )
-    )
+    """How many readings the export of `keys` over [start, end) writes, hot or compressed."""
+    return await count_between(conn, list((await signal_ids(conn, keys)).values()), start, end)
 
 
 async def stream_readings(
     conn: asyncpg.Connection, key: str, start: datetime, end: datetime, chunk: int
-) -> AsyncIterator[list[asyncpg.Record]]:
-    """One signal's readings in time order, `chunk` rows at a time, from a server-side cursor."""
-    async with conn.transaction(readonly=True):
-        cursor = await conn.cursor(EXPORT_SQL, key, start, end)
-        while rows := await cursor.fetch(chunk):
-            yield rows
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """One signal's readings {key, ts, value, quality} in time order, `chunk` at a time (hot or compressed: pages of
+    shared/history's reader, keyed by the last time sent, in one snapshot so a compression running meanwhile
+    neither repeats nor drops a reading)."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        sid = (await signal_ids(conn, [key]))[key]
+        lo = start
+        while lo < end:
+            page = (await readings_between(conn, [sid], lo, end, limit=chunk))[sid]
+            if not len(page):
+                return
+            yield [{"key": key, "ts": ts, "value": v, "quality": q} for ts, v, q in page.rows()]
+            lo = UNIX_EPOCH + timedelta(microseconds=int(page.ts_us[-1]) + 1)

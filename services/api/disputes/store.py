@@ -15,6 +15,7 @@ import asyncpg
 
 from services.api.disputes.workflow import Pending
 from shared.auth import Principal
+from shared.history.reader import readings_between
 from shared.quality import from_db, to_db
 from shared.settlement.corrections import EnergyOverride, Substitution
 
@@ -262,15 +263,8 @@ async def original_readings(
     conn: asyncpg.Connection, signal_id: int, start: datetime, end: datetime, limit: int = 10_000
 ) -> list[SubstituteReading]:
     """The stored (original) readings a substitution replaces, as they are: corrections never change them."""
-    rows = await conn.fetch(
-        """SELECT ts, value, quality FROM readings WHERE signal_id = $1 AND ts >= $2 AND ts < $3 ORDER BY ts
-           LIMIT $4""",
-        signal_id,
-        start,
-        end,
-        limit,
-    )
-    return [SubstituteReading(r["ts"], r["value"], from_db(r["quality"])) for r in rows]
+    got = await readings_between(conn, [signal_id], start, end, limit=limit)
+    return [SubstituteReading(ts, value, from_db(quality)) for ts, value, quality in got[signal_id].rows()]
 
 
 async def applied_corrections(
@@ -301,17 +295,4 @@ async def raw_readings(
     conn: asyncpg.Connection, signal_id: int, start: datetime, end: datetime
 ) -> list[tuple[datetime, float, int]]:
     """Every reading (all qualities) in [start, end), plus the two before and the one after: the engine's context."""
-    return [
-        tuple(r)
-        for r in await conn.fetch(
-            """(SELECT ts, value, quality FROM readings WHERE signal_id = $1 AND ts < $2 ORDER BY ts DESC LIMIT 2)
-           UNION ALL
-           (SELECT ts, value, quality FROM readings WHERE signal_id = $1 AND ts >= $2 AND ts < $3)
-           UNION ALL
-           (SELECT ts, value, quality FROM readings WHERE signal_id = $1 AND ts >= $3 ORDER BY ts LIMIT 1)
-           ORDER BY ts""",
-            signal_id,
-            start,
-            end,
-        )
-    ]
+    return (await readings_between(conn, [signal_id], start, end, before=2, after=1))[signal_id].rows()

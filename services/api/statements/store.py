@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from shared.history.reader import readings_between
 from shared.ledger.digest import Row
 from shared.quality import from_db
 
@@ -162,25 +163,12 @@ async def last_stated_end(conn: asyncpg.Connection, plant_id: int, kind: str) ->
     )
 
 
-# The readings a period's numbers depend on (shared/settlement's hold rule): every reading in [start, end), and per
-# signal the two before start and the first at or after end, at any distance.
-_CONTEXT_SQL = """
-SELECT signal_id, ts, value, quality FROM readings WHERE signal_id = ANY($1::int4[]) AND ts >= $2 AND ts < $3
-UNION ALL
-SELECT s.id, b.ts, b.value, b.quality FROM unnest($1::int4[]) AS s(id)
-CROSS JOIN LATERAL (SELECT ts, value, quality FROM readings WHERE signal_id = s.id AND ts < $2
-                    ORDER BY ts DESC LIMIT 2) AS b
-UNION ALL
-SELECT s.id, a.ts, a.value, a.quality FROM unnest($1::int4[]) AS s(id)
-CROSS JOIN LATERAL (SELECT ts, value, quality FROM readings WHERE signal_id = s.id AND ts >= $3
-                    ORDER BY ts LIMIT 1) AS a
-"""
-
-
 async def readings(conn: asyncpg.Connection, signals: dict[int, str], start: datetime, end: datetime) -> list[Row]:
-    """The readings (any quality) of `signals` that the numbers of [start, end) depend on, for the digest."""
-    rows = await conn.fetch(_CONTEXT_SQL, list(signals), start, end)
-    return [Row(signals[r["signal_id"]], r["ts"], r["value"], from_db(r["quality"])) for r in rows]
+    """The readings (any quality) of `signals` that the numbers of [start, end) depend on, for the digest: every
+    reading in [start, end), and per signal the two before start and the first at or after end, at any distance
+    (shared/settlement's hold rule), hot or compressed."""
+    got = await readings_between(conn, list(signals), start, end, before=2, after=1)
+    return [Row(signals[sid], ts, value, from_db(quality)) for sid, c in got.items() for ts, value, quality in c.rows()]
 
 
 async def minutes_with_data(conn: asyncpg.Connection, signal_id: int, start: datetime, end: datetime) -> list[datetime]:

@@ -3,7 +3,8 @@ exact reference integral computed here, independently, from the raw readings.
 
 Readings (irregular runs, deadband-like plateaus, gaps shorter and longer than the maximum gap, mixed qualities,
 duplicates) are posted to the ingest service over HTTP in random batch splits and random order, so late data lands
-inside minutes already rolled up. The reference below is written from the rule as stated in the README, in exact
+inside minutes already rolled up; then (the compressed variant) they are moved into compressed blocks before the
+api is asked. The reference below is written from the rule as stated in the README, in exact
 rational arithmetic, and does not use shared.settlement.
 """
 
@@ -27,6 +28,7 @@ from services.api.settings import Settings as ApiSettings
 from services.ingest.app import create_app as create_ingest
 from services.ingest.settings import Settings as IngestSettings
 from tests.integration.api.conftest import Api, running_api
+from tests.integration.history.helpers import compress
 from tests.support import make_key, serving
 
 MAX_GAP_S = 60
@@ -189,8 +191,9 @@ def iso(ts: datetime) -> str:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(raw=samplings(), rnd=st.randoms(use_true_random=False))
+@pytest.mark.parametrize("compressed", [False, True], ids=["hot", "compressed"])
 async def test_api_numbers_equal_the_exact_integral_of_the_raw_readings(
-    services: Services, raw: list[tuple[int, float, int]], rnd: random.Random
+    services: Services, raw: list[tuple[int, float, int]], rnd: random.Random, compressed: bool
 ) -> None:
     # Each example gets its own days; data starts at 22:30 UTC, so Belgrade's local midnight falls inside it.
     base = datetime(2026, 1, 5, 22, 30, tzinfo=UTC) + timedelta(days=3 * (next(services.day) % 90))
@@ -198,10 +201,14 @@ async def test_api_numbers_equal_the_exact_integral_of_the_raw_readings(
     # Only this example's readings exist (an earlier example's last reading would give the first one a step before).
     sid = await services.api.signal_id(SIGNAL)
     await services.api.db.execute("DELETE FROM readings WHERE signal_id = $1", sid)
+    await services.api.db.execute("DELETE FROM reading_blocks WHERE signal_id = $1", sid)
     for table in ("rollups_1m", "rollups_15m", "rollups_1h"):
         await services.api.db.execute(f"DELETE FROM {table} WHERE signal_id = $1", sid)
     await post_in_random_batches(services, samples, rnd)
     await check_rollups(services.api.db, sid, samples)
+    if compressed:  # the raw reads below (sub-minute buckets, the exact fallback) then find them in blocks only
+        day = base.replace(hour=0, minute=0)
+        assert await compress(services.api.db, day, day + timedelta(days=3)) == len(samples)
     lo = base.replace(minute=0) - timedelta(hours=1)
     hi = samples[-1].ts.replace(minute=0, second=0, microsecond=0) + timedelta(hours=2)
     api = services.api

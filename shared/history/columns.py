@@ -63,6 +63,7 @@ def merge(parts: Sequence[Columns]) -> Columns:
         return EMPTY
     if len(parts) == 1 and _ascending(parts[0].ts_us):
         return parts[0]
+    parts = sorted(parts, key=lambda p: int(p.ts_us[0]) if len(p) else 0)  # disjoint sorted runs: usually in order
     ts = np.concatenate([p.ts_us for p in parts])
     values = np.concatenate([p.values for p in parts])
     qualities = np.concatenate([p.qualities for p in parts])

@@ -31,7 +31,8 @@ SELECT s.id AS signal_id, NULL::bytea AS payload, h.ts, h.value, h.quality FROM 
     SELECT array_send(array_agg(x.ts)) AS ts, array_send(array_agg(x.value)) AS value,
            array_send(array_agg(x.quality)) AS quality
     FROM (
-        (SELECT ts, value, quality FROM readings WHERE signal_id = s.id AND ts < s.lo ORDER BY ts DESC LIMIT $4)
+        (SELECT * FROM (SELECT ts, value, quality FROM readings WHERE signal_id = s.id AND ts < s.lo
+                        ORDER BY ts DESC LIMIT $4) AS b ORDER BY ts)
         UNION ALL
         (SELECT ts, value, quality FROM readings WHERE signal_id = s.id AND ts >= s.lo AND ts < s.hi
          ORDER BY ts LIMIT $6)

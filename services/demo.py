@@ -307,9 +307,13 @@ async def newest_demo_reading(url: str, since: datetime) -> datetime | None:
     """The newest stored reading of the demo plant at or after `since`, if any."""
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
+        # Hot rows or compressed blocks (shared/history): one statement, one snapshot.
         newest: datetime | None = await conn.fetchval(
-            "SELECT max(r.ts) FROM readings r JOIN signals s ON s.id = r.signal_id"
-            " JOIN plants p ON p.id = s.plant_id WHERE p.key = $1 AND r.ts >= $2",
+            """SELECT greatest(
+                   (SELECT max(r.ts) FROM readings r JOIN signals s ON s.id = r.signal_id
+                    JOIN plants p ON p.id = s.plant_id WHERE p.key = $1 AND r.ts >= $2),
+                   (SELECT max(b.last_ts) FROM reading_blocks b JOIN signals s ON s.id = b.signal_id
+                    JOIN plants p ON p.id = s.plant_id WHERE p.key = $1 AND b.last_ts >= $2))""",
             DEMO_PLANT_KEY,
             since,
         )

@@ -17,7 +17,7 @@ from services.api.buckets import ORIGIN, Bucketing, bounds_us
 from services.api.cache import BucketCache
 from services.api.store import Conn
 from shared.settlement import Integral
-from shared.settlement.integral import EPOCH, Integrals, edges_us, held_arrays, reading_arrays
+from shared.settlement.integral import EPOCH, Integrals, edges_us, held_arrays
 from shared.settlement.rollup import column_integrals, inexact_rows
 
 # Wide requests (many signals) are served straight from PostgreSQL: caching them would cost memory for little.
@@ -139,12 +139,12 @@ async def bucket_data(
                     out[sid] = (grids.get(sid), Integrals(held.area[part], held.covered_us[part]))
             pending, first = [sid for k, sid in enumerate(pending) if k in later], False
         if pending:
-            readings = await store.raw_readings(c, pending, start, end)
+            readings = await store.raw_columns(c, pending, start, end)
             for sid in pending:
-                ts, value, is_good = reading_arrays(readings[sid])
+                r = readings[sid]
                 out[sid] = (
                     grids.get(sid),
-                    held_arrays(ts, value, is_good, bounds, max_gap_s=max_gap_s, good_only=good),
+                    held_arrays(r.ts_us, r.values, r.good(), bounds, max_gap_s=max_gap_s, good_only=good),
                 )
         return out
 

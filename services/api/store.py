@@ -19,7 +19,6 @@ from shared.db import one
 from shared.history.columns import Columns
 from shared.history.reader import readings_between
 from shared.quality import GOOD_SQL_PREDICATE
-from shared.settlement import Reading
 from shared.settlement.integral import micros
 from shared.settlement.rollup import RollupColumns
 
@@ -218,14 +217,6 @@ async def raw_columns(conn: Conn, signal_ids: Sequence[int], start: datetime, en
     """Per signal, its readings (every quality, time order) in [start, end) with the context the hold rule needs at
     the edges (the two before start and the first at or after end, at any distance), hot or compressed."""
     return await readings_between(conn, signal_ids, start, end, before=2, after=1)
-
-
-async def raw_readings(
-    conn: Conn, signal_ids: Sequence[int], start: datetime, end: datetime
-) -> dict[int, list[Reading]]:
-    """`raw_columns` as Reading lists."""
-    got = await raw_columns(conn, signal_ids, start, end)
-    return {sid: [Reading(*r) for r in got[sid].rows()] for sid in signal_ids}
 
 
 RAW_NAMES = raw.RAW_NAMES

@@ -28,10 +28,9 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from services.ingest.compaction import compress_closed  # noqa: E402
-
 from bench.common import bench_database  # noqa: E402
 from services.api import frequency, store  # noqa: E402
+from services.ingest.compaction import compress_closed  # noqa: E402
 from shared.history.reader import readings_between  # noqa: E402
 from shared.plants import apply_plant, parse_plant  # noqa: E402
 from shared.settlement.frequency import BAND_DEVIATION_SQL, band_mhz  # noqa: E402

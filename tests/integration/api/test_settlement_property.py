@@ -97,7 +97,8 @@ async def services(database_url: str, db: asyncpg.Pool) -> AsyncIterator[Service
     api_settings = ApiSettings(database_url=database_url, cache_max_entries=0)
     async with (
         running_api(api_settings, db) as api,
-        serving(create_ingest(IngestSettings(database_url=database_url))) as ingest_url,
+        # No background compression: the compressed variant moves the readings itself, at a known moment.
+        serving(create_ingest(IngestSettings(database_url=database_url, compress_every_s=0))) as ingest_url,
         httpx.AsyncClient(base_url=ingest_url, timeout=30) as ingest,
     ):
         yield Services(api, ingest, gateway, itertools.count())

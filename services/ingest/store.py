@@ -94,10 +94,16 @@ def coarser(*, source: str, width: str) -> str:
     GROUP BY signal_id, b"""
 
 
+# The gap joining a stored row to a batch after it (stored last reading → batch's first) or before it.
+_AFTER = "date_part('epoch', excluded.first_ts - r.last_ts)"
+_BEFORE = "date_part('epoch', r.first_ts - excluded.last_ts)"
+
+
 def merge_into(table: str, source: str) -> str:
     """Upsert rollup-shaped rows: sums and extremes merge; the integral columns extend a row the batch comes after
-    (its stored last reading joined to the batch's first); any other overlap marks the row stale (area = NaN) for
-    a recompute in the same transaction."""
+    (its stored last reading joined to the batch's first) or before (the batch's last reading joined to the stored
+    first: concurrent batches of one live stream commit out of order); any interleaving marks the row stale
+    (area = NaN) for a recompute in the same transaction."""
     return f"""INSERT INTO {table} AS r ({", ".join(ROLLUP_COLUMNS)})
     SELECT * FROM {source}
     ON CONFLICT (signal_id, bucket) DO UPDATE SET
@@ -119,15 +125,22 @@ def merge_into(table: str, source: str) -> str:
         good_last_value = CASE WHEN r.good_last_ts IS NULL OR excluded.good_last_ts > r.good_last_ts
             THEN excluded.good_last_value ELSE r.good_last_value END,
         good_last_ts = greatest(r.good_last_ts, excluded.good_last_ts),
-        area = CASE WHEN excluded.first_ts > r.last_ts
-            THEN r.area + r.last_value * date_part('epoch', excluded.first_ts - r.last_ts) + excluded.area
+        area = CASE WHEN excluded.first_ts > r.last_ts THEN r.area + r.last_value * {_AFTER} + excluded.area
+            WHEN excluded.last_ts < r.first_ts THEN excluded.area + excluded.last_value * {_BEFORE} + r.area
             ELSE 'NaN' END,
-        good_area = r.good_area + excluded.good_area + CASE WHEN r.good_last_ts = r.last_ts
-            THEN r.last_value * date_part('epoch', excluded.first_ts - r.last_ts) ELSE 0 END,
-        good_held_s = r.good_held_s + excluded.good_held_s + CASE WHEN r.good_last_ts = r.last_ts
-            THEN date_part('epoch', excluded.first_ts - r.last_ts) ELSE 0 END,
-        max_step_s = greatest(r.max_step_s, excluded.max_step_s, date_part('epoch', excluded.first_ts - r.last_ts)),
-        last_step_s = coalesce(excluded.last_step_s, date_part('epoch', excluded.first_ts - r.last_ts))
+        good_area = r.good_area + excluded.good_area + CASE
+            WHEN excluded.first_ts > r.last_ts AND r.good_last_ts = r.last_ts THEN r.last_value * {_AFTER}
+            WHEN excluded.last_ts < r.first_ts AND excluded.good_last_ts = excluded.last_ts
+                THEN excluded.last_value * {_BEFORE}
+            ELSE 0 END,
+        good_held_s = r.good_held_s + excluded.good_held_s + CASE
+            WHEN excluded.first_ts > r.last_ts AND r.good_last_ts = r.last_ts THEN {_AFTER}
+            WHEN excluded.last_ts < r.first_ts AND excluded.good_last_ts = excluded.last_ts THEN {_BEFORE}
+            ELSE 0 END,
+        max_step_s = greatest(r.max_step_s, excluded.max_step_s, CASE WHEN excluded.first_ts > r.last_ts
+            THEN {_AFTER} WHEN excluded.last_ts < r.first_ts THEN {_BEFORE} END),
+        last_step_s = CASE WHEN excluded.last_ts < r.first_ts THEN coalesce(r.last_step_s, {_BEFORE})
+            ELSE coalesce(excluded.last_step_s, {_AFTER}) END
     RETURNING signal_id, bucket, area = 'NaN' AS stale"""
 
 

@@ -14,6 +14,7 @@ from services.ingest import store
 from services.ingest.compaction import compress_closed, compress_day
 from services.ingest.store import write_readings
 from shared.history.codec import decode_block
+from shared.history.reader import readings_between
 from shared.history.spans import day_lock_key, from_us, to_us
 
 DAY0 = datetime(2025, 3, 10, tzinfo=UTC)
@@ -54,6 +55,17 @@ async def all_readings(conn: asyncpg.Connection) -> dict[tuple[int, int], tuple[
             out[(b["signal_id"], t)] = (bits(v), q)
         in_blocks += len(block)
     assert len(out) == hot + in_blocks, "a reading is stored twice"
+    return out
+
+
+async def through_reader(conn: asyncpg.Connection, ids: list[int]) -> dict[tuple[int, int], tuple[bytes, int]]:
+    """Every reading of `ids` as the read paths see it (shared/history/reader.py: hot rows and blocks as one)."""
+    found = await readings_between(conn, ids, DAY0 - timedelta(days=1), NOW)
+    out: dict[tuple[int, int], tuple[bytes, int]] = {}
+    for sid, columns in found.items():
+        for t, v, q in zip(columns.ts_us.tolist(), columns.values.tolist(), columns.qualities.tolist(), strict=True):
+            assert (sid, t) not in out
+            out[(sid, t)] = (bits(v), q)
     return out
 
 
@@ -101,8 +113,10 @@ async def test_compression_keeps_every_reading_once_and_drops_the_partitions(con
     await write_readings(conn, initial_rows(DAY0))
     before, rollups_before = await all_readings(conn), await rollups(conn)
     assert {"readings_20250310", "readings_20250311", "readings_20250312"} <= await partitions(conn)
+    assert await through_reader(conn, [1, 2, 3]) == before
     await compress(conn)
     assert await all_readings(conn) == before
+    assert await through_reader(conn, [1, 2, 3]) == before  # the read paths see the same readings, once each
     assert await conn.fetchval("SELECT count(*) FROM readings WHERE ts < $1", NOW) == 0
     assert await rollups(conn) == rollups_before  # compression does not touch the rollups
     assert not {"readings_20250310", "readings_20250311", "readings_20250312"} & await partitions(conn)
@@ -137,6 +151,7 @@ async def test_late_readings_into_a_compressed_day_are_stored_once_with_exact_ro
     assert (outcome.inserted, outcome.conflicts, outcome.path) == (3, [2, 4], "compressed")
     after = await all_readings(conn)
     assert len(after) == len(before) + 3
+    assert await through_reader(conn, [1, 2, 3, 4]) == after
     assert after[(1, to_us(t + timedelta(seconds=10.5)))] == (bits(1.25), 0)
     assert after[(1, to_us(t + timedelta(seconds=11)))] == before[(1, to_us(t + timedelta(seconds=11)))]
     assert after[(2, to_us(t + timedelta(hours=30)))] == (bits(3.0), 0)

@@ -18,6 +18,7 @@ from services.api.catalog import Catalog, Plant, Signal
 from shared.db import one
 from shared.history.columns import Columns
 from shared.history.reader import readings_between
+from shared.pgbinary import unpack_array
 from shared.quality import GOOD_SQL_PREDICATE
 from shared.settlement.integral import micros
 from shared.settlement.rollup import RollupColumns
@@ -136,7 +137,6 @@ GRID_COLUMNS = {
     "first": "first_value",
     "last": "last_value",
 }
-_PG_EPOCH_US = 946_684_800_000_000  # binary timestamptz: µs since 2000-01-01 UTC
 
 
 def _grid_sql(good: bool, names: Sequence[str]) -> dict[str, tuple[str, str]]:
@@ -147,20 +147,6 @@ def _grid_sql(good: bool, names: Sequence[str]) -> dict[str, tuple[str, str]]:
         column = GRID_COLUMNS[name]
         out[f"grid_{column}"] = (c[column], ">i4") if column == "count" else (f"coalesce({c[column]}, 'NaN')", ">f8")
     return out
-
-
-def unpack_array(data: bytes | None, element: str) -> npt.NDArray[Any]:
-    """A one-dimensional array without NULLs in PostgreSQL's binary form (array_send) → numpy; `element` a numpy
-    type code of the big-endian element, or "ts" for timestamptz (→ epoch µs)."""
-    code = ">i8" if element == "ts" else element
-    if data is None or int.from_bytes(data[:4], "big") == 0:  # array_agg of no rows, or an empty array
-        return np.zeros(0, np.dtype(code).newbyteorder("="))
-    if int.from_bytes(data[:4], "big") != 1 or int.from_bytes(data[4:8], "big") != 0:
-        raise ValueError("expected a one-dimensional array without NULLs")
-    count = int.from_bytes(data[12:16], "big")
-    cells = np.frombuffer(data, np.dtype([("n", ">i4"), ("v", code)]), count, offset=20)
-    values = cells["v"].astype(np.dtype(code).newbyteorder("="))
-    return values + _PG_EPOCH_US if element == "ts" else values
 
 
 @dataclass(slots=True)

@@ -13,12 +13,13 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 
+from shared.pgbinary import unpack_array
+
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 I32 = npt.NDArray[np.int32]
 
 UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_PG_EPOCH_US = 946_684_800_000_000  # PostgreSQL's binary timestamps count µs from 2000-01-01
 _US = timedelta(microseconds=1)
 
 
@@ -101,18 +102,7 @@ def select(c: Columns, lo_us: int, hi_us: int, *, before: int, after: int, limit
 def hot_columns(ts: bytes, values: bytes, qualities: bytes) -> Columns:
     """Columns from the `array_send` images of int8-backed timestamptz[], float8[] and int4[] arrays."""
     return Columns(
-        _array(ts, ">i8").astype(np.int64) + _PG_EPOCH_US,
-        _array(values, ">f8").astype(np.float64),
-        _array(qualities, ">i4").astype(np.int32),
+        unpack_array(ts, "ts").astype(np.int64),
+        unpack_array(values, ">f8").astype(np.float64),
+        unpack_array(qualities, ">i4").astype(np.int32),
     )
-
-
-def _array(image: bytes, dtype: str) -> npt.NDArray[np.generic]:
-    """The elements of a one-dimensional array without NULLs in PostgreSQL's binary format: a 12-byte header
-    (dimensions, has-nulls flag, element type), per dimension its length and lower bound, then per element its
-    byte length and bytes."""
-    if int.from_bytes(image[0:4], "big") == 0:
-        return np.empty(0, dtype)
-    count = int.from_bytes(image[12:16], "big")
-    element = np.dtype([("length", ">i4"), ("value", dtype)])
-    return np.frombuffer(image, element, count=count, offset=20)["value"]

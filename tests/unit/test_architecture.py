@@ -26,6 +26,7 @@ PURE_MODULES = (
     "shared.history.spans",
     "shared.history.merge",
     "shared.history.columns",
+    "shared.pgbinary",
     "services.alerts.lifecycle",
     "services.alerts.model",
     "services.alerts.params",

@@ -9,6 +9,7 @@ lock). Runs in ingest's maintenance worker (hourly) and from `baseload retention
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ T = TypeVar("T")
 
 # Rows per rollup DELETE (one signal's range): a few ms of work, a few hundred KB of WAL.
 ROLLUP_BATCH_ROWS = 10_000
+# Longest run in the maintenance worker: it holds one of ingest's pooled connections and delays the catalog refresh.
+MAINTENANCE_BUDGET_S = 60.0
 # Span of one signal's blocks per DELETE: a week of hour blocks (168 rows).
 BLOCK_BATCH_SPAN = timedelta(days=7)
 
@@ -44,6 +47,8 @@ class RetentionReport:
     rollup_rows: dict[str, int] = field(default_factory=dict)
     skipped: int = 0  # units whose lock was not granted within lock_timeout
     ran: bool = True  # False: another process held the retention lock
+    unfinished: bool = False  # the run's time budget ran out; the next run goes on
+    deadline: float = math.inf  # time.monotonic() after which no new unit starts
 
     @property
     def bytes_freed(self) -> int:
@@ -119,9 +124,13 @@ async def apply_retention(
     *,
     dry_run: bool = False,
     metrics: RetentionMetrics | None = None,
+    budget_s: float | None = None,
 ) -> RetentionReport:
-    """One run on `conn` (outside any transaction: each unit commits on its own)."""
+    """One run on `conn` (outside any transaction: each unit commits on its own); with `budget_s`, no unit starts
+    after that many seconds (a backlog, e.g. after lowering a horizon, is worked off over several runs)."""
     report = RetentionReport(horizons_of(settings, now))
+    if budget_s is not None:
+        report.deadline = time.monotonic() + budget_s
     if not await store.try_lock(conn):
         report.ran = False
         return report
@@ -149,7 +158,7 @@ async def apply_retention(
 async def run_retention(pool: asyncpg.Pool, settings: Settings, now: datetime, metrics: RetentionMetrics) -> None:
     """The maintenance worker's step: one run on a pooled connection."""
     async with connection(pool) as conn:
-        await apply_retention(conn, settings, now, metrics=metrics)
+        await apply_retention(conn, settings, now, metrics=metrics, budget_s=MAINTENANCE_BUDGET_S)
 
 
 async def _delete_blocks(
@@ -165,7 +174,7 @@ async def _delete_blocks(
         for start, stop in windows(oldest, end, BLOCK_BATCH_SPAN):
             gone = await _unit(conn, settings, report, partial(store.delete_blocks, conn, signal_id, start, stop))
             if gone is None:
-                break  # locked: the rest of this signal waits for the next run
+                break  # locked or out of time: the rest of this signal waits for the next run
             blocks, readings, size = blocks + gone.blocks, readings + gone.readings, size + gone.bytes
     report.blocks = store.Blocks(blocks, readings, size)
 
@@ -189,14 +198,18 @@ async def _delete_rollups(
                     conn, settings, report, partial(store.delete_rollups, conn, table, signal_id, start, end)
                 )
                 if deleted is None:
-                    break  # locked: the rest of this signal waits for the next run
+                    break  # locked or out of time: the rest of this signal waits for the next run
                 report.rollup_rows[table] += deleted
 
 
 async def _unit(
     conn: asyncpg.Connection, settings: Settings, report: RetentionReport, work: Callable[[], Awaitable[T]]
 ) -> T | None:
-    """`work()` in its own transaction under `lock_timeout`; None (and counted) when the lock was not granted."""
+    """`work()` in its own transaction under `lock_timeout`; None (and counted) when the lock was not granted, or
+    when the run's budget is spent."""
+    if time.monotonic() >= report.deadline:
+        report.unfinished = True
+        return None
     try:
         async with conn.transaction():
             await store.set_lock_timeout(conn, settings.retention_lock_timeout_ms)
@@ -208,6 +221,8 @@ async def _unit(
 
 def _log(report: RetentionReport) -> None:
     rollups = ", ".join(f"{t} {n}" for t, n in report.rollup_rows.items() if n)
+    if report.unfinished:
+        log.info("retention: time budget spent, the rest follows on the next run")
     if report.partitions or report.blocks.blocks or rollups or report.skipped:
         log.info(
             "retention: dropped %d partitions (%s) and %d compressed blocks (%d readings), %.1f MB; rollup rows "

@@ -205,6 +205,17 @@ async def test_a_busy_table_makes_it_skip_and_retry_on_the_next_run(db: asyncpg.
     assert [p.day for p in report.partitions] == [day(18)]
 
 
+async def test_a_run_out_of_time_leaves_the_rest_for_the_next(db: asyncpg.Pool) -> None:
+    await load_days(db, [day(17), day(18)])
+    settings = Settings(retention_days=7, rollup_retention_days=7)
+    async with db.acquire() as conn:
+        spent = await apply_retention(conn, settings, NOW, budget_s=0)
+    assert spent.unfinished and spent.partitions == [] and sum(spent.rollup_rows.values()) == 0
+    assert {"20261117", "20261118"} <= await partition_days(db)
+    report = await retain(db, settings)
+    assert not report.unfinished and len(report.partitions) == 2 and report.rollup_rows["rollups_1m"] > 0
+
+
 async def test_one_run_at_a_time_and_a_dry_run_drops_nothing(db: asyncpg.Pool) -> None:
     await load_days(db, [day(18)])
     settings = Settings(retention_days=7)

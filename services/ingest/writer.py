@@ -123,9 +123,11 @@ class Ingestor:
 
     async def refresh(self) -> None:
         """Reload the signal catalog, the known partitions and the newest-reading hints of the append path."""
-        self.catalog = await store.load_catalog(self.pool)
-        self._partition_days = await store.existing_partition_days(self.pool)
-        self._newest = await store.newest_per_signal(self.pool)
+        catalog = await store.load_catalog(self.pool)
+        partition_days = await store.existing_partition_days(self.pool)
+        newest = await store.newest_per_signal(self.pool)
+        # All at once: a request must not see the new catalog with the old (at start-up: empty) append hints.
+        self.catalog, self._partition_days, self._newest = catalog, partition_days, newest
         self._catalog_loaded_at = time.monotonic()
 
     async def maintain(self, now: datetime) -> None:

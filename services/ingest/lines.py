@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 
 from services.ingest import lineprotocol, store
+from services.ingest.service import BatchResult, Item
 from services.ingest.validation import CONFLICTING_VALUE, Rejection
-from services.ingest.writer import BatchResult, Item
 from shared.errors import ApiError, error_body
 from shared.signalmap import DEFAULT_MAP, SignalMap
 

@@ -31,7 +31,7 @@ COMMON_RESPONSES = error_responses(401, 403, 422, 503)
 
 
 async def request_connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
-    """One pooled connection per request; store functions take it (never the pool), the route owns transactions."""
+    """One pooled connection per request; store functions take it (never the pool), `service` owns transactions."""
     async with connection(request.app.state.pool) as conn:
         yield conn
 

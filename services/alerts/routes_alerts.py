@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import asyncpg
 from fastapi import APIRouter, Depends, Request, Response
 
-from services.alerts import config_store as cs
-from services.alerts import schemas, store
-from services.alerts.edge import COMMON_RESPONSES, BigId, Db, Id, IdFilter, Limit, not_found, out, outs
+from services.alerts import schemas, service
+from services.alerts.edge import COMMON_RESPONSES, BigId, Db, Id, IdFilter, Limit, out, outs
 from services.alerts.schemas import AlertDetail, AlertOut, DeliveryDetail, DeliveryOut
 from shared.auth import Principal, require_roles
 from shared.contracts import AlertState, Role
-from shared.errors import ApiError, error_responses
+from shared.errors import error_responses
 
 Operator = Annotated[Principal, Depends(require_roles(Role.OPERATOR, Role.ADMIN))]
 # Partner keys read (never change) the alerts, transitions and deliveries of plants their partner is party to.
@@ -33,16 +31,14 @@ async def list_alerts(
     request: Request, conn: Db, who: Reader, state: AlertState | None = None, limit: Limit = 100
 ) -> list[AlertOut]:
     """Alerts, newest first, optionally in one state (a partner key: those of its partner's plants)."""
-    return outs(AlertOut, await cs.list_alerts(conn, state, limit, partner_of(who)))
+    return outs(AlertOut, await service.list_alerts(conn, state, limit, partner_of(who)))
 
 
 @router.get("/alerts/{alert_id}", tags=["alerts"], responses=error_responses(404))
 async def get_alert(alert_id: Id, request: Request, conn: Db, who: Reader) -> AlertDetail:
     """One alert with every transition and its evidence."""
-    row = await cs.get_alert(conn, alert_id, partner_of(who))
-    if row is None:
-        raise not_found("alert", alert_id)
-    return out(AlertDetail, row, transitions=[dict(t) for t in await cs.transitions(conn, alert_id)])
+    row, transitions = await service.alert_with_transitions(conn, alert_id, partner_of(who))
+    return out(AlertDetail, row, transitions=[dict(t) for t in transitions])
 
 
 @router.post("/alerts/{alert_id}/ack", tags=["alerts"], responses=error_responses(400, 404, 409))
@@ -51,30 +47,13 @@ async def ack_alert(
 ) -> AlertOut:
     """Acknowledge a firing alert: reminders stop until the incident ends."""
     body = body or schemas.AckIn()
-    await _set_ack(conn, alert_id, body.who or who.name, body.comment)
-    return await _alert(conn, alert_id)
+    return out(AlertOut, await service.set_ack(conn, alert_id, body.who or who.name, body.comment))
 
 
 @router.delete("/alerts/{alert_id}/ack", tags=["alerts"], responses=error_responses(404, 409))
 async def unack_alert(alert_id: Id, request: Request, conn: Db, _: Operator) -> AlertOut:
     """Withdraw an acknowledgement: reminders resume."""
-    await _set_ack(conn, alert_id, None, None)
-    return await _alert(conn, alert_id)
-
-
-async def _alert(conn: asyncpg.Connection, alert_id: int) -> AlertOut:
-    row = await cs.get_alert(conn, alert_id)
-    if row is None:  # deleted with its rule since the ack
-        raise not_found("alert", alert_id)
-    return out(AlertOut, row)
-
-
-async def _set_ack(conn: asyncpg.Connection, alert_id: int, who: str | None, comment: str | None) -> None:
-    async with conn.transaction():
-        if await cs.get_alert(conn, alert_id) is None:
-            raise not_found("alert", alert_id)
-        if not await cs.set_ack(conn, alert_id, who, comment):
-            raise ApiError(409, "alert_not_firing", "Only a firing alert can be acknowledged.", {"id": alert_id})
+    return out(AlertOut, await service.set_ack(conn, alert_id, None, None))
 
 
 @router.get("/deliveries", tags=["webhooks"])
@@ -91,7 +70,7 @@ async def list_deliveries(
     may read and those to its own endpoints)."""
     return outs(
         DeliveryOut,
-        await cs.list_deliveries(
+        await service.list_deliveries(
             conn, endpoint_id=endpoint_id, alert_id=alert_id, status=status, limit=limit, partner=partner_of(who)
         ),
     )
@@ -100,10 +79,8 @@ async def list_deliveries(
 @router.get("/deliveries/{delivery_id}", tags=["webhooks"], responses=error_responses(404))
 async def get_delivery(delivery_id: BigId, request: Request, conn: Db, who: Reader) -> DeliveryDetail:
     """One delivery with every attempt (status code, latency, error)."""
-    row = await cs.get_delivery(conn, delivery_id, partner_of(who))
-    if row is None:
-        raise not_found("delivery", delivery_id)
-    return out(DeliveryDetail, row, attempts=[dict(a) for a in await cs.attempts(conn, delivery_id)])
+    row, attempts = await service.delivery_with_attempts(conn, delivery_id, partner_of(who))
+    return out(DeliveryDetail, row, attempts=[dict(a) for a in attempts])
 
 
 @router.post(
@@ -115,8 +92,5 @@ async def get_delivery(delivery_id: BigId, request: Request, conn: Db, who: Read
 )
 async def redeliver(delivery_id: BigId, request: Request, conn: Db, _: Operator) -> Response:
     """Send a delivery again (same webhook-id, so receivers can dedupe)."""
-    async with conn.transaction():
-        if not await cs.redeliver(conn, delivery_id):
-            raise not_found("delivery", delivery_id)
-        await store.notify(conn, request.app.state.settings.outbox_channel)
+    await service.redeliver(conn, delivery_id, request.app.state.settings.outbox_channel)
     return Response(status_code=202)

@@ -7,10 +7,9 @@ A correction takes effect when the last partner of the plant approves: in that s
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
 
@@ -26,14 +25,8 @@ from services.api.disputes.workflow import Period, Refusal
 from services.api.settings import Settings
 from services.api.statements.service import Issuing
 from shared.auth import Principal
+from shared.db import transaction
 from shared.quality import UNCERTAIN_SUBSTITUTE_VALUE, severity
-
-
-@asynccontextmanager
-async def _transaction(pool: asyncpg.Pool, **options: Any) -> AsyncIterator[asyncpg.Connection]:
-    """The request's one transaction; the pool's connection proxy is used as the Connection the store takes."""
-    async with pool.acquire() as proxy, proxy.transaction(**options):
-        yield cast(asyncpg.Connection, proxy)
 
 
 def _iso(ts: datetime) -> str:
@@ -57,7 +50,7 @@ async def open_dispute(
     pool: asyncpg.Pool, plant: Plant, who: Principal, body: DisputeIn, settings: Settings, now: datetime
 ) -> int:
     workflow.check_digest(body.attachment_digest)
-    async with _transaction(pool) as conn:
+    async with transaction(pool) as conn:
         period = await _period(conn, plant, body.period_start, settings, now)
         dispute_id = await store.insert_dispute(
             conn,
@@ -91,7 +84,7 @@ async def open_dispute(
 
 
 async def comment(pool: asyncpg.Pool, plant: Plant, who: Principal, dispute_id: int, text: str, now: datetime) -> None:
-    async with _transaction(pool) as conn:
+    async with transaction(pool) as conn:
         await _dispute(conn, plant, dispute_id)
         await store.record_event(conn, dispute_id, kind=workflow.COMMENTED, who=who, at=now, detail={"text": text})
         await outbox.enqueue_plant_event(
@@ -149,7 +142,7 @@ async def propose(
     settings: Settings,
     now: datetime,
 ) -> int:
-    async with _transaction(pool) as conn:
+    async with transaction(pool) as conn:
         dispute = await _dispute(conn, plant, dispute_id)
         period = Period(dispute["period_start"], dispute["period_end"])
         span, subs = _checked(body, period, catalog, plant, settings)
@@ -210,7 +203,7 @@ async def approve(
 ) -> workflow.Approval:
     """Record one partner's approval; the last one makes the correction take effect and restates the period."""
     assert who.partner is not None
-    async with _transaction(pool) as conn:
+    async with transaction(pool) as conn:
         dispute = await _dispute(conn, plant, dispute_id)
         row = await _locked_correction(conn, plant, dispute_id, correction_id)
         approved = [r["partner"] for r in await store.approvals_of(conn, [correction_id])]
@@ -293,7 +286,7 @@ async def reject(
     pool: asyncpg.Pool, plant: Plant, who: Principal, dispute_id: int, correction_id: int, reason: str, now: datetime
 ) -> None:
     """Either partner (the proposer's included: a withdrawal) ends a pending correction without effect."""
-    async with _transaction(pool) as conn:
+    async with transaction(pool) as conn:
         await _dispute(conn, plant, dispute_id)
         row = await _locked_correction(conn, plant, dispute_id, correction_id)
         workflow.reject(row["status"])
@@ -346,7 +339,7 @@ async def list_disputes(
 ) -> list[dict[str, Any]]:
     start = None if start is None else workflow.check_time(start, "start")
     end = None if end is None else workflow.check_time(end, "end")
-    async with _transaction(pool, readonly=True) as conn:
+    async with transaction(pool, readonly=True) as conn:
         rows = await store.list_disputes(conn, plant.id, start=start, end=end, limit=limit)
     return [
         {**_dispute_row(plant, r), "pending_corrections": r["pending_corrections"], "updated_at": r["updated_at"]}
@@ -360,7 +353,7 @@ def _reading(r: Any) -> dict[str, Any]:
 
 async def dispute_detail(pool: asyncpg.Pool, plant: Plant, dispute_id: int) -> dict[str, Any]:
     """The dispute, every step taken on it, and each correction with its approvals, substitutes and originals."""
-    async with _transaction(pool, isolation="repeatable_read", readonly=True) as conn:
+    async with transaction(pool, isolation="repeatable_read", readonly=True) as conn:
         dispute = await _dispute(conn, plant, dispute_id)
         events = await store.events_of(conn, dispute_id)
         corrections = await store.corrections_of(conn, dispute_id)
@@ -421,22 +414,22 @@ async def register_endpoint(
     pool: asyncpg.Pool, plant: Plant, partner: str, name: str, url: str, event_types: Sequence[str], secret: str
 ) -> asyncpg.Record | None:
     """The new endpoint, or None if the name is taken."""
-    async with _transaction(pool) as conn:
+    async with transaction(pool) as conn:
         return await outbox.create_endpoint(
             conn, plant_id=plant.id, partner=partner, name=name, url=url, event_types=event_types, secret=secret
         )
 
 
 async def remove_endpoint(pool: asyncpg.Pool, plant: Plant, partner: str, endpoint_id: int) -> bool:
-    async with _transaction(pool) as conn:
+    async with transaction(pool) as conn:
         return await outbox.delete_endpoint(conn, plant.id, partner, endpoint_id)
 
 
 async def endpoints(pool: asyncpg.Pool, plant: Plant, partner: str | None) -> list[asyncpg.Record]:
-    async with _transaction(pool, readonly=True) as conn:
+    async with transaction(pool, readonly=True) as conn:
         return await outbox.list_endpoints(conn, plant.id, partner)
 
 
 async def deliveries(pool: asyncpg.Pool, plant: Plant, partner: str | None, limit: int) -> list[asyncpg.Record]:
-    async with _transaction(pool, readonly=True) as conn:
+    async with transaction(pool, readonly=True) as conn:
         return await outbox.deliveries(conn, plant.id, partner, limit)

@@ -13,6 +13,7 @@ from services.cli import build_parser
 from services.gateway.cli import build_parser as gateway_parser
 from services.gateway.config import load_config
 from services.simulator.cli import build_parser as simulator_parser
+from shared.embedded import SERVER_SETTINGS
 
 REPO = Path(__file__).resolve().parents[2]
 APP_SERVICES = ("ingest", "api", "alerts")
@@ -35,6 +36,15 @@ def test_postgres_is_pinned_and_health_checked(compose: dict[str, Any]) -> None:
     pg = compose["services"]["postgres"]
     assert re.fullmatch(r"postgres:\d+\.\d+(-[a-z]+)?", pg["image"])
     assert "pg_isready" in " ".join(pg["healthcheck"]["test"])
+
+
+def test_postgres_runs_the_settings_of_the_embedded_server(compose: dict[str, Any]) -> None:
+    command = compose["services"]["postgres"]["command"]
+    assert command[0] == "postgres"
+    flags = dict(
+        value.split("=", 1) for option, value in zip(command[1::2], command[2::2], strict=True) if option == "-c"
+    )
+    assert flags == SERVER_SETTINGS
 
 
 def test_every_dependency_and_volume_exists(compose: dict[str, Any]) -> None:

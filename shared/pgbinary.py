@@ -24,5 +24,7 @@ def unpack_array(image: bytes | None, element: str) -> npt.NDArray[Any]:
         raise ValueError("expected a one-dimensional array without NULLs")
     count = int.from_bytes(image[12:16], "big")
     cells = np.frombuffer(image, np.dtype([("n", ">i4"), ("v", code)]), count, offset=20)
-    values = cells["v"].astype(native)
-    return values + PG_EPOCH_US if element == "ts" else values
+    values = cells["v"].astype(native)  # a native-order copy, so the epoch shift below can be in place
+    if element == "ts":
+        values += PG_EPOCH_US
+    return values

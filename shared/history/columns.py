@@ -102,7 +102,7 @@ def select(c: Columns, lo_us: int, hi_us: int, *, before: int, after: int, limit
 def hot_columns(ts: bytes, values: bytes, qualities: bytes) -> Columns:
     """Columns from the `array_send` images of int8-backed timestamptz[], float8[] and int4[] arrays."""
     return Columns(
-        unpack_array(ts, "ts").astype(np.int64),
-        unpack_array(values, ">f8").astype(np.float64),
-        unpack_array(qualities, ">i4").astype(np.int32),
+        unpack_array(ts, "ts"),  # already native int64 / float64 / int32: no second copy
+        unpack_array(values, ">f8"),
+        unpack_array(qualities, ">i4"),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import signal
@@ -72,8 +73,11 @@ async def test_killed_compression_loses_and_doubles_nothing(database_url: str) -
         kills = 0
         for attempt in range(12):
             proc = start_compress(database_url)
+            if attempt == 0:
+                # The first kill lands while the compressor is inside a transaction, however fast this machine is.
+                await _wait_for_open_transaction(conn, proc)
             try:
-                proc.wait(timeout=rng.uniform(0.5, 3.0) + 0.3 * attempt)
+                proc.wait(timeout=0 if attempt == 0 else rng.uniform(0.5, 3.0) + 0.3 * attempt)
             except subprocess.TimeoutExpired:
                 os.kill(proc.pid, signal.SIGKILL)
                 proc.wait()
@@ -101,3 +105,15 @@ async def test_killed_compression_loses_and_doubles_nothing(database_url: str) -
         assert left == 0
     finally:
         await conn.close()
+
+
+async def _wait_for_open_transaction(conn: asyncpg.Connection, proc: subprocess.Popen[bytes]) -> None:
+    """Until another session of this database is inside a transaction (or `proc` has ended)."""
+    while proc.poll() is None:
+        busy = await conn.fetchval(
+            """SELECT count(*) FROM pg_stat_activity
+               WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"""
+        )
+        if busy:
+            return
+        await asyncio.sleep(0.005)

@@ -12,16 +12,16 @@ the projected check only warns, and says that it extrapolates.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from services.alerts.deviation import CommitmentBook, project, settle, settlement_evidence
 from services.alerts.frequency_response import Droop, mean_response_mw, projected_response_mw
 from services.alerts.lifecycle import Timing
-from services.alerts.model import Inputs, Needs, Rule, Verdict, base_labels, fingerprint, fresh_sample
+from services.alerts.model import HeldKey, Inputs, Needs, Rule, Verdict, base_labels, fingerprint, fresh_sample
 from services.alerts.params import CorrectedDeviationParams, DeviationParams, SustainedParams
-from shared.settlement import PeriodSettlement, SettlementPeriod, held_integrals
+from shared.settlement import PeriodSettlement, SettlementPeriod
 from shared.settlement import settlement_periods as periods_between
 from shared.settlement.verdict import EXCLUDED, INSUFFICIENT_DATA, NO_COMMITMENT, NON_COMPLIANT
 
@@ -34,7 +34,9 @@ def add_needs(rule: Rule, p: CommitmentParams, books: Mapping[int, CommitmentBoo
     book = books.get(rule.plant_id or -1) or CommitmentBook()
     out.latest.add(rule.signals["signal"])
     if isinstance(p, SustainedParams):
-        out.want_readings(rule.signals["signal"], now - timedelta(seconds=p.window))
+        runs = _runs(p, book, now)
+        if runs:
+            out.held.add(_held_key(rule, runs))
         return
     judged = _judged(p, book, now)
     since = judged[0].start if judged else now - timedelta(seconds=book.longest_period_s)
@@ -225,25 +227,56 @@ def _projected(rule: Rule, p: DeviationParams, inputs: Inputs, book: CommitmentB
     return Verdict(labels, projection.missed, summary, projection.deviation_mw, evidence)
 
 
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """Consecutive settlement periods of the sustained window (clipped to it) that owe the same: one bucket of the
+    held integral. `committed_mw` None: not counted (no commitment in force, or excluded)."""
+
+    start: datetime
+    end: datetime
+    committed_mw: float | None
+    tolerance_mw: float | None
+
+
+def _runs(p: SustainedParams, book: CommitmentBook, now: datetime) -> list[_Run]:
+    """The sustained window [now − window, now) as runs of periods owing the same committed MW: the integral is
+    additive, so a run's held integral is the sum of its periods', and a long window with a flat commitment is a
+    few buckets that the hourly rollups cover."""
+    start = now - timedelta(seconds=p.window)
+    periods = periods_between(start, now, book.commitments, book.schedule, book.default_period_s, limit=100_000)
+    runs: list[_Run] = []
+    for q in periods:
+        counted = q.commitment if q.commitment is not None and not book.excluded(q.start, q.end) else None
+        owed = counted.committed_mw if counted is not None else None
+        lo, hi = max(q.start, start), min(q.end, now)
+        if runs and runs[-1].committed_mw == owed:
+            runs[-1] = replace(runs[-1], end=hi)
+        else:
+            runs.append(_Run(lo, hi, owed, counted.tolerance_mw if counted is not None else None))
+    return runs
+
+
+def _held_key(rule: Rule, runs: list[_Run]) -> HeldKey:
+    return rule.signals["signal"], (runs[0].start, *(r.end for r in runs))
+
+
 def _sustained(rule: Rule, p: SustainedParams, inputs: Inputs, book: CommitmentBook, now: datetime) -> Verdict:
-    """Time-weighted mean output over the rolling window (the settlement engine's held integral, per settlement
-    period) below the time-weighted commitment by more than the margin. Periods without a commitment, or
+    """Time-weighted mean output over the rolling window (the settlement engine's held integral, read exactly from
+    the rollups) below the time-weighted commitment by more than the margin. Periods without a commitment, or
     excluded, do not count; coverage is held seconds in the counted periods / window seconds."""
     labels = base_labels(rule)
     window = timedelta(seconds=p.window)
-    start = now - window
-    periods = periods_between(start, now, book.commitments, book.schedule, book.default_period_s, limit=100_000)
-    edges = [start, *(q.end for q in periods if start < q.end < now), now]
-    integrals = held_integrals(inputs.readings.get(rule.signals["signal"], []), edges, max_gap_s=inputs.max_gap_s)
+    runs = _runs(p, book, now)
+    integrals = inputs.held[_held_key(rule, runs)] if runs else []
     area = covered = committed_area = 0.0
     tolerance: float | None = None
-    for period, integral in zip(periods, integrals, strict=True):  # one integral per period, clipped to the window
-        if period.commitment is None or book.excluded(period.start, period.end):
+    for run, integral in zip(runs, integrals, strict=True):
+        if run.committed_mw is None:
             continue
         area += integral.area
         covered += integral.covered_s
-        committed_area += period.commitment.committed_mw * integral.covered_s
-        tolerance = period.commitment.tolerance_mw if tolerance is None else tolerance
+        committed_area += run.committed_mw * integral.covered_s
+        tolerance = run.tolerance_mw if tolerance is None else tolerance
     coverage = covered / window.total_seconds()
     if covered <= 0 or coverage < p.min_coverage:
         return Verdict(labels, None, "not enough data in the window", None, {"coverage": round(coverage, 6)})
@@ -261,7 +294,8 @@ def _sustained(rule: Rule, p: SustainedParams, inputs: Inputs, book: CommitmentB
         "window_s": window.total_seconds(),
         "covered_s": covered,
         "coverage": coverage,
-        "method": "held integral per settlement period (shared.settlement), time-weighted",
+        "method": "held integral over the counted settlement periods (shared.settlement, read exactly from the"
+        " rollups), time-weighted",
     }
     summary = (
         f"mean {mean:.1f} MW over {window_h:g} h vs committed {expected:.1f} MW "

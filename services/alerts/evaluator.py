@@ -362,6 +362,7 @@ def merge_needs(into: Needs, more: Needs) -> None:
     into.latest |= more.latest
     into.last_seen |= more.last_seen
     into.gateways |= more.gateways
+    into.held |= more.held
     for signal_id, since in more.minutes.items():
         into.want_minutes(signal_id, since)
     for signal_id, since in more.readings.items():

@@ -14,7 +14,7 @@ from typing import Any
 from services.alerts.deviation import DEFAULT_MAX_GAP_S, DEFAULT_MIN_COVERAGE, CommitmentBook, Minute
 from services.alerts.lifecycle import Timing
 from services.alerts.params import RuleParams, StaleParams
-from shared.settlement import Reading
+from shared.settlement import Integral, Reading
 
 SIGNAL_KINDS = ("threshold", "frequency_band")
 BASELOAD_KINDS = ("baseload_deviation", "frequency_corrected_deviation", "sustained_under_delivery")
@@ -22,6 +22,8 @@ KINDS = (*SIGNAL_KINDS, "stale", *BASELOAD_KINDS)
 # Kinds that change with the clock alone, so the timer evaluates them every tick.
 TIMER_KINDS = ("stale", *BASELOAD_KINDS)
 SEVERITIES = ("critical", "warning", "info")
+# A held integral asked for: the signal and the bucket edges [e0, e1), [e1, e2), ...
+HeldKey = tuple[int, tuple[datetime, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,14 +53,16 @@ class Sample:
 
 @dataclass
 class Needs:
-    """What a cycle must read: latest Good values, last reading times, gateway last-seen, minute series and raw
-    readings (for the settlement engine's held integral)."""
+    """What a cycle must read: latest Good values, last reading times, gateway last-seen, minute series, raw
+    readings (for the settlement engine's held integral) and held integrals over given buckets (read exactly from
+    the rollups)."""
 
     latest: set[int] = field(default_factory=set)
     last_seen: set[int] = field(default_factory=set)
     gateways: set[str] = field(default_factory=set)
     minutes: dict[int, datetime] = field(default_factory=dict)  # signal id → since
     readings: dict[int, datetime] = field(default_factory=dict)  # signal id → since
+    held: set[HeldKey] = field(default_factory=set)
 
     def want_minutes(self, signal_id: int, since: datetime) -> None:
         self.minutes[signal_id] = min(since, self.minutes.get(signal_id, since))
@@ -75,6 +79,8 @@ class Inputs:
     minutes: dict[int, list[Minute]] = field(default_factory=dict)
     # Every reading (all qualities, time order) since the wanted instant, with the two before it.
     readings: dict[int, list[Reading]] = field(default_factory=dict)
+    # The exact held integral (Good readings) of each bucket asked for in `Needs.held`.
+    held: dict[HeldKey, list[Integral]] = field(default_factory=dict)
     books: dict[int, CommitmentBook] = field(default_factory=dict)
     # The settlement parameters the api uses too (shared.settings.SettlingServiceSettings).
     max_gap_s: float = DEFAULT_MAX_GAP_S

@@ -22,10 +22,16 @@ from services.alerts.params import from_stored
 from services.alerts.rules import KINDS, Inputs, Needs, Rule, Sample
 from shared.commitments import Commitment
 from shared.history.reader import readings_between
+from shared.history.rollups import held_integrals
 from shared.settlement import Exclusion, Reading
+from shared.settlement.integral import edges_us
 
 LATEST_LOOKBACK = timedelta(days=1)
-BOOK_BEHIND, BOOK_AHEAD = timedelta(days=2), timedelta(days=1)
+# Schedules and exclusions are read back as far as the longest rule looks (a 7-day sustained window, plus a day).
+BOOK_BEHIND, BOOK_AHEAD = timedelta(days=8), timedelta(days=1)
+# Minute rollups are read for the last day only: older minutes are read from raw readings (the minute rows of closed
+# days may be stored packed, issue 14); 15-minute and hourly rows at any age.
+MINUTE_ROWS_FOR = timedelta(days=1)
 SIGNAL_ROLES = ("signal", "frequency_signal")
 
 
@@ -231,7 +237,8 @@ async def load_inputs(
     max_gap_s: float = 60.0,
     min_coverage: float = 0.5,
 ) -> Inputs:
-    """Everything a cycle's rules read, in at most five queries (rollups_1m is kept in step by ingest)."""
+    """Everything a cycle's rules read: five queries, plus a few per held integral asked for (the rollups are kept
+    in step with the readings by ingest, in the same transaction)."""
     inputs = Inputs(books=books, max_gap_s=max_gap_s, min_coverage=min_coverage)
     if needs.latest:
         for r in await conn.fetch(LATEST_SQL, sorted(needs.latest), now - LATEST_LOOKBACK):
@@ -257,6 +264,12 @@ async def load_inputs(
         for sid in ids:
             if len(got[sid]):
                 inputs.readings[sid] = [Reading(*r) for r in got[sid].rows()]
+    for sid, edges in needs.held:
+        # Exact from the coarsest rollup rows that fit each bucket, raw readings only where none do.
+        held = await held_integrals(
+            conn, sid, edges_us(edges), max_gap_s=max_gap_s, minute_rows_from=now - MINUTE_ROWS_FOR
+        )
+        inputs.held[sid, edges] = held.to_list()
     return inputs
 
 

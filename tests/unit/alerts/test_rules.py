@@ -24,7 +24,7 @@ from services.alerts.params import (
 from services.alerts.rules import Inputs, Rule, Sample, evaluate, needs
 from services.alerts.schemas import RuleIn
 from shared.commitments import Commitment
-from shared.settlement import Exclusion, Reading
+from shared.settlement import Exclusion, Reading, held_integrals
 
 NOW = datetime(2026, 11, 25, 10, 5, 1, tzinfo=UTC)
 P0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # the period running at NOW (15 min)
@@ -299,6 +299,16 @@ def sustained(**params: Any) -> Rule:
     return rule(SustainedParams(plant="nish", **params), plant_id=1, plant_key="nish")
 
 
+def held_inputs(r: Rule, book: CommitmentBook, readings: list[Reading]) -> Inputs:
+    """The held integrals the rule asks for, computed here from raw readings by the settlement engine (the store
+    reads the same numbers from the rollups: tests/integration/alerts/test_sustained_rollups.py)."""
+    asked = needs(r, {1: book}, NOW).held
+    return Inputs(
+        held={(sid, edges): held_integrals(readings, edges, max_gap_s=60.0) for sid, edges in asked},
+        books={1: book},
+    )
+
+
 @pytest.mark.parametrize(
     ("readings", "mean", "coverage", "active"),
     [
@@ -322,8 +332,9 @@ def test_sustained_under_delivery_uses_the_time_weighted_held_integral(
     readings: list[Reading], mean: float | None, coverage: float, active: bool | None
 ) -> None:
     r = sustained()
-    assert needs(r, {1: FLAT_480}, NOW).readings == {SIGNAL: NOW - timedelta(hours=1)}
-    verdict = evaluate(r, Inputs(readings={SIGNAL: readings}, books={1: FLAT_480}), NOW)[0]
+    # A flat commitment: the whole window is one bucket, read from the rollups.
+    assert needs(r, {1: FLAT_480}, NOW).held == {(SIGNAL, (NOW - timedelta(hours=1), NOW))}
+    verdict = evaluate(r, held_inputs(r, FLAT_480, readings), NOW)[0]
     assert verdict.active is active
     assert verdict.evidence["coverage"] == pytest.approx(coverage, abs=1e-4)
     if mean is not None:
@@ -337,7 +348,12 @@ def test_sustained_weighs_the_commitment_by_held_time_and_skips_excluded_periods
     excluded = Exclusion(P0 - timedelta(minutes=30), P0 - timedelta(minutes=15), "outage")  # 09:30–09:45
     book = CommitmentBook(commitments=FLAT_480.commitments, schedule=schedule, exclusions=[excluded])
     readings = every(start, NOW, 1, 470.0)
-    verdict = evaluate(sustained(margin_mw=5.0), Inputs(readings={SIGNAL: readings}, books={1: book}), NOW)[0]
+    r = sustained(margin_mw=5.0)
+    # One bucket per run of periods owing the same: 09:05:01–09:15 (480), 09:15–09:30 (400), 09:30–09:45 (excluded),
+    # 09:45–10:05:01 (480).
+    edges = (start, P0 - timedelta(minutes=45), P0 - timedelta(minutes=30), P0 - timedelta(minutes=15), NOW)
+    assert needs(r, {1: book}, NOW).held == {(SIGNAL, edges)}
+    verdict = evaluate(r, held_inputs(r, book, readings), NOW)[0]
     # Held seconds: 09:05:01–09:15 at 480 MW owed (599 s), 09:15–09:30 at 400 MW (900 s), 09:45–10:05:01 at 480 MW
     # (1201 s); 09:30–09:45 is excluded.
     covered = 599 + 900 + 1201

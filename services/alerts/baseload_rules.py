@@ -26,8 +26,9 @@ from shared.settlement import settlement_periods as periods_between
 from shared.settlement.verdict import EXCLUDED, INSUFFICIENT_DATA, NO_COMMITMENT, NON_COMPLIANT
 
 CommitmentParams = DeviationParams | SustainedParams
-# A revision is an announcement, not a condition: it fires at once (no `for`) and resolves on the next evaluation.
-ANNOUNCE = Timing(for_=timedelta(0), keep_firing_for=timedelta(0))
+# A revision is an announcement, not a condition: it fires at once (no `for`), resolves on the next evaluation, and a
+# further revision found before then is notified too.
+ANNOUNCE = Timing(for_=timedelta(0), keep_firing_for=timedelta(0), announce=True)
 
 
 def add_needs(rule: Rule, p: CommitmentParams, books: Mapping[int, CommitmentBook], now: datetime, out: Needs) -> None:
@@ -117,10 +118,18 @@ def _final(rule: Rule, p: DeviationParams, inputs: Inputs, book: CommitmentBook,
         return [Verdict(labels, False, "no commitment", None, {"reason": "no_commitment"}), quiet]
     settled = [_settled(rule, p, inputs, book, q) for q in judged]
     result, offset = settled[-1]
+    # What the next evaluation compares with: each judged period's verdict and the commitment's own MW (without
+    # the frequency response a corrected rule adds), so that late data and a changed commitment are both seen.
     recent = {r.start.isoformat(): r.status for r, _ in settled}
-    evidence = {**settlement_evidence(result), "frequency_response_mw": offset, "recent": recent}
+    owed = {q.start.isoformat(): _owed(q) for q in judged}
+    evidence = {
+        **settlement_evidence(result),
+        "frequency_response_mw": offset,
+        "recent": recent,
+        "recent_committed_mw": owed,
+    }
     previous = inputs.previous.get(fingerprint(rule.id, labels))
-    revision = _revision(rule, settled, previous)
+    revision = _revision(rule, [r for r, _ in settled], owed, previous)
     span = f"period {result.start:%H:%M}–{result.end:%H:%M} UTC"
     if result.status in (EXCLUDED, NO_COMMITMENT):
         final = Verdict(labels, False, f"{span}: {result.status}", None, evidence, keep=True)
@@ -140,45 +149,120 @@ def _final(rule: Rule, p: DeviationParams, inputs: Inputs, book: CommitmentBook,
         else:
             active = result.status == NON_COMPLIANT
             final = Verdict(labels, active, summary, result.deviation_mw, evidence, keep=True)
-    return [revised(final, previous), revision]
+    return [revised(final, previous, owed[result.start.isoformat()]), revision]
 
 
-def _revision(rule: Rule, settled: list[tuple[PeriodSettlement, float]], previous: Mapping[str, Any] | None) -> Verdict:
-    """Active when a period's verdict differs from the one the previous evaluation gave it."""
-    labels = _labels(rule, "revision")
+def _owed(period: SettlementPeriod) -> float | None:
+    return period.commitment.committed_mw if period.commitment is not None else None
+
+
+def _mw(value: float | None) -> str:
+    return "none" if value is None else f"{value:g} MW"
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    period: PeriodSettlement
+    status_was: str
+    owed_was: float | None
+    owed_now: float | None
+
+    @property
+    def commitment_changed(self) -> bool:
+        return self.owed_was != self.owed_now
+
+    def what(self) -> str:
+        """ "commitment 480 MW → 450 MW, non_compliant → compliant", or the part that changed."""
+        parts = [f"commitment {_mw(self.owed_was)} → {_mw(self.owed_now)}"] if self.commitment_changed else []
+        if self.status_was != self.period.status:
+            parts.append(f"{self.status_was} → {self.period.status}")
+        else:
+            parts.append(f"verdict still {self.period.status}")
+        return ", ".join(parts)
+
+
+def _changes(
+    settled: list[PeriodSettlement], owed: Mapping[str, float | None], previous: Mapping[str, Any] | None
+) -> list[_Change]:
+    """The judged periods whose verdict or committed MW differ from what the previous evaluation gave them (evidence
+    stored before committed MW was remembered compares verdicts only)."""
     before = (previous or {}).get("recent") or {}
-    changes = [
-        (r, before[r.start.isoformat()])
-        for r, _ in settled
-        if r.start.isoformat() in before and before[r.start.isoformat()] != r.status
-    ]
+    owed_before = (previous or {}).get("recent_committed_mw")
+    out = []
+    for r in settled:
+        key = r.start.isoformat()
+        if key not in before:
+            continue
+        was = owed_before.get(key, owed[key]) if isinstance(owed_before, Mapping) else owed[key]
+        change = _Change(r, before[key], was, owed[key])
+        if change.commitment_changed or change.status_was != r.status:
+            out.append(change)
+    return out
+
+
+def _revision(
+    rule: Rule, settled: list[PeriodSettlement], owed: Mapping[str, float | None], previous: Mapping[str, Any] | None
+) -> Verdict:
+    """Active when a period's verdict or committed MW differs from the one the previous evaluation gave it: late
+    data, or a commitment (flat or schedule override) edited after the period was judged."""
+    labels = _labels(rule, "revision")
+    changes = _changes(settled, owed, previous)
     if not changes:
         return Verdict(labels, False, "no verdict revised", None, {}, timing=ANNOUNCE)
     notes = [
-        f"period {r.start:%Y-%m-%d %H:%M}–{r.end:%H:%M} UTC revised: {was} → {r.status}"
-        + (f" (delivered {r.delivered_mw:.1f} MW, coverage {r.coverage:.0%})" if r.delivered_mw is not None else "")
-        for r, was in changes
+        f"period {c.period.start:%Y-%m-%d %H:%M}–{c.period.end:%H:%M} UTC revised: {c.what()}"
+        + (
+            f" (delivered {c.period.delivered_mw:.1f} MW, coverage {c.period.coverage:.0%})"
+            if c.period.delivered_mw is not None
+            else ""
+        )
+        for c in changes
     ]
+    causes = {c.commitment_changed for c in changes}
+    reason = " and ".join(
+        text
+        for cause, text in ((True, "a changed commitment"), (False, "late data (or a changed exclusion or tolerance)"))
+        if cause in causes
+    )
     evidence = {
-        "revisions": [{**settlement_evidence(r), "revised_from": was, "revised_to": r.status} for r, was in changes],
-        "reason": "late data or a changed commitment since the verdict was given",
+        "revisions": [
+            {
+                **settlement_evidence(c.period),
+                "revised_from": c.status_was,
+                "revised_to": c.period.status,
+                "commitment_mw_from": c.owed_was,
+                "commitment_mw_to": c.owed_now,
+                "commitment_changed": c.commitment_changed,
+            }
+            for c in changes
+        ],
+        "reason": f"{reason} since the verdict was given",
     }
     return Verdict(labels, True, "; ".join(notes), None, evidence, timing=ANNOUNCE)
 
 
-def revised(verdict: Verdict, previous: Mapping[str, Any] | None) -> Verdict:
-    """If this verdict re-judges the period its alert judged last time and the verdict changed (late data), say so."""
+def revised(verdict: Verdict, previous: Mapping[str, Any] | None, owed: float | None) -> Verdict:
+    """If this verdict re-judges the period its alert judged last time and the verdict or the commitment's MW
+    (`owed` now) changed, say so."""
     if previous is None or "period_start" not in verdict.evidence:
         return verdict
-    same_period = previous.get("period_start") == verdict.evidence["period_start"]
+    period = verdict.evidence["period_start"]
     before, now = previous.get("status"), verdict.evidence.get("status")
-    if not same_period or before is None or before == now:
+    if previous.get("period_start") != period or before is None:
         return verdict
-    note = f"revised by late data: {before} → {now}"
+    remembered = previous.get("recent_committed_mw")
+    owed_was = remembered.get(period, owed) if isinstance(remembered, Mapping) else owed
+    if owed_was != owed:
+        verdict_note = f"{before} → {now}" if before != now else f"verdict still {now}"
+        note = f"revised by a changed commitment: {_mw(owed_was)} → {_mw(owed)}, {verdict_note}"
+    elif before != now:
+        note = f"revised by late data: {before} → {now}"
+    else:
+        return verdict
     return replace(
         verdict,
         summary=f"{note}; {verdict.summary}",
-        evidence={**verdict.evidence, "revised_from": before, "revision": note},
+        evidence={**verdict.evidence, "revised_from": before, "commitment_mw_from": owed_was, "revision": note},
     )
 
 

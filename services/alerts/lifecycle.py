@@ -1,9 +1,10 @@
 """The alert state machine: inactive → pending → firing → resolved, as pure functions of (state, verdict, now).
 
-One alert per fingerprint. Notifications: `alert.firing` once per incident, `alert.reminder` every repeat interval
-while firing and unacknowledged, `alert.resolved` when an incident that was notified ends. Silences suppress
-firing and reminders (a firing alert whose silence ends is then notified); a resolved is always sent for an
-incident that was notified, so receivers such as PagerDuty can close it.
+One alert per fingerprint. Notifications: `alert.firing` once per incident (for an announcement, once per active
+verdict: each is news), `alert.reminder` every repeat interval while firing and unacknowledged, `alert.resolved`
+when an incident that was notified ends. Silences suppress firing and reminders (a firing alert whose silence ends
+is then notified); a resolved is always sent for an incident that was notified, so receivers such as PagerDuty can
+close it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ class Timing:
     for_: timedelta = timedelta(0)
     keep_firing_for: timedelta = timedelta(0)
     repeat_interval: timedelta = timedelta(hours=4)
+    # An announcement: every active verdict is news (e.g. a second verdict revision found one evaluation after the
+    # first), so it is notified even while the alert still fires from the last one (as an update of the incident).
+    announce: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +102,10 @@ def _fire(current: AlertState, from_state: str, *, silenced: bool, now: datetime
 
 def _from_firing(current: AlertState, active: bool, timing: Timing, *, silenced: bool, now: datetime) -> Step:
     if active:
-        return _notify_while_firing(replace(current, last_active_at=now), timing, silenced=silenced, now=now)
+        current = replace(current, last_active_at=now)
+        if timing.announce and not silenced:
+            return Step(replace(current, notified_firing=True, last_notified_at=now), None, FIRING_EVENT)
+        return _notify_while_firing(current, timing, silenced=silenced, now=now)
     last_active = current.last_active_at or now
     if now - last_active < timing.keep_firing_for:
         return _notify_while_firing(current, timing, silenced=silenced, now=now)

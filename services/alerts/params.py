@@ -125,8 +125,9 @@ class DeviationParams(ParamsBase):
     revision_window: Duration = Field(
         default=3600.0,
         le=6 * 3600.0,
-        description="How long after its end a period's final verdict is re-checked; a change (late data) is"
-        " announced by the rule's `check: revision` alert (at most 6h: those periods' readings are read on every"
+        description="How long after its end a period's final verdict is re-checked; a change (late data, or a"
+        " commitment edited after the verdict: committed MW and verdict from → to) is announced by the rule's"
+        " `check: revision` alert (at most 6h: those periods' readings are read on every"
         " evaluation).",
     )
     max_age: Duration = 300.0

@@ -65,6 +65,22 @@ def test_firing_resolves_and_a_new_incident_starts_from_resolved() -> None:
     assert state.incident == 2
 
 
+def test_an_announcement_still_firing_notifies_every_further_active_verdict() -> None:
+    announce = Timing(for_=0 * S, keep_firing_for=0 * S, repeat_interval=60 * S, announce=True)
+    state, log = run([(0, True), (1, True), (2, False), (3, True)], timing=announce)
+    assert log == [
+        (0, FIRING_EVENT, (INACTIVE, FIRING)),
+        (1, FIRING_EVENT, None),  # news again one evaluation later: an update of the same incident
+        (2, RESOLVED_EVENT, (FIRING, RESOLVED)),
+        (3, FIRING_EVENT, (RESOLVED, FIRING)),
+    ]
+    assert state.incident == 2
+    _, quiet = run([(0, True), (1, True)], timing=announce, silenced_at={1})
+    assert quiet[1] == (1, None, None)
+    _, plain = run([(0, True), (1, True)], timing=replace(announce, announce=False))
+    assert plain[1] == (1, None, None)
+
+
 def test_keep_firing_for_holds_a_flapping_alert() -> None:
     timing = replace(TIMING, for_=0 * S, keep_firing_for=30 * S)
     _, log = run([(0, True), (10, False), (20, True), (30, False), (49, False), (50, False)], timing=timing)

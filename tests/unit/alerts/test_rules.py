@@ -292,6 +292,83 @@ def test_a_revision_of_the_latest_period_is_also_stated_on_the_final_verdict() -
     assert revision.active is True
 
 
+FINAL_LABELS = {
+    "alertname": "r",
+    "severity": "critical",
+    "kind": "baseload_deviation",
+    "plant": "nish",
+    "signal": "plant.net_output",
+    "check": "final",
+}
+
+
+@pytest.mark.parametrize(
+    ("override_mw", "status", "what"),
+    [
+        (450.0, "compliant", "commitment 480 MW → 450 MW, non_compliant → compliant"),
+        (470.0, "non_compliant", "commitment 480 MW → 470 MW, verdict still non_compliant"),
+    ],
+)
+def test_a_commitment_changed_after_an_ended_period_was_judged_is_announced_as_a_revision(
+    override_mw: float, status: str, what: str
+) -> None:
+    r = deviation(early_warning=False)
+    older, last = P0 - timedelta(minutes=30), P0 - timedelta(minutes=15)
+    readings = every(older, P0, 5, 455.0)  # 25 MW short of 480 ± 10 in both periods
+    first = evaluate(r, Inputs(readings={SIGNAL: readings}, books={1: FLAT_480}), NOW)[0]
+    owed = first.evidence["recent_committed_mw"]  # every period of the revision window, 09:00–10:00
+    assert len(owed) == 4 and owed[older.isoformat()] == owed[last.isoformat()] == 480.0
+    # A schedule override for 09:30–09:45 is stored after the period was judged.
+    edited = CommitmentBook(commitments=FLAT_480.commitments, schedule={older: override_mw})
+    previous = {fingerprint(r.id, FINAL_LABELS): dict(first.evidence)}
+    final, revision = evaluate(r, Inputs(readings={SIGNAL: readings}, books={1: edited}, previous=previous), NOW)
+    assert "revision" not in final.evidence  # the latest period kept its commitment and verdict
+    assert revision.active is True
+    (change,) = revision.evidence["revisions"]
+    assert change["period_start"] == older.isoformat() and change["committed_mw"] == override_mw
+    assert (change["commitment_mw_from"], change["commitment_mw_to"]) == (480.0, override_mw)
+    assert (change["revised_from"], change["revised_to"]) == ("non_compliant", status)
+    assert change["commitment_changed"] is True
+    assert revision.evidence["reason"] == "a changed commitment since the verdict was given"
+    assert f"09:30–09:45 UTC revised: {what} (delivered 455.0 MW, coverage 100%)" in revision.summary
+    again = Inputs(
+        readings={SIGNAL: readings}, books={1: edited}, previous={fingerprint(r.id, FINAL_LABELS): dict(final.evidence)}
+    )
+    assert evaluate(r, again, NOW)[1].active is False  # announced once
+
+
+def test_a_changed_commitment_of_the_latest_period_is_stated_on_its_final_verdict() -> None:
+    r = deviation(early_warning=False)
+    last = P0 - timedelta(minutes=15)
+    readings = every(last, P0, 5, 455.0)
+    first = evaluate(r, Inputs(readings={SIGNAL: readings}, books={1: FLAT_480}), NOW)[0]
+    edited = CommitmentBook(commitments=FLAT_480.commitments, schedule={last: 460.0})
+    previous = {fingerprint(r.id, FINAL_LABELS): dict(first.evidence)}
+    final, revision = evaluate(r, Inputs(readings={SIGNAL: readings}, books={1: edited}, previous=previous), NOW)
+    assert final.summary.startswith("revised by a changed commitment: 480 MW → 460 MW, non_compliant → compliant")
+    assert final.evidence["commitment_mw_from"] == 480.0 and final.evidence["committed_mw"] == 460.0
+    assert final.active is False and revision.active is True
+
+
+def test_evidence_stored_before_commitments_were_remembered_compares_verdicts_only() -> None:
+    r = deviation(early_warning=False)
+    last = P0 - timedelta(minutes=15)
+    before = {
+        "period_start": last.isoformat(),
+        "status": "non_compliant",
+        "recent": {last.isoformat(): "non_compliant"},
+    }
+    edited = CommitmentBook(commitments=FLAT_480.commitments, schedule={last: 470.0})
+    inputs = Inputs(
+        readings={SIGNAL: every(last, P0, 5, 455.0)},
+        books={1: edited},
+        previous={fingerprint(r.id, FINAL_LABELS): before},
+    )
+    final, revision = evaluate(r, inputs, NOW)
+    assert final.evidence["status"] == "non_compliant" and "revision" not in final.evidence
+    assert revision.active is False
+
+
 # --- sustained under-delivery: the held integral, time-weighted ------------------------------------------------------
 
 

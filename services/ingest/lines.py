@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import chain, repeat
 
 import msgspec
 
@@ -75,6 +77,9 @@ def decode_lines(
         )
     try:
         text = body.decode("utf-8")
+        uniform = lineprotocol.parse_uniform(text, precision, signal_map)
+        if uniform is not None:
+            return _uniform_lines(uniform, max_readings)
         parsed = lineprotocol.parse(text, precision, signal_map)
     except UnicodeDecodeError:
         raise ApiError(400, "invalid_encoding", "Line protocol must be UTF-8.") from None
@@ -95,17 +100,43 @@ def decode_lines(
                 truncated.add(len(items))
             items.append((len(items), key, ts, value, 0 if quality is None else quality))
             line_of.append(line)
-    if len(items) > max_readings:
-        raise ApiError(
-            413,
-            "too_many_readings",
-            f"{len(items)} readings in one request; the limit is {max_readings}.",
-            {"count": len(items), "max_readings_per_request": max_readings},
-        )
+    _check_readings_count(len(items), max_readings)
     errors = parsed.errors
     if truncated:
         items, errors = _split_collisions(items, line_of, parsed, errors)
     return DecodedLines(items, line_of, errors, parsed.ignored_strings, truncated)
+
+
+def _check_readings_count(count: int, max_readings: int) -> None:
+    if count > max_readings:
+        raise ApiError(
+            413,
+            "too_many_readings",
+            f"{count} readings in one request; the limit is {max_readings}.",
+            {"count": count, "max_readings_per_request": max_readings},
+        )
+
+
+def _uniform_lines(uniform: lineprotocol.Uniform, max_readings: int) -> DecodedLines:
+    """The items of a uniform body (`lineprotocol.parse_uniform`) as `decode_lines` makes them line by line: in
+    line order, a line's value fields in field order; one datetime per distinct timestamp."""
+    lines, width = len(uniform.timestamps_ns), len(uniform.values)
+    count = lines * width
+    _check_readings_count(count, max_readings)
+    times = {ns: EPOCH + timedelta(microseconds=ns // 1000) for ns in set(uniform.timestamps_ns)}
+    stamps = list(map(times.__getitem__, uniform.timestamps_ns))
+    qualities = [0] * lines if uniform.qualities is None else uniform.qualities
+    line_numbers: Sequence[int] = range(1, lines + 1)
+    if width == 1:
+        keys, values = uniform.keys[0], uniform.values[0]
+    else:  # line-major: the fields of line 1, then of line 2, ...
+        keys = list(chain.from_iterable(zip(*uniform.keys, strict=True)))
+        values = list(chain.from_iterable(zip(*uniform.values, strict=True)))
+        stamps = list(chain.from_iterable(zip(*repeat(stamps, width), strict=True)))
+        qualities = list(chain.from_iterable(zip(*repeat(qualities, width), strict=True)))
+        line_numbers = list(chain.from_iterable(zip(*repeat(line_numbers, width), strict=True)))
+    items: list[Item] = list(zip(range(count), keys, stamps, values, qualities, strict=True))
+    return DecodedLines(items, list(line_numbers), [], 0, set())
 
 
 def _split_collisions(

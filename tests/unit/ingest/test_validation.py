@@ -5,8 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
-from services.ingest.validation import SignalInfo, Window, check_readings, parse_quality, utc_days
+from services.ingest.validation import (
+    Checked,
+    SignalInfo,
+    Window,
+    _all_pass,
+    check_each,
+    check_readings,
+    parse_quality,
+    utc_days,
+)
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 CATALOG = {"grid.frequency": SignalInfo(7, "grid.frequency", 45.0, 55.0)}
@@ -79,3 +90,71 @@ def test_checked_rows_carry_their_time_span() -> None:
     ]
     checked = check_readings(readings, CATALOG, WINDOW)
     assert (checked.oldest, checked.newest) == (NOW - timedelta(seconds=5), NOW)
+
+
+# `check_readings` proves a batch that passes whole in C loops and numpy (`_all_pass`) and judges any other batch
+# reading by reading; generated batches, mostly good with a few bad readings, must come out as `check_each` judges.
+SIGNALS = {
+    "grid.frequency": SignalInfo(7, "grid.frequency", 45.0, 55.0, 1),
+    "gt1.active_power": SignalInfo(8, "gt1.active_power", -5.0, 300.0, 1),
+    "other.power": SignalInfo(9, "other.power", 0.0, 10.0, 2),
+}
+good_value = st.floats(45.0, 55.0)
+any_value = st.one_of(good_value, st.floats(), st.just(True), st.integers(-5, 400))
+good_quality = st.sampled_from([0, 0x40900000, "good", "GOOD", "uncertain", 0x00960000])
+any_quality = st.one_of(
+    good_quality, st.sampled_from([0x808A0000, "bad", -1, 2**32, True, False, 1.5, "fine", None, 0.0])
+)
+offsets = st.sampled_from([UTC, timezone(timedelta(hours=1)), timezone(timedelta(hours=-5, minutes=-30))])
+good_ts = st.builds(
+    lambda s, tz: (NOW - timedelta(seconds=s)).astimezone(tz), st.integers(-60, 30 * 86400 - 1), offsets
+)
+any_ts = st.one_of(
+    good_ts,
+    st.builds(lambda s: NOW - timedelta(seconds=s), st.integers(-120, 31 * 86400)),
+    st.just(NOW.replace(tzinfo=None)),
+)
+any_key = st.sampled_from([*SIGNALS, "gt9.unknown"])
+good_reading = st.tuples(st.just("grid.frequency"), good_ts, good_value, good_quality)
+# A good reading with one field drawn from anything: most batches have one bad reading among good ones.
+near_good = st.one_of(
+    st.tuples(any_key, good_ts, good_value, good_quality),
+    st.tuples(st.just("grid.frequency"), any_ts, good_value, good_quality),
+    st.tuples(st.just("grid.frequency"), good_ts, any_value, good_quality),
+    st.tuples(st.just("grid.frequency"), good_ts, good_value, any_quality),
+)
+any_reading = st.tuples(any_key, any_ts, any_value, any_quality)
+
+
+GOOD_ONE = ("grid.frequency", NOW, 50.0, 0)
+
+
+@settings(max_examples=400)
+@example(readings=[GOOD_ONE, ("grid.frequency", NOW, 50.0, False)], plant_ids=None)  # 0 == False: a set merges them
+@example(readings=[("grid.frequency", NOW, 50.0, 1), ("grid.frequency", NOW, 50.0, True)], plant_ids=None)
+@example(readings=[GOOD_ONE, ("grid.frequency", NOW, 50, 0)], plant_ids=None)  # an int value is stored as given
+@example(readings=[("gt1.active_power", NOW, True, 0)], plant_ids=None)
+@given(
+    readings=st.lists(st.one_of(good_reading, good_reading, near_good, any_reading), max_size=12),
+    plant_ids=st.sampled_from([None, frozenset({1}), frozenset({1, 2}), frozenset({3})]),
+)
+def test_the_column_check_judges_as_the_reading_by_reading_check(
+    readings: list[tuple[str, datetime, object, object]], plant_ids: frozenset[int] | None
+) -> None:
+    items = [(i * 2, key, ts, value, quality) for i, (key, ts, value, quality) in enumerate(readings)]
+    checked = check_readings(items, SIGNALS, WINDOW, plant_ids)  # type: ignore[arg-type]
+    expected = check_each(items, SIGNALS, WINDOW, plant_ids)  # type: ignore[arg-type]
+    assert shown(checked) == shown(expected)
+
+
+def test_a_batch_of_good_readings_is_checked_by_columns() -> None:
+    items = [(i, "grid.frequency", NOW - timedelta(seconds=i), 50.0, ("good", 0, 0x40900000)[i % 3]) for i in range(9)]
+    assert _all_pass(items, SIGNALS, WINDOW, frozenset({1})) == check_each(items, SIGNALS, WINDOW, frozenset({1}))
+    assert check_readings(items, SIGNALS, WINDOW).rows[0] == (0, 7, NOW, 50.0, 0)
+
+
+def shown(checked: Checked) -> tuple[object, ...]:
+    """Every field, times with their offsets (aware datetimes compare equal across offsets)."""
+    rows = [(i, s, ts.isoformat(), repr(v), type(v), q) for i, s, ts, v, q in checked.rows]
+    span = (checked.oldest.isoformat(), checked.newest.isoformat())
+    return rows, checked.rejected, span, checked.signal_ids

@@ -41,7 +41,11 @@ def add_needs(rule: Rule, p: CommitmentParams, books: Mapping[int, CommitmentBoo
         return
     judged = _judged(p, book, now)
     since = judged[0].start if judged else now - timedelta(seconds=book.longest_period_s)
-    out.want_readings(rule.signals["signal"], since)
+    if judged:
+        out.held.add(_judged_key(rule, judged))
+    running = book.period_at(now)
+    if p.early_warning and running is not None:
+        out.held.add(_running_key(rule, running, now))
     if isinstance(p, CorrectedDeviationParams):
         out.want_minutes(rule.signals["frequency_signal"], since)
         out.latest.add(rule.signals["frequency_signal"])
@@ -72,6 +76,16 @@ def _judged(p: DeviationParams, book: CommitmentBook, now: datetime) -> list[Set
     return [*(q for q in book.periods_between(lo, last.start) if q.start >= lo), last]
 
 
+def _judged_key(rule: Rule, judged: list[SettlementPeriod]) -> HeldKey:
+    """The held integrals of the judged periods: one bucket per period (a gap between periods is a bucket too)."""
+    return rule.signals["signal"], tuple(sorted({t for q in judged for t in (q.start, q.end)}))
+
+
+def _running_key(rule: Rule, period: SettlementPeriod, now: datetime) -> HeldKey:
+    """The held integral of the running period so far."""
+    return rule.signals["signal"], (period.start, min(now, period.end))
+
+
 def _droop(rule: Rule, p: DeviationParams) -> Droop | None:
     if not isinstance(p, CorrectedDeviationParams):
         return None
@@ -89,23 +103,23 @@ def _labels(rule: Rule, check: str) -> dict[str, str]:
 
 
 def _settled(
-    rule: Rule, p: DeviationParams, inputs: Inputs, book: CommitmentBook, period: SettlementPeriod
-) -> tuple[PeriodSettlement, float]:
-    """The period as the api settles it (against the commitment plus the expected frequency response, if any)."""
+    rule: Rule, p: DeviationParams, inputs: Inputs, book: CommitmentBook, judged: list[SettlementPeriod]
+) -> list[tuple[PeriodSettlement, float]]:
+    """The periods as the api settles them (against the commitment plus the expected frequency response, if any),
+    from their held integrals read exactly from the rollups."""
+    key = _judged_key(rule, judged)
+    edges, integrals = key[1], inputs.held[key]
     droop = _droop(rule, p)
-    offset = 0.0
-    if droop is not None:
-        minutes = inputs.minutes.get(rule.signals["frequency_signal"], [])
-        offset = mean_response_mw(minutes, period.start, period.end, droop)
-    result = settle(
-        period,
-        inputs.readings.get(rule.signals["signal"], []),
-        book,
-        max_gap_s=inputs.max_gap_s,
-        min_coverage=inputs.min_coverage,
-        expected_offset_mw=offset,
-    )
-    return result, offset
+    out = []
+    for period in judged:
+        offset = 0.0
+        if droop is not None:
+            minutes = inputs.minutes.get(rule.signals["frequency_signal"], [])
+            offset = mean_response_mw(minutes, period.start, period.end, droop)
+        integral = integrals[edges.index(period.start)]
+        result = settle(period, integral, book, min_coverage=inputs.min_coverage, expected_offset_mw=offset)
+        out.append((result, offset))
+    return out
 
 
 def _final(rule: Rule, p: DeviationParams, inputs: Inputs, book: CommitmentBook, now: datetime) -> list[Verdict]:
@@ -116,7 +130,7 @@ def _final(rule: Rule, p: DeviationParams, inputs: Inputs, book: CommitmentBook,
     if not judged or judged[-1].commitment is None:
         quiet = Verdict(_labels(rule, "revision"), False, "no verdict revised", None, {}, timing=ANNOUNCE)
         return [Verdict(labels, False, "no commitment", None, {"reason": "no_commitment"}), quiet]
-    settled = [_settled(rule, p, inputs, book, q) for q in judged]
+    settled = _settled(rule, p, inputs, book, judged)
     result, offset = settled[-1]
     # What the next evaluation compares with: each judged period's verdict and the commitment's own MW (without
     # the frequency response a corrected rule adds), so that late data and a changed commitment are both seen.
@@ -288,14 +302,8 @@ def _projected(rule: Rule, p: DeviationParams, inputs: Inputs, book: CommitmentB
             now,
             droop,
         )
-    projection = project(
-        period,
-        inputs.readings.get(rule.signals["signal"], []),
-        current.value,
-        now,
-        max_gap_s=inputs.max_gap_s,
-        expected_offset_mw=offset,
-    )
+    so_far = inputs.held[_running_key(rule, period, now)][0]
+    projection = project(period, so_far, current.value, now, expected_offset_mw=offset)
     assert projection is not None  # a commitment is in force
     evidence = {
         "period_start": period.start.isoformat(),

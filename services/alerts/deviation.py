@@ -8,7 +8,6 @@ output to the period end, and says so.
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -19,11 +18,9 @@ from shared.settlement import (
     Exclusion,
     Integral,
     PeriodSettlement,
-    Reading,
     SettlementPeriod,
     commitment_at,
     excluded_by,
-    held_integral,
     settle_period,
     settlement_periods,
 )
@@ -91,25 +88,16 @@ class CommitmentBook:
         return self.exclusion(start, end) is not None
 
 
-def around(readings: Sequence[Reading], start: datetime, end: datetime) -> Sequence[Reading]:
-    """The readings the held integral over [start, end) depends on: those inside, the two before and the one after
-    (a slice, so settling many periods of one series does not walk the whole series each time)."""
-    lo = bisect.bisect_left(readings, start, key=lambda r: r.ts)
-    hi = bisect.bisect_left(readings, end, key=lambda r: r.ts)
-    return readings[max(0, lo - 2) : hi + 1]
-
-
 def settle(
     period: SettlementPeriod,
-    readings: Sequence[Reading],
+    integral: Integral,
     book: CommitmentBook,
     *,
-    max_gap_s: float,
     min_coverage: float,
     expected_offset_mw: float = 0.0,
 ) -> PeriodSettlement:
-    """The period's verdict exactly as the api gives it (plus an expected offset, e.g. the frequency response)."""
-    integral = held_integral(around(readings, period.start, period.end), period.start, period.end, max_gap_s=max_gap_s)
+    """The period's verdict exactly as the api gives it, from its held integral (plus an expected offset, e.g. the
+    frequency response)."""
     commitment = period.commitment
     if commitment is not None and expected_offset_mw:
         commitment = replace(commitment, committed_mw=commitment.committed_mw + expected_offset_mw)
@@ -177,19 +165,17 @@ class Projection:
 
 def project(
     period: SettlementPeriod,
-    readings: Sequence[Reading],
+    so_far: Integral,
     current_mw: float,
     now: datetime,
     *,
-    max_gap_s: float,
     expected_offset_mw: float = 0.0,
 ) -> Projection | None:
-    """The held integral of [period start, now) plus `current_mw` held to the period end; None without a
-    commitment in force."""
+    """The held integral of [period start, now) (`so_far`) plus `current_mw` held to the period end; None without
+    a commitment in force."""
     if period.commitment is None:
         return None
     stop = min(now, period.end)
-    so_far = held_integral(around(readings, period.start, stop), period.start, stop, max_gap_s=max_gap_s)
     remaining = (period.end - stop).total_seconds()
     length = (period.end - period.start).total_seconds()
     mean = (

@@ -365,5 +365,3 @@ def merge_needs(into: Needs, more: Needs) -> None:
     into.held |= more.held
     for signal_id, since in more.minutes.items():
         into.want_minutes(signal_id, since)
-    for signal_id, since in more.readings.items():
-        into.want_readings(signal_id, since)

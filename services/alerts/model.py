@@ -14,7 +14,7 @@ from typing import Any
 from services.alerts.deviation import DEFAULT_MAX_GAP_S, DEFAULT_MIN_COVERAGE, CommitmentBook, Minute
 from services.alerts.lifecycle import Timing
 from services.alerts.params import RuleParams, StaleParams
-from shared.settlement import Integral, Reading
+from shared.settlement import Integral
 
 SIGNAL_KINDS = ("threshold", "frequency_band")
 BASELOAD_KINDS = ("baseload_deviation", "frequency_corrected_deviation", "sustained_under_delivery")
@@ -53,22 +53,17 @@ class Sample:
 
 @dataclass
 class Needs:
-    """What a cycle must read: latest Good values, last reading times, gateway last-seen, minute series, raw
-    readings (for the settlement engine's held integral) and held integrals over given buckets (read exactly from
-    the rollups)."""
+    """What a cycle must read: latest Good values, last reading times, gateway last-seen, minute series and held
+    integrals over given buckets (the settlement engine's, read exactly from the rollups)."""
 
     latest: set[int] = field(default_factory=set)
     last_seen: set[int] = field(default_factory=set)
     gateways: set[str] = field(default_factory=set)
     minutes: dict[int, datetime] = field(default_factory=dict)  # signal id → since
-    readings: dict[int, datetime] = field(default_factory=dict)  # signal id → since
     held: set[HeldKey] = field(default_factory=set)
 
     def want_minutes(self, signal_id: int, since: datetime) -> None:
         self.minutes[signal_id] = min(since, self.minutes.get(signal_id, since))
-
-    def want_readings(self, signal_id: int, since: datetime) -> None:
-        self.readings[signal_id] = min(since, self.readings.get(signal_id, since))
 
 
 @dataclass
@@ -77,8 +72,6 @@ class Inputs:
     last_seen: dict[int, datetime] = field(default_factory=dict)
     gateway_seen: dict[str, datetime | None] = field(default_factory=dict)
     minutes: dict[int, list[Minute]] = field(default_factory=dict)
-    # Every reading (all qualities, time order) since the wanted instant, with the two before it.
-    readings: dict[int, list[Reading]] = field(default_factory=dict)
     # The exact held integral (Good readings) of each bucket asked for in `Needs.held`.
     held: dict[HeldKey, list[Integral]] = field(default_factory=dict)
     books: dict[int, CommitmentBook] = field(default_factory=dict)

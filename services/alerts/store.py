@@ -21,9 +21,8 @@ from services.alerts.matchers import Matcher, from_dicts
 from services.alerts.params import from_stored
 from services.alerts.rules import KINDS, Inputs, Needs, Rule, Sample
 from shared.commitments import Commitment
-from shared.history.reader import readings_between
 from shared.history.rollups import held_integrals
-from shared.settlement import Exclusion, Reading
+from shared.settlement import Exclusion
 from shared.settlement.integral import edges_us
 
 LATEST_LOOKBACK = timedelta(days=1)
@@ -203,8 +202,6 @@ async def load_books(
     }
 
 
-_ONE_US = timedelta(microseconds=1)
-
 LATEST_SQL = """
 SELECT s.id, r.good_last_ts AS ts, r.good_last_value AS value FROM unnest($1::int[]) AS s(id)
 CROSS JOIN LATERAL (
@@ -237,7 +234,7 @@ async def load_inputs(
     max_gap_s: float = 60.0,
     min_coverage: float = 0.5,
 ) -> Inputs:
-    """Everything a cycle's rules read: five queries, plus a few per held integral asked for (the rollups are kept
+    """Everything a cycle's rules read: four queries, plus a few per held integral asked for (the rollups are kept
     in step with the readings by ingest, in the same transaction)."""
     inputs = Inputs(books=books, max_gap_s=max_gap_s, min_coverage=min_coverage)
     if needs.latest:
@@ -256,14 +253,6 @@ async def load_inputs(
         ids = list(needs.minutes)
         for r in await conn.fetch(MINUTES_SQL, ids, [needs.minutes[i] for i in ids]):
             inputs.minutes.setdefault(r["signal_id"], []).append(Minute(r["bucket"], r["good_count"], r["good_sum"]))
-    if needs.readings:
-        # Every reading (all qualities) of each signal since its instant up to now inclusive, with the two before
-        # it: what the settlement engine's held integral needs (the same readings the api's exact path reads).
-        ids = list(needs.readings)
-        got = await readings_between(conn, ids, [needs.readings[i] for i in ids], now + _ONE_US, before=2)
-        for sid in ids:
-            if len(got[sid]):
-                inputs.readings[sid] = [Reading(*r) for r in got[sid].rows()]
     for sid, edges in needs.held:
         # Exact from the coarsest rollup rows that fit each bucket, raw readings only where none do.
         held = await held_integrals(

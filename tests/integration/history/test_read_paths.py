@@ -108,9 +108,15 @@ async def answers(api: Api, db: asyncpg.Pool, tmp_path: Path) -> dict[str, Any]:
             conn, {sid: "plant.net_output", fid: "grid.frequency"}, MIDNIGHT, MIDNIGHT + timedelta(hours=1)
         )
         out["statement digest"] = readings_digest(rows)
-        needs = Needs(readings={sid: MIDNIGHT, fid: MIDNIGHT + timedelta(minutes=30)})
+        # Held integrals as the alert rules read them: rollup rows, and raw readings for the sub-minute ends.
+        edges = (
+            MIDNIGHT - timedelta(minutes=7, seconds=13.5),
+            MIDNIGHT + timedelta(minutes=20),
+            MIDNIGHT + timedelta(hours=1),
+        )
+        needs = Needs(held={(sid, edges), (fid, edges[1:])})
         inputs = await load_inputs(conn, needs, {}, MIDNIGHT + timedelta(hours=1))
-        out["alerts readings"] = inputs.readings
+        out["alerts held integrals"] = inputs.held
         path = tmp_path / f"export-{len(EXPORTS)}.csv"
         EXPORTS.append(path)
         written = await export(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from services.alerts.deviation import CommitmentBook, project, settle
 from shared.commitments import Commitment
-from shared.settlement import Exclusion, Reading, SettlementPeriod
+from shared.settlement import Exclusion, PeriodSettlement, Reading, SettlementPeriod, held_integral
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 BOOK = CommitmentBook(commitments=[Commitment(datetime(2026, 1, 1, tzinfo=UTC), None, 500.0, tolerance_mw=10.0)])
@@ -18,6 +19,12 @@ def every(seconds: float, mw: float, minutes: float, *, start: datetime = T0) ->
     return [Reading(start + timedelta(seconds=seconds * i), mw) for i in range(int(minutes * 60 / seconds))]
 
 
+def settled(period: SettlementPeriod, readings: list[Reading], **kw: Any) -> PeriodSettlement:
+    """The period settled from its held integral over `readings` (the store reads it exactly from the rollups)."""
+    integral = held_integral(readings, period.start, period.end, max_gap_s=60)
+    return settle(period, integral, BOOK, min_coverage=0.5, **kw)
+
+
 def period_at(book: CommitmentBook, ts: datetime) -> SettlementPeriod:
     period = book.period_at(ts)
     assert period is not None
@@ -25,7 +32,7 @@ def period_at(book: CommitmentBook, ts: datetime) -> SettlementPeriod:
 
 
 def test_a_flat_487_mw_period_against_500_mw_is_minus_3_25_mwh() -> None:
-    result = settle(period_at(BOOK, T0), every(5, 487.0, 15), BOOK, max_gap_s=60, min_coverage=0.5)
+    result = settled(period_at(BOOK, T0), every(5, 487.0, 15))
     assert result.delivered_mw == pytest.approx(487.0)
     assert result.deviation_mw == pytest.approx(-13.0)
     assert result.deviation_mwh == pytest.approx(-3.25)  # DOMAIN.md's worked example
@@ -36,26 +43,28 @@ def test_report_by_exception_is_weighted_by_time_not_by_count() -> None:
     # 10 readings of 495 MW in the first 10 s, then one reading of 510 MW held by 60 s re-sends to the end:
     # a count-weighted mean would sit near 495; the held integral is (495 × 10 + 510 × 890) / 900.
     readings = [*every(1, 495.0, 10 / 60), *every(60, 510.0, 15, start=T0 + timedelta(seconds=10))]
-    result = settle(period_at(BOOK, T0), readings, BOOK, max_gap_s=60, min_coverage=0.5)
+    result = settled(period_at(BOOK, T0), readings)
     assert result.delivered_mw == pytest.approx((495 * 10 + 510 * 890) / 900)
     assert result.status == "compliant"
 
 
 def test_a_gap_longer_than_max_gap_is_not_covered() -> None:
     readings = [*every(5, 505.0, 6), *every(5, 505.0, 3, start=T0 + timedelta(minutes=12))]
-    result = settle(period_at(BOOK, T0), readings, BOOK, max_gap_s=60, min_coverage=0.5)
+    result = settled(period_at(BOOK, T0), readings)
     assert result.coverage == pytest.approx((6 * 60 + 3 * 60) / 900)
     assert result.delivered_mw == pytest.approx(505.0)
 
 
 def test_no_readings_gives_insufficient_data() -> None:
-    assert settle(period_at(BOOK, T0), [], BOOK, max_gap_s=60, min_coverage=0.5).status == "insufficient_data"
+    assert settled(period_at(BOOK, T0), []).status == "insufficient_data"
 
 
 def test_projection_extrapolates_the_current_output_to_the_period_end() -> None:
     # 5 minutes delivered at 480 MW, now 470 MW for the remaining 10: mean (480*5 + 470*10)/15 = 473.33 MW.
     now = T0 + timedelta(minutes=5)
-    result = project(period_at(BOOK, now - timedelta(seconds=1)), every(5, 480.0, 5), 470.0, now, max_gap_s=60)
+    period = period_at(BOOK, now - timedelta(seconds=1))
+    so_far = held_integral(every(5, 480.0, 5), period.start, now, max_gap_s=60)
+    result = project(period, so_far, 470.0, now)
     assert result is not None
     assert result.so_far.area / 3600 == pytest.approx(480.0 * 5 / 60)  # 40 MWh
     assert result.projected_mean_mw == pytest.approx((480 * 5 + 470 * 10) / 15)
@@ -64,9 +73,7 @@ def test_projection_extrapolates_the_current_output_to_the_period_end() -> None:
 
 
 def test_an_expected_offset_moves_the_target() -> None:
-    result = settle(
-        period_at(BOOK, T0), every(5, 540.0, 15), BOOK, max_gap_s=60, min_coverage=0.5, expected_offset_mw=40.0
-    )
+    result = settled(period_at(BOOK, T0), every(5, 540.0, 15), expected_offset_mw=40.0)
     assert result.committed_mw == 540.0 and result.status == "compliant"
 
 

@@ -10,7 +10,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from services.alerts.deviation import CommitmentBook
 from services.alerts.lifecycle import Timing
-from services.alerts.model import fingerprint
+from services.alerts.model import HeldKey, fingerprint
 from services.alerts.params import (
     PARAMS,
     DeviationParams,
@@ -24,13 +24,26 @@ from services.alerts.params import (
 from services.alerts.rules import Inputs, Rule, Sample, evaluate, needs
 from services.alerts.schemas import RuleIn
 from shared.commitments import Commitment
-from shared.settlement import Exclusion, Reading, held_integrals
+from shared.settlement import Exclusion, Integral, Reading, held_integrals
 
 NOW = datetime(2026, 11, 25, 10, 5, 1, tzinfo=UTC)
 P0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # the period running at NOW (15 min)
 SIGNAL, FREQ = 7, 8
 KIND = {params: kind for kind, params in PARAMS.items()}
 FLAT_480 = CommitmentBook(commitments=[Commitment(datetime(2026, 1, 1, tzinfo=UTC), None, 480.0, 10.0)])
+
+
+class HeldFromReadings(dict[HeldKey, list[Integral]]):
+    """Held integrals computed on demand from raw readings by the settlement engine: what the store reads exactly
+    from the rollups (tests/integration/alerts/test_sustained_rollups.py holds the two equal)."""
+
+    def __init__(self, readings: dict[int, list[Reading]]) -> None:
+        super().__init__()
+        self.readings = readings
+
+    def __missing__(self, key: HeldKey) -> list[Integral]:
+        sid, edges = key
+        return held_integrals(self.readings.get(sid, []), edges, max_gap_s=60.0)
 
 
 def rule(params: RuleParams, **extra: Any) -> Rule:
@@ -167,12 +180,15 @@ def deviation(**params: Any) -> Rule:
     return rule(DeviationParams(plant="nish", **params), plant_id=1, plant_key="nish")
 
 
-def test_deviation_rules_read_raw_readings_from_the_last_ended_period_and_project_the_current_one() -> None:
+def test_deviation_rules_read_the_last_ended_period_and_project_the_current_one() -> None:
     r = deviation(revision_window=0)
     want = needs(r, {1: FLAT_480}, NOW)
-    assert want.readings == {SIGNAL: P0 - timedelta(minutes=15)}  # the last ended period: 09:45–10:00
+    # The last ended period (09:45–10:00) and the running one so far (10:00–10:05:01), read from the rollups.
+    assert want.held == {(SIGNAL, (P0 - timedelta(minutes=15), P0)), (SIGNAL, (P0, NOW))}
     readings = every(P0 - timedelta(minutes=15), NOW, 5, 465.0)
-    inputs = Inputs(latest={SIGNAL: Sample(readings[-1].ts, 465.0)}, readings={SIGNAL: readings}, books={1: FLAT_480})
+    inputs = Inputs(
+        latest={SIGNAL: Sample(readings[-1].ts, 465.0)}, held=HeldFromReadings({SIGNAL: readings}), books={1: FLAT_480}
+    )
     final, revision, projected = evaluate(r, inputs, NOW)
     assert final.active is True and final.evidence["deviation_mwh"] == pytest.approx(-3.75)
     assert final.evidence["period_start"] == (P0 - timedelta(minutes=15)).isoformat()
@@ -184,8 +200,11 @@ def test_deviation_rules_read_raw_readings_from_the_last_ended_period_and_projec
 
 def test_the_revision_window_widens_what_is_read_and_settled() -> None:
     r = deviation()  # revision_window 1h: the periods from 09:00 up to the last ended one, 09:45–10:00
-    assert needs(r, {1: FLAT_480}, NOW).readings == {SIGNAL: P0 - timedelta(minutes=60)}
-    inputs = Inputs(readings={SIGNAL: every(P0 - timedelta(minutes=60), P0, 5, 480.0)}, books={1: FLAT_480})
+    judged = tuple(P0 - timedelta(minutes=m) for m in (60, 45, 30, 15, 0))
+    assert needs(r, {1: FLAT_480}, NOW).held == {(SIGNAL, judged), (SIGNAL, (P0, NOW))}
+    inputs = Inputs(
+        held=HeldFromReadings({SIGNAL: every(P0 - timedelta(minutes=60), P0, 5, 480.0)}), books={1: FLAT_480}
+    )
     final = evaluate(r, inputs, NOW)[0]
     assert len(final.evidence["recent"]) == 4 and set(final.evidence["recent"].values()) == {"compliant"}
 
@@ -199,7 +218,9 @@ def test_the_revision_window_widens_what_is_read_and_settled() -> None:
     ],
 )
 def test_the_final_verdict_waits_for_the_grace_after_the_period_end(now: datetime, period_start: datetime) -> None:
-    inputs = Inputs(readings={SIGNAL: every(P0 - timedelta(minutes=45), P0, 5, 480.0)}, books={1: FLAT_480})
+    inputs = Inputs(
+        held=HeldFromReadings({SIGNAL: every(P0 - timedelta(minutes=45), P0, 5, 480.0)}), books={1: FLAT_480}
+    )
     final = evaluate(deviation(early_warning=False), inputs, now)[0]
     assert final.evidence["period_start"] == period_start.isoformat()
 
@@ -220,7 +241,7 @@ def test_coverage_decides_with_the_shared_threshold_and_the_rule_can_only_be_str
 ) -> None:
     last = P0 - timedelta(minutes=15)
     readings = every(last, last + timedelta(minutes=covered_min), 5, 460.0)
-    inputs = Inputs(readings={SIGNAL: readings}, books={1: FLAT_480}, min_coverage=min_coverage)
+    inputs = Inputs(held=HeldFromReadings({SIGNAL: readings}), books={1: FLAT_480}, min_coverage=min_coverage)
     final = evaluate(deviation(min_coverage=rule_min, early_warning=False), inputs, NOW)[0]
     assert final.evidence["status"] == status and final.active is active
 
@@ -229,9 +250,11 @@ def test_excluded_and_uncommitted_periods_are_not_alerted() -> None:
     last = P0 - timedelta(minutes=15)
     excluded = CommitmentBook(commitments=FLAT_480.commitments, exclusions=[Exclusion(last, P0, "outage")])
     readings = {SIGNAL: every(last, P0, 5, 0.0)}
-    final = evaluate(deviation(early_warning=False), Inputs(readings=readings, books={1: excluded}), NOW)[0]
+    final = evaluate(deviation(early_warning=False), Inputs(held=HeldFromReadings(readings), books={1: excluded}), NOW)[
+        0
+    ]
     assert final.active is False and final.evidence["status"] == "excluded"
-    final, revision = evaluate(deviation(early_warning=False), Inputs(readings=readings), NOW)
+    final, revision = evaluate(deviation(early_warning=False), Inputs(held=HeldFromReadings(readings)), NOW)
     assert final.active is False and final.evidence == {"reason": "no_commitment"} and revision.active is False
 
 
@@ -252,7 +275,7 @@ def test_late_data_that_changes_an_older_period_fires_the_revision_check() -> No
     # What the previous evaluation settled: 09:30 had too little data; 09:45 compliant.
     before = {"recent": {older.isoformat(): "insufficient_data", (P0 - timedelta(minutes=15)).isoformat(): "compliant"}}
     readings = [*every(older, P0 - timedelta(minutes=15), 5, 430.0), *every(P0 - timedelta(minutes=15), P0, 5, 480.0)]
-    inputs = Inputs(readings={SIGNAL: readings}, books={1: FLAT_480}, previous={final_fp: before})
+    inputs = Inputs(held=HeldFromReadings({SIGNAL: readings}), books={1: FLAT_480}, previous={final_fp: before})
     final, revision = evaluate(r, inputs, NOW)
     assert final.active is False and "revised_from" not in final.evidence  # the latest period did not change
     assert revision.active is True and revision.timing is not None and revision.timing.for_ == timedelta(0)
@@ -262,7 +285,9 @@ def test_late_data_that_changes_an_older_period_fires_the_revision_check() -> No
     assert change["delivered_mw"] == pytest.approx(430.0) and change["deviation_mwh"] == pytest.approx(-12.5)
     assert "09:30–09:45 UTC revised: insufficient_data → non_compliant" in revision.summary
     # The next evaluation compares with this one's settlement: nothing changed, the announcement resolves.
-    again = Inputs(readings={SIGNAL: readings}, books={1: FLAT_480}, previous={final_fp: dict(final.evidence)})
+    again = Inputs(
+        held=HeldFromReadings({SIGNAL: readings}), books={1: FLAT_480}, previous={final_fp: dict(final.evidence)}
+    )
     assert evaluate(r, again, NOW)[1].active is False
 
 
@@ -285,7 +310,9 @@ def test_a_revision_of_the_latest_period_is_also_stated_on_the_final_verdict() -
         "status": "non_compliant",
         "recent": {last.isoformat(): "non_compliant"},
     }
-    inputs = Inputs(readings={SIGNAL: every(last, P0, 5, 481.0)}, books={1: FLAT_480}, previous={final_fp: before})
+    inputs = Inputs(
+        held=HeldFromReadings({SIGNAL: every(last, P0, 5, 481.0)}), books={1: FLAT_480}, previous={final_fp: before}
+    )
     final, revision = evaluate(r, inputs, NOW)
     assert final.active is False and final.evidence["revised_from"] == "non_compliant"
     assert final.summary.startswith("revised by late data: non_compliant → compliant")
@@ -315,13 +342,15 @@ def test_a_commitment_changed_after_an_ended_period_was_judged_is_announced_as_a
     r = deviation(early_warning=False)
     older, last = P0 - timedelta(minutes=30), P0 - timedelta(minutes=15)
     readings = every(older, P0, 5, 455.0)  # 25 MW short of 480 ± 10 in both periods
-    first = evaluate(r, Inputs(readings={SIGNAL: readings}, books={1: FLAT_480}), NOW)[0]
+    first = evaluate(r, Inputs(held=HeldFromReadings({SIGNAL: readings}), books={1: FLAT_480}), NOW)[0]
     owed = first.evidence["recent_committed_mw"]  # every period of the revision window, 09:00–10:00
     assert len(owed) == 4 and owed[older.isoformat()] == owed[last.isoformat()] == 480.0
     # A schedule override for 09:30–09:45 is stored after the period was judged.
     edited = CommitmentBook(commitments=FLAT_480.commitments, schedule={older: override_mw})
     previous = {fingerprint(r.id, FINAL_LABELS): dict(first.evidence)}
-    final, revision = evaluate(r, Inputs(readings={SIGNAL: readings}, books={1: edited}, previous=previous), NOW)
+    final, revision = evaluate(
+        r, Inputs(held=HeldFromReadings({SIGNAL: readings}), books={1: edited}, previous=previous), NOW
+    )
     assert "revision" not in final.evidence  # the latest period kept its commitment and verdict
     assert revision.active is True
     (change,) = revision.evidence["revisions"]
@@ -332,7 +361,9 @@ def test_a_commitment_changed_after_an_ended_period_was_judged_is_announced_as_a
     assert revision.evidence["reason"] == "a changed commitment since the verdict was given"
     assert f"09:30–09:45 UTC revised: {what} (delivered 455.0 MW, coverage 100%)" in revision.summary
     again = Inputs(
-        readings={SIGNAL: readings}, books={1: edited}, previous={fingerprint(r.id, FINAL_LABELS): dict(final.evidence)}
+        held=HeldFromReadings({SIGNAL: readings}),
+        books={1: edited},
+        previous={fingerprint(r.id, FINAL_LABELS): dict(final.evidence)},
     )
     assert evaluate(r, again, NOW)[1].active is False  # announced once
 
@@ -341,10 +372,12 @@ def test_a_changed_commitment_of_the_latest_period_is_stated_on_its_final_verdic
     r = deviation(early_warning=False)
     last = P0 - timedelta(minutes=15)
     readings = every(last, P0, 5, 455.0)
-    first = evaluate(r, Inputs(readings={SIGNAL: readings}, books={1: FLAT_480}), NOW)[0]
+    first = evaluate(r, Inputs(held=HeldFromReadings({SIGNAL: readings}), books={1: FLAT_480}), NOW)[0]
     edited = CommitmentBook(commitments=FLAT_480.commitments, schedule={last: 460.0})
     previous = {fingerprint(r.id, FINAL_LABELS): dict(first.evidence)}
-    final, revision = evaluate(r, Inputs(readings={SIGNAL: readings}, books={1: edited}, previous=previous), NOW)
+    final, revision = evaluate(
+        r, Inputs(held=HeldFromReadings({SIGNAL: readings}), books={1: edited}, previous=previous), NOW
+    )
     assert final.summary.startswith("revised by a changed commitment: 480 MW → 460 MW, non_compliant → compliant")
     assert final.evidence["commitment_mw_from"] == 480.0 and final.evidence["committed_mw"] == 460.0
     assert final.active is False and revision.active is True
@@ -360,7 +393,7 @@ def test_evidence_stored_before_commitments_were_remembered_compares_verdicts_on
     }
     edited = CommitmentBook(commitments=FLAT_480.commitments, schedule={last: 470.0})
     inputs = Inputs(
-        readings={SIGNAL: every(last, P0, 5, 455.0)},
+        held=HeldFromReadings({SIGNAL: every(last, P0, 5, 455.0)}),
         books={1: edited},
         previous={fingerprint(r.id, FINAL_LABELS): before},
     )
@@ -377,13 +410,7 @@ def sustained(**params: Any) -> Rule:
 
 
 def held_inputs(r: Rule, book: CommitmentBook, readings: list[Reading]) -> Inputs:
-    """The held integrals the rule asks for, computed here from raw readings by the settlement engine (the store
-    reads the same numbers from the rollups: tests/integration/alerts/test_sustained_rollups.py)."""
-    asked = needs(r, {1: book}, NOW).held
-    return Inputs(
-        held={(sid, edges): held_integrals(readings, edges, max_gap_s=60.0) for sid, edges in asked},
-        books={1: book},
-    )
+    return Inputs(held=HeldFromReadings({SIGNAL: readings}), books={1: book})
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,9 @@
 - after: the held integral per run of equally committed periods, read exactly from the rollups
   (shared/history/rollups.py: hourly middle, 15-minute and minute shoulders, raw only where no row fits).
 
+Then the same for a baseload_deviation rule with `revision_window` 6h (the judged periods were read raw on every tick
+before; now their held integrals come from the rollups too).
+
 Loads one 1 Hz net-output signal over `--days` (+ 1 h) through ingest's bulk writer (rollups folded as ingest folds
 them), with a few outages longer than max_gap and some Uncertain readings, into a fresh database; then times both
 paths, interleaved, `--runs` times each (median), checks they agree, and prints rows read and `uptime`.
@@ -77,6 +80,27 @@ async def after(conn: asyncpg.Connection, rule: Any, books: Any, now: datetime) 
     return {"mean_mw": evidence["mean_mw"], "covered_s": evidence["covered_s"]}
 
 
+async def deviation_before(conn: asyncpg.Connection, sid: int, rule: Any, books: Any, now: datetime) -> int:
+    """The deviation rule's read before: every raw reading since the first judged period, one held integral per
+    judged period and for the running one."""
+    book = books[rule.plant_id]
+    last = book.last_ended(now - timedelta(seconds=rule.params.final_delay))
+    judged = book.periods_between(last.end - timedelta(seconds=rule.params.revision_window), last.end)
+    got = await readings_between(conn, [sid], judged[0].start, now + _US, before=2)
+    rows = [Reading(*r) for r in got[sid].rows()]
+    running = book.period_at(now)
+    raw_held_integrals(rows, [*(q.start for q in judged), last.end], max_gap_s=MAX_GAP_S)
+    raw_held_integrals(rows, [running.start, now], max_gap_s=MAX_GAP_S)
+    return len(rows)
+
+
+async def deviation_after(conn: asyncpg.Connection, rule: Any, books: Any, now: datetime) -> int:
+    want = needs(rule, books, now)
+    inputs = await store.load_inputs(conn, want, books, now, max_gap_s=MAX_GAP_S)
+    evaluate(rule, inputs, now)
+    return len(want.held)
+
+
 async def timed(fn: Any) -> tuple[float, Any]:
     t0 = time.perf_counter()
     out = await fn()
@@ -146,6 +170,24 @@ async def run(args: argparse.Namespace) -> None:
             f"same numbers: mean {old['mean_mw']:.9f} vs {new['mean_mw']:.9f} MW, "
             f"covered {old['covered_s']:.3f} vs {new['covered_s']:.3f} s"
         )
+        deviation_in = {
+            "name": "deviation",
+            "kind": "baseload_deviation",
+            "params": {"plant": "nish", "revision_window": "6h"},
+        }
+        await cli.apply(conn, [cli.RULES.validate_python(deviation_in)], [], "bench")
+        deviation = next(r for r in (await store.load_rules(conn)).rules.values() if r.name == "deviation")
+        dev: dict[str, list[float]] = {"before": [], "after": []}
+        for _ in range(args.runs):
+            ms, read = await timed(lambda: deviation_before(conn, sid, deviation, books, now))
+            dev["before"].append(ms)
+            ms, _ = await timed(lambda: deviation_after(conn, deviation, books, now))
+            dev["after"].append(ms)
+        print(
+            f"deviation rule, revision_window 6h: before median {statistics.median(dev['before']):.1f} ms "
+            f"({read:,} raw readings); after median {statistics.median(dev['after']):.1f} ms (rollups)"
+        )
+        await conn.execute("DELETE FROM alert_rules WHERE name = 'deviation'")
         pool = await asyncpg.create_pool(url, min_size=1, max_size=2, init=store.init_connection)
         evaluator = Evaluator(pool, Settings(database_url=url), url, clock=lambda: now)
         await evaluator.refresh_rules()

@@ -8,7 +8,9 @@ decode, never from the text of a decoder's message.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -19,6 +21,7 @@ from services.ingest.validation import (
     INVALID_READING,
     INVALID_TIMESTAMP,
     INVALID_VALUE,
+    Columns,
     Rejection,
 )
 
@@ -26,6 +29,8 @@ Item = tuple[int, str, datetime, float, object]
 GZIP_MAGIC = b"\x1f\x8b"
 
 _batch_decoder = msgspec.json.Decoder(BatchIn)
+# Columns of the typed batch, read in C (map over attrgetter): no Python code per reading.
+_signal, _ts, _value, _quality = (attrgetter(name) for name in ("signal", "ts", "value", "quality"))
 _loose_decoder = msgspec.json.Decoder(LooseBatchIn)
 
 
@@ -103,7 +108,7 @@ def decode_error(exc: Exception) -> BodyError:
 DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 
 
-def decode_batch(body: bytes, max_readings: int) -> tuple[list[Item], list[Rejection]]:
+def decode_batch(body: bytes, max_readings: int) -> tuple[Sequence[Item], list[Rejection]]:
     """Typed decode (fast); if some reading is malformed, decode loosely and reject those readings alone."""
     try:
         body.decode("utf-8")  # ~50 µs for a 5,000-reading batch; msgspec skips the strings it does not keep
@@ -113,8 +118,16 @@ def decode_batch(body: bytes, max_readings: int) -> tuple[list[Item], list[Rejec
     except DECODE_ERRORS as exc:
         raise decode_error(exc) from None
     else:
-        check_count(len(batch.readings), max_readings)
-        return [(i, r.signal, r.ts, r.value, r.quality) for i, r in enumerate(batch.readings)], []
+        readings = batch.readings
+        check_count(len(readings), max_readings)
+        columns = Columns(
+            range(len(readings)),
+            list(map(_signal, readings)),
+            list(map(_ts, readings)),
+            list(map(_value, readings)),
+            list(map(_quality, readings)),
+        )
+        return columns, []
     try:
         loose = _loose_decoder.decode(body)
     except msgspec.ValidationError as exc:

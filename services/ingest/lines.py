@@ -11,7 +11,7 @@ import msgspec
 
 from services.ingest import lineprotocol, store
 from services.ingest.service import BatchResult, Item
-from services.ingest.validation import CONFLICTING_VALUE, Rejection
+from services.ingest.validation import CONFLICTING_VALUE, Columns, Rejection
 from shared.errors import ApiError, error_body
 from shared.signalmap import DEFAULT_MAP, SignalMap
 
@@ -26,7 +26,7 @@ _json_encoder = msgspec.json.Encoder()
 class DecodedLines:
     """A line-protocol body as readings, with what the reply needs to name lines."""
 
-    items: list[Item]
+    items: Sequence[Item]
     line_of: list[int]  # item index → line number
     errors: list[tuple[int, str]]
     strings: int  # string fields skipped
@@ -135,7 +135,7 @@ def _uniform_lines(uniform: lineprotocol.Uniform, max_readings: int) -> DecodedL
         stamps = list(chain.from_iterable(zip(*repeat(stamps, width), strict=True)))
         qualities = list(chain.from_iterable(zip(*repeat(qualities, width), strict=True)))
         line_numbers = list(chain.from_iterable(zip(*repeat(line_numbers, width), strict=True)))
-    items: list[Item] = list(zip(range(count), keys, stamps, values, qualities, strict=True))
+    items = Columns(range(count), keys, stamps, values, qualities)
     return DecodedLines(items, list(line_numbers), [], 0, set())
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import overload
 
 import numpy as np
 
@@ -81,6 +82,51 @@ def parse_quality(raw: object) -> int | None:
     return None
 
 
+Item = tuple[int, str, datetime, float, object]  # (index in the request, signal key, ts, value, quality as sent)
+
+
+class Columns(Sequence[Item]):
+    """Readings as the decoders make them, in columns: to whoever iterates, a sequence of `Item` tuples; to
+    `check_readings`, its columns (no tuple is made per reading on the way in)."""
+
+    __slots__ = ("indices", "keys", "qualities", "stamps", "values")
+
+    def __init__(
+        self,
+        indices: Sequence[int],
+        keys: Sequence[str],
+        stamps: Sequence[datetime],
+        values: Sequence[float],
+        qualities: Sequence[object],
+    ) -> None:
+        self.indices, self.keys, self.stamps, self.values, self.qualities = indices, keys, stamps, values, qualities
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @overload
+    def __getitem__(self, at: int) -> Item: ...
+
+    @overload
+    def __getitem__(self, at: slice) -> list[Item]: ...
+
+    def __getitem__(self, at: int | slice) -> Item | list[Item]:
+        if isinstance(at, slice):
+            return list(self)[at]
+        return (self.indices[at], self.keys[at], self.stamps[at], self.values[at], self.qualities[at])
+
+    def __iter__(self) -> Iterator[Item]:
+        return zip(self.indices, self.keys, self.stamps, self.values, self.qualities, strict=True)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Columns({list(self)!r})"
+
+
 def check_readings(
     readings: Iterable[tuple[int, str, datetime, float, object]],
     catalog: dict[str, SignalInfo],
@@ -92,21 +138,23 @@ def check_readings(
 
     A batch whose readings all pass is proven so column by column (`_all_pass`: C loops and numpy, no Python code
     per reading); any other batch is judged reading by reading (`check_each`), so the outcome is the same."""
-    readings = readings if isinstance(readings, list | tuple) else list(readings)
-    checked = _all_pass(readings, catalog, window, plant_ids)
+    if not isinstance(readings, Columns):
+        readings = readings if isinstance(readings, list | tuple) else list(readings)
+        columns = Columns(*zip(*readings, strict=True)) if readings else Columns((), (), (), (), ())
+    else:
+        columns = readings
+    checked = _all_pass(columns, catalog, window, plant_ids)
     return checked if checked is not None else check_each(readings, catalog, window, plant_ids)
 
 
 def _all_pass(
-    readings: Sequence[tuple[int, str, datetime, float, object]],
-    catalog: dict[str, SignalInfo],
-    window: Window,
-    plant_ids: frozenset[int] | None,
+    columns: Columns, catalog: dict[str, SignalInfo], window: Window, plant_ids: frozenset[int] | None
 ) -> Checked | None:
     """The rows of a batch in which every reading passes every check of `check_each`; None when one may not."""
-    if not readings:
+    if not columns:
         return None
-    indices, keys, stamps, values, raw_qualities = zip(*readings, strict=True)
+    indices, keys, stamps, values = columns.indices, columns.keys, columns.stamps, columns.values
+    raw_qualities = columns.qualities
     # Times: one kind (min/max raise TypeError on naive next to aware), inside the window at both ends.
     try:
         oldest, newest = min(stamps), max(stamps)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from services.ingest.validation import (
     Checked,
+    Columns,
     SignalInfo,
     Window,
     _all_pass,
@@ -145,12 +146,18 @@ def test_the_column_check_judges_as_the_reading_by_reading_check(
     checked = check_readings(items, SIGNALS, WINDOW, plant_ids)  # type: ignore[arg-type]
     expected = check_each(items, SIGNALS, WINDOW, plant_ids)  # type: ignore[arg-type]
     assert shown(checked) == shown(expected)
+    if items:  # as the decoders hand them over
+        columns = Columns(*zip(*items, strict=True))
+        assert shown(check_readings(columns, SIGNALS, WINDOW, plant_ids)) == shown(expected)
 
 
 def test_a_batch_of_good_readings_is_checked_by_columns() -> None:
     items = [(i, "grid.frequency", NOW - timedelta(seconds=i), 50.0, ("good", 0, 0x40900000)[i % 3]) for i in range(9)]
-    assert _all_pass(items, SIGNALS, WINDOW, frozenset({1})) == check_each(items, SIGNALS, WINDOW, frozenset({1}))
+    columns = Columns(*zip(*items, strict=True))
+    assert columns == items
+    assert _all_pass(columns, SIGNALS, WINDOW, frozenset({1})) == check_each(items, SIGNALS, WINDOW, frozenset({1}))
     assert check_readings(items, SIGNALS, WINDOW).rows[0] == (0, 7, NOW, 50.0, 0)
+    assert check_readings(columns, SIGNALS, WINDOW) == check_readings(items, SIGNALS, WINDOW)
 
 
 def shown(checked: Checked) -> tuple[object, ...]:

@@ -2,19 +2,26 @@
 limit of the same database for the same rows. Prints figures; asserts nothing. Bounded in time and count.
 
     make bench            # or: .venv/bin/python bench/ingest.py [--batches 120] [--clients 1,2,4]
+    .venv/bin/python bench/ingest.py --batches 240 --clients 1,4 --paced-seconds 0 --no-raw --compare-plain --rounds 2
 
 Each phase prints readings/s, batch latency, and CPU seconds per million readings of the ingest process and of the
 bench's PostgreSQL server (that server's processes only) with the write-ahead log it wrote; at the end, disk and WAL
 per stored reading and, per rollup table, bytes per row, dead row versions and HOT updates. Line-protocol load is
-what a gateway carrying OPC UA status sends: tags and an integer `quality` field on every line.
+what a gateway carrying OPC UA status sends: tags and an integer `quality` field on every line. `--compare-plain`
+alternates today's write path with the fold as it was before exact rollups (bench/plain_rollups.py) and prints the
+cost of exact rollups (issue 10's budget: at most 10 % of HTTP JSON throughput).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
+import os
+import statistics
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -189,14 +196,30 @@ class CpuMeter:
         self._wal0 = await self._wal()
         self._ingest0, self._pg0 = cpu_seconds(self.ingest), self.postgres.seconds()
 
-    async def split(self, readings: int) -> str:
+    async def split(self, readings: int) -> Figures:
         ingest, pg = cpu_seconds(self.ingest) - self._ingest0, self.postgres.seconds() - self._pg0
         wal = await self._wal() - self._wal0
         per = 1e6 / readings
-        return f"CPU-s per 1M: ingest {ingest * per:.2f}, postgres {pg * per:.2f}; WAL {wal / readings:.0f} B/reading"
+        return Figures(0.0, ingest * per, pg * per, wal / readings)
 
 
-def report(name: str, readings: int, seconds: float, latencies: list[float], cpu: str = "") -> None:
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """One phase: readings/s, CPU seconds per million readings (ingest, PostgreSQL), WAL bytes per reading."""
+
+    rate: float
+    ingest_cpu: float
+    postgres_cpu: float
+    wal: float
+
+    def __str__(self) -> str:
+        return (
+            f"CPU-s per 1M: ingest {self.ingest_cpu:.2f}, postgres {self.postgres_cpu:.2f}; "
+            f"WAL {self.wal:.0f} B/reading"
+        )
+
+
+def report(name: str, readings: int, seconds: float, latencies: list[float], cpu: Figures | str = "") -> None:
     print(
         f"  {name:<34} {readings / seconds:>10,.0f} readings/s   p50 {percentile(latencies, 50) * 1000:6.1f} ms"
         f"   p99 {percentile(latencies, 99) * 1000:6.1f} ms   ({readings:,} in {seconds:.1f} s; {cpu})",
@@ -205,6 +228,39 @@ def report(name: str, readings: int, seconds: float, latencies: list[float], cpu
 
 
 async def main(args: argparse.Namespace) -> None:
+    if not args.compare_plain:
+        await run(args, plain=args.plain_rollups)
+        return
+    # Today's write path and the plain fold alternate, each on a fresh database, so both see the same machine.
+    results: dict[bool, list[dict[int, Figures]]] = {False: [], True: []}
+    for round_ in range(args.rounds):
+        for variant in (False, True):
+            print(
+                f"--- round {round_ + 1}: {'plain fold' if variant else 'exact rollups'}; {load_average()}", flush=True
+            )
+            results[variant].append(await run(args, plain=variant))
+    print(f"Exact rollups against the plain fold, medians of {args.rounds} rounds ({load_average()}):")
+    for clients in args.clients:
+        exact, plain = (median_figures([r[clients] for r in results[variant]]) for variant in (False, True))
+        print(
+            f"  HTTP JSON, {clients} client(s): {exact.rate:,.0f} vs {plain.rate:,.0f} readings/s "
+            f"({exact.rate / plain.rate - 1:+.0%}); CPU-s per 1M ingest {exact.ingest_cpu:.2f} vs "
+            f"{plain.ingest_cpu:.2f}, postgres {exact.postgres_cpu:.2f} vs {plain.postgres_cpu:.2f} "
+            f"({exact.postgres_cpu / plain.postgres_cpu - 1:+.0%}); WAL {exact.wal:.0f} vs {plain.wal:.0f} B/reading"
+        )
+
+
+def median_figures(rounds: list[Figures]) -> Figures:
+    return Figures(*(statistics.median(getattr(f, name) for f in rounds) for name in Figures.__slots__))
+
+
+def load_average() -> str:
+    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+async def run(args: argparse.Namespace, *, plain: bool) -> dict[int, Figures]:
+    """One run on a fresh database: the JSON phases' figures by number of clients (printed as they come)."""
+    figures: dict[int, Figures] = {}
     async with bench_database() as url:
         token, ids = await make_plant(url)
         settings = await server_settings(url)
@@ -223,8 +279,8 @@ async def main(args: argparse.Namespace) -> None:
         print(
             f"Ingest benchmark: batches of {BATCH} readings ({SIGNALS} signals at 1 Hz), {args.batches} batches per run"
         )
-        module = "bench.plain_rollups" if args.plain_rollups else "services.cli"
-        if args.plain_rollups:
+        module = "bench.plain_rollups" if plain else "services.cli"
+        if plain:
             print("  (bench-only: ingest folds the rollups as before exact rollups: 1-minute sums/extremes only)")
         async with service_process("ingest", url, port, module=module) as proc:
             with RssSampler(proc) as rss:
@@ -237,7 +293,8 @@ async def main(args: argparse.Namespace) -> None:
                     await meter.mark()
                     seconds, lat = await blast(base, "/v1/readings", headers, bodies, clients)
                     n = len(bodies) * BATCH
-                    report(f"HTTP JSON, {clients} client(s)", n, seconds, lat, await meter.split(n))
+                    figures[clients] = dataclasses.replace(await meter.split(n), rate=n / seconds)
+                    report(f"HTTP JSON, {clients} client(s)", n, seconds, lat, figures[clients])
                 # A replay of everything just sent (a gateway retrying after an outage): all duplicates.
                 await meter.mark()
                 seconds, lat = await blast(base, "/v1/readings", headers, bodies, max(args.clients))
@@ -269,8 +326,9 @@ async def main(args: argparse.Namespace) -> None:
             path = "append" if append else "dedup"
             print(
                 f"  {f'raw database limit, {path} path':<34} {limit:>10,.0f} readings/s   "
-                "(2 connections: COPY into staging + insert + rollup upsert, no HTTP)"
+                "(2 connections: the write path's statements, no HTTP)"
             )
+    return figures
 
 
 async def _execute(url: str, sql: str) -> None:
@@ -297,4 +355,10 @@ if __name__ == "__main__":
         help="bench-only: storage parameters set on rollups_1m before the load, e.g. 'fillfactor = 70'",
     )
     parser.add_argument("--coarse-rollup-options", help="bench-only: the same for rollups_15m and rollups_1h")
+    parser.add_argument(
+        "--compare-plain",
+        action="store_true",
+        help="alternate today's write path and --plain-rollups (--rounds each); print the medians side by side",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of each variant with --compare-plain")
     asyncio.run(main(parser.parse_args()))

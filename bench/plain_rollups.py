@@ -10,9 +10,14 @@ cost. Never used by the product; the rollups it leaves are not exact (the integr
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
 
 from services import cli
 from services.ingest import store
+from shared.db import one
 from shared.quality import GOOD_SQL_PREDICATE
 
 # services/ingest/store.py `_FOLD_INTO_ROLLUPS` at the commit before exact rollups (2433c87~1), with the stale_*
@@ -65,10 +70,20 @@ FROM minutes
 """
 
 
+async def _plain_append(
+    conn: asyncpg.Connection, rows: Sequence[tuple[int, int, datetime, float, int]]
+) -> store.WriteOutcome:
+    """The append path as it was then: the batch COPYed into staging, inserted and folded by one statement."""
+    await conn.copy_records_to_table("ingest_staging", records=rows, columns=store.STAGING_COLUMNS)
+    result = one(await conn.fetchrow(store._APPEND_INSERT + _PLAIN_FOLD))
+    ids = list(result["signal_ids"] or ())
+    return store.WriteOutcome(result["inserted"], "append", [], ids, result["start_ts"], result["end_ts"])
+
+
 def use_plain_rollups() -> None:
-    """Swap the write path's statements (write_rows reads them from the module at call time)."""
+    """Swap the write path's statement and append step (write_rows looks them up in the module at call time)."""
     store.WRITE_SQL = store._DEDUP_INSERT + _PLAIN_FOLD
-    store.APPEND_SQL = store._APPEND_INSERT + _PLAIN_FOLD
+    store._append = _plain_append
 
 
 if __name__ == "__main__":

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 
 import asyncpg
+import numpy as np
 
 from services.ingest import blocks
 from services.ingest.validation import SignalInfo
@@ -15,6 +17,7 @@ from shared.contracts import READINGS_CHANNEL, encode_readings_changed
 from shared.db import one
 from shared.history.spans import hot_from as history_hot_from
 from shared.quality import GOOD_SQL_PREDICATE
+from shared.settlement import partials
 
 STAGING_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS ingest_staging (
@@ -242,7 +245,62 @@ def recompute_coarser(table: str, finer: str, width: str) -> str:
 RECOMPUTE_15M_SQL = recompute_coarser("rollups_15m", "rollups_1m", "15 minutes")
 RECOMPUTE_1H_SQL = recompute_coarser("rollups_1h", "rollups_15m", "1 hour")
 WRITE_SQL = _DEDUP_INSERT + _FOLD_INTO_ROLLUPS
-APPEND_SQL = _APPEND_INSERT + _FOLD_INTO_ROLLUPS
+APPEND_SQL = _APPEND_INSERT + _FOLD_INTO_ROLLUPS  # the append path folding in SQL (bench/blocks.py compares it)
+
+# The append path proper: the batch's partial rollup rows come computed (shared/settlement/partials.py, in the
+# ingest process) and PostgreSQL only merges them with `merge_into`'s rules. One array parameter per column;
+# times as µs since the Unix epoch (no Python datetime per value); NaN stands for NULL in the nullable columns
+# (never a reading's value: values are finite) and the Good columns are NULL where a row has no Good reading.
+_TIMES = {"bucket", "first_ts", "last_ts", "good_first_ts", "good_last_ts"}
+_COUNTS = {"signal_id", "count", "good_count"}
+
+
+def _partial_rows(first: int) -> str:
+    """Rollup-shaped rows from the arrays $first … of a `partials.Partials`."""
+    types = ["int8" if c in _TIMES else "int4" if c in _COUNTS else "float8" for c in ROLLUP_COLUMNS]
+    arrays = ", ".join(f"${first + i}::{t}[]" for i, t in enumerate(types))
+    out = []
+    for column in ROLLUP_COLUMNS:
+        value = f"TIMESTAMPTZ 'epoch' + {column} * interval '1 microsecond'" if column in _TIMES else column
+        if column.startswith("good_") and column not in ("good_count", "good_sum", "good_area", "good_held_s"):
+            value = f"CASE WHEN good_count > 0 THEN {value} END"
+        out.append(f"nullif({value}, 'NaN') AS {column}" if column == "last_step_s" else f"{value} AS {column}")
+    return f"SELECT {', '.join(out)} FROM unnest({arrays}) AS u({', '.join(ROLLUP_COLUMNS)})"
+
+
+_N = len(ROLLUP_COLUMNS)
+MERGE_PARTIALS_SQL = f"""WITH minutes AS ({_partial_rows(1)}), m15 AS ({_partial_rows(1 + _N)}),
+h1 AS ({_partial_rows(1 + 2 * _N)}), merged AS (
+    {merge_into("rollups_1m", "minutes")}
+), merged_15m AS (
+    {merge_into("rollups_15m", "m15")}
+), merged_1h AS (
+    {merge_into("rollups_1h", "h1")}
+)
+SELECT (SELECT array_agg(signal_id) FROM merged WHERE stale) AS stale_ids,
+       (SELECT array_agg(bucket) FROM merged WHERE stale) AS stale_buckets,
+       (SELECT array_agg(signal_id) FROM merged_15m WHERE stale) AS stale_15m_ids,
+       (SELECT array_agg(bucket) FROM merged_15m WHERE stale) AS stale_15m_buckets,
+       (SELECT array_agg(signal_id) FROM merged_1h WHERE stale) AS stale_1h_ids,
+       (SELECT array_agg(bucket) FROM merged_1h WHERE stale) AS stale_1h_buckets
+"""
+READING_COLUMNS = ("signal_id", "ts", "value", "quality")
+# PostgreSQL's binary COPY format for (int4, timestamptz, float8, int4) rows: each field with its length.
+_COPY_ROW = np.dtype(
+    [
+        ("n", ">i2"),
+        ("l1", ">i4"),
+        ("signal_id", ">i4"),
+        ("l2", ">i4"),
+        ("ts", ">i8"),
+        ("l3", ">i4"),
+        ("value", ">f8"),
+        ("l4", ">i4"),
+        ("quality", ">i4"),
+    ]
+)
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+_COPY_TRAILER = b"\xff\xff"
 
 # Late readings into compressed days (services/ingest/blocks.py): the readings a block merge stored are folded like
 # inserted rows; stale minutes are rebuilt from the merged readings of those minutes.
@@ -375,17 +433,14 @@ async def write_rows(
 async def _write_hot(
     conn: asyncpg.Connection, rows: Sequence[tuple[int, int, datetime, float, int]], try_append: bool
 ) -> WriteOutcome:
-    await conn.copy_records_to_table("ingest_staging", records=rows, columns=STAGING_COLUMNS)
-    result: asyncpg.Record | None = None
-    path = "dedup"
     if try_append:
         try:
             async with conn.transaction():  # a savepoint: a duplicate rolls back only the attempt
-                result, path = one(await conn.fetchrow(APPEND_SQL)), "append"
+                return await _append(conn, rows)
         except asyncpg.UniqueViolationError:
-            result = None
-    if result is None:
-        result, path = one(await conn.fetchrow(WRITE_SQL)), "dedup"
+            pass
+    await conn.copy_records_to_table("ingest_staging", records=rows, columns=STAGING_COLUMNS)
+    result = one(await conn.fetchrow(WRITE_SQL))
     inserted = result["inserted"]
     await _recompute_stale(conn, result, RECOMPUTE_SQL)
     conflicts: list[int] = []
@@ -394,8 +449,61 @@ async def _write_hot(
         await conn.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
         conflicts = [r["idx"] for r in await conn.fetch(CONFLICTS_SQL)]
     return WriteOutcome(
-        inserted, path, conflicts, list(result["signal_ids"] or ()), result["start_ts"], result["end_ts"]
+        inserted, "dedup", conflicts, list(result["signal_ids"] or ()), result["start_ts"], result["end_ts"]
     )
+
+
+async def _append(conn: asyncpg.Connection, rows: Sequence[tuple[int, int, datetime, float, int]]) -> WriteOutcome:
+    """Every row new (any duplicate fails the COPY on the primary key): COPY them straight into `readings`, and
+    merge the batch's partial rollups computed here; PostgreSQL folds no reading."""
+    signal_id, ts_us, value, quality = reading_columns(rows)
+    await conn.copy_to_table(
+        "readings", source=_binary_copy(signal_id, ts_us, value, quality), columns=READING_COLUMNS, format="binary"
+    )
+    levels = partials.batch_partials(signal_id, ts_us, value, quality)
+    args = [column.tolist() for level in levels for column in level.columns()]
+    await _recompute_stale(conn, one(await conn.fetchrow(MERGE_PARTIALS_SQL, *args)), RECOMPUTE_SQL)
+    first, last = int(ts_us.min()), int(ts_us.max())
+    ids = np.unique(signal_id).tolist()
+    return WriteOutcome(len(rows), "append", [], ids, _from_micros(first), _from_micros(last))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+# PostgreSQL's timestamps count µs from 2000-01-01.
+_PG_EPOCH_US = (datetime(2000, 1, 1, tzinfo=UTC) - _EPOCH) // _US
+
+
+def reading_columns(
+    rows: Sequence[tuple[int, int, datetime, float, int]],
+) -> tuple[partials.I32, partials.I64, partials.F64, partials.I32]:
+    """(signal id, µs since the Unix epoch, value, quality) arrays of (idx, signal_id, ts, value, quality) rows.
+    A batch repeats a few scan times over many signals: each distinct time is converted once."""
+    n = len(rows)
+    times = list(map(itemgetter(2), rows))
+    micros = dict.fromkeys(times, 0)
+    for ts in micros:
+        micros[ts] = (ts - _EPOCH) // _US
+    return (
+        np.fromiter(map(itemgetter(1), rows), np.int32, n),
+        np.fromiter(map(micros.__getitem__, times), np.int64, n),
+        np.fromiter(map(itemgetter(3), rows), np.float64, n),
+        np.fromiter(map(itemgetter(4), rows), np.int32, n),
+    )
+
+
+async def _binary_copy(
+    signal_id: partials.I32, ts_us: partials.I64, value: partials.F64, quality: partials.I32
+) -> AsyncIterator[bytes]:
+    """Readings in PostgreSQL's binary COPY format, built column-wise, as the one chunk of a COPY source."""
+    out = np.empty(len(ts_us), dtype=_COPY_ROW)
+    out["n"], out["l1"], out["l2"], out["l3"], out["l4"] = len(READING_COLUMNS), 4, 8, 8, 4
+    out["signal_id"], out["ts"], out["value"], out["quality"] = signal_id, ts_us - _PG_EPOCH_US, value, quality
+    yield _COPY_HEADER + out.tobytes() + _COPY_TRAILER
+
+
+def _from_micros(us: int) -> datetime:
+    return _EPOCH + us * _US
 
 
 async def _recompute_stale(conn: asyncpg.Connection, result: asyncpg.Record, minutes_sql: str) -> None:

@@ -217,10 +217,10 @@ def parse_uniform(text: str, precision: str, signal_map: SignalMap = DEFAULT_MAP
         lines.pop()  # a final newline
     if not lines or "" in lines or text[0] == "#" or "\n#" in text or max(map(len, lines)) > MAX_LINE_CHARS:
         return None
-    parts = list(map(str.split, lines, repeat(" ")))
-    if set(map(len, parts)) != {3}:
+    if set(map(str.count, lines, repeat(" "))) != {2}:
         return None
-    series, fields_texts, ts_texts = zip(*parts, strict=True)
+    tokens = " ".join(lines).split(" ")  # three a line: series, fields, timestamp
+    series, fields_texts, ts_texts = tokens[0::3], tokens[1::3], tokens[2::3]
     keys = Keys(signal_map)
     for one in set(series):
         measurement = _plain_measurement(one)
@@ -232,17 +232,16 @@ def parse_uniform(text: str, precision: str, signal_map: SignalMap = DEFAULT_MAP
         return None
     width = commas.pop() + 1
     items = ",".join(fields_texts).split(",")
-    if set(map(str.count, items, repeat("="))) != {1}:
-        return None
-    pairs = "=".join(items).split("=")
-    names, texts = pairs[0::2], pairs[1::2]
     columns: list[tuple[str, list[str]]] = []
     for position in range(width):
-        field = set(names[position::width])
-        if len(field) != 1:
+        column = items[position::width]
+        name, sep, _ = column[0].partition("=")
+        prefix = name + "="  # each item is `name=text`: its first "=" ends the name, as `partition` reads it
+        if not sep or not name or not all(map(str.startswith, column, repeat(prefix))):
             return None
-        columns.append((field.pop(), texts[position::width]))
-    if len({name for name, _ in columns}) != width or "" in (name for name, _ in columns):
+        # The texts: each item's leading `name=` cut (items hold no ",", so each ",name=" starts an item).
+        columns.append((name, ",".join(column)[len(prefix) :].replace("," + prefix, ",").split(",")))
+    if len({name for name, _ in columns}) != width:
         return None
     out_keys: list[list[str]] = []
     out_values: list[list[float]] = []

@@ -76,6 +76,11 @@ MAPS = [lp.DEFAULT_MAP, SignalMap(("{measurement}.{tag:unit}.{field}",))]
 @example(body="m v=1,quality=2i 1\nm v=1=quality,2i 2", precision="s", mapped=0, max_readings=100)
 @example(body="m v=1i 1\nm v=9223372036854775808i 1", precision="s", mapped=0, max_readings=100)
 @example(body="m v=1u 1\nm v=-1u 1", precision="s", mapped=0, max_readings=100)
+@example(body="m v=1 1\nm v=v=1 1\nm v=2 1", precision="s", mapped=0, max_readings=100)
+@example(body="m v=1,w=2 1\nm w=1,v=2 1", precision="s", mapped=0, max_readings=100)
+@example(body="m v=1 1\nm vv=1 1", precision="s", mapped=0, max_readings=100)
+@example(body="m v=1 1\nm 2 1", precision="s", mapped=0, max_readings=100)
+@example(body="m v=1,w=1 1\nm 2,w=1 1", precision="s", mapped=0, max_readings=100)
 @given(
     body=uniform_bodies(),
     precision=st.sampled_from(["ns", "us", "ms", "s", "h"]),

@@ -71,7 +71,7 @@ FROM minutes
 
 
 async def _plain_append(
-    conn: asyncpg.Connection, rows: Sequence[tuple[int, int, datetime, float, int]]
+    conn: asyncpg.Connection, rows: Sequence[tuple[int, int, datetime, float, int]], _: object = None
 ) -> store.WriteOutcome:
     """The append path as it was then: the batch COPYed into staging, inserted and folded by one statement."""
     await conn.copy_records_to_table("ingest_staging", records=rows, columns=store.STAGING_COLUMNS)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import itertools
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -85,6 +89,46 @@ def decode_outcome(stored: store.StoredResponse) -> Replay:
     )
 
 
+class MergeOrder:
+    """Concurrent append batches of this process merge their rollups in time order: a batch waits, before its merge,
+    for the batches in flight that started earlier on any of its signals to merge theirs. Out-of-order merges are
+    exact too (a batch landing inside a stored rollup row marks it for a recompute), but every 15-minute and 1-hour
+    row of several clients sending one stream would otherwise be recomputed again and again. Only an ordering aid:
+    a wait ends after `wait_s` (no batch can then hold another up for long, whatever it waits on)."""
+
+    def __init__(self, wait_s: float = 1.0) -> None:
+        self.wait_s = wait_s
+        self._in_flight: dict[int, tuple[datetime, frozenset[int], asyncio.Event]] = {}
+        self._tokens = itertools.count()
+
+    @asynccontextmanager
+    async def batch(self, checked: Checked) -> AsyncIterator[AbstractAsyncContextManager[None]]:
+        """For one batch's transaction: the context its merge runs in."""
+        token = next(self._tokens)
+        merged = asyncio.Event()
+        self._in_flight[token] = (checked.oldest, checked.signal_ids, merged)
+        try:
+            yield self._turn(token, checked, merged)
+        finally:
+            del self._in_flight[token]
+            merged.set()
+
+    @asynccontextmanager
+    async def _turn(self, token: int, checked: Checked, merged: asyncio.Event) -> AsyncIterator[None]:
+        earlier = [
+            event
+            for other, (oldest, signals, event) in self._in_flight.items()
+            if other != token and oldest < checked.oldest and not signals.isdisjoint(checked.signal_ids)
+        ]
+        if earlier:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*(e.wait() for e in earlier)), self.wait_s)
+        try:
+            yield
+        finally:
+            merged.set()  # the rows are locked now: a later batch's merge queues behind them in PostgreSQL
+
+
 @dataclass(frozen=True, slots=True)
 class Idempotency:
     key: str
@@ -120,6 +164,7 @@ class Ingestor:
         self._last_seen: dict[int, float] = {}
         # Newest stored ts per signal as far as this process knows: only a hint for the append path.
         self._newest: dict[int, datetime | None] = {}
+        self.merge_order = MergeOrder()
 
     async def refresh(self) -> None:
         """Reload the signal catalog, the known partitions and the newest-reading hints of the append path."""
@@ -237,14 +282,17 @@ class Ingestor:
                     return decode_outcome(earlier)
             outcome = None
             if checked.rows:
-                outcome = await store.write_rows(
-                    conn,
-                    checked.rows,
-                    notify_channel=self.settings.notify_channel,
-                    try_append=self._looks_like_append(checked),
-                    hot_from=hot_since,  # older rows may belong to a compressed day (shared/history)
-                    oldest=checked.oldest,
-                )
+                append = self._looks_like_append(checked)
+                async with self.merge_order.batch(checked) if append else contextlib.nullcontext() as merge_turn:
+                    outcome = await store.write_rows(
+                        conn,
+                        checked.rows,
+                        notify_channel=self.settings.notify_channel,
+                        try_append=append,
+                        hot_from=hot_since,  # older rows may belong to a compressed day (shared/history)
+                        oldest=checked.oldest,
+                        merge_turn=merge_turn,
+                    )
                 self.metrics.write_paths.labels(outcome.path).inc()
                 if outcome.inserted:  # provenance of the batch (issue 11): who sent what, when
                     await store.record_batch(conn, principal.key_id, outcome, digest)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
@@ -234,9 +235,10 @@ RECOMPUTE_SQL = recompute_minutes("readings")
 
 def recompute_coarser(table: str, finer: str, width: str) -> str:
     """SQL rebuilding the given ($1 signal ids, $2 bucket starts) rows of `table` from the `finer` table."""
+    # Each row's finer rows by their primary key (OFFSET 0 keeps the planner from hash-joining the whole table).
     source = f"""(SELECT f.* FROM unnest($1::int4[], $2::timestamptz[]) AS t(signal_id, bucket)
-        JOIN {finer} AS f ON f.signal_id = t.signal_id AND f.bucket >= t.bucket
-                         AND f.bucket < t.bucket + interval '{width}') AS finer"""
+        CROSS JOIN LATERAL (SELECT * FROM {finer} AS f WHERE f.signal_id = t.signal_id AND f.bucket >= t.bucket
+                            AND f.bucket < t.bucket + interval '{width}' OFFSET 0) AS f) AS finer"""
     updates = ", ".join(f"{c} = excluded.{c}" for c in ROLLUP_COLUMNS[2:])
     return f"""INSERT INTO {table} ({", ".join(ROLLUP_COLUMNS)}) {coarser(source=source, width=width)}
     ON CONFLICT (signal_id, bucket) DO UPDATE SET {updates}"""
@@ -404,11 +406,13 @@ async def write_rows(
     try_append: bool = False,
     hot_from: datetime | None = None,
     oldest: datetime | None = None,
+    merge_turn: AbstractAsyncContextManager[object] | None = None,
 ) -> WriteOutcome:
     """Store (idx, signal_id, ts, value, quality) rows exactly once and fold them into the rollups.
 
     Runs inside the caller's transaction (the edge commits); the NOTIFY is delivered on commit only.
-    `try_append` first tries the cheaper plain insert (for rows believed newer than anything stored).
+    `try_append` first tries the cheaper plain insert (for rows believed newer than anything stored); its merge of
+    the rollups runs inside `merge_turn` (the caller may order concurrent batches' merges by their time).
     Rows of compressed days (shared/history) are merged into their blocks instead: only a batch reaching before
     `hot_from` (default: the start of today, UTC) checks for them, so a live batch pays one comparison (of
     `oldest`, when the caller knows it).
@@ -420,7 +424,7 @@ async def write_rows(
         oldest = oldest if oldest is not None else min(r[2] for r in rows)
         if oldest < boundary:
             hot, late = await blocks.split_compressed(conn, rows, boundary, oldest)
-    outcome = await _write_hot(conn, hot, try_append) if hot or not late else None
+    outcome = await _write_hot(conn, hot, try_append, merge_turn) if hot or not late else None
     if late:
         outcome = _combine(outcome, await _write_late(conn, late))
     assert outcome is not None
@@ -431,12 +435,15 @@ async def write_rows(
 
 
 async def _write_hot(
-    conn: asyncpg.Connection, rows: Sequence[tuple[int, int, datetime, float, int]], try_append: bool
+    conn: asyncpg.Connection,
+    rows: Sequence[tuple[int, int, datetime, float, int]],
+    try_append: bool,
+    merge_turn: AbstractAsyncContextManager[object] | None = None,
 ) -> WriteOutcome:
     if try_append:
         try:
             async with conn.transaction():  # a savepoint: a duplicate rolls back only the attempt
-                return await _append(conn, rows)
+                return await _append(conn, rows, merge_turn)
         except asyncpg.UniqueViolationError:
             pass
     await conn.copy_records_to_table("ingest_staging", records=rows, columns=STAGING_COLUMNS)
@@ -453,7 +460,11 @@ async def _write_hot(
     )
 
 
-async def _append(conn: asyncpg.Connection, rows: Sequence[tuple[int, int, datetime, float, int]]) -> WriteOutcome:
+async def _append(
+    conn: asyncpg.Connection,
+    rows: Sequence[tuple[int, int, datetime, float, int]],
+    merge_turn: AbstractAsyncContextManager[object] | None = None,
+) -> WriteOutcome:
     """Every row new (any duplicate fails the COPY on the primary key): COPY them straight into `readings`, and
     merge the batch's partial rollups computed here; PostgreSQL folds no reading."""
     signal_id, ts_us, value, quality = reading_columns(rows)
@@ -462,7 +473,9 @@ async def _append(conn: asyncpg.Connection, rows: Sequence[tuple[int, int, datet
     )
     levels = partials.batch_partials(signal_id, ts_us, value, quality)
     args = [column.tolist() for level in levels for column in level.columns()]
-    await _recompute_stale(conn, one(await conn.fetchrow(MERGE_PARTIALS_SQL, *args)), RECOMPUTE_SQL)
+    async with merge_turn or nullcontext():
+        merged = one(await conn.fetchrow(MERGE_PARTIALS_SQL, *args))
+    await _recompute_stale(conn, merged, RECOMPUTE_SQL)
     first, last = int(ts_us.min()), int(ts_us.max())
     ids = np.unique(signal_id).tolist()
     return WriteOutcome(len(rows), "append", [], ids, _from_micros(first), _from_micros(last))

@@ -33,6 +33,7 @@ from services.alerts import cli, store
 from services.alerts.evaluator import Evaluator
 from services.alerts.rules import evaluate, needs
 from services.alerts.settings import Settings
+from services.ingest.compaction import compress_day
 from services.ingest.store import write_readings
 from shared.history.reader import readings_between
 from shared.history.rollups import ReadStats, held_integrals
@@ -107,6 +108,53 @@ async def timed(fn: Any) -> tuple[float, Any]:
     return (time.perf_counter() - t0) * 1000, out
 
 
+async def measure(
+    conn: asyncpg.Connection,
+    sid: int,
+    plant_id: int,
+    rule: Any,
+    books: Any,
+    start: datetime,
+    now: datetime,
+    window: str,
+    runs: int,
+    label: str,
+) -> None:
+    """Before and after, interleaved, `runs` times each; prints medians, rows read and the numbers."""
+    print(f"-- {label}")
+    stats = ReadStats({})
+    want = needs(rule, books, now)
+    for key_sid, edges in want.held:
+        await held_integrals(conn, key_sid, edges_us(edges), max_gap_s=MAX_GAP_S, stats=stats)
+    times: dict[str, list[float]] = {"before": [], "after": []}
+    results: dict[str, Any] = {}
+    for _ in range(runs):
+        for name, fn in (
+            ("before", lambda: before(conn, sid, books[plant_id], start, now)),
+            ("after", lambda: after(conn, rule, books, now)),
+        ):
+            ms, results[name] = await timed(fn)
+            times[name].append(ms)
+    old, new = results["before"], results["after"]
+    assert abs(old["covered_s"] - new["covered_s"]) < 1e-6, (old, new)
+    assert abs(old["mean_mw"] - new["mean_mw"]) <= 1e-9 * abs(old["mean_mw"]), (old, new)
+    buckets = next(iter(want.held))[1]
+    print(f"window {window} ending {now.isoformat()}, {len(buckets) - 1} bucket(s) asked for")
+    print(
+        f"before: median {statistics.median(times['before']):8.1f} ms  (min {min(times['before']):.1f})  "
+        f"raw readings read {old['read']:,}, 1 statement"
+    )
+    print(
+        f"after:  median {statistics.median(times['after']):8.1f} ms  (min {min(times['after']):.1f})  "
+        f"rollup rows read {stats.rollup_rows}, raw readings read {stats.readings}, "
+        f"{stats.statements} statements"
+    )
+    print(
+        f"same numbers: mean {old['mean_mw']:.9f} vs {new['mean_mw']:.9f} MW, "
+        f"covered {old['covered_s']:.3f} vs {new['covered_s']:.3f} s"
+    )
+
+
 async def run(args: argparse.Namespace) -> None:
     rng = random.Random(14)
     async with bench_database() as url:
@@ -132,44 +180,10 @@ async def run(args: argparse.Namespace) -> None:
         now = START + timedelta(days=args.days, minutes=52, seconds=13.5)  # an evaluator tick: not on a boundary
         books = await store.load_books(conn, [plant_id], now)
         start = now - timedelta(days=args.days)
-        stats = ReadStats({})
-        want = needs(rule, books, now)
-        for key_sid, edges in want.held:
-            await held_integrals(
-                conn,
-                key_sid,
-                edges_us(edges),
-                max_gap_s=MAX_GAP_S,
-                minute_rows_from=now - store.MINUTE_ROWS_FOR,
-                stats=stats,
-            )
-        times: dict[str, list[float]] = {"before": [], "after": []}
-        results: dict[str, Any] = {}
-        for _ in range(args.runs):
-            for name, fn in (
-                ("before", lambda: before(conn, sid, books[plant_id], start, now)),
-                ("after", lambda: after(conn, rule, books, now)),
-            ):
-                ms, results[name] = await timed(fn)
-                times[name].append(ms)
-        old, new = results["before"], results["after"]
-        assert abs(old["covered_s"] - new["covered_s"]) < 1e-6, (old, new)
-        assert abs(old["mean_mw"] - new["mean_mw"]) <= 1e-9 * abs(old["mean_mw"]), (old, new)
-        buckets = next(iter(want.held))[1]
-        print(f"window {window} ending {now.isoformat()}, {len(buckets) - 1} bucket(s) asked for")
-        print(
-            f"before: median {statistics.median(times['before']):8.1f} ms  (min {min(times['before']):.1f})  "
-            f"raw readings read {old['read']:,}, 1 statement"
-        )
-        print(
-            f"after:  median {statistics.median(times['after']):8.1f} ms  (min {min(times['after']):.1f})  "
-            f"rollup rows read {stats.rollup_rows}, raw readings read {stats.readings}, "
-            f"{stats.statements} statements"
-        )
-        print(
-            f"same numbers: mean {old['mean_mw']:.9f} vs {new['mean_mw']:.9f} MW, "
-            f"covered {old['covered_s']:.3f} vs {new['covered_s']:.3f} s"
-        )
+        await measure(conn, sid, plant_id, rule, books, start, now, window, args.runs, "hot days")
+        for d in range(args.days):  # as the ingest job leaves them: closed days compressed (minute rows may be packed)
+            await compress_day(conn, (START + timedelta(days=d)).date(), lock_timeout_ms=60_000)
+        await measure(conn, sid, plant_id, rule, books, start, now, window, args.runs, "closed days compressed")
         deviation_in = {
             "name": "deviation",
             "kind": "baseload_deviation",

@@ -28,9 +28,6 @@ from shared.settlement.integral import edges_us
 LATEST_LOOKBACK = timedelta(days=1)
 # Schedules and exclusions are read back as far as the longest rule looks (a 7-day sustained window, plus a day).
 BOOK_BEHIND, BOOK_AHEAD = timedelta(days=8), timedelta(days=1)
-# Minute rollups are read for the last day only: older minutes are read from raw readings (the minute rows of closed
-# days may be stored packed, issue 14); 15-minute and hourly rows at any age.
-MINUTE_ROWS_FOR = timedelta(days=1)
 SIGNAL_ROLES = ("signal", "frequency_signal")
 
 
@@ -255,9 +252,7 @@ async def load_inputs(
             inputs.minutes.setdefault(r["signal_id"], []).append(Minute(r["bucket"], r["good_count"], r["good_sum"]))
     for sid, edges in needs.held:
         # Exact from the coarsest rollup rows that fit each bucket, raw readings only where none do.
-        held = await held_integrals(
-            conn, sid, edges_us(edges), max_gap_s=max_gap_s, minute_rows_from=now - MINUTE_ROWS_FOR
-        )
+        held = await held_integrals(conn, sid, edges_us(edges), max_gap_s=max_gap_s)
         inputs.held[sid, edges] = held.to_list()
     return inputs
 

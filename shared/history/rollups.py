@@ -2,9 +2,10 @@
 readings only where they do not.
 
 Each bucket is split into pieces (shared/settlement/pieces.py): its middle from rollups_1h, the shoulders from
-rollups_15m and rollups_1m, the parts finer than a minute from raw readings (shared/history/reader.py). A row with a
-step longer than the maximum gap inside cannot give the held integral exactly (shared/settlement/rollup.py): its span
-is read from the next finer table instead, down to raw readings. Every piece goes through shared.settlement
+rollups_15m and rollups_1m (not on compressed days: their minute rows may be packed), the parts finer than a minute
+from raw readings (shared/history/reader.py). A row with a step longer than the maximum gap inside cannot give the
+held integral exactly (shared/settlement/rollup.py): its span is read from the next finer table instead, down to
+raw readings. Every piece goes through shared.settlement
 (`column_integrals` for rows, `held_arrays` for readings), so the sum equals the raw held integral over the bucket.
 
 Rows are read as PostgreSQL binary arrays (array_send → numpy), one statement per table for every range of a
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import asyncpg
@@ -148,14 +149,13 @@ async def held_integrals(
     *,
     max_gap_s: float,
     good_only: bool = True,
-    minute_rows_from: datetime | None = None,
     stats: ReadStats | None = None,
 ) -> Integrals:
     """The exact held integral of one signal in each bucket [bounds[i], bounds[i+1]) (epoch µs, any edges): equal
     to `shared.settlement.integral.held_arrays` over its raw readings, read from the coarsest rollup rows that fit.
 
-    `minute_rows_from`: rollups_1m is read only for pieces at or after this instant (the minute rows of closed days
-    may be stored elsewhere, issue 14); earlier minute pieces are read from raw readings. None: at any age."""
+    Minute pieces on a compressed day are read from raw readings (its blocks): a compressed day's rollups_1m rows
+    may be stored packed elsewhere (issue 14); its 15-minute and hourly rows stay."""
     stats = stats if stats is not None else ReadStats({})
     widths = [w // _US for _, w in ROLLUP_TABLES]
     pending = plan(bounds_us.tolist(), widths)
@@ -163,12 +163,12 @@ async def held_integrals(
     area, covered = np.zeros(n), np.zeros(n, np.int64)
     for table, width in ROLLUP_TABLES:
         w = width // _US
-        if w == MINUTE_US and minute_rows_from is not None:
-            pending = _raw_before(pending, (minute_rows_from - EPOCH) // _US)
         mine = [p for p in pending if p.width_us == w]
         if not mine:
             continue
         done, rest = await _from_rows(conn, signal_id, mine, table, w, max_gap_s, good_only, stats)
+        if w == MINUTE_US:
+            done, rest = await _unless_compressed(conn, done, rest, stats)
         pending = [p for p in pending if p.width_us != w] + rest
         for p, (a, c) in done:
             area[p.bucket] += a
@@ -180,21 +180,31 @@ async def held_integrals(
     return Integrals(area, covered)
 
 
-def _raw_before(pieces: list[Piece], from_us: int) -> list[Piece]:
-    """Minute pieces before `from_us` become raw pieces (split at `from_us`)."""
-    out = []
-    for p in pieces:
-        if p.width_us != MINUTE_US or p.hi_us <= from_us:
-            out.append(p if p.width_us != MINUTE_US else replace(p, width_us=RAW))
-        elif p.lo_us < from_us:
-            cut = -(-from_us // MINUTE_US) * MINUTE_US
-            out += [replace(p, hi_us=cut, width_us=RAW), replace(p, lo_us=cut)]
-        else:
-            out.append(p)
-    return out
-
-
 Done = list[tuple[Piece, tuple[float, int]]]
+_DAY_US = 86_400_000_000
+
+
+async def _unless_compressed(
+    conn: asyncpg.Connection, done: Done, rest: list[Piece], stats: ReadStats
+) -> tuple[Done, list[Piece]]:
+    """Minute pieces touching a compressed day go to raw readings. Asked AFTER the minute rows were read: a day
+    compressed before that read is seen here, and one compressed after it was read whole, so no race with the job."""
+    if not done:
+        return done, rest
+    lo, hi = min(p.lo_us for p, _ in done), max(p.hi_us for p, _ in done)
+    rows = await conn.fetch(
+        "SELECT day FROM compressed_days WHERE day >= $1::date AND day <= $2::date",
+        _at(lo).date(),
+        _at(hi - 1).date(),
+    )
+    stats.statements += 1
+    packed = {(datetime.combine(r["day"], time(), UTC) - EPOCH) // _US for r in rows}
+
+    def touches(p: Piece) -> bool:
+        return p.lo_us - p.lo_us % _DAY_US in packed or (p.hi_us - 1) - (p.hi_us - 1) % _DAY_US in packed
+
+    kept = [(p, x) for p, x in done if not touches(p)]
+    return kept, rest + [replace(p, width_us=RAW) for p, _ in done if touches(p)]
 
 
 def _run_of(runs: list[list[Piece]]) -> Any:

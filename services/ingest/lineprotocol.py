@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from itertools import repeat
+from operator import eq
 from typing import NamedTuple
 
 from shared.signalmap import DEFAULT_MAP, SignalMap
@@ -198,6 +199,7 @@ class Uniform:
 
 # Column texts the uniform path converts with float() / int() as `_parse_common` does (anything else: per line).
 _FLOAT_COLUMN = re.compile(r"[0-9eE+.\-]*[0-9.](?:,[0-9eE+.\-]*[0-9.])*")
+_TIMESTAMPS = re.compile(r"-?[0-9]{1,19}(?: -?[0-9]{1,19})*")
 _INTEGER_COLUMN = {
     "i": re.compile(r"[+-]?[0-9]+i(?:,[+-]?[0-9]+i)*"),
     "u": re.compile(r"[+-]?[0-9]+u(?:,[+-]?[0-9]+u)*"),
@@ -232,21 +234,24 @@ def parse_uniform(text: str, precision: str, signal_map: SignalMap = DEFAULT_MAP
         return None
     width = commas.pop() + 1
     items = ",".join(fields_texts).split(",")
-    columns: list[tuple[str, list[str]]] = []
-    for position in range(width):
-        column = items[position::width]
-        name, sep, _ = column[0].partition("=")
-        prefix = name + "="  # each item is `name=text`: its first "=" ends the name, as `partition` reads it
-        if not sep or not name or not all(map(str.startswith, column, repeat(prefix))):
-            return None
-        # The texts: each item's leading `name=` cut (items hold no ",", so each ",name=" starts an item).
-        columns.append((name, ",".join(column)[len(prefix) :].replace("," + prefix, ",").split(",")))
-    if len({name for name, _ in columns}) != width:
+    if set(map(str.count, items, repeat("="))) != {1}:
+        return None  # an item that is not exactly `name=text`
+    pairs = "=".join(items).split("=")
+    names, texts = pairs[0::2], pairs[1::2]
+    if "" in names:
         return None
+    # Per field position: the names (a position may name different fields on different lines: a gateway's
+    # measurements differ in their fields) and the texts; `quality` keeps a position of its own.
+    columns = [(names[at::width], texts[at::width]) for at in range(width)]
+    for at, (column_names, _) in enumerate(columns):
+        if QUALITY_FIELD in column_names and set(column_names) != {QUALITY_FIELD}:
+            return None
+        if any(any(map(eq, column_names, other)) for other, _ in columns[at + 1 :]):
+            return None  # a field named twice in a line
     out_keys: list[list[str]] = []
     out_values: list[list[float]] = []
     qualities: list[int] | None = None
-    for name, column in columns:
+    for column_names, column in columns:
         joined = ",".join(column)
         if _FLOAT_COLUMN.fullmatch(joined):
             try:
@@ -258,19 +263,37 @@ def parse_uniform(text: str, precision: str, signal_map: SignalMap = DEFAULT_MAP
             low, high = (INT64_MIN, INT64_MAX) if joined[-1] == "i" else (0, UINT64_MAX)
             if min(integers) < low or max(integers) > high:
                 return None
-            if name == QUALITY_FIELD:
+            if column_names[0] == QUALITY_FIELD:
                 qualities = integers
                 continue
             values = list(map(float, integers))
         else:
             return None
-        key_of = {one: keys.of(one, keys.measurements[one], name) for one in keys.measurements}
-        out_keys.append(list(map(key_of.__getitem__, series)))
+        field_names = set(column_names)
+        if len(field_names) == 1:
+            name = field_names.pop()
+            key_of = {one: keys.of(one, keys.measurements[one], name) for one in keys.measurements}
+            out_keys.append(list(map(key_of.__getitem__, series)))
+        else:
+            pairs_of = {
+                pair: keys.of(pair[0], keys.measurements[pair[0]], pair[1])
+                for pair in set(zip(series, column_names, strict=True))
+            }
+            out_keys.append(list(map(pairs_of.__getitem__, zip(series, column_names, strict=True))))
         out_values.append(values)
     if not out_values:
         return None
+    distinct = set(ts_texts)
+    # Plain decimal integers, as clients write them, are converted in C (joined by " ", which no token holds).
+    if _TIMESTAMPS.fullmatch(" ".join(distinct)):
+        ns = [number * scale for number in map(int, distinct)]
+        if min(ns) < MIN_TIMESTAMP_NS or max(ns) > MAX_TIMESTAMP_NS or (scale % 1000 and any(n % 1000 for n in ns)):
+            return None  # out of range (an error of its line) or cut to the microsecond: line by line
+        return Uniform(
+            out_keys, out_values, qualities, list(map(dict(zip(distinct, ns, strict=True)).__getitem__, ts_texts))
+        )
     ns_of: dict[str, int] = {}
-    for ts_text in set(ts_texts):
+    for ts_text in distinct:
         if "_" in ts_text or len(ts_text) > MAX_TIMESTAMP_DIGITS:
             return None
         try:

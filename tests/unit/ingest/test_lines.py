@@ -44,8 +44,11 @@ def uniform_bodies(draw: st.DrawFn) -> str:
         kinds.insert(at, "quality")
     scale = draw(st.sampled_from([1, 1000, 10**9]))
     lines = []
+    others = {n: draw(st.sampled_from([n, n + "x", "y"])) for n in names if n != lp.QUALITY_FIELD}
     for _ in range(draw(st.integers(1, 12))):
-        fields = ",".join(f"{n}={text_of(k, draw)}" for n, k in zip(names, kinds, strict=True))
+        # Measurements differ in their fields: a position may name another field on another line.
+        line_names = [others[n] if n in others and draw(st.booleans()) else n for n in names]
+        fields = ",".join(f"{n}={text_of(k, draw)}" for n, k in zip(line_names, kinds, strict=True))
         timestamp = draw(st.integers(0, 2 * 10**18)) // scale * scale
         lines.append(f"{draw(series_st)} {fields} {timestamp}")
     if draw(st.booleans()):  # one line edited: a near miss of the shape
@@ -80,6 +83,11 @@ MAPS = [lp.DEFAULT_MAP, SignalMap(("{measurement}.{tag:unit}.{field}",))]
 @example(body="m v=1,w=2 1\nm w=1,v=2 1", precision="s", mapped=0, max_readings=100)
 @example(body="m v=1 1\nm vv=1 1", precision="s", mapped=0, max_readings=100)
 @example(body="m v=1 1\nm 2 1", precision="s", mapped=0, max_readings=100)
+@example(body="m v=1 -5000\nm v=2 3000\nm v=3 3000", precision="ns", mapped=0, max_readings=100)
+@example(body="m v=1 2000\nm v=2 2001", precision="ns", mapped=0, max_readings=100)
+@example(body="m v=1 +2000\nm v=2 2000", precision="ns", mapped=0, max_readings=100)
+@example(body="m v=1 9999999999999999999", precision="s", mapped=0, max_readings=100)
+@example(body="m v=1 100000006,14330\nm v=1 5", precision="s", mapped=0, max_readings=100)
 @example(body="m v=1,w=1 1\nm 2,w=1 1", precision="s", mapped=0, max_readings=100)
 @given(
     body=uniform_bodies(),
@@ -94,6 +102,16 @@ def test_a_body_decodes_in_columns_as_it_does_line_by_line(
     with patch.object(lp, "parse_uniform", lambda *_: None):
         line_by_line = decoded(body, precision, MAPS[mapped], max_readings)
     assert columns == line_by_line
+
+
+def test_measurements_with_other_fields_take_the_columns_too() -> None:
+    body = "gt1,unit=GT1 active_power=161.5,quality=0i 1\ngrid frequency=50.01,quality=0i 1\nm v=1,quality=5i 2"
+    uniform = lp.parse_uniform(body, "s")
+    assert uniform is not None
+    assert uniform.keys == [["gt1.active_power", "grid.frequency", "m.v"]]
+    assert uniform.values == [[161.5, 50.01, 1.0]]
+    assert lp.parse_uniform("m v=1,w=2 1\nm w=1,w=2 1", "s") is None  # a field twice in a line
+    assert lp.parse_uniform("m v=1,quality=2i 1\nm quality=1i,v=2 1", "s") is None  # quality moves
 
 
 def test_a_gateway_body_takes_the_columns() -> None:
@@ -112,7 +130,6 @@ def test_a_gateway_body_takes_the_columns() -> None:
     [
         "m v=1 1\n\nm v=2 2",  # a blank line
         "# comment\nm v=1 1",
-        "m v=1 1\nm w=1 1",  # another field
         "m v=1 1\nm v=1i 1",  # another kind
         "m v=1,v=2 1",
         "m v=1 1\r\nm v=2 2",

@@ -13,7 +13,8 @@ Smaller runs: `--long-signals 2` (only the net output and one signal over the lo
 (the 200-signal day sampled every 5 s: the 1-minute buckets read the same number of rollup rows).
 `--keep` leaves the data set for later `--reuse URL` runs; `--rounds 3` alternates cache off and on three times and
 prints the median p50 of each target scenario next to its target, with the load average (figures move with whatever
-else runs on the machine).
+else runs on the machine). `--compress` then runs the compression job over the data (every day is closed: readings
+into blocks, 1-minute rollups into packed days) and measures again, so both the hot and the compressed figures print.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from services.ingest.compaction import compress_closed  # noqa: E402
 from services.ingest.store import ROLLUP_COLUMNS, coarser, write_readings  # noqa: E402
 from shared import auth  # noqa: E402
 from shared.db import asyncpg_dsn  # noqa: E402
@@ -272,6 +274,30 @@ def load_average() -> str:
     return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+async def compress(url: str) -> None:
+    """The compression job over every closed day (all of the bench's: its data ends on END)."""
+    conn = await asyncpg.connect(url)
+    try:
+        run = await compress_closed(conn, timedelta(hours=1), lock_timeout_ms=10_000)
+        print(
+            f"compressed {run.readings:,} readings of {run.days} days into {run.blocks:,} blocks and "
+            f"{run.packed.minutes:,} minute rollups into {run.packed.days:,} packed signal-days in {run.seconds:.0f} s"
+        )
+        await conn.execute("VACUUM ANALYZE rollups_1m, rollup_days, reading_blocks")
+    finally:
+        await conn.close()
+
+
+async def measure_phases(url: str, token: str, args: argparse.Namespace) -> None:
+    """Hot, then (with --compress) compressed."""
+    print("== hot: readings in partitions, 1-minute rollups as rows ==")
+    await measure_api(url, token, args)
+    if args.compress:
+        await compress(url)
+        print("== compressed: readings in blocks, 1-minute rollups in packed days ==")
+        await measure_api(url, token, args)
+
+
 async def measure_api(url: str, token: str, args: argparse.Namespace) -> None:
     """Both api configurations, without the closed-bucket cache (every request from PostgreSQL) and with it (the
     default), alternating for `--rounds` rounds; then the median p50 of each target scenario per configuration.
@@ -305,7 +331,7 @@ async def measure_only(url: str, args: argparse.Namespace) -> None:
     conn = await asyncpg.connect(url)
     _, token = await auth.create_key(conn, role="partner", name="bench", partner="socar")
     await conn.close()
-    await measure_api(url, token, args)
+    await measure_phases(url, token, args)
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -334,7 +360,7 @@ async def run(args: argparse.Namespace) -> None:
         await check_rollups_match_ingest(conn, ids)
         _, token = await auth.create_key(conn, role="partner", name="bench", partner="socar")
         await conn.close()
-        await measure_api(url, token, args)
+        await measure_phases(url, token, args)
     finally:
         if args.keep:
             print(f"kept: {url} (embedded data dir: {data_dir})")
@@ -355,6 +381,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database (and embedded server) afterwards")
     parser.add_argument("--reuse", metavar="URL", help="measure only, on a database a --keep run left")
     parser.add_argument("--rounds", type=int, default=1, help="alternate cache off/on this many times (medians)")
+    parser.add_argument(
+        "--compress", action="store_true", help="then compress every day (blocks, packed minutes) and measure again"
+    )
     asyncio.run(run(parser.parse_args()))
 
 

@@ -1,6 +1,8 @@
 """Compressed history benchmark (issue 14): bytes on disk per reading once closed days are compressed (blocks +
-what indexes and rollups need), compression speed, and the cost of a late batch into a compressed day. Prints
-figures; asserts nothing. Bounded: `--readings` readings, written straight through ingest's store (no HTTP).
+what indexes and rollups need), before and after packing the 1-minute rollups (shared/history/packed.py), in one run;
+compression and packing speed, and the cost of a late batch into a compressed day (its minutes unpacked) and of
+packing them again. Prints figures; asserts nothing. Bounded: `--readings` readings, written straight through
+ingest's store (no HTTP).
 
     .venv/bin/python bench/history.py [--readings 4000000] [--values bench|plant]
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +31,10 @@ from services.ingest.compaction import compress_closed
 from shared.history.spans import day_start
 
 AFTER = timedelta(hours=48)
+
+
+def load_average() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def batches(ids: list[int], start: datetime, count: int, values: str) -> list[list[tuple]]:
@@ -73,7 +80,8 @@ async def detail(conn: asyncpg.Connection, readings: int) -> str:
     """Bytes per reading of each table that closed data needs (heap, TOAST and indexes), to two decimals."""
     rows = await conn.fetch(
         """SELECT relname, pg_total_relation_size(oid) AS bytes FROM pg_class
-           WHERE relname IN ('reading_blocks', 'rollups_1m', 'rollups_15m', 'rollups_1h') ORDER BY relname"""
+           WHERE relname IN ('reading_blocks', 'rollups_1m', 'rollup_days', 'rollups_15m', 'rollups_1h')
+           ORDER BY relname"""
     )
     total = sum(r["bytes"] for r in rows)
     parts = ", ".join(f"{r['relname']} {r['bytes'] / readings:.2f}" for r in rows)
@@ -94,18 +102,31 @@ async def main(args: argparse.Namespace) -> None:
         print("  hot:" + (await meter.report()).removeprefix("  storage per reading"))
         conn = await asyncpg.connect(url)
         try:
-            run = await compress_closed(conn, AFTER, lock_timeout_ms=5000)
+            print(f"  load average {load_average()}")
+            run = await compress_closed(conn, AFTER, lock_timeout_ms=5000, pack_minutes=False)
             print(
                 f"  compressed {run.readings:,} readings of {run.days} day(s) into {run.blocks:,} blocks in "
                 f"{run.seconds:.1f} s: {run.readings / run.seconds:,.0f} readings/s; payload "
                 f"{run.payload_bytes / max(run.readings, 1):.2f} B/reading; {run.dropped} partition(s) dropped"
             )
-            print("  closed:" + (await meter.report()).removeprefix("  storage per reading"))
-            print("  closed, in detail: " + await detail(conn, run.readings))
+            print("  closed, minutes as rows:" + (await meter.report()).removeprefix("  storage per reading"))
+            print("  closed, minutes as rows, in detail: " + await detail(conn, run.readings))
             # The rollups' dead row versions (2-3 upserts per minute) are issue 14 §3's; shown apart from them:
             await conn.execute("VACUUM FULL rollups_1m, rollups_15m, rollups_1h")
-            print("  closed, rollups without dead rows (VACUUM FULL):" + (await meter.report()).split(";", 1)[1])
-            print("  closed, in detail: " + await detail(conn, run.readings))
+            print("  closed, minutes as rows, without dead rows (VACUUM FULL): " + await detail(conn, run.readings))
+            t = now()
+            packed = (await compress_closed(conn, AFTER, lock_timeout_ms=5000)).packed
+            seconds = now() - t
+            print(
+                f"  packed {packed.minutes:,} minute rows into {packed.days:,} signal-days in {seconds:.1f} s: payload "
+                f"{packed.payload_bytes / max(packed.minutes, 1):.1f} B/minute, "
+                f"{packed.payload_bytes / max(run.readings, 1):.2f} B/reading"
+            )
+            # Packing empties rollups_1m's pages of closed days; the next days' minute rows reuse them (VACUUM FULL here
+            # shows what closed data holds, as above).
+            await conn.execute("VACUUM FULL rollups_1m")
+            print("  closed, minutes packed: " + await detail(conn, run.readings))
+            print(f"  load average {load_average()}")
             # A gateway's late batch into the compressed range: 25 s of every signal, half a second off the stored.
             late = [
                 (i, sid, ts + timedelta(milliseconds=500), v, q) for i, (_, sid, ts, v, q) in enumerate(all_batches[1])
@@ -120,9 +141,13 @@ async def main(args: argparse.Namespace) -> None:
                 assert outcome.inserted == len(rows) and outcome.path == "compressed"
             timings.sort()
             print(
-                f"  late batch of {BATCH} readings into compressed hours ({SIGNALS} blocks re-encoded): median "
-                f"{timings[len(timings) // 2] * 1000:.0f} ms ({BATCH / timings[len(timings) // 2]:,.0f} readings/s)"
+                f"  late batch of {BATCH} readings into compressed hours ({SIGNALS} blocks re-encoded; the first one "
+                f"unpacks {SIGNALS} signal-days of minutes): median {timings[len(timings) // 2] * 1000:.0f} ms, "
+                f"slowest {timings[-1] * 1000:.0f} ms ({BATCH / timings[len(timings) // 2]:,.0f} readings/s)"
             )
+            t = now()
+            again = (await compress_closed(conn, AFTER, lock_timeout_ms=5000)).packed
+            print(f"  packed the {again.days} unpacked signal-days again in {(now() - t) * 1000:.0f} ms")
         finally:
             await conn.close()
 

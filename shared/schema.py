@@ -165,6 +165,28 @@ rollups_1m = _rollup_table("rollups_1m")
 rollups_15m = _rollup_table("rollups_15m")
 rollups_1h = _rollup_table("rollups_1h")
 
+# Packed 1-minute rollups (issue 14; migration 0013_rollup_days): once a UTC day's readings are compressed, each
+# signal's rollups_1m rows of that day leave rollups_1m for one row here, in the same transaction; every (signal_id,
+# minute) is in exactly one of the two (shared/history/__init__.py). The payload holds every rollups_1m column
+# (shared/history/minutes_codec.py); the other columns describe it: its row count, first and last bucket, and its
+# newest reading (of any quality, and Good) so "the newest reading" needs no decoding. Payload stored EXTERNAL.
+rollup_days = sa.Table(
+    "rollup_days",
+    metadata,
+    sa.Column("signal_id", sa.Integer, nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("minutes", sa.Integer, nullable=False),
+    sa.Column("first_bucket", TSTZ, nullable=False),
+    sa.Column("last_bucket", TSTZ, nullable=False),
+    sa.Column("last_ts", TSTZ, nullable=False),
+    sa.Column("last_value", sa.Float, nullable=False),
+    sa.Column("good_last_ts", TSTZ, nullable=True),
+    sa.Column("good_last_value", sa.Float, nullable=True),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.PrimaryKeyConstraint("signal_id", "day", name="rollup_days_pkey"),
+    sa.CheckConstraint("minutes >= 1 AND first_bucket <= last_bucket", name="rollup_days_span"),
+)
+
 idempotency_keys = sa.Table(
     "idempotency_keys",
     metadata,
@@ -549,6 +571,7 @@ __all__ = [
     "reading_blocks",
     "reading_substitutions",
     "readings",
+    "rollup_days",
     "rollups_1h",
     "rollups_1m",
     "rollups_15m",

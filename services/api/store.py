@@ -17,7 +17,10 @@ from services.api.buckets import MINUTE, Bucketing
 from services.api.catalog import Catalog, Plant, Signal
 from shared.db import one
 from shared.history.columns import Columns
+from shared.history.minutes_codec import decode_minutes
+from shared.history.packed import context_mask
 from shared.history.reader import readings_between
+from shared.history.spans import DAY, day_start
 from shared.pgbinary import unpack_array
 from shared.quality import GOOD_SQL_PREDICATE
 from shared.settlement.integral import micros
@@ -57,12 +60,16 @@ async def load_catalog(conn: Conn) -> Catalog:
 
 
 async def latest_values(conn: Conn, signal_ids: Sequence[int]) -> dict[int, tuple[datetime, float, int]]:
-    """The newest reading (ts, value, quality int4) of each signal, found through its newest rollup row."""
+    """The newest reading (ts, value, quality int4) of each signal, found through its newest minute rollup (a row of
+    rollups_1m or a packed day's newest)."""
     rows = await conn.fetch(
         """SELECT s.id, r.last_ts, r.last_value
            FROM unnest($1::int4[]) AS s(id)
-           CROSS JOIN LATERAL (SELECT last_ts, last_value FROM rollups_1m WHERE signal_id = s.id
-                               ORDER BY bucket DESC LIMIT 1) AS r""",
+           CROSS JOIN LATERAL (SELECT last_ts, last_value FROM (
+               (SELECT last_ts, last_value FROM rollups_1m WHERE signal_id = s.id ORDER BY bucket DESC LIMIT 1)
+               UNION ALL
+               (SELECT last_ts, last_value FROM rollup_days WHERE signal_id = s.id ORDER BY day DESC LIMIT 1)
+           ) AS x ORDER BY last_ts DESC LIMIT 1) AS r""",
         list(signal_ids),
     )
     if not rows:
@@ -90,7 +97,7 @@ def _grid_index(b: Bucketing) -> Any:
 # numpy, with the signal's position in $1 (`k`): no Python object per value. No ORDER BY in array_agg (it sorts once
 # per column): rows come in order of signal and time from the ordered parts, and are sorted in numpy should they not.
 _ROLLUP_ROWS_SQL = """
-SELECT array_send(array_agg(s.k - 1)) AS k, {arrays}
+SELECT NULL::int8 AS packed_k, NULL::bytea AS payload, array_send(array_agg(s.k - 1)) AS k, {arrays}
 FROM unnest($1::int4[]) WITH ORDINALITY AS s(id, k) CROSS JOIN LATERAL (
     (SELECT * FROM (SELECT * FROM {table} WHERE signal_id = s.id AND bucket < $2 ORDER BY bucket DESC LIMIT 2) AS b
      ORDER BY bucket)
@@ -99,6 +106,21 @@ FROM unnest($1::int4[]) WITH ORDINALITY AS s(id, k) CROSS JOIN LATERAL (
     UNION ALL
     (SELECT * FROM {table} WHERE signal_id = s.id AND bucket >= $3 ORDER BY bucket LIMIT 1)
 ) AS x
+"""
+# rollups_1m's minutes of packed days (shared/history/packed.py) come in the same statement (one snapshot: a day
+# packed between two statements would be read twice or not at all): per signal the packed days overlapping
+# [$2, $3) ($4 = the first day, $5 = the day after the last) and, for the context rows, the two packed days before
+# and the one after (a packed day holds at least one minute). Rows are cut to the range and context in numpy.
+_PACKED_SQL = """
+UNION ALL
+SELECT s.k - 1, d.payload, {nulls}
+FROM unnest($1::int4[]) WITH ORDINALITY AS s(id, k) CROSS JOIN LATERAL (
+    (SELECT payload FROM rollup_days WHERE signal_id = s.id AND day < $4 ORDER BY day DESC LIMIT 2)
+    UNION ALL
+    (SELECT payload FROM rollup_days WHERE signal_id = s.id AND day >= $4 AND day < $5)
+    UNION ALL
+    (SELECT payload FROM rollup_days WHERE signal_id = s.id AND day >= $5 ORDER BY day LIMIT 1)
+) AS d
 """
 # name: (SQL expression, binary element type); NULLs would break the fixed stride, so they become NaN. A row's start
 # is not read: it is its first reading's time floored to the table's width.
@@ -174,15 +196,29 @@ async def rollup_rows(
     edges need; the inner areas of the quality filter `good`, and the aggregate columns of the functions `grid`."""
     wanted = ROLLUP_COLUMNS | INNER_COLUMNS[good] | _grid_sql(good, grid)
     arrays = ", ".join(f"array_send(array_agg({expr})) AS {name}" for name, (expr, _) in wanted.items())
-    row = one(await conn.fetchrow(_ROLLUP_ROWS_SQL.format(arrays=arrays, table=table), list(signal_ids), start, end))
-    got = {name: unpack_array(row[name], element) for name, (_, element) in wanted.items()}
-    group = unpack_array(row["k"], ">i8")
+    sql = _ROLLUP_ROWS_SQL.format(arrays=arrays, table=table)
+    args: list[Any] = [list(signal_ids), start, end]
+    if table == "rollups_1m":
+        sql += _PACKED_SQL.format(nulls=", ".join(["NULL::bytea"] * (len(wanted) + 1)))
+        args += [day_start(start).date(), (day_start(end - _ONE_US) + DAY).date()]
+    rows = await conn.fetch(sql, *args)
+    hot = one(next((r for r in rows if r["payload"] is None), None))
+    got = {name: unpack_array(hot[name], element) for name, (_, element) in wanted.items()}
+    group = unpack_array(hot["k"], ">i8")
+    payloads = [(r["packed_k"], r["payload"]) for r in rows if r["payload"] is not None]
+    if payloads:
+        packed_group, packed_got = _unpack_days(payloads, good, grid)
+        got = {name: np.concatenate((got[name], packed_got[name])) for name in got}
+        group = np.concatenate((group, packed_group))
     first = got["first_us"]
     starts = first - first % (width // timedelta(microseconds=1))
     later = (group[1:] > group[:-1]) | ((group[1:] == group[:-1]) & (starts[1:] > starts[:-1]))
     if not later.all():  # array_agg kept no order: rows in order of signal, then time
         order = np.lexsort((starts, group))
         got, starts, group = {name: v[order] for name, v in got.items()}, starts[order], group[order]
+    if payloads:  # packed days hold whole days: cut to the range and its context rows
+        keep = context_mask(group, starts, micros(start), micros(end), len(signal_ids), before=2, after=1)
+        got, starts, group = {name: v[keep] for name, v in got.items()}, starts[keep], group[keep]
     empty = np.zeros(0)
     columns = RollupColumns(
         starts,
@@ -197,6 +233,43 @@ async def rollup_rows(
         got.get("good_held_s", empty),
     )
     return RollupRead(columns, group, {name: v for name, v in got.items() if name.startswith("grid_")})
+
+
+def _unpack_days(
+    payloads: Sequence[tuple[int, bytes]], good: bool, grid: Sequence[str]
+) -> tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[Any]]]:
+    """Packed days' minutes as the columns `rollup_rows` reads from SQL (the same expressions, in numpy)."""
+    c = _columns(good)
+    grid_columns = {f"grid_{GRID_COLUMNS[g]}": c[GRID_COLUMNS[g]] for g in grid}
+    inner = ["good_area", "good_held_s"] if good else ["area"]
+    parts = [decode_minutes(payload) for _, payload in payloads]
+    out: dict[str, list[npt.NDArray[Any]]] = {}
+
+    def put(name: str, values: npt.NDArray[Any]) -> None:
+        out.setdefault(name, []).append(values)
+
+    for m in parts:
+        v, null = m.values, m.nulls
+        put("first_us", v["first_ts"])
+        put("last_us", v["last_ts"])
+        put("last_value", v["last_value"])
+        put("last_good", ~null["good_last_ts"] & (v["good_last_ts"] == v["last_ts"]))
+        put("last_step_s", np.where(null["last_step_s"], np.nan, v["last_step_s"]))
+        put("max_step_s", v["max_step_s"])
+        for name in inner:
+            put(name, v[name])
+        for key, column in grid_columns.items():
+            x = v[column]
+            put(
+                key,
+                x.astype(np.int32)
+                if key == "grid_count"
+                else np.where(null[column], np.nan, x)
+                if column in null
+                else x,
+            )
+    group = np.repeat(np.array([k for k, _ in payloads], np.int64), [len(m) for m in parts])
+    return group, {name: np.concatenate(xs) for name, xs in out.items()}
 
 
 async def raw_columns(conn: Conn, signal_ids: Sequence[int], start: datetime, end: datetime) -> dict[int, Columns]:

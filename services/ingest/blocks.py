@@ -4,6 +4,7 @@ shared/history/__init__.py."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -12,8 +13,10 @@ import asyncpg
 import numpy as np
 from numpy.typing import NDArray
 
+from shared.history import packed
 from shared.history.codec import DecodedBlock, decode_block, encode_block
 from shared.history.merge import merge_into_block
+from shared.history.minutes_codec import decode_minutes
 from shared.history.spans import BLOCK_SPAN, block_starts_us, day_lock_key, day_merge_key, from_us, to_us
 
 PG_EPOCH_US = 946_684_800_000_000  # PostgreSQL's binary timestamps count µs from 2000-01-01 UTC
@@ -299,7 +302,8 @@ async def split_compressed(
 
 async def merge_late(conn: asyncpg.Connection, rows: Sequence[tuple[int, int, datetime, float, int]]) -> LateMerge:
     """Merge (idx, signal_id, ts, value, quality) rows of compressed days into their blocks: decode, merge with the
-    hot path's exactly-once rules (shared/history/merge.py), re-encode, write back; in the caller's transaction."""
+    hot path's exactly-once rules (shared/history/merge.py), re-encode, write back, and unpack the minute rollups
+    of the signal-days that got new readings; in the caller's transaction."""
     idx = np.array([r[0] for r in rows], np.int64)
     signal = np.array([r[1] for r in rows], np.int64)
     ts = np.array([to_us(r[2]) for r in rows], np.int64)
@@ -334,6 +338,9 @@ async def merge_late(conn: asyncpg.Connection, rows: Sequence[tuple[int, int, da
         out.new.extend(key[0], merged.new)
         out.minutes.extend(key[0], b, np.isin(b.ts_us // MINUTE_US, np.unique(merged.new.ts_us // MINUTE_US)))
     await upsert_blocks(conn, written)
+    # The caller folds the new readings into rollups_1m: their signal-days' packed minutes become rows again first,
+    # so each minute keeps one truth (packed again by the compression job's next run).
+    await unpack_days(conn, [(b.signal_id, utc_date(b.block_start)) for b in written])
     out.conflicts.sort()
     return out
 
@@ -345,3 +352,108 @@ def utc_date(ts: datetime) -> date:
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     return start, start + timedelta(days=1)
+
+
+# --- packed 1-minute rollups (shared/history/packed.py) -------------------------------------------------------------
+
+PACK_SIGNALS = 100  # signals per statement when packing a day: bounded memory whatever the plant's size
+
+
+@dataclass
+class Packed:
+    """What packing did: rollup_days rows written, the minute rows they hold, payload bytes."""
+
+    days: int = 0
+    minutes: int = 0
+    payload_bytes: int = 0
+
+    def add(self, other: Packed) -> None:
+        self.days += other.days
+        self.minutes += other.minutes
+        self.payload_bytes += other.payload_bytes
+
+
+async def pack_day(conn: asyncpg.Connection, day: date, signal_ids: Sequence[int]) -> Packed:
+    """Move the rollups_1m rows of `day` of `signal_ids` into one rollup_days row per signal, in the caller's
+    transaction, which holds the day's lock exclusively (no writer changes these rows meanwhile)."""
+    lo, hi = day_bounds(day)
+    done = Packed()
+    for i in range(0, len(signal_ids), PACK_SIGNALS):
+        chunk = list(signal_ids[i : i + PACK_SIGNALS])
+        found = await conn.fetch(packed.ROWS_OF_DAY_SQL, chunk, lo, hi)
+        rows = await asyncio.to_thread(_pack_all, found, day)
+        if not rows:
+            continue
+        await conn.copy_records_to_table(
+            "rollup_days", records=[packed.record(r) for r in rows], columns=packed.DAY_COLUMNS
+        )
+        status = await conn.execute(
+            "DELETE FROM rollups_1m WHERE signal_id = ANY($1::int4[]) AND bucket >= $2 AND bucket < $3", chunk, lo, hi
+        )
+        moved = sum(r.minutes for r in rows)
+        if int(status.split()[-1]) != moved:  # never delete what was not packed
+            raise RuntimeError(f"packing {day}: packed {moved} minute rows, deleting {status}")
+        done.add(Packed(len(rows), moved, sum(len(r.payload) for r in rows)))
+    return done
+
+
+def _pack_all(found: Sequence[asyncpg.Record], day: date) -> list[packed.PackedDay]:
+    return [packed.pack(r["signal_id"], day, packed.minutes_from_record(r)) for r in found]
+
+
+async def rollup_signals(conn: asyncpg.Connection) -> list[int]:
+    """The signals with rows in rollups_1m (a skip scan over its primary key: one probe per signal)."""
+    rows = await conn.fetch(
+        """WITH RECURSIVE s(id) AS (
+               (SELECT signal_id FROM rollups_1m ORDER BY signal_id LIMIT 1)
+               UNION ALL
+               SELECT (SELECT signal_id FROM rollups_1m WHERE signal_id > s.id ORDER BY signal_id LIMIT 1)
+               FROM s WHERE s.id IS NOT NULL
+           ) SELECT id FROM s WHERE id IS NOT NULL"""
+    )
+    return [r["id"] for r in rows]
+
+
+# Per signal of $2, the days before $1 that hold rollups_1m rows (a skip scan over the primary key: one probe per day
+# found), of the compressed days only: minutes a late reading unpacked, or written before migration 0013.
+_UNPACKED_SQL = """
+WITH RECURSIVE hot(signal_id, bucket) AS (
+    SELECT s.id, (SELECT bucket FROM rollups_1m WHERE signal_id = s.id AND bucket < $1 ORDER BY bucket LIMIT 1)
+    FROM unnest($2::int4[]) AS s(id)
+    UNION ALL
+    SELECT h.signal_id, (SELECT bucket FROM rollups_1m WHERE signal_id = h.signal_id
+                         AND bucket >= date_bin('1 day', h.bucket, TIMESTAMPTZ 'epoch') + interval '1 day'
+                         AND bucket < $1 ORDER BY bucket LIMIT 1)
+    FROM hot AS h WHERE h.bucket IS NOT NULL
+)
+SELECT h.signal_id, c.day FROM hot AS h
+JOIN compressed_days AS c ON c.day = (h.bucket AT TIME ZONE 'UTC')::date
+ORDER BY c.day, h.signal_id
+"""
+
+
+async def unpacked_days(conn: asyncpg.Connection, before: datetime) -> dict[date, list[int]]:
+    """Compressed days before `before` with signals whose minutes are still rows of rollups_1m (to pack)."""
+    out: dict[date, list[int]] = {}
+    for r in await conn.fetch(_UNPACKED_SQL, before, await rollup_signals(conn)):
+        out.setdefault(r["day"], []).append(r["signal_id"])
+    return out
+
+
+async def unpack_days(conn: asyncpg.Connection, keys: Sequence[tuple[int, date]]) -> int:
+    """Move packed signal-days back into rows of rollups_1m (a late reading is to be folded into them), in the
+    caller's transaction, which holds the days' merge locks; returns the minute rows restored."""
+    if not keys:
+        return 0
+    keys = sorted(set(keys))
+    gone = await conn.fetch(
+        """DELETE FROM rollup_days AS d USING unnest($1::int4[], $2::date[]) AS k(signal_id, day)
+           WHERE d.signal_id = k.signal_id AND d.day = k.day RETURNING d.signal_id, d.payload""",
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+    )
+    if not gone:
+        return 0
+    parts = [(r["signal_id"], decode_minutes(r["payload"])) for r in gone]
+    await conn.execute(packed.INSERT_ROWS_SQL, *packed.insert_args(parts))
+    return sum(len(m) for _, m in parts)

@@ -3,8 +3,10 @@
 A day is closed once it ended `compress_after` ago (BASELOAD_INGEST_COMPRESS_AFTER_HOURS). Each day moves in one
 transaction, under the day's advisory lock (writers of that day wait; nobody else does): for each signal, stream its
 readings (binary COPY), encode hour blocks, insert them; check that every row of the partition moved, mark the day
-compressed, TRUNCATE the partition (its files go back to the file system at commit). A crash or kill leaves the day
-either untouched or fully moved. The emptied partition is then dropped in a short transaction of its own (DROP
+compressed, move the day's rollups_1m rows into one rollup_days row per signal (shared/history/packed.py),
+TRUNCATE the partition (its files go back to the file system at commit). A crash or kill leaves the day either
+untouched or fully moved. Minutes a late reading unpacked (services/ingest/blocks.py `merge_late`) are packed again
+on a later run, each day under its lock. The emptied partition is then dropped in a short transaction of its own (DROP
 locks the parent table: taken with a lock timeout and retried on the next run rather than queueing ingest behind it).
 """
 
@@ -24,6 +26,7 @@ from numpy.typing import NDArray
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from services.ingest import blocks
+from services.ingest.blocks import Packed
 from services.ingest.settings import Settings
 from services.ingest.store import existing_partition_days
 from shared.db import connection
@@ -70,6 +73,7 @@ class CompressionRun:
     readings: int = 0
     blocks: int = 0
     payload_bytes: int = 0
+    packed: Packed = field(default_factory=Packed)  # signal-days of minutes packed
     dropped: int = 0
     deferred: list[date] = field(default_factory=list)  # lock timeouts: retried next run
     seconds: float = 0.0
@@ -120,10 +124,16 @@ def _encode_signal(rows: NDArray[np.void]) -> list[blocks.BlockRow]:
 
 
 async def compress_day(
-    conn: asyncpg.Connection, day: date, *, lock_timeout_ms: int, on_progress: Progress | None = None
+    conn: asyncpg.Connection,
+    day: date,
+    *,
+    lock_timeout_ms: int,
+    on_progress: Progress | None = None,
+    pack_minutes: bool = True,
 ) -> CompressionRun | None:
-    """Move one closed day into blocks in one transaction; None if it was compressed already (by another run).
-    Raises LockNotAvailableError when the partition stays busy past the lock timeout (nothing changed then)."""
+    """Move one closed day into blocks (and, with `pack_minutes`, its minute rollups into packed days) in one
+    transaction; None if it was compressed already (by another run). Raises LockNotAvailableError when the partition
+    stays busy past the lock timeout (nothing changed then)."""
     started = time.perf_counter()
     encoder = _DayEncoder(on_progress)
     async with conn.transaction():
@@ -139,6 +149,7 @@ async def compress_day(
             if stored != encoder.readings:  # never truncate what was not moved
                 raise RuntimeError(f"compressing {day}: moved {encoder.readings} readings of {stored}")
         await blocks.mark_compressed(conn, day, encoder.readings, encoder.blocks, encoder.payload_bytes)
+        packed = await blocks.pack_day(conn, day, await blocks.rollup_signals(conn)) if pack_minutes else Packed()
         if await blocks.partition_exists(conn, day):
             await blocks.truncate_partition(conn, day, lock_timeout_ms)
     return CompressionRun(
@@ -146,8 +157,21 @@ async def compress_day(
         readings=encoder.readings,
         blocks=encoder.blocks,
         payload_bytes=encoder.payload_bytes,
+        packed=packed,
         seconds=time.perf_counter() - started,
     )
+
+
+async def pack_unpacked(conn: asyncpg.Connection, before: datetime) -> Packed:
+    """Pack the minutes of compressed days before `before` that are rows of rollups_1m (unpacked by late readings,
+    or written before packing existed): each day in a transaction of its own, under its lock."""
+    done = Packed()
+    for day, signal_ids in (await blocks.unpacked_days(conn, before)).items():
+        async with conn.transaction():
+            await blocks.lock_days(conn, [day])
+            if await blocks.compressed_among(conn, [day]):
+                done.add(await blocks.pack_day(conn, day, signal_ids))
+    return done
 
 
 async def closed_days(conn: asyncpg.Connection, compress_after: timedelta, now: datetime | None = None) -> list[date]:
@@ -166,10 +190,14 @@ async def compress_closed(
     metrics: CompressionMetrics | None = None,
     on_progress: Progress | None = None,
     now: datetime | None = None,
+    pack_minutes: bool = True,
 ) -> CompressionRun:
-    """Compress every closed day and drop the emptied partitions; days whose lock timed out are left for later."""
+    """Compress every closed day and drop the emptied partitions; days whose lock timed out are left for later.
+    With `pack_minutes` (off only for a benchmark's before-and-after), the compressed days' minute rollups are packed,
+    then those a late reading unpacked."""
     started = time.perf_counter()
     run = CompressionRun()
+    now = now or await conn.fetchval("SELECT now()")
     days = await closed_days(conn, compress_after, now)
     done = await blocks.compressed_among(conn, days)
     if metrics is not None:
@@ -177,12 +205,15 @@ async def compress_closed(
     for day in days:
         try:
             if day not in done:
-                moved = await compress_day(conn, day, lock_timeout_ms=lock_timeout_ms, on_progress=on_progress)
+                moved = await compress_day(
+                    conn, day, lock_timeout_ms=lock_timeout_ms, on_progress=on_progress, pack_minutes=pack_minutes
+                )
                 if moved is not None:
                     run.days += 1
                     run.readings += moved.readings
                     run.blocks += moved.blocks
                     run.payload_bytes += moved.payload_bytes
+                    run.packed.add(moved.packed)
                     if metrics is not None:
                         metrics.readings.inc(moved.readings)
                         metrics.days.inc()
@@ -206,6 +237,8 @@ async def compress_closed(
             continue
         if metrics is not None:
             metrics.pending_days.dec()
+    if pack_minutes:
+        run.packed.add(await pack_unpacked(conn, closed_before(now, compress_after)))
     run.seconds = time.perf_counter() - started
     return run
 

@@ -2,8 +2,9 @@
 
 Readings go by whole UTC days (a day is dropped only once its end is at or before the readings horizon, so nothing
 inside the horizon is ever touched): hot days as their partition, compressed days block by block; rollups go by
-bucket ranges against their own, longer horizons. Published statements are never dropped: they are the signed
-ledger.
+bucket ranges against their own, longer horizons, except packed days of minute rollups (shared/history/packed.py),
+which go whole once the entire day is older than the 1-minute horizon. Published statements are never dropped:
+they are the signed ledger.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 from typing import TypeVar
 
@@ -21,7 +21,7 @@ import asyncpg
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from services.ingest import retention_store as store
-from services.ingest.retention import ROLLUP_WIDTHS, Horizons, expired_days, horizons, windows
+from services.ingest.retention import DAY, ROLLUP_WIDTHS, Horizons, expired_days, floor_to, horizons, windows
 from services.ingest.settings import Settings
 from services.ingest.store import existing_partition_days
 from shared.db import connection
@@ -35,6 +35,8 @@ ROLLUP_BATCH_ROWS = 10_000
 MAINTENANCE_BUDGET_S = 60.0
 # Span of one signal's blocks per DELETE: a week of hour blocks (168 rows).
 BLOCK_BATCH_SPAN = timedelta(days=7)
+# Span of one signal's packed days of minute rollups per DELETE (one small row each, its payload in TOAST).
+PACKED_BATCH_SPAN = timedelta(days=31)
 
 
 @dataclass(slots=True)
@@ -200,6 +202,29 @@ async def _delete_rollups(
                 if deleted is None:
                     break  # locked or out of time: the rest of this signal waits for the next run
                 report.rollup_rows[table] += deleted
+    horizon = report.horizons.rollups["rollups_1m"]
+    if horizon is not None:
+        await _delete_packed_days(conn, settings, report, signal_ids, floor_to(horizon, DAY).date())
+
+
+async def _delete_packed_days(
+    conn: asyncpg.Connection, settings: Settings, report: RetentionReport, signal_ids: list[int], end: date
+) -> None:
+    """Packed days of minute rollups (shared/history/packed.py) go whole, once the entire day is older than the
+    1-minute horizon (like compressed readings): their minutes count as rows of rollups_1m."""
+    for signal_id in signal_ids:
+        oldest = await store.oldest_packed_day(conn, signal_id)
+        if oldest is None or oldest >= end:
+            continue
+        while oldest < end:
+            stop = min(oldest + PACKED_BATCH_SPAN, end)
+            deleted = await _unit(
+                conn, settings, report, partial(store.delete_packed_days, conn, signal_id, oldest, stop)
+            )
+            if deleted is None:
+                break  # locked or out of time: the rest of this signal waits for the next run
+            report.rollup_rows["rollups_1m"] += deleted
+            oldest = stop
 
 
 async def _unit(

@@ -1,5 +1,5 @@
-"""The SQL of retention: drop whole day partitions, delete compressed blocks and rollup rows by bounded ranges of
-one signal (primary-key ranges).
+"""The SQL of retention: drop whole day partitions, delete compressed blocks, rollup rows and packed days of minute
+rollups by bounded ranges of one signal (primary-key ranges).
 
 Every statement runs in the caller's short transaction with `lock_timeout` set, so a busy table makes the job give
 up on that unit and retry on its next round instead of queueing ingest behind it.
@@ -8,7 +8,7 @@ up on that unit and retry on its next round instead of queueing ingest behind it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import asyncpg
 
@@ -70,6 +70,23 @@ async def delete_rollups(conn: asyncpg.Connection, table: str, signal_id: int, s
         f"DELETE FROM {table} WHERE signal_id = $1 AND bucket >= $2 AND bucket < $3", signal_id, start, end
     )
     return int(status.split()[-1])
+
+
+async def oldest_packed_day(conn: asyncpg.Connection, signal_id: int) -> date | None:
+    return await conn.fetchval("SELECT day FROM rollup_days WHERE signal_id = $1 ORDER BY day LIMIT 1", signal_id)
+
+
+async def delete_packed_days(conn: asyncpg.Connection, signal_id: int, start: date, end: date) -> int:
+    """Delete one signal's packed days of minute rollups with start <= day < end; the minute rows they held."""
+    return int(
+        await conn.fetchval(
+            """WITH gone AS (DELETE FROM rollup_days WHERE signal_id = $1 AND day >= $2 AND day < $3 RETURNING minutes)
+               SELECT coalesce(sum(minutes), 0)::int8 FROM gone""",
+            signal_id,
+            start,
+            end,
+        )
+    )
 
 
 async def oldest_block(conn: asyncpg.Connection, signal_id: int) -> datetime | None:

@@ -19,5 +19,13 @@ The contract every reader and writer of readings relies on:
   exclusively while it moves the day, and only moves days that ended at least an hour ago (`MIN_COMPRESS_AFTER`),
   so a writer's and the job's clocks may differ by up to that much.
 
-Modules: `codec` (pure: encode/decode a block), `spans` (pure: block and day arithmetic).
+- 1-minute rollups of a compressed day are packed: `rollup_days(signal_id, day, minutes, first_bucket,
+  last_bucket, last_ts, last_value, good_last_ts, good_last_value, payload)` holds one signal's rollups_1m rows of
+  that UTC day (`minutes_codec`), moved there in the compression job's transaction. Every (signal_id, minute) is a row
+  of rollups_1m or a minute of a packed day, never both; readers read both in one statement. A late reading into a
+  compressed day unpacks its signal-day back into rows (under the day's merge lock) before folding; the job packs
+  it again on a later run, under the day lock. Only compressed days are packed.
+
+Modules: `codec` (pure: encode/decode a block), `spans` (pure: block and day arithmetic), `minutes_codec` (pure:
+encode/decode a packed day of minute rollups), `packed` (packing SQL and shapes), `reader` (reading raw readings).
 """

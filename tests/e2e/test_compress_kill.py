@@ -1,4 +1,5 @@
-"""`baseload compress` killed with SIGKILL at arbitrary points, then run again: no reading is lost or doubled."""
+"""`baseload compress` killed with SIGKILL at arbitrary points, then run again: no reading or 1-minute rollup is lost
+or doubled (readings move into blocks, minute rollups into packed days)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from pathlib import Path
 
 import asyncpg
 
+from services.ingest import store
 from shared.history.codec import decode_block
 from shared.history.spans import to_us
+from tests.integration.history.helpers import minute_rows
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAY0 = datetime(2025, 5, 1, tzinfo=UTC)
@@ -66,8 +69,14 @@ async def test_killed_compression_loses_and_doubles_nothing(database_url: str) -
             SIGNALS,
             DAYS,
         )
+        async with conn.transaction():  # the rollups, as ingest's write path folds them
+            await conn.execute(store.LATE_DDL)
+            await conn.execute("INSERT INTO history_inserted SELECT signal_id, ts, value, quality FROM readings")
+            await conn.fetchrow(store.LATE_FOLD_SQL)
         await conn.execute("ANALYZE readings")
         expected, _ = await content(conn)
+        minutes = await minute_rows(conn)
+        assert len(minutes) == SIGNALS * DAYS * 1440
         assert len(expected) == SIGNALS * DAYS * 86400 // EVERY_S
         rng = random.Random(14)
         kills = 0
@@ -84,6 +93,7 @@ async def test_killed_compression_loses_and_doubles_nothing(database_url: str) -
                 kills += 1
             found, _ = await content(conn)
             assert found == expected, f"after attempt {attempt}"
+            assert await minute_rows(conn) == minutes, f"minutes after attempt {attempt}"
             if proc.returncode == 0:
                 break
         else:
@@ -96,6 +106,9 @@ async def test_killed_compression_loses_and_doubles_nothing(database_url: str) -
         assert start_compress(database_url).wait(timeout=120) == 0
         found, in_blocks = await content(conn)
         assert found == expected and in_blocks == len(expected)
+        assert await minute_rows(conn) == minutes
+        assert await conn.fetchval("SELECT count(*) FROM rollups_1m") == 0  # every minute packed
+        assert await conn.fetchval("SELECT count(*) FROM rollup_days") == SIGNALS * DAYS
         days = await conn.fetchval("SELECT count(*) FROM compressed_days WHERE day BETWEEN $1 AND $1 + 2", DAY0.date())
         assert days == DAYS  # (and the empty closed days the template database has: yesterday's)
         left = await conn.fetchval(

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import asyncpg
 
+from shared.history.minutes_codec import decode_minutes
 from shared.history.reader import readings_between
+from shared.history.spans import day_start, from_us, to_us
 from shared.ledger.digest import Row
 from shared.quality import from_db
 
@@ -171,20 +173,50 @@ async def readings(conn: asyncpg.Connection, signals: dict[int, str], start: dat
     return [Row(signals[sid], ts, value, from_db(quality)) for sid, c in got.items() for ts, value, quality in c.rows()]
 
 
+# The minutes with data of one signal are rows of rollups_1m or minutes of packed days (shared/history/packed.py):
+# both are read in one statement (one snapshot), packed days decoded for their buckets only.
+_MINUTES_SQL = """
+(SELECT bucket, NULL::bytea AS payload FROM rollups_1m WHERE signal_id = $1 AND bucket >= $2 AND bucket < $3)
+UNION ALL
+(SELECT NULL, payload FROM rollup_days WHERE signal_id = $1 AND day >= $4 AND day < $5
+     AND last_bucket >= $2 AND first_bucket < $3)
+"""
+
+
 async def minutes_with_data(conn: asyncpg.Connection, signal_id: int, start: datetime, end: datetime) -> list[datetime]:
-    rows = await conn.fetch(
-        "SELECT bucket FROM rollups_1m WHERE signal_id = $1 AND bucket >= $2 AND bucket < $3 ORDER BY bucket",
-        signal_id,
-        start,
-        end,
-    )
-    return [r["bucket"] for r in rows]
+    """The minute buckets with a rollup of `signal_id` in [start, end), ascending."""
+    rows = await conn.fetch(_MINUTES_SQL, signal_id, start, end, *_days(start, end))
+    return sorted(b for r in rows for b in _buckets(r, start, end))
 
 
 async def next_data(conn: asyncpg.Connection, signal_id: int, after: datetime) -> datetime | None:
-    return await conn.fetchval(
-        "SELECT bucket FROM rollups_1m WHERE signal_id = $1 AND bucket >= $2 ORDER BY bucket LIMIT 1", signal_id, after
+    """The first minute bucket at or after `after` with a rollup of `signal_id`."""
+    rows = await conn.fetch(
+        """(SELECT bucket, NULL::bytea AS payload FROM rollups_1m WHERE signal_id = $1 AND bucket >= $2
+            ORDER BY bucket LIMIT 1)
+           UNION ALL
+           (SELECT NULL, payload FROM rollup_days WHERE signal_id = $1 AND day >= $3 AND last_bucket >= $2
+            ORDER BY day LIMIT 1)""",
+        signal_id,
+        after,
+        day_start(after).date(),
     )
+    return min((b for r in rows for b in _buckets(r, after, None)), default=None)
+
+
+def _days(start: datetime, end: datetime) -> tuple[date, date]:
+    """The UTC days overlapping [start, end): the first, and the day after the last."""
+    return day_start(start).date(), (day_start(end - timedelta(microseconds=1)) + timedelta(days=1)).date()
+
+
+def _buckets(row: asyncpg.Record, start: datetime, end: datetime | None) -> list[datetime]:
+    """A row's bucket, or a packed day's buckets, within [start, end)."""
+    if row["payload"] is None:
+        return [row["bucket"]]
+    buckets = decode_minutes(row["payload"]).values["bucket"]
+    lo, hi = to_us(start), None if end is None else to_us(end)
+    inside = buckets[(buckets >= lo) & (buckets < hi)] if hi is not None else buckets[buckets >= lo]
+    return [from_us(b) for b in inside.tolist()]
 
 
 async def first_stated(conn: asyncpg.Connection, plant_id: int, kind: str) -> datetime | None:
@@ -194,7 +226,15 @@ async def first_stated(conn: asyncpg.Connection, plant_id: int, kind: str) -> da
 
 
 async def first_data(conn: asyncpg.Connection, signal_id: int) -> datetime | None:
-    return await conn.fetchval("SELECT bucket FROM rollups_1m WHERE signal_id = $1 ORDER BY bucket LIMIT 1", signal_id)
+    """The first minute bucket with a rollup of `signal_id`, a row of rollups_1m or a packed day's first."""
+    return await conn.fetchval(
+        """SELECT min(b) FROM (
+               (SELECT bucket AS b FROM rollups_1m WHERE signal_id = $1 ORDER BY bucket LIMIT 1)
+               UNION ALL
+               (SELECT first_bucket FROM rollup_days WHERE signal_id = $1 ORDER BY day LIMIT 1)
+           ) AS x""",
+        signal_id,
+    )
 
 
 # --- signing keys --------------------------------------------------------------------------------------------------

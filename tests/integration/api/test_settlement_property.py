@@ -203,11 +203,12 @@ async def test_api_numbers_equal_the_exact_integral_of_the_raw_readings(
     sid = await services.api.signal_id(SIGNAL)
     await services.api.db.execute("DELETE FROM readings WHERE signal_id = $1", sid)
     await services.api.db.execute("DELETE FROM reading_blocks WHERE signal_id = $1", sid)
+    await services.api.db.execute("DELETE FROM rollup_days WHERE signal_id = $1", sid)
     for table in ("rollups_1m", "rollups_15m", "rollups_1h"):
         await services.api.db.execute(f"DELETE FROM {table} WHERE signal_id = $1", sid)
     await post_in_random_batches(services, samples, rnd)
     await check_rollups(services.api.db, sid, samples)
-    if compressed:  # the raw reads below (sub-minute buckets, the exact fallback) then find them in blocks only
+    if compressed:  # the raw reads below find them in blocks only, the 1-minute rollups in packed days only
         day = base.replace(hour=0, minute=0)
         assert await compress(services.api.db, day, day + timedelta(days=3)) == len(samples)
     lo = base.replace(minute=0) - timedelta(hours=1)

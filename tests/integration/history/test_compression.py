@@ -16,6 +16,7 @@ from services.ingest.store import write_readings
 from shared.history.codec import decode_block
 from shared.history.reader import readings_between
 from shared.history.spans import day_lock_key, from_us, to_us
+from tests.integration.history.helpers import minute_rows
 
 DAY0 = datetime(2025, 3, 10, tzinfo=UTC)
 NOW = datetime(2025, 3, 20, tzinfo=UTC)  # the three days below are closed
@@ -70,7 +71,10 @@ async def through_reader(conn: asyncpg.Connection, ids: list[int]) -> dict[tuple
 
 
 async def rollups(conn: asyncpg.Connection) -> dict[str, list[tuple]]:
-    return {t: [tuple(r) for r in await conn.fetch(f"SELECT * FROM {t} ORDER BY signal_id, bucket")] for t in ROLLUPS}
+    """Every rollup row; the 1-minute ones hot or packed (each minute once)."""
+    out = {t: [tuple(r) for r in await conn.fetch(f"SELECT * FROM {t} ORDER BY signal_id, bucket")] for t in ROLLUPS}
+    out["rollups_1m"] = await minute_rows(conn)
+    return out
 
 
 async def recomputed_rollups(conn: asyncpg.Connection) -> dict[str, list[tuple]]:
@@ -79,7 +83,9 @@ async def recomputed_rollups(conn: asyncpg.Connection) -> dict[str, list[tuple]]
     tr = conn.transaction()
     await tr.start()
     try:
-        await conn.execute("DELETE FROM rollups_1m; DELETE FROM rollups_15m; DELETE FROM rollups_1h")
+        await conn.execute(
+            "DELETE FROM rollups_1m; DELETE FROM rollup_days; DELETE FROM rollups_15m; DELETE FROM rollups_1h"
+        )
         await conn.execute(store.LATE_DDL)
         records = [(s, from_us(t), struct.unpack("<d", v)[0], q) for (s, t), (v, q) in readings.items()]
         await conn.copy_records_to_table(
@@ -90,6 +96,14 @@ async def recomputed_rollups(conn: asyncpg.Connection) -> dict[str, list[tuple]]
         return await rollups(conn)
     finally:
         await tr.rollback()
+
+
+async def hot_signal_days(conn: asyncpg.Connection) -> set[tuple[int, date]]:
+    """(signal, day) of the minutes of closed days that are rows of rollups_1m, not packed."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT signal_id, (bucket AT TIME ZONE 'UTC')::date AS day FROM rollups_1m WHERE bucket < $1", NOW
+    )
+    return {(r["signal_id"], r["day"]) for r in rows}
 
 
 async def partitions(conn: asyncpg.Connection) -> set[str]:
@@ -118,7 +132,9 @@ async def test_compression_keeps_every_reading_once_and_drops_the_partitions(con
     assert await all_readings(conn) == before
     assert await through_reader(conn, [1, 2, 3]) == before  # the read paths see the same readings, once each
     assert await conn.fetchval("SELECT count(*) FROM readings WHERE ts < $1", NOW) == 0
-    assert await rollups(conn) == rollups_before  # compression does not touch the rollups
+    assert await rollups(conn) == rollups_before  # the same rollups, the minutes packed
+    assert await hot_signal_days(conn) == set()
+    assert await conn.fetchval("SELECT count(*) FROM rollup_days") == 3 + 2 + 1  # signal 3 has 3 days
     assert not {"readings_20250310", "readings_20250311", "readings_20250312"} & await partitions(conn)
     days = await conn.fetch("SELECT day, readings, blocks FROM compressed_days ORDER BY day")
     assert [r["day"] for r in days][:3] == [date(2025, 3, 10), date(2025, 3, 11), date(2025, 3, 12)]
@@ -157,7 +173,15 @@ async def test_late_readings_into_a_compressed_day_are_stored_once_with_exact_ro
     assert after[(2, to_us(t + timedelta(hours=30)))] == (bits(3.0), 0)
     assert after[(3, to_us(DAY0 + timedelta(seconds=0.5)))] == (bits(-0.0), 0)
     assert not await partitions(conn) & {"readings_20250310", "readings_20250311"}  # nothing recreated
+    # The signal-days that got new readings had their minutes unpacked to fold them (signal 4 had none: its new
+    # minute is a row); the others stayed packed.
+    day0 = DAY0.date()
+    assert await hot_signal_days(conn) == {(1, day0), (2, day0 + timedelta(days=2)), (4, day0)}
     assert await rollups(conn) == await recomputed_rollups(conn)
+    packed = await rollups(conn)
+    await compress(conn)  # the job packs them again
+    assert await hot_signal_days(conn) == set()
+    assert await rollups(conn) == packed
     # The same batch again (a gateway's retry): nothing new, nothing twice.
     async with conn.transaction():
         again = await store.write_rows(conn, [(i, *r) for i, r in enumerate(late)], notify_channel=None)

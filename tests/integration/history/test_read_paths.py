@@ -94,6 +94,25 @@ async def answers(api: Api, db: asyncpg.Pool, tmp_path: Path) -> dict[str, Any]:
             if not (cursor := page["next_cursor"]):
                 break
         out[f"readings {key}"] = pages
+    # Minute, 15-minute and hour rollups (hot rows or packed days), with the edge context at any distance.
+    whole = {"start": iso(DAY0 + timedelta(hours=8)), "end": iso(MIDNIGHT + timedelta(hours=4))}
+    for every in ("1m", "15m", "1h"):
+        for quality in ("good", "all"):
+            out[f"rollups {every} {quality}"] = await api.json(
+                "/v1/plants/nish/aggregates",
+                every=every,
+                fn="avg,min,max,first,last,count,twa",
+                quality=quality,
+                signals="grid.frequency,plant.net_output",
+                **whole,
+            )
+    out["rollups 1m far context"] = await api.json(
+        "/v1/signals/plant.net_output/aggregates",
+        every="1m",
+        fn="twa,avg",
+        start=iso(DAY0 + timedelta(hours=14)),
+        end=iso(MIDNIGHT - timedelta(minutes=5)),
+    )
     out["energy"] = await api.json("/v1/plants/nish/energy", every="15m", **around)
     sid = await api.signal_id("plant.net_output")
     fid = await api.signal_id("grid.frequency")
@@ -108,6 +127,15 @@ async def answers(api: Api, db: asyncpg.Pool, tmp_path: Path) -> dict[str, Any]:
             conn, {sid: "plant.net_output", fid: "grid.frequency"}, MIDNIGHT, MIDNIGHT + timedelta(hours=1)
         )
         out["statement digest"] = readings_digest(rows)
+        out["statement minutes"] = (
+            await statements_store.minutes_with_data(
+                conn, sid, DAY0 + timedelta(hours=11), MIDNIGHT + timedelta(hours=1)
+            ),
+            await statements_store.next_data(conn, sid, DAY0 + timedelta(hours=12)),
+            await statements_store.next_data(conn, sid, MIDNIGHT + timedelta(seconds=30)),
+            await statements_store.next_data(conn, sid, MIDNIGHT + timedelta(days=2)),
+            await statements_store.first_data(conn, sid),
+        )
         # Held integrals as the alert rules read them: rollup rows, and raw readings for the sub-minute ends.
         edges = (
             MIDNIGHT - timedelta(minutes=7, seconds=13.5),
@@ -158,3 +186,6 @@ async def test_every_read_path_is_the_same_hot_split_and_compressed(api: Api, db
     compressed = await answers(api, db, tmp_path)
     for name in hot:
         assert compressed[name] == hot[name], f"{name} differs with everything compressed"
+    # The minutes were read from packed days: none is a row of rollups_1m any more.
+    assert await db.fetchval("SELECT count(*) FROM rollups_1m") == 0
+    assert await db.fetchval("SELECT count(*) FROM rollup_days") == 4

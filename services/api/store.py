@@ -17,8 +17,7 @@ from services.api.buckets import MINUTE, Bucketing
 from services.api.catalog import Catalog, Plant, Signal
 from shared.db import one
 from shared.history.columns import Columns
-from shared.history.minutes_codec import decode_minutes
-from shared.history.packed import context_mask
+from shared.history.packed import context_mask, row_columns
 from shared.history.reader import readings_between
 from shared.history.spans import DAY, day_start
 from shared.pgbinary import unpack_array
@@ -207,7 +206,9 @@ async def rollup_rows(
     group = unpack_array(hot["k"], ">i8")
     payloads = [(r["packed_k"], r["payload"]) for r in rows if r["payload"] is not None]
     if payloads:
-        packed_group, packed_got = _unpack_days(payloads, good, grid)
+        c = _columns(good)
+        names = {f"grid_{GRID_COLUMNS[g]}": c[GRID_COLUMNS[g]] for g in grid}
+        packed_group, packed_got = row_columns(payloads, good, names)
         got = {name: np.concatenate((got[name], packed_got[name])) for name in got}
         group = np.concatenate((group, packed_group))
     first = got["first_us"]
@@ -217,7 +218,9 @@ async def rollup_rows(
         order = np.lexsort((starts, group))
         got, starts, group = {name: v[order] for name, v in got.items()}, starts[order], group[order]
     if payloads:  # packed days hold whole days: cut to the range and its context rows
-        keep = context_mask(group, starts, micros(start), micros(end), len(signal_ids), before=2, after=1)
+        n = len(signal_ids)
+        lo, hi = np.full(n, micros(start), np.int64), np.full(n, micros(end), np.int64)
+        keep = context_mask(group, starts, lo, hi, before=2, after=1)
         got, starts, group = {name: v[keep] for name, v in got.items()}, starts[keep], group[keep]
     empty = np.zeros(0)
     columns = RollupColumns(
@@ -233,43 +236,6 @@ async def rollup_rows(
         got.get("good_held_s", empty),
     )
     return RollupRead(columns, group, {name: v for name, v in got.items() if name.startswith("grid_")})
-
-
-def _unpack_days(
-    payloads: Sequence[tuple[int, bytes]], good: bool, grid: Sequence[str]
-) -> tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[Any]]]:
-    """Packed days' minutes as the columns `rollup_rows` reads from SQL (the same expressions, in numpy)."""
-    c = _columns(good)
-    grid_columns = {f"grid_{GRID_COLUMNS[g]}": c[GRID_COLUMNS[g]] for g in grid}
-    inner = ["good_area", "good_held_s"] if good else ["area"]
-    parts = [decode_minutes(payload) for _, payload in payloads]
-    out: dict[str, list[npt.NDArray[Any]]] = {}
-
-    def put(name: str, values: npt.NDArray[Any]) -> None:
-        out.setdefault(name, []).append(values)
-
-    for m in parts:
-        v, null = m.values, m.nulls
-        put("first_us", v["first_ts"])
-        put("last_us", v["last_ts"])
-        put("last_value", v["last_value"])
-        put("last_good", ~null["good_last_ts"] & (v["good_last_ts"] == v["last_ts"]))
-        put("last_step_s", np.where(null["last_step_s"], np.nan, v["last_step_s"]))
-        put("max_step_s", v["max_step_s"])
-        for name in inner:
-            put(name, v[name])
-        for key, column in grid_columns.items():
-            x = v[column]
-            put(
-                key,
-                x.astype(np.int32)
-                if key == "grid_count"
-                else np.where(null[column], np.nan, x)
-                if column in null
-                else x,
-            )
-    group = np.repeat(np.array([k for k, _ in payloads], np.int64), [len(m) for m in parts])
-    return group, {name: np.concatenate(xs) for name, xs in out.items()}
 
 
 async def raw_columns(conn: Conn, signal_ids: Sequence[int], start: datetime, end: datetime) -> dict[int, Columns]:

@@ -68,6 +68,7 @@ COLUMNS = (
     Column("max_step_s", FLOAT),
     Column("last_step_s", FLOAT, "max_step_s", nullable=True),
 )
+BY_NAME = {c.name: c for c in COLUMNS}
 NULLABLE = tuple(c.name for c in COLUMNS if c.nullable)
 _DTYPE = {TS: np.int64, INT: np.int64, FLOAT: np.float64}
 _INT, _INT_BASE, _BITS, _BITS_BASE, _DECIMAL = 0, 1, 2, 3, 4

@@ -7,7 +7,7 @@ The SQL here takes a connection and is used by ingest (pack, unpack: services/in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -16,7 +16,17 @@ import asyncpg
 import numpy as np
 from numpy.typing import NDArray
 
-from shared.history.minutes_codec import COLUMNS, FLOAT, INT, TS, Column, Minutes, encode_minutes
+from shared.history.minutes_codec import (
+    BY_NAME,
+    COLUMNS,
+    FLOAT,
+    INT,
+    TS,
+    Column,
+    Minutes,
+    decode_minutes,
+    encode_minutes,
+)
 from shared.history.spans import from_us
 from shared.pgbinary import unpack_array
 
@@ -130,15 +140,55 @@ def insert_args(parts: Sequence[tuple[int, Minutes]]) -> list[list[Any]]:
 
 
 def context_mask(
-    group: NDArray[np.int64], starts: NDArray[np.int64], lo: int, hi: int, groups: int, *, before: int, after: int
+    group: NDArray[np.int64],
+    starts: NDArray[np.int64],
+    lo: NDArray[np.int64],
+    hi: NDArray[np.int64],
+    *,
+    before: int,
+    after: int,
 ) -> NDArray[np.bool_]:
-    """Of rows sorted by (group, start), those a range read keeps: per group every row with lo ≤ start < hi, the
-    `before` last ones before lo and the `after` first ones at or after hi (packed days hold whole days, so a read
-    gets more rows than it wants and cuts them here)."""
-    early, late = starts < lo, starts >= hi
+    """Of rows sorted by (group, start), those a range read keeps: per group g every row with lo[g] ≤ start < hi[g],
+    the `before` last ones before lo[g] and the `after` first ones at or after hi[g] (packed days hold whole days, so
+    a read gets more rows than it wants and cuts them here)."""
+    groups = len(lo)
+    early, late = starts < lo[group], starts >= hi[group]
     n_early = np.bincount(group[early], minlength=groups)
     n_inside = np.bincount(group[~early & ~late], minlength=groups)
     first = np.searchsorted(group, np.arange(groups))
     pos = np.arange(len(group)) - first[group]
     edge = n_early[group]
     return (~early & ~late) | (early & (pos >= edge - before)) | (late & (pos < edge + n_inside[group] + after))
+
+
+def row_columns(
+    payloads: Sequence[tuple[int, bytes]], good: bool, grid: Mapping[str, str] | None = None
+) -> tuple[NDArray[np.int64], dict[str, NDArray[Any]]]:
+    """Packed days' minutes as the columns the rollup readers read from SQL (services/api/store.py, rollups.py):
+    first_us, last_us, last_value, last_good, last_step_s (NaN for NULL), max_step_s, the inner areas of `good`, and
+    `grid` (name: rollups_1m column; NULL as NaN, counts int32); with each row's group (the payload's `k`)."""
+    inner = ["good_area", "good_held_s"] if good else ["area"]
+    parts = [decode_minutes(payload) for _, payload in payloads]
+    out: dict[str, list[NDArray[Any]]] = {}
+    for m in parts:
+        v, null = m.values, m.nulls
+        cells: dict[str, NDArray[Any]] = {
+            "first_us": v["first_ts"],
+            "last_us": v["last_ts"],
+            "last_value": v["last_value"],
+            "last_good": ~null["good_last_ts"] & (v["good_last_ts"] == v["last_ts"]),
+            "last_step_s": np.where(null["last_step_s"], np.nan, v["last_step_s"]),
+            "max_step_s": v["max_step_s"],
+        }
+        for name in inner:
+            cells[name] = v[name]
+        for name, column in (grid or {}).items():
+            x = v[column]
+            if BY_NAME[column].kind != FLOAT:
+                cells[name] = x.astype(np.int32)
+            else:
+                cells[name] = np.where(null[column], np.nan, x) if column in null else x
+        for name, x in cells.items():
+            out.setdefault(name, []).append(x)
+    group = np.repeat(np.array([k for k, _ in payloads], np.int64), [len(m) for m in parts])
+    return group, {name: np.concatenate(xs) for name, xs in out.items()}

@@ -24,7 +24,9 @@ import numpy as np
 import numpy.typing as npt
 
 from shared.db import one
+from shared.history.packed import context_mask, row_columns
 from shared.history.reader import readings_between
+from shared.history.spans import DAY, day_start, to_us
 from shared.pgbinary import unpack_array
 from shared.settlement.integral import EPOCH, Integrals, held_arrays
 from shared.settlement.pieces import RAW, Piece, clusters, demote, plan
@@ -44,7 +46,7 @@ MINUTE_US = 60_000_000
 # array_agg (it sorts once per column): rows come in entry and time order from the ordered parts, and are sorted in
 # numpy should they not.
 _ROWS_SQL = """
-SELECT array_send(array_agg(s.k - 1)) AS k, {arrays}
+SELECT NULL::int8 AS packed_k, NULL::bytea AS payload, array_send(array_agg(s.k - 1)) AS k, {arrays}
 FROM unnest($1::int4[], $2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS s(id, lo, hi, k) CROSS JOIN LATERAL (
     (SELECT * FROM (SELECT * FROM {table} WHERE signal_id = s.id AND bucket < s.lo ORDER BY bucket DESC LIMIT 2) AS b
      ORDER BY bucket)
@@ -53,6 +55,20 @@ FROM unnest($1::int4[], $2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS
     UNION ALL
     (SELECT * FROM {table} WHERE signal_id = s.id AND bucket >= s.hi ORDER BY bucket LIMIT 1)
 ) AS x
+"""
+# rollups_1m's minutes of packed days (shared/history/packed.py), in the same statement (one snapshot): per entry
+# the packed days overlapping [lo, hi) ($4/$5: the first day and the day after the last) and, for the context rows,
+# the two before and the one after (a packed day holds at least one minute); cut to range and context in numpy.
+_PACKED_SQL = """
+UNION ALL
+SELECT s.k - 1, d.payload, {nulls}
+FROM unnest($1::int4[], $4::date[], $5::date[]) WITH ORDINALITY AS s(id, lo, hi, k) CROSS JOIN LATERAL (
+    (SELECT payload FROM rollup_days WHERE signal_id = s.id AND day < s.lo ORDER BY day DESC LIMIT 2)
+    UNION ALL
+    (SELECT payload FROM rollup_days WHERE signal_id = s.id AND day >= s.lo AND day < s.hi)
+    UNION ALL
+    (SELECT payload FROM rollup_days WHERE signal_id = s.id AND day >= s.hi ORDER BY day LIMIT 1)
+) AS d
 """
 # name: (SQL expression, binary element type); NULLs would break the fixed stride, so they become NaN. A row's start
 # is not read: it is its first reading's time floored to the table's width.
@@ -100,15 +116,33 @@ async def rollup_rows(
     wanted = ROW_COLUMNS | INNER_COLUMNS[good] | dict(extra or {})
     arrays = ", ".join(f"array_send(array_agg({expr})) AS {name}" for name, (expr, _) in wanted.items())
     sql = _ROWS_SQL.format(arrays=arrays, table=table)
-    row = one(await conn.fetchrow(sql, list(signal_ids), starts, ends))
+    args: list[Any] = [list(signal_ids), starts, ends]
+    packed = table == "rollups_1m"
+    if packed:
+        if extra:
+            raise ValueError("extra columns are SQL expressions: packed days of rollups_1m cannot give them")
+        sql += _PACKED_SQL.format(nulls=", ".join(["NULL::bytea"] * (len(wanted) + 1)))
+        args += [[day_start(t).date() for t in starts], [(day_start(t - _US) + DAY).date() for t in ends]]
+    rows = await conn.fetch(sql, *args)
+    row = one(next((r for r in rows if r["payload"] is None), None))
     got = {name: unpack_array(row[name], element) for name, (_, element) in wanted.items()}
     group = unpack_array(row["k"], ">i8")
+    payloads = [(r["packed_k"], r["payload"]) for r in rows if r["payload"] is not None]
+    if payloads:
+        packed_group, packed_got = row_columns(payloads, good)
+        got = {name: np.concatenate((got[name], packed_got[name])) for name in got}
+        group = np.concatenate((group, packed_group))
     first = got["first_us"]
     row_starts = first - first % (width // _US)
     later = (group[1:] > group[:-1]) | ((group[1:] == group[:-1]) & (row_starts[1:] > row_starts[:-1]))
     if not later.all():  # array_agg kept no order: rows in order of entry, then time
         order = np.lexsort((row_starts, group))
         got, row_starts, group = {name: v[order] for name, v in got.items()}, row_starts[order], group[order]
+    if payloads:  # packed days hold whole days: cut to each entry's range and its context rows
+        lo = np.array([to_us(t) for t in starts], np.int64)
+        hi = np.array([to_us(t) for t in ends], np.int64)
+        keep = context_mask(group, row_starts, lo, hi, before=2, after=1)
+        got, row_starts, group = {name: v[keep] for name, v in got.items()}, row_starts[keep], group[keep]
     empty = np.zeros(0)
     columns = RollupColumns(
         row_starts,

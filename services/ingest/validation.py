@@ -23,6 +23,9 @@ INVALID_QUALITY = "invalid_quality"
 INVALID_TIMESTAMP = "invalid_timestamp"
 INVALID_VALUE = "invalid_value"
 INVALID_READING = "invalid_reading"
+# The smallest normal float64. PostgreSQL refuses a float8 product of non-zero factors that rounds to 0 ("value out
+# of range: underflow"), which a subnormal value times a step in seconds can be; no instrument reads one.
+SMALLEST_NORMAL = 2.2250738585072014e-308
 CONFLICTING_VALUE = "conflicting_value"
 
 
@@ -194,7 +197,8 @@ def _all_pass(
     inside = (array >= low) & (array <= high)
     if any(db < 0 for db in stored.values()):
         inside |= np.fromiter(qualities, dtype=np.int64, count=len(qualities)) < 0
-    if not (np.isfinite(array).all() and inside.all()):
+    normal = (array == 0) | (np.abs(array) >= SMALLEST_NORMAL)
+    if not (np.isfinite(array).all() and inside.all() and normal.all()):
         return None
     ids = [s.id for s in known]
     signal_ids = list(map(ids.__getitem__, codes.tolist()))
@@ -236,6 +240,13 @@ def check_each(
             continue
         if not isfinite(value):
             rejected.append(Rejection(index, NON_FINITE_VALUE, f"value {value!r} is not a finite number"))
+            continue
+        if value and abs(value) < SMALLEST_NORMAL:
+            rejected.append(
+                Rejection(
+                    index, INVALID_VALUE, f"value {value!r} is subnormal: send 0 or a number of magnitude ≥ 2.2e-308"
+                )
+            )
             continue
         # A Bad-quality reading's value is not a measurement, so its range is not checked: the quality says it all.
         if quality >= 0 and not signal.min_value <= value <= signal.max_value:

@@ -300,3 +300,17 @@ async def test_a_gateway_key_scoped_to_one_plant_uses_that_plants_map_without_na
     )  # Telegraf's default database name
     assert response.status_code == 204, response.text
     assert await stored(db) == [("gt2.active_power", NOW, 157.25, 0)]
+
+
+async def test_a_subnormal_value_rejects_its_line_and_the_good_lines_are_stored(
+    ingest: Ingest, db: asyncpg.Pool
+) -> None:
+    t = seconds(NOW)
+    body = f"gt2 active_power=140 {t}\ngt1 active_power=1e-320 {t}\nst1 active_power=141 {t}"
+    response = await ingest.client.post(
+        "/write", params={"precision": "s"}, content=body, headers=token_header(ingest.token)
+    )
+    assert response.status_code == 400
+    (problem,) = response.json()["error"]["details"]["lines"]
+    assert problem["line"] == 2 and "subnormal" in problem["message"]
+    assert [k for k, *_ in await stored(db)] == ["gt2.active_power", "st1.active_power"]

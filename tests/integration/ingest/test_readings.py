@@ -300,3 +300,24 @@ async def test_a_gzip_bomb_is_refused_without_decoding_it_all(database_url: str,
         )
     assert len(bomb) < 10_000
     assert response.status_code == 413 and response.json()["error"]["code"] == "payload_too_large"
+
+
+async def test_a_subnormal_value_is_refused_alone_and_never_reaches_the_rollup_fold(
+    ingest: Ingest, db: asyncpg.Pool
+) -> None:
+    # PostgreSQL refuses float8 products that underflow to 0 (1e-320 × a step in seconds): before this check such a
+    # reading was a 500 on the de-duplicating path. Posted twice so the retry takes that path.
+    batch = [
+        reading(at=NOW - timedelta(seconds=3), value=150.0),
+        reading(at=NOW - timedelta(seconds=2), value=1e-320, q="bad"),  # Bad: the range check is skipped
+        reading(at=NOW - timedelta(seconds=1), value=-5e-324),
+        reading(at=NOW, value=0.0),
+    ]
+    for attempt in range(2):
+        response = await ingest.post(batch)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert [(r["index"], r["code"]) for r in body["rejected"]] == [(1, "invalid_value"), (2, "invalid_value")]
+        assert "subnormal" in body["rejected"][0]["message"]
+        assert (body["accepted"], body["duplicates"]) == ((2, 0) if attempt == 0 else (0, 2))
+    assert [r["value"] for r in await db.fetch("SELECT value FROM readings ORDER BY ts")] == [150.0, 0.0]

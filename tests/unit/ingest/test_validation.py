@@ -37,6 +37,9 @@ WINDOW = Window.around(NOW, retention_days=30, max_future_skew_s=60)
         (NOW, 55.01, "uncertain", "out_of_range"),
         (NOW, float("nan"), 0, "non_finite_value"),
         (NOW, float("-inf"), "bad", "non_finite_value"),
+        (NOW, 5e-324, "bad", "invalid_value"),  # subnormal: PostgreSQL's float8 products would underflow
+        (NOW, -1e-310, 0x808A0000, "invalid_value"),
+        (NOW, 2.2250738585072014e-308, "bad", None),  # the smallest normal number is a number
         (NOW, 50.0, -1, "invalid_quality"),
         (NOW, 50.0, 2**32, "invalid_quality"),
         (NOW, 50.0, True, "invalid_quality"),

@@ -207,11 +207,13 @@ CROSS JOIN LATERAL (
 ) AS r
 """
 
+# The newest reading of each signal, hot or in a compressed day's packed minutes (shared/history: a minute is in
+# exactly one of rollups_1m and rollup_days); a signal with neither has never been heard from.
 LAST_SEEN_SQL = """
-SELECT s.id, r.last_ts FROM unnest($1::int[]) AS s(id)
-CROSS JOIN LATERAL (
-    SELECT last_ts FROM rollups_1m WHERE signal_id = s.id ORDER BY bucket DESC LIMIT 1
-) AS r
+SELECT s.id, greatest(r.last_ts, d.last_ts) AS last_ts FROM unnest($1::int[]) AS s(id)
+LEFT JOIN LATERAL (SELECT last_ts FROM rollups_1m WHERE signal_id = s.id ORDER BY bucket DESC LIMIT 1) AS r ON true
+LEFT JOIN LATERAL (SELECT last_ts FROM rollup_days WHERE signal_id = s.id ORDER BY day DESC LIMIT 1) AS d ON true
+WHERE r.last_ts IS NOT NULL OR d.last_ts IS NOT NULL
 """
 
 MINUTES_SQL = """

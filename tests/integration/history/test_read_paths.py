@@ -142,10 +142,11 @@ async def answers(api: Api, db: asyncpg.Pool, tmp_path: Path) -> dict[str, Any]:
             MIDNIGHT + timedelta(minutes=20),
             MIDNIGHT + timedelta(hours=1),
         )
-        needs = Needs(held={(sid, edges), (fid, edges[1:])})
+        needs = Needs(held={(sid, edges), (fid, edges[1:])}, last_seen={sid, fid})
         inputs = await load_inputs(conn, needs, {}, MIDNIGHT + timedelta(hours=1))
         # Minute pieces of a compressed day come from raw blocks instead of minute rows: equal to float rounding.
         out["alerts held integrals"] = {k: [(round(i.area, 6), i.covered_s) for i in v] for k, v in inputs.held.items()}
+        out["alerts last seen"] = inputs.last_seen  # the stale rule: the newest reading, hot or in a packed day
         path = tmp_path / f"export-{len(EXPORTS)}.csv"
         EXPORTS.append(path)
         written = await export(

@@ -16,6 +16,7 @@ from services.api.aggregates import grid_from_rows, grid_names
 from services.api.buckets import ORIGIN, Bucketing, bounds_us
 from services.api.cache import BucketCache
 from services.api.store import Conn
+from shared.history.rollups import ROLLUP_TABLES
 from shared.settlement import Integral
 from shared.settlement.integral import EPOCH, Integrals, edges_us, held_arrays
 from shared.settlement.rollup import column_integrals, inexact_rows
@@ -113,13 +114,13 @@ async def bucket_data(
         n = len(bounds) - 1
         pending = chunk
         first = True
-        for table, width in store.ROLLUP_TABLES:
+        for table, width in ROLLUP_TABLES:
             if not pending or not store.aligned(bounds, width):
                 continue
             names = grid_names(fns) if fns is not None and first else []
             got = await store.rollup_rows(c, pending, start, end, table=table, width=width, good=good, grid=names)
             if names:
-                shaped = grid_from_rows(got.grid, got.columns.start_us, got.group, len(pending), bounds, names)
+                shaped = grid_from_rows(got.extra, got.columns.start_us, got.group, len(pending), bounds, names)
                 grids.update(zip(pending, shaped, strict=True))
             # Signals with a row whose longest step exceeds the maximum gap go on to finer rows (or raw readings).
             inexact = np.unique(got.group[inexact_rows(got.columns, bounds, max_gap_s=max_gap_s)])

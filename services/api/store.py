@@ -4,7 +4,6 @@ readings)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,17 +12,14 @@ import numpy as np
 import numpy.typing as npt
 
 from services.api import raw
-from services.api.buckets import MINUTE, Bucketing
+from services.api.buckets import Bucketing
 from services.api.catalog import Catalog, Plant, Signal
-from shared.db import one
+from shared.history import rollups
 from shared.history.columns import Columns
-from shared.history.packed import context_mask, row_columns
 from shared.history.reader import readings_between
-from shared.history.spans import DAY, day_start
-from shared.pgbinary import unpack_array
+from shared.history.rollups import RollupRead
 from shared.quality import GOOD_SQL_PREDICATE
 from shared.settlement.integral import micros
-from shared.settlement.rollup import RollupColumns
 
 Conn = asyncpg.Connection
 
@@ -90,55 +86,6 @@ def _grid_index(b: Bucketing) -> Any:
     return lambda epoch: index[epoch]
 
 
-# Rollup rows for the exact held integral (shared/settlement/rollup.py): per signal the rows inside [$2, $3) plus the
-# two before $2 and the one at or after $3, at any distance (the holds at the edges depend on them). One row comes
-# back: each column an array over all the signals' rows in PostgreSQL's binary form (array_send), read straight into
-# numpy, with the signal's position in $1 (`k`): no Python object per value. No ORDER BY in array_agg (it sorts once
-# per column): rows come in order of signal and time from the ordered parts, and are sorted in numpy should they not.
-_ROLLUP_ROWS_SQL = """
-SELECT NULL::int8 AS packed_k, NULL::bytea AS payload, array_send(array_agg(s.k - 1)) AS k, {arrays}
-FROM unnest($1::int4[]) WITH ORDINALITY AS s(id, k) CROSS JOIN LATERAL (
-    (SELECT * FROM (SELECT * FROM {table} WHERE signal_id = s.id AND bucket < $2 ORDER BY bucket DESC LIMIT 2) AS b
-     ORDER BY bucket)
-    UNION ALL
-    (SELECT * FROM {table} WHERE signal_id = s.id AND bucket >= $2 AND bucket < $3)
-    UNION ALL
-    (SELECT * FROM {table} WHERE signal_id = s.id AND bucket >= $3 ORDER BY bucket LIMIT 1)
-) AS x
-"""
-# rollups_1m's minutes of packed days (shared/history/packed.py) come in the same statement (one snapshot: a day
-# packed between two statements would be read twice or not at all): per signal the packed days overlapping
-# [$2, $3) ($4 = the first day, $5 = the day after the last) and, for the context rows, the two packed days before
-# and the one after (a packed day holds at least one minute). Rows are cut to the range and context in numpy.
-_PACKED_SQL = """
-UNION ALL
-SELECT s.k - 1, d.payload, {nulls}
-FROM unnest($1::int4[]) WITH ORDINALITY AS s(id, k) CROSS JOIN LATERAL (
-    (SELECT payload FROM rollup_days WHERE signal_id = s.id AND day < $4 ORDER BY day DESC LIMIT 2)
-    UNION ALL
-    (SELECT payload FROM rollup_days WHERE signal_id = s.id AND day >= $4 AND day < $5)
-    UNION ALL
-    (SELECT payload FROM rollup_days WHERE signal_id = s.id AND day >= $5 ORDER BY day LIMIT 1)
-) AS d
-"""
-# name: (SQL expression, binary element type); NULLs would break the fixed stride, so they become NaN. A row's start
-# is not read: it is its first reading's time floored to the table's width.
-ROLLUP_COLUMNS = {
-    "first_us": ("first_ts", "ts"),
-    "last_us": ("last_ts", "ts"),
-    "last_value": ("last_value", ">f8"),
-    "last_good": ("good_last_ts IS NOT DISTINCT FROM last_ts", "?"),
-    "last_step_s": ("coalesce(last_step_s, 'NaN')", ">f8"),
-    "max_step_s": ("max_step_s", ">f8"),
-}
-INNER_COLUMNS = {  # the inner areas, by quality filter
-    True: {"good_area": ("good_area", ">f8"), "good_held_s": ("good_held_s", ">f8")},
-    False: {"area": ("area", ">f8")},
-}
-# Rollup tables, coarsest first, with their bucket widths (all aligned to UTC midnight).
-ROLLUP_TABLES = (("rollups_1h", timedelta(hours=1)), ("rollups_15m", timedelta(minutes=15)), ("rollups_1m", MINUTE))
-
-
 def aligned(bounds_us: npt.NDArray[np.int64], width: timedelta) -> bool:
     """Every bucket edge (epoch µs) falls on a row boundary of a rollup table of `width`."""
     return bool((bounds_us % (width // timedelta(microseconds=1)) == 0).all())
@@ -170,16 +117,6 @@ def _grid_sql(good: bool, names: Sequence[str]) -> dict[str, tuple[str, str]]:
     return out
 
 
-@dataclass(slots=True)
-class RollupRead:
-    """Rollup rows of many signals: the columns (rows ordered by signal, then time), each row's signal as an index
-    into the signal ids asked for, and the per-row aggregate columns asked for (grid_count, grid_sum, …)."""
-
-    columns: RollupColumns
-    group: npt.NDArray[np.int64]
-    grid: dict[str, npt.NDArray[Any]]
-
-
 async def rollup_rows(
     conn: Conn,
     signal_ids: Sequence[int],
@@ -191,51 +128,20 @@ async def rollup_rows(
     good: bool,
     grid: Sequence[str] = (),
 ) -> RollupRead:
-    """The rollup rows of `table` (rows of `width`) covering [start, end) of each signal, with the context rows the
-    edges need; the inner areas of the quality filter `good`, and the aggregate columns of the functions `grid`."""
-    wanted = ROLLUP_COLUMNS | INNER_COLUMNS[good] | _grid_sql(good, grid)
-    arrays = ", ".join(f"array_send(array_agg({expr})) AS {name}" for name, (expr, _) in wanted.items())
-    sql = _ROLLUP_ROWS_SQL.format(arrays=arrays, table=table)
-    args: list[Any] = [list(signal_ids), start, end]
-    if table == "rollups_1m":
-        sql += _PACKED_SQL.format(nulls=", ".join(["NULL::bytea"] * (len(wanted) + 1)))
-        args += [day_start(start).date(), (day_start(end - _ONE_US) + DAY).date()]
-    rows = await conn.fetch(sql, *args)
-    hot = one(next((r for r in rows if r["payload"] is None), None))
-    got = {name: unpack_array(hot[name], element) for name, (_, element) in wanted.items()}
-    group = unpack_array(hot["k"], ">i8")
-    payloads = [(r["packed_k"], r["payload"]) for r in rows if r["payload"] is not None]
-    if payloads:
-        c = _columns(good)
-        names = {f"grid_{GRID_COLUMNS[g]}": c[GRID_COLUMNS[g]] for g in grid}
-        packed_group, packed_got = row_columns(payloads, good, names)
-        got = {name: np.concatenate((got[name], packed_got[name])) for name in got}
-        group = np.concatenate((group, packed_group))
-    first = got["first_us"]
-    starts = first - first % (width // timedelta(microseconds=1))
-    later = (group[1:] > group[:-1]) | ((group[1:] == group[:-1]) & (starts[1:] > starts[:-1]))
-    if not later.all():  # array_agg kept no order: rows in order of signal, then time
-        order = np.lexsort((starts, group))
-        got, starts, group = {name: v[order] for name, v in got.items()}, starts[order], group[order]
-    if payloads:  # packed days hold whole days: cut to the range and its context rows
-        n = len(signal_ids)
-        lo, hi = np.full(n, micros(start), np.int64), np.full(n, micros(end), np.int64)
-        keep = context_mask(group, starts, lo, hi, before=2, after=1)
-        got, starts, group = {name: v[keep] for name, v in got.items()}, starts[keep], group[keep]
-    empty = np.zeros(0)
-    columns = RollupColumns(
-        starts,
-        got["first_us"],
-        got["last_us"],
-        got["last_value"],
-        got["last_good"],
-        got["last_step_s"],
-        got["max_step_s"],
-        got.get("area", empty),
-        got.get("good_area", empty),
-        got.get("good_held_s", empty),
+    """The rollup rows of `table` covering [start, end) of each signal with the context rows the edges need (the one
+    reader, shared.history.rollups), plus the per-row aggregate columns of the functions `grid` (`extra`)."""
+    columns = _columns(good)
+    return await rollups.rollup_rows(
+        conn,
+        signal_ids,
+        start,
+        end,
+        table=table,
+        width=width,
+        good=good,
+        extra=_grid_sql(good, grid),
+        packed_extra={f"grid_{GRID_COLUMNS[g]}": columns[GRID_COLUMNS[g]] for g in grid},
     )
-    return RollupRead(columns, group, {name: v for name, v in got.items() if name.startswith("grid_")})
 
 
 async def raw_columns(conn: Conn, signal_ids: Sequence[int], start: datetime, end: datetime) -> dict[int, Columns]:

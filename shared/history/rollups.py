@@ -106,10 +106,12 @@ async def rollup_rows(
     width: timedelta,
     good: bool,
     extra: Mapping[str, tuple[str, str]] | None = None,
+    packed_extra: Mapping[str, str] | None = None,
 ) -> RollupRead:
     """The rows of `table` (rows of `width`) covering [start, end) of each signal (start/end per signal when
     sequences; a signal may appear more than once), with the context rows the edges need; the inner areas of the
-    quality filter `good`, and `extra` columns (name: (SQL expression, binary element type))."""
+    quality filter `good`, and `extra` columns (name: (SQL expression, binary element type)). For rollups_1m, whose
+    closed days are packed, each extra column also names the rollups_1m column it is in `packed_extra`."""
     n = len(signal_ids)
     starts = list(start) if isinstance(start, Sequence) else [start] * n
     ends = list(end) if isinstance(end, Sequence) else [end] * n
@@ -119,8 +121,8 @@ async def rollup_rows(
     args: list[Any] = [list(signal_ids), starts, ends]
     packed = table == "rollups_1m"
     if packed:
-        if extra:
-            raise ValueError("extra columns are SQL expressions: packed days of rollups_1m cannot give them")
+        if set(extra or {}) - set(packed_extra or {}):
+            raise ValueError("extra columns of rollups_1m need their column in packed_extra (packed days)")
         sql += _PACKED_SQL.format(nulls=", ".join(["NULL::bytea"] * (len(wanted) + 1)))
         args += [[day_start(t).date() for t in starts], [(day_start(t - _US) + DAY).date() for t in ends]]
     rows = await conn.fetch(sql, *args)
@@ -129,7 +131,7 @@ async def rollup_rows(
     group = unpack_array(row["k"], ">i8")
     payloads = [(r["packed_k"], r["payload"]) for r in rows if r["payload"] is not None]
     if payloads:
-        packed_group, packed_got = row_columns(payloads, good)
+        packed_group, packed_got = row_columns(payloads, good, packed_extra)
         got = {name: np.concatenate((got[name], packed_got[name])) for name in got}
         group = np.concatenate((group, packed_group))
     first = got["first_us"]

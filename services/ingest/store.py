@@ -287,20 +287,7 @@ SELECT (SELECT array_agg(signal_id) FROM merged WHERE stale) AS stale_ids,
        (SELECT array_agg(bucket) FROM merged_1h WHERE stale) AS stale_1h_buckets
 """
 READING_COLUMNS = ("signal_id", "ts", "value", "quality")
-# PostgreSQL's binary COPY format for (int4, timestamptz, float8, int4) rows: each field with its length.
-_COPY_ROW = np.dtype(
-    [
-        ("n", ">i2"),
-        ("l1", ">i4"),
-        ("signal_id", ">i4"),
-        ("l2", ">i4"),
-        ("ts", ">i8"),
-        ("l3", ">i4"),
-        ("value", ">f8"),
-        ("l4", ">i4"),
-        ("quality", ">i4"),
-    ]
-)
+# PostgreSQL's binary COPY format of a readings row: blocks.COPY_ROW (the history job reads the same rows).
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 _COPY_TRAILER = b"\xff\xff"
 
@@ -509,8 +496,8 @@ async def _binary_copy(
     signal_id: partials.I32, ts_us: partials.I64, value: partials.F64, quality: partials.I32
 ) -> AsyncIterator[bytes]:
     """Readings in PostgreSQL's binary COPY format, built column-wise, as the one chunk of a COPY source."""
-    out = np.empty(len(ts_us), dtype=_COPY_ROW)
-    out["n"], out["l1"], out["l2"], out["l3"], out["l4"] = len(READING_COLUMNS), 4, 8, 8, 4
+    out = np.empty(len(ts_us), dtype=blocks.COPY_ROW)
+    out["fields"], out["l1"], out["l2"], out["l3"], out["l4"] = len(READING_COLUMNS), 4, 8, 8, 4
     out["signal_id"], out["ts"], out["value"], out["quality"] = signal_id, ts_us - _PG_EPOCH_US, value, quality
     yield _COPY_HEADER + out.tobytes() + _COPY_TRAILER
 
